@@ -1,0 +1,142 @@
+"""Settings: one object read from a TOML file and ``METERHUB_*`` environment variables.
+
+Precedence, highest first: keyword arguments (tests), environment variables, the TOML file named
+by ``METERHUB_CONFIG`` (or ``meterhub.toml`` in the working directory when it exists), defaults.
+The default is an embedded SQLite database in the data directory, so a laptop needs no service.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from meterhub.errors import ConfigurationError
+
+#: Environment variable naming the TOML settings file.
+CONFIG_ENV = "METERHUB_CONFIG"
+DEFAULT_CONFIG_FILE = "meterhub.toml"
+
+_URL_SCHEMES = {
+    "sqlite": "sqlite",
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "postgresql+psycopg": "postgresql+psycopg",
+    "oracle": "oracle+oracledb",
+    "oracle+oracledb": "oracle+oracledb",
+}
+
+
+def _config_file() -> Path | None:
+    named = os.environ.get(CONFIG_ENV)
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigurationError(f"{CONFIG_ENV} names {path}, which is not a file")
+        return path
+    local = Path.cwd() / DEFAULT_CONFIG_FILE
+    return local if local.is_file() else None
+
+
+def normalize_database_url(url: str) -> str:
+    """Return ``url`` with the driver MeterHub uses for its scheme.
+
+    ``postgresql://`` becomes ``postgresql+psycopg://`` and ``oracle://`` becomes
+    ``oracle+oracledb://``; any other scheme is refused with the list of accepted ones.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in _URL_SCHEMES:
+        accepted = "sqlite, postgresql, oracle"
+        raise ValueError(f"unsupported database URL scheme {scheme!r}; use one of {accepted}")
+    return f"{_URL_SCHEMES[scheme]}://{rest}"
+
+
+class Settings(BaseSettings):
+    """Every setting of a MeterHub deployment; see ``docs/installation.md`` for each."""
+
+    model_config = SettingsConfigDict(env_prefix="METERHUB_", extra="forbid")
+
+    #: Where the embedded database, keys and logs live.
+    data_dir: Path = Path("var")
+    #: SQLAlchemy URL; empty means SQLite in ``data_dir``.
+    database_url: str = ""
+    #: The signed license file; empty means ``data_dir/license.json`` when present, else the
+    #: development license.
+    license_file: Path | None = None
+    #: PEM file of the Ed25519 public key that verifies licenses; empty means the vendor key
+    #: shipped with MeterHub.
+    license_public_key: Path | None = None
+    #: Fail at start-up when any plugin fails to load (default: report and run on).
+    plugins_strict: bool = False
+    #: Load only these plugin names (comma separated in the environment); empty means all.
+    plugins_only: list[str] = []
+    #: Do not discover installed plugins at all; only the ones registered in code.
+    plugins_disable_autoload: bool = False
+    #: Log every hook call (for plugin authors).
+    plugins_trace: bool = False
+    #: Address the web UI and REST API listen on.
+    host: str = "127.0.0.1"
+    port: int = 8080
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return normalize_database_url(value) if value else value
+
+    @field_validator("plugins_only", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = _config_file()
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL in use: the configured one or SQLite in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'meterhub.sqlite3').resolve()}"
+
+    @property
+    def effective_license_file(self) -> Path | None:
+        """The license file in use, or ``None`` for the development license."""
+        if self.license_file is not None:
+            return self.license_file
+        default = self.data_dir / "license.json"
+        return default if default.is_file() else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, turning any invalid value into a :class:`ConfigurationError`."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid settings: {problems}") from exc

@@ -1,0 +1,1 @@
+"""Extension point base classes."""

@@ -1,0 +1,1 @@
+"""Identifiers as value types."""

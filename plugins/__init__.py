@@ -1,0 +1,1 @@
+"""Built-in and bundled plugins, registered through the same entry points as third-party ones."""

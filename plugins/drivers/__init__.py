@@ -1,0 +1,1 @@
+"""Protocol drivers (DLMS/COSEM, Modbus, IEC 62056-21, simulated)."""

@@ -1,0 +1,1 @@
+"""Validation checks and estimation strategies (VEE)."""

@@ -1,0 +1,1 @@
+"""Web UI and REST API: the Flask application factory and its blueprints."""
