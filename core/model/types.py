@@ -1,0 +1,47 @@
+"""Column types that behave the same on SQLite, PostgreSQL and Oracle."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Dialect, Double
+from sqlalchemy.dialects import oracle
+from sqlalchemy.types import TypeDecorator
+
+#: float64 everywhere; Oracle gets BINARY_DOUBLE (``Float(53)`` does not compile there).
+Float64 = Double().with_variant(oracle.BINARY_DOUBLE(), "oracle")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An instant stored as naive UTC and returned as an aware UTC ``datetime``.
+
+    ``DateTime(timezone=True)`` becomes ``DATE`` on Oracle (no fractional seconds, no zone), so
+    the column is a plain ``TIMESTAMP`` holding UTC on every backend. Naive input is refused:
+    a time without a zone is ambiguous.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "oracle":
+            return dialect.type_descriptor(oracle.TIMESTAMP())
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"time {value.isoformat()} has no time zone; give an aware datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    """The current instant, aware, in UTC."""
+    return datetime.now(UTC)
