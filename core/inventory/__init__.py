@@ -1,1 +1,1 @@
-"""Operations on the domain model: create, change, move, copy and delete, each validated and audited."""
+"""Operations on the domain model: create, change, move, copy, delete; validated, audited."""
