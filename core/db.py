@@ -39,9 +39,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """A session factory bound to ``engine`` whose objects stay usable after commit."""
-    return sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: Engine, *, license: Any = None) -> sessionmaker[Session]:
+    """A session factory bound to ``engine`` whose objects stay usable after commit.
+
+    ``license`` (a :class:`meterhub.licensing.License`) is put in every session's ``info`` so the
+    operations that create counted objects (virtual meters, users) can enforce its limits.
+    """
+    info = {"license": license} if license is not None else {}
+    return sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 @contextmanager
