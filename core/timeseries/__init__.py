@@ -1,0 +1,1 @@
+"""Meter data store: raw and normalized interval data, registers and events, versioned."""
