@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     #: PEM file of the Ed25519 public key that verifies licenses; empty means the vendor key
     #: shipped with MeterHub.
     license_public_key: Path | None = None
+    #: Key that encrypts meter credentials (passwords, DLMS keys); empty means
+    #: ``data_dir/credentials.key``, created by ``meterhub init``. Keep it out of backups of the
+    #: database.
+    credential_key_file: Path | None = None
     #: Fail at start-up when any plugin fails to load (default: report and run on).
     plugins_strict: bool = False
     #: Load only these plugin names (comma separated in the environment); empty means all.
@@ -120,6 +124,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'meterhub.sqlite3').resolve()}"
+
+    @property
+    def effective_credential_key_file(self) -> Path:
+        """The credential key file in use."""
+        if self.credential_key_file is not None:
+            return self.credential_key_file
+        return self.data_dir / "credentials.key"
 
     @property
     def effective_license_file(self) -> Path | None:

@@ -1,0 +1,22 @@
+"""Commands whose capability a later release delivers: they say so and exit non-zero."""
+
+from __future__ import annotations
+
+import click
+
+#: Exit status of a command that is not available yet (distinct from 1, a failed command).
+NOT_AVAILABLE_EXIT = 3
+
+
+def _not_yet(command: str, capability: str) -> None:
+    click.echo(
+        f"meterhub {command}: {capability} is not part of this release yet; nothing was started.",
+        err=True,
+    )
+    raise SystemExit(NOT_AVAILABLE_EXIT)
+
+
+@click.command("worker")
+def worker_command() -> None:
+    """Run an acquisition worker (not available yet: comes with meter data acquisition)."""
+    _not_yet("worker", "meter data acquisition (jobs, task queue, workers)")

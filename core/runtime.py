@@ -1,0 +1,57 @@
+"""The running system's state: settings, license, database and plugins, built once per process.
+
+The web application, the CLI and the workers each build one :class:`Runtime` from the settings;
+nothing here is a module global, so tests build as many as they need.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from meterhub.config import Settings, load_settings
+from meterhub.db import make_engine, make_sessionmaker
+from meterhub.licensing import License, load_license
+from meterhub.pluginhost import PluginHost, build_plugin_host
+
+log = logging.getLogger(__name__)
+
+DEVELOPMENT_LICENSE_NOTICE = (
+    "no license file: the development license enables every feature; not for production"
+)
+
+
+@dataclass
+class Runtime:
+    """Everything a request, a command or a worker needs, built from one settings object."""
+
+    settings: Settings
+    license: License
+    engine: Engine
+    sessions: sessionmaker[Session]
+    plugins: PluginHost
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+
+def build_runtime(settings: Settings | None = None) -> Runtime:
+    """Read the license, open the database and load the licensed plugins.
+
+    A refused license file raises :class:`meterhub.errors.LicenseError`; a plugin that fails to
+    load is reported and left out (unless ``plugins_strict`` is set).
+    """
+    settings = settings if settings is not None else load_settings()
+    license = load_license(settings.effective_license_file, settings.license_public_key)
+    if license.development:
+        log.warning(DEVELOPMENT_LICENSE_NOTICE)
+    else:
+        log.info("license %s for %s", license.license_id, license.customer)
+    engine = make_engine(settings.effective_database_url)
+    sessions = make_sessionmaker(engine, license=license)
+    plugins = build_plugin_host(license, settings)
+    return Runtime(settings, license, engine, sessions, plugins)

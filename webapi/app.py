@@ -1,0 +1,45 @@
+"""The Flask application factory: one app per runtime, API and UI served together."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from meterhub.config import Settings
+from meterhub.runtime import Runtime, build_runtime
+from meterhub.webapi.extensions import API_SETTINGS, make_api
+from meterhub.webapi.state import EXTENSION_KEY
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
+    """Build the web application.
+
+    ``runtime`` wins over ``settings``; with neither, the settings are read from the TOML file and
+    ``METERHUB_*`` variables. Blueprints contributed by plugins (``register_api_blueprints``) are
+    registered after the built-in ones.
+    """
+    runtime = runtime if runtime is not None else build_runtime(settings)
+    app = Flask("meterhub.webapi")
+    app.config.update(API_SETTINGS)
+    app.extensions[EXTENSION_KEY] = runtime
+
+    from meterhub.webapi.system.resources import blp as system_blp
+    from meterhub.webapi.ui.views import bp as ui_bp
+
+    api = make_api()
+    api.init_app(app)
+    api.register_blueprint(system_blp)
+    for blueprint in runtime.plugins.api_blueprints():
+        _register_plugin_blueprint(app, api, blueprint)
+    app.register_blueprint(ui_bp)
+    return app
+
+
+def _register_plugin_blueprint(app: Flask, api: Any, blueprint: Any) -> None:
+    from flask_smorest import Blueprint as SmorestBlueprint
+
+    if isinstance(blueprint, SmorestBlueprint):
+        api.register_blueprint(blueprint)
+    else:
+        app.register_blueprint(blueprint)

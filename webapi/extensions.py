@@ -1,0 +1,18 @@
+"""The flask-smorest API object, created once per application in :func:`create_app`."""
+
+from __future__ import annotations
+
+from flask_smorest import Api
+
+API_SETTINGS = {
+    "API_TITLE": "MeterHub",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api",
+    "OPENAPI_JSON_PATH": "openapi.json",
+}
+
+
+def make_api() -> Api:
+    """A new, unbound API object; the app factory binds it with ``init_app``."""
+    return Api()

@@ -1,0 +1,1 @@
+"""System information resource: version, license and plugins."""
