@@ -7,13 +7,15 @@ The default is an embedded SQLite database in the data directory, so a laptop ne
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -81,7 +83,7 @@ class Settings(BaseSettings):
     #: Fail at start-up when any plugin fails to load (default: report and run on).
     plugins_strict: bool = False
     #: Load only these plugin names (comma separated in the environment); empty means all.
-    plugins_only: list[str] = []
+    plugins_only: Annotated[list[str], NoDecode] = []
     #: Do not discover installed plugins at all; only the ones registered in code.
     plugins_disable_autoload: bool = False
     #: Log every hook call (for plugin authors).
@@ -100,6 +102,8 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
