@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import create_engine
 
@@ -11,6 +13,14 @@ config = context.config
 target_metadata = Base.metadata
 
 
+def render_item(type_: str, obj: Any, autogen_context: Any) -> Any:
+    """Autogenerate hook: a MeterHub column type is rendered by its full module path, so the
+    revision file needs that module imported (``meterhub.model.types.UTCDateTime()``)."""
+    if type_ == "type" and type(obj).__module__.startswith("meterhub."):
+        autogen_context.imports.add(f"import {type(obj).__module__}")
+    return False
+
+
 def run_offline() -> None:
     """Render the migrations as SQL for the dialect of the configured URL."""
     context.configure(
@@ -18,6 +28,7 @@ def run_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -33,6 +44,7 @@ def run_online() -> None:
             connection=connection,
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
+            render_item=render_item,
         )
         with context.begin_transaction():
             context.run_migrations()

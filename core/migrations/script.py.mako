@@ -1,9 +1,10 @@
 """${message}
 
 Revision ID: ${up_revision}
-Revises: ${down_revision | comma,n}
+Revises:${" " if down_revision else ""}${down_revision | comma,n}
 Create Date: ${create_date}
 """
+# ruff: noqa: E501
 
 from __future__ import annotations
 

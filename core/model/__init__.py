@@ -1,9 +1,19 @@
 """The domain model: SQLAlchemy 2.x tables of the business tree, metering and devices.
 
 Importing this package registers every table on :data:`Base.metadata`, which Alembic compares
-against the migrations.
+against the migrations, and the audit listener (:mod:`meterhub.model.audit`) on every session.
 """
 
+from meterhub.model import audit, devices, elements, metering, segments, templates, users
 from meterhub.model.base import Base
 
-__all__ = ["Base"]
+__all__ = [
+    "Base",
+    "audit",
+    "devices",
+    "elements",
+    "metering",
+    "segments",
+    "templates",
+    "users",
+]

@@ -1,0 +1,187 @@
+"""Helpers shared by the operations: names, validity periods, flushing, license limits.
+
+Every operation validates its input with these helpers *before* it changes anything, so an
+error leaves the session as it was; :func:`flush` is the last step and turns a violated
+database constraint (the safety net behind the checks, e.g. a concurrent insert) into a
+:class:`~meterhub.errors.Conflict`.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from meterhub.errors import Conflict, InvalidValue
+
+T = TypeVar("T")
+
+#: Longest name of an element, template or segment.
+MAX_NAME_LENGTH = 200
+
+#: Items per ``IN (...)`` list (Oracle refuses more than 1000).
+IN_CHUNK = 500
+
+
+class Unset(Enum):
+    """Type of :data:`UNSET`."""
+
+    UNSET = "UNSET"
+
+
+#: Default of optional keyword arguments meaning "leave unchanged" where ``None`` is a value.
+UNSET = Unset.UNSET
+
+
+def check_name(
+    value: Any,
+    *,
+    field: str = "name",
+    max_length: int = MAX_NAME_LENGTH,
+    forbidden: str = "",
+) -> str:
+    """Return ``value`` stripped of surrounding whitespace, or raise :class:`InvalidValue`.
+
+    A name is a non-empty string of at most ``max_length`` characters with no control
+    characters and none of the characters in ``forbidden`` (``"/"`` for element names, which
+    make up paths).
+    """
+    if not isinstance(value, str):
+        raise InvalidValue(field, f"must be text, got {type(value).__name__}")
+    name = value.strip()
+    if not name:
+        raise InvalidValue(field, "must not be empty")
+    if len(name) > max_length:
+        raise InvalidValue(field, f"must have at most {max_length} characters, has {len(name)}")
+    for char in name:
+        if unicodedata.category(char).startswith("C"):
+            raise InvalidValue(field, f"must not contain the control character {char!r}")
+        if char in forbidden:
+            raise InvalidValue(field, f"must not contain {char!r}")
+    return name
+
+
+def optional_text(value: Any, *, field: str, max_length: int | None = None) -> str | None:
+    """Return ``value`` stripped, or ``None`` for ``None`` and blank text (Oracle stores ``''``
+    as NULL, so blank and missing are the same everywhere)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidValue(field, f"must be text, got {type(value).__name__}")
+    text = value.strip()
+    if max_length is not None and len(text) > max_length:
+        raise InvalidValue(field, f"must have at most {max_length} characters, has {len(text)}")
+    return text or None
+
+
+def check_instant(value: Any, *, field: str) -> datetime:
+    """Return ``value`` as an aware UTC datetime; naive or non-datetime input is refused."""
+    if not isinstance(value, datetime):
+        raise InvalidValue(field, f"must be a date and time, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidValue(field, f"{value.isoformat()} has no time zone; give an aware time")
+    return value.astimezone(UTC)
+
+
+def format_instant(value: datetime | None, *, open_text: str = "open") -> str:
+    """An instant for a message: ISO 8601 in UTC with ``Z``, or ``open_text`` for ``None``."""
+    if value is None:
+        return open_text
+    text = value.astimezone(UTC).replace(tzinfo=None).isoformat()
+    return f"{text}Z"
+
+
+def format_period(valid_from: datetime | None, valid_to: datetime | None) -> str:
+    """A validity period for a message: ``[2024-01-01T00:00:00Z, open)``."""
+    return f"[{format_instant(valid_from, open_text='open')}, {format_instant(valid_to)})"
+
+
+def check_period(
+    valid_from: Any,
+    valid_to: Any,
+    *,
+    from_field: str = "valid_from",
+    to_field: str = "valid_to",
+) -> tuple[datetime, datetime | None]:
+    """Return the period ``[valid_from, valid_to)`` checked: aware times, ``valid_to`` after
+    ``valid_from`` (``valid_to`` ``None`` is an open end)."""
+    start = check_instant(valid_from, field=from_field)
+    if valid_to is None:
+        return start, None
+    end = check_instant(valid_to, field=to_field)
+    if end <= start:
+        raise InvalidValue(
+            to_field,
+            f"{format_instant(end)} must be after {from_field} {format_instant(start)}",
+        )
+    return start, end
+
+
+def period_within(
+    inner_from: datetime,
+    inner_to: datetime | None,
+    outer_from: datetime,
+    outer_to: datetime | None,
+) -> bool:
+    """Whether ``[inner_from, inner_to)`` lies within ``[outer_from, outer_to)``."""
+    if inner_from < outer_from:
+        return False
+    if outer_to is None:
+        return True
+    return inner_to is not None and inner_to <= outer_to
+
+
+def periods_overlap(
+    a_from: datetime,
+    a_to: datetime | None,
+    b_from: datetime,
+    b_to: datetime | None,
+) -> bool:
+    """Whether the half-open periods ``[a_from, a_to)`` and ``[b_from, b_to)`` share an instant."""
+    return (a_to is None or b_from < a_to) and (b_to is None or a_from < b_to)
+
+
+def check_license_limit(session: Session, name: str, would_have: int) -> None:
+    """Ask the session's license (if any) whether ``would_have`` objects of limit ``name`` are
+    allowed; raises :class:`~meterhub.errors.LicenseLimitExceeded` when not."""
+    license = session.info.get("license")
+    if license is not None:
+        license.check_limit(name, would_have)
+
+
+def flush(session: Session, *, field: str = "name", reason: str | None = None) -> None:
+    """Flush ``session``; a violated database constraint becomes :class:`Conflict`.
+
+    ``field`` and ``reason`` describe the likely collision (the checks before the flush catch
+    the usual ones, so this is mostly a concurrent change); the database's own message is
+    appended. The session's transaction is unusable afterwards and must be rolled back, which
+    :func:`meterhub.db.transaction` does.
+    """
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        message = reason or "the change collides with existing data"
+        raise Conflict(field, f"{message} (database: {detail})") from exc
+
+
+def chunks(values: Iterable[T], size: int = IN_CHUNK) -> Iterator[list[T]]:
+    """``values`` in lists of at most ``size`` items, for ``IN`` lists on every backend."""
+    batch: list[T] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def quoted_list(names: Sequence[str]) -> str:
+    """``'a', 'b', 'c'`` for a message, or ``(none)``."""
+    return ", ".join(repr(name) for name in names) if names else "(none)"

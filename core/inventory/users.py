@@ -1,0 +1,208 @@
+"""Named users: add them (counted against the license), passwords (argon2), enable/disable,
+and the data segments granted to them.
+
+User names are stored in lower case, so ``Alice`` and ``alice`` are the same user. The license
+limit ``named_users`` counts *enabled* users: adding or enabling one beyond it is refused with
+:class:`~meterhub.errors.LicenseLimitExceeded`; disabling one frees a place.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from meterhub.errors import Conflict, InvalidValue, NotFound
+from meterhub.inventory.common import (
+    UNSET,
+    Unset,
+    check_license_limit,
+    flush,
+    optional_text,
+)
+from meterhub.inventory.segments import resolve_segment, visible_elements
+from meterhub.model.elements import Element
+from meterhub.model.segments import DataSegment
+from meterhub.model.users import AppUser, UserSegment
+
+#: The argon2id hasher (argon2-cffi's recommended parameters).
+PASSWORD_HASHER = PasswordHasher()
+
+#: Shortest and longest password accepted.
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1024
+
+#: A user name: letters, digits and ``. _ @ -``, starting with a letter or digit.
+USERNAME = re.compile(r"[^\W_][\w.@-]*\Z")
+MAX_USERNAME_LENGTH = 100
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so both cases take the same time."""
+    return PASSWORD_HASHER.hash("meterhub-no-such-user")
+
+
+def check_username(value: Any) -> str:
+    """Return ``value`` as a stored user name (lower case), or raise :class:`InvalidValue`."""
+    if not isinstance(value, str):
+        raise InvalidValue("username", f"must be text, got {type(value).__name__}")
+    name = value.strip().lower()
+    if not name:
+        raise InvalidValue("username", "must not be empty")
+    if len(name) > MAX_USERNAME_LENGTH:
+        raise InvalidValue(
+            "username", f"must have at most {MAX_USERNAME_LENGTH} characters, has {len(name)}"
+        )
+    if not USERNAME.match(name):
+        raise InvalidValue(
+            "username",
+            f"{name!r} may contain only letters, digits and . _ @ - and must start with a "
+            "letter or digit",
+        )
+    return name
+
+
+def check_password(value: Any) -> str:
+    """Return ``value`` if it is acceptable as a password, or raise :class:`InvalidValue`."""
+    if not isinstance(value, str):
+        raise InvalidValue("password", f"must be text, got {type(value).__name__}")
+    if len(value) < MIN_PASSWORD_LENGTH:
+        raise InvalidValue("password", f"must have at least {MIN_PASSWORD_LENGTH} characters")
+    if len(value) > MAX_PASSWORD_LENGTH:
+        raise InvalidValue("password", f"must have at most {MAX_PASSWORD_LENGTH} characters")
+    return value
+
+
+def _enabled_count(session: Session) -> int:
+    statement = select(func.count()).select_from(AppUser).where(AppUser.enabled.is_(True))
+    return session.scalar(statement) or 0
+
+
+def get_user(session: Session, username: str) -> AppUser:
+    """The user named ``username`` (any case); :class:`NotFound` when there is none."""
+    name = username.strip().lower() if isinstance(username, str) else username
+    user = session.scalar(select(AppUser).where(AppUser.username == name))
+    if user is None:
+        raise NotFound(f"no user named {username!r}")
+    return user
+
+
+def add_user(
+    session: Session,
+    username: str,
+    password: str | None,
+    display_name: str | None = None,
+) -> AppUser:
+    """Add an enabled named user; ``password`` ``None`` means no local password (LDAP).
+
+    Refused when the name is taken or the license's ``named_users`` limit is reached.
+    """
+    username = check_username(username)
+    if password is not None:
+        password = check_password(password)
+    display_name = optional_text(display_name, field="display_name", max_length=200)
+    if session.scalar(select(AppUser.id).where(AppUser.username == username)) is not None:
+        raise Conflict("username", f"a user named {username!r} already exists")
+    check_license_limit(session, "named_users", _enabled_count(session) + 1)
+    user = AppUser(
+        username=username,
+        display_name=display_name,
+        password_hash=PASSWORD_HASHER.hash(password) if password is not None else None,
+        enabled=True,
+    )
+    session.add(user)
+    flush(session, field="username", reason=f"a user named {username!r} already exists")
+    return user
+
+
+def change_user(
+    session: Session, user: AppUser, *, display_name: str | None | Unset = UNSET
+) -> AppUser:
+    """Change a user's display name."""
+    if not isinstance(display_name, Unset):
+        user.display_name = optional_text(display_name, field="display_name", max_length=200)
+    flush(session, field="display_name")
+    return user
+
+
+def set_password(session: Session, user: AppUser, password: str | None) -> None:
+    """Set a new password (``None``: remove the local password)."""
+    if password is not None:
+        password = check_password(password)
+    user.password_hash = PASSWORD_HASHER.hash(password) if password is not None else None
+    flush(session, field="password")
+
+
+def verify_password(user: AppUser, password: str) -> bool:
+    """Whether ``password`` is the user's password (``False`` without a local password)."""
+    if user.password_hash is None or not isinstance(password, str):
+        return False
+    try:
+        return PASSWORD_HASHER.verify(user.password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def authenticate(session: Session, username: str, password: str) -> AppUser | None:
+    """The enabled user with this name and password, or ``None``.
+
+    A hash made with weaker parameters than the current ones is replaced on success.
+    """
+    name = username.strip().lower() if isinstance(username, str) else ""
+    user = session.scalar(select(AppUser).where(AppUser.username == name))
+    if user is None or user.password_hash is None:
+        try:
+            PASSWORD_HASHER.verify(_dummy_hash(), password if isinstance(password, str) else "")
+        except VerificationError:
+            pass
+        return None
+    if not user.enabled or not verify_password(user, password):
+        return None
+    if PASSWORD_HASHER.check_needs_rehash(user.password_hash):
+        user.password_hash = PASSWORD_HASHER.hash(password)
+        flush(session, field="password")
+    return user
+
+
+def enable_user(session: Session, user: AppUser) -> None:
+    """Enable a user; counted against the license's ``named_users`` limit."""
+    if user.enabled:
+        return
+    check_license_limit(session, "named_users", _enabled_count(session) + 1)
+    user.enabled = True
+    flush(session, field="enabled")
+
+
+def disable_user(session: Session, user: AppUser) -> None:
+    """Disable a user: they cannot log in and no longer count against the license."""
+    user.enabled = False
+    flush(session, field="enabled")
+
+
+def grant_segment(session: Session, user: AppUser, segment: DataSegment | str) -> None:
+    """Let ``user`` see the elements of ``segment``; granting twice changes nothing."""
+    segment = resolve_segment(session, segment)
+    if any(link.segment_id == segment.id for link in user.segment_links):
+        return
+    user.segment_links.append(UserSegment(segment=segment))
+    flush(session, field="segment", reason="the segment was granted already")
+
+
+def revoke_segment(session: Session, user: AppUser, segment: DataSegment | str) -> None:
+    """Withdraw ``segment`` from ``user``; nothing happens when it was not granted."""
+    segment = resolve_segment(session, segment)
+    for link in list(user.segment_links):
+        if link.segment_id == segment.id:
+            user.segment_links.remove(link)
+    flush(session, field="segment")
+
+
+def visible_elements_for_user(session: Session, user: AppUser) -> list[Element]:
+    """The elements ``user`` sees: those of the segments granted, with their subtrees."""
+    return visible_elements(session, user.segments)
