@@ -1,0 +1,364 @@
+"""The store's SQL: SQLAlchemy Core statements compiled once per dialect, run on the driver.
+
+Statements are written once with SQLAlchemy Core, so the same text compiles for SQLite,
+PostgreSQL and Oracle (tests compile every one of them for Oracle). The store runs the compiled
+text directly on the DBAPI cursor: no Row object per block, and the bulk paths use each driver's
+fast path:
+
+- SQLite: ``executemany`` on the ``sqlite3`` connection.
+- PostgreSQL: binary ``COPY ... FROM STDIN`` through psycopg 3.
+- Oracle: ``executemany`` with array binds on the oracledb connection (``setinputsizes`` marks
+  the blob columns ``DB_TYPE_LONG_RAW`` so blocks bind as bytes, not LOB locators).
+
+A list of channel ids is rendered as literal integers (they are validated ``int64``), at most
+1,000 per statement (Oracle's limit for an ``IN`` list).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    Dialect,
+    Executable,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    union_all,
+    update,
+)
+
+from meterhub.timeseries import tables as t
+
+#: Most channel ids in one ``IN`` list.
+IDS_PER_STATEMENT = 1000
+
+_IDS_TOKEN = "__[POSTCOMPILE_ids]"
+
+_ids = bindparam("ids", expanding=True)
+
+
+def _norm_columns(table: Any) -> list[Any]:
+    c = table.c
+    return [
+        c.channel_id,
+        c.day_no,
+        c.version,
+        c.recorded_at,
+        c.replaced_at,
+        c.value_data,
+        c.flag_data,
+    ]
+
+
+def _as_of(table: Any) -> Any:
+    c = table.c
+    return and_(
+        c.recorded_at <= bindparam("as_of"),
+        or_(c.replaced_at.is_(None), c.replaced_at > bindparam("as_of")),
+    )
+
+
+def _in_days(table: Any) -> Any:
+    c = table.c
+    return and_(c.channel_id.in_(_ids), c.day_no.between(bindparam("d0"), bindparam("d1")))
+
+
+def _build() -> dict[str, Executable]:
+    r, n, a, cf = t.raw_block, t.norm_block, t.norm_archive, t.conflict
+    statements: dict[str, Executable] = {
+        "raw_blocks": select(r.c.channel_id, r.c.day_no, r.c.value_data, r.c.status_data)
+        .where(_in_days(r))
+        .order_by(r.c.channel_id, r.c.day_no),
+        "raw_insert": insert(r),
+        "raw_update": update(r)
+        .where(r.c.channel_id == bindparam("k_channel"), r.c.day_no == bindparam("k_day"))
+        .values(
+            received_at=bindparam("received_at"),
+            value_data=bindparam("value_data"),
+            status_data=bindparam("status_data"),
+        ),
+        "norm_current": select(*_norm_columns(n))
+        .where(_in_days(n), n.c.replaced_at.is_(None))
+        .order_by(n.c.channel_id, n.c.day_no),
+        "norm_as_of": select(*_norm_columns(n))
+        .where(_in_days(n), _as_of(n))
+        .order_by(n.c.channel_id, n.c.day_no),
+        "norm_as_of_archive": union_all(
+            select(*_norm_columns(n)).where(_in_days(n), _as_of(n)),
+            select(*_norm_columns(a)).where(_in_days(a), _as_of(a)),
+        ),
+        "norm_insert": insert(n),
+        "norm_close": update(n)
+        .where(
+            n.c.channel_id == bindparam("k_channel"),
+            n.c.day_no == bindparam("k_day"),
+            n.c.version == bindparam("k_version"),
+        )
+        .values(replaced_at=bindparam("replaced_at")),
+        "conflicts": select(
+            cf.c.channel_id,
+            cf.c.ts,
+            cf.c.stored_value,
+            cf.c.stored_status,
+            cf.c.value,
+            cf.c.status,
+            cf.c.received_at,
+        )
+        .where(cf.c.channel_id.in_(_ids), cf.c.ts >= bindparam("t0"), cf.c.ts < bindparam("t1"))
+        .order_by(cf.c.channel_id, cf.c.ts, cf.c.id),
+        "conflict_insert": insert(cf),
+        "registers": select(
+            t.register.c.channel_id,
+            t.register.c.ts,
+            t.register.c.value,
+            t.register.c.status,
+            t.register.c.normalized,
+            t.register.c.capture_ts,
+        )
+        .where(
+            t.register.c.channel_id.in_(_ids),
+            t.register.c.ts >= bindparam("t0"),
+            t.register.c.ts < bindparam("t1"),
+        )
+        .order_by(t.register.c.channel_id, t.register.c.ts),
+        "register_insert": insert(t.register),
+        "events": select(t.event.c.channel_id, t.event.c.ts, t.event.c.code, t.event.c.value)
+        .where(
+            t.event.c.channel_id.in_(_ids),
+            t.event.c.ts >= bindparam("t0"),
+            t.event.c.ts < bindparam("t1"),
+        )
+        .order_by(t.event.c.channel_id, t.event.c.ts, t.event.c.code),
+        "event_insert": insert(t.event),
+        "block_versions": union_all(
+            select(
+                n.c.day_no,
+                n.c.version,
+                n.c.recorded_at,
+                n.c.replaced_at,
+                n.c.value_data,
+                n.c.flag_data,
+                n.c.change_id,
+                literal_column("0").label("archived"),
+            ).where(
+                n.c.channel_id == bindparam("channel"),
+                n.c.day_no.between(bindparam("d0"), bindparam("d1")),
+            ),
+            select(
+                a.c.day_no,
+                a.c.version,
+                a.c.recorded_at,
+                a.c.replaced_at,
+                a.c.value_data,
+                a.c.flag_data,
+                a.c.change_id,
+                literal_column("1").label("archived"),
+            ).where(
+                a.c.channel_id == bindparam("channel"),
+                a.c.day_no.between(bindparam("d0"), bindparam("d1")),
+            ),
+        ),
+        "prune_archive": insert(a).from_select(
+            [*(col.name for col in _norm_columns(a)), "change_id", "archived_at"],
+            select(*_norm_columns(n), n.c.change_id, bindparam("now")).where(
+                n.c.replaced_at.is_not(None), n.c.replaced_at <= bindparam("before")
+            ),
+        ),
+        "prune_delete": delete(n).where(
+            n.c.replaced_at.is_not(None), n.c.replaced_at <= bindparam("before")
+        ),
+        "prune_count": select(func.count()).where(
+            n.c.replaced_at.is_not(None), n.c.replaced_at <= bindparam("before")
+        ),
+    }
+    return statements
+
+
+#: Every statement of the store by name (compiled lazily per dialect).
+STATEMENTS: dict[str, Executable] = _build()
+
+#: Columns of the tables the bulk path inserts into, in insert order.
+BULK_COLUMNS: dict[str, tuple[str, ...]] = {
+    "ts_raw_block": ("channel_id", "day_no", "received_at", "value_data", "status_data"),
+    "ts_norm_block": (
+        "channel_id",
+        "day_no",
+        "version",
+        "change_id",
+        "recorded_at",
+        "replaced_at",
+        "value_data",
+        "flag_data",
+    ),
+    "ts_register": (
+        "channel_id",
+        "ts",
+        "value",
+        "status",
+        "normalized",
+        "capture_ts",
+        "received_at",
+    ),
+}
+
+_PG_TYPES = {
+    "ts_raw_block": ["int4", "int4", "int8", "bytea", "bytea"],
+    "ts_norm_block": ["int4", "int4", "int4", "int4", "int8", "int8", "bytea", "bytea"],
+    "ts_register": ["int4", "int8", "float8", "int8", "float8", "int8", "int8"],
+}
+
+
+class Compiled:
+    """One statement compiled for one dialect: its text and how to order parameters."""
+
+    def __init__(self, statement: Executable, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.text = compiled.string
+        self.positional = dialect.positional
+        names = list(compiled.positiontup or []) if self.positional else []
+        self.names = [name for name in names if name != "ids"]
+
+    def render(self, ids: Sequence[int] | None, params: dict[str, Any]) -> tuple[str, Any]:
+        """The SQL text with ``ids`` inlined and the parameters in the driver's form."""
+        text = self.text
+        if ids is not None:
+            text = text.replace(_IDS_TOKEN, ",".join(str(int(i)) for i in ids))
+        if self.positional:
+            return text, tuple(params[name] for name in self.names)
+        return text, params
+
+
+class Runner:
+    """Runs the store's statements on one DBAPI connection of a given dialect."""
+
+    def __init__(self, dbapi_connection: Any, dialect: Dialect, cache: dict[str, Compiled]) -> None:
+        self.connection = dbapi_connection
+        self.dialect = dialect
+        self.name = dialect.name
+        self.cache = cache
+
+    def compiled(self, name: str) -> Compiled:
+        """The statement ``name`` compiled for this dialect (cached per store)."""
+        found = self.cache.get(name)
+        if found is None:
+            found = self.cache[name] = Compiled(STATEMENTS[name], self.dialect)
+        return found
+
+    def fetch(
+        self, name: str, params: dict[str, Any], ids: Sequence[int] | None = None
+    ) -> list[Any]:
+        """All rows of statement ``name``; ``ids`` are split into statements of 1,000."""
+        compiled = self.compiled(name)
+        cursor = self.connection.cursor()
+        if self.name == "oracle":  # pragma: no cover - needs an Oracle server
+            cursor.outputtypehandler = _oracle_output_handler
+        try:
+            if ids is None:
+                cursor.execute(*compiled.render(None, params))
+                return cursor.fetchall()
+            rows: list[Any] = []
+            for chunk in _chunks(ids, IDS_PER_STATEMENT):
+                cursor.execute(*compiled.render(chunk, params))
+                rows.extend(cursor.fetchall())
+            return rows
+        finally:
+            cursor.close()
+
+    def execute(self, name: str, params: dict[str, Any]) -> int:
+        """Run statement ``name`` once; the number of rows it touched."""
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute(*self.compiled(name).render(None, params))
+            return cursor.rowcount
+        finally:
+            cursor.close()
+
+    def execute_many(self, name: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Run statement ``name`` for every parameter set of ``rows`` (one driver call)."""
+        if not rows:
+            return
+        compiled = self.compiled(name)
+        text = compiled.text
+        if compiled.positional:
+            params: Sequence[Any] = [tuple(r[n] for n in compiled.names) for r in rows]
+        else:
+            params = rows
+        cursor = self.connection.cursor()
+        try:
+            if self.name == "oracle":  # pragma: no cover - needs an Oracle server
+                _oracle_input_sizes(cursor, rows[0])
+            cursor.executemany(text, params)
+        finally:
+            cursor.close()
+
+    def bulk_insert(self, table: str, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Insert tuples in :data:`BULK_COLUMNS` order with the driver's fastest path."""
+        columns = BULK_COLUMNS[table]
+        if self.name == "postgresql":
+            cursor = self.connection.cursor()
+            try:
+                copy_sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+                with cursor.copy(copy_sql) as copy:
+                    copy.set_types(_PG_TYPES[table])
+                    for row in rows:
+                        copy.write_row(row)
+            finally:
+                cursor.close()
+            return
+        text = bulk_insert_sql(table, self.dialect.paramstyle)
+        rows = rows if isinstance(rows, list) else list(rows)
+        if not rows:
+            return
+        cursor = self.connection.cursor()
+        try:
+            if self.name == "oracle":  # pragma: no cover - needs an Oracle server
+                _oracle_input_sizes(
+                    cursor, dict(zip(columns, rows[0], strict=True)), positional=True
+                )
+            cursor.executemany(text, rows)
+        finally:
+            cursor.close()
+
+
+def bulk_insert_sql(table: str, paramstyle: str) -> str:
+    """The ``INSERT`` text :meth:`Runner.bulk_insert` uses with ``executemany`` (for tests)."""
+    columns = BULK_COLUMNS[table]
+    if paramstyle == "qmark":
+        placeholders = ", ".join("?" for _ in columns)
+    else:
+        placeholders = ", ".join(f":{i + 1}" for i in range(len(columns)))
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
+
+
+def _chunks(ids: Sequence[int], size: int) -> Iterable[Sequence[int]]:
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
+
+
+def _oracle_input_sizes(  # pragma: no cover - needs an Oracle server
+    cursor: Any, sample: dict[str, Any], positional: bool = False
+) -> None:
+    import oracledb
+
+    sizes = {k: oracledb.DB_TYPE_LONG_RAW for k in sample if k.endswith("_data")}
+    if positional:
+        cursor.setinputsizes(*[sizes.get(k) for k in sample])
+    else:
+        cursor.setinputsizes(**sizes)
+
+
+def _oracle_output_handler(  # pragma: no cover - needs an Oracle server
+    cursor: Any, metadata: Any
+) -> Any:
+    import oracledb
+
+    if metadata.type_code is oracledb.DB_TYPE_BLOB:
+        return cursor.var(oracledb.DB_TYPE_LONG_RAW, arraysize=cursor.arraysize)
+    return None

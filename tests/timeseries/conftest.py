@@ -1,0 +1,78 @@
+"""Fixtures of the meter data store tests: a store on a migrated database and channels to fill."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from itertools import count
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from meterhub.db import transaction
+from meterhub.inventory.elements import create_element
+from meterhub.inventory.metering import add_channel, create_metering_point, create_virtual_meter
+from meterhub.inventory.templates import create_template
+from meterhub.timeseries import MeterDataStore
+
+_numbers = count(1)
+
+
+@pytest.fixture
+def store(engine: Engine, session_factory: sessionmaker[Session]) -> Iterator[MeterDataStore]:
+    """A store on the shared migrated database, emptied before and after the test."""
+    yield MeterDataStore(engine)
+
+
+class ChannelMaker:
+    """Creates channels through the public inventory operations."""
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self.factory = factory
+
+    def __call__(
+        self,
+        count_: int = 1,
+        *,
+        interval: int | None = 15,
+        kind: str = "profile",
+        unit: str | None = "Wh",
+        scaler: int = 0,
+        obis: str = "1-0:1.29.0*255",
+    ) -> list[int]:
+        n = next(_numbers)
+        with transaction(self.factory, user="tester") as session:
+            template = create_template(session, f"tpl{n}")
+            element = create_element(session, template=template, name=f"consumer{n}")
+            point = create_metering_point(session, element=element, name=f"mp{n}")
+            ids = []
+            for i in range(count_):
+                meter = create_virtual_meter(session, metering_point=point, name=f"vm{i}")
+                channel = add_channel(
+                    session,
+                    virtual_meter=meter,
+                    obis=obis,
+                    kind=kind,
+                    interval_minutes=interval if kind == "profile" else None,
+                    unit=unit,
+                    scaler=scaler,
+                )
+                session.flush()
+                ids.append(channel.id)
+            return ids
+
+    def meters_of(self, channel_ids: Sequence[int]) -> list[int]:
+        from sqlalchemy import select
+
+        from meterhub.model.metering import Channel
+
+        with self.factory() as session:
+            return list(
+                session.scalars(select(Channel.virtual_meter_id).where(Channel.id.in_(channel_ids)))
+            )
+
+
+@pytest.fixture
+def channels(session_factory: sessionmaker[Session]) -> ChannelMaker:
+    """``channels(n, interval=15, kind="profile", unit="Wh", scaler=0)`` → new channel ids."""
+    return ChannelMaker(session_factory)
