@@ -1,1 +1,83 @@
-"""Extension point base classes."""
+"""Extension points: one abstract base class per kind of plugin contribution.
+
+A plugin contributes *classes* (never instances) through the ``register_*`` hooks of
+:mod:`meterhub.hookspecs`; the core instantiates them when it needs them. Each module here holds
+one extension point with the plain value types that belong to it:
+
+================================  ===========================  ==============================
+module                            base class                   hook
+================================  ===========================  ==============================
+:mod:`~.driver`                   :class:`Driver`              ``register_drivers()``
+:mod:`~.medium`                   :class:`Medium`              ``register_media()``
+:mod:`~.validator`                :class:`Validator`           ``register_validators()``
+:mod:`~.estimator`                :class:`Estimator`           ``register_estimators()``
+:mod:`~.calculation`              :class:`Calculation`         ``register_calculations()``
+:mod:`~.export`                   :class:`ExportDestination`   ``register_exports()``
+:mod:`~.importer`                 :class:`ImportFormat`        ``register_imports()``
+:mod:`~.report`                   :class:`ReportRenderer`      ``register_reports()``
+:mod:`~.cim`                      :class:`CimAdapter`          ``register_cim_adapters()``
+:mod:`~.api`                      :class:`ApiExtension`        ``register_api_blueprints()``
+================================  ===========================  ==============================
+
+:mod:`~.series` holds the interval block shared by validators, estimators and calculations;
+:mod:`~.events` the plain records that event hooks carry.
+"""
+
+from meterhub.extensions.api import ApiExtension
+from meterhub.extensions.calculation import Calculation
+from meterhub.extensions.cim import CimAdapter, CimMessage
+from meterhub.extensions.driver import (
+    Action,
+    Driver,
+    DriverConnection,
+    DriverInfo,
+    EventLog,
+    LinkLost,
+    LoadProfile,
+    MeterEvent,
+    Quality,
+    Reading,
+    UnsupportedAction,
+)
+from meterhub.extensions.estimator import Estimator
+from meterhub.extensions.events import FinishedJob, FinishedTask
+from meterhub.extensions.export import DeliveryFailed, ExportDestination, ExportMetadata
+from meterhub.extensions.importer import ImportFormat, ImportRecord, ParseError
+from meterhub.extensions.medium import Medium
+from meterhub.extensions.report import Column, ReportData, ReportRenderer
+from meterhub.extensions.series import IntervalBlock
+from meterhub.extensions.validator import Finding, Validator
+
+__all__ = [
+    "Action",
+    "ApiExtension",
+    "Calculation",
+    "CimAdapter",
+    "CimMessage",
+    "Column",
+    "DeliveryFailed",
+    "Driver",
+    "DriverConnection",
+    "DriverInfo",
+    "Estimator",
+    "EventLog",
+    "ExportDestination",
+    "ExportMetadata",
+    "Finding",
+    "FinishedJob",
+    "FinishedTask",
+    "ImportFormat",
+    "ImportRecord",
+    "IntervalBlock",
+    "LinkLost",
+    "LoadProfile",
+    "Medium",
+    "MeterEvent",
+    "ParseError",
+    "Quality",
+    "Reading",
+    "ReportData",
+    "ReportRenderer",
+    "UnsupportedAction",
+    "Validator",
+]

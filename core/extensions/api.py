@@ -1,0 +1,40 @@
+"""API extensions: plugins that add endpoints to the REST API and the web UI.
+
+An :class:`ApiExtension` builds a Flask blueprint; the application factory registers one
+blueprint per extension and per application, under :attr:`ApiExtension.url_prefix`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from flask import Blueprint
+
+__all__ = ["ApiExtension"]
+
+
+class ApiExtension(ABC):
+    """Contributes one Flask blueprint.
+
+    The application factory creates an instance with no arguments and calls
+    :meth:`blueprint` once per application. Handlers reach the running system through
+    ``flask.current_app``, never through module globals.
+    """
+
+    #: A unique name, used as the blueprint's name.
+    name: ClassVar[str]
+    #: One line for the API documentation.
+    description: ClassVar[str] = ""
+    #: Where the blueprint is mounted; ``None`` means ``/api/plugins/<name>``.
+    url_prefix: ClassVar[str | None] = None
+
+    @abstractmethod
+    def blueprint(self) -> Blueprint:
+        """Build and return a new :class:`flask.Blueprint` (a new one on every call)."""
+
+    @classmethod
+    def mount_point(cls) -> str:
+        """The URL prefix the blueprint is registered under."""
+        return cls.url_prefix if cls.url_prefix is not None else f"/api/plugins/{cls.name}"

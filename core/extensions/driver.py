@@ -1,0 +1,323 @@
+"""Protocol drivers: the extension point that talks to meters (DLMS/COSEM, Modbus, IEC 62056-21).
+
+The shape follows OpenMUC's ``DriverService`` and ``Connection``: a :class:`Driver` describes
+itself (:meth:`Driver.info`) and opens a :class:`DriverConnection` to one meter
+(:meth:`Driver.connect`); the connection performs the actions of :class:`Action`.
+
+Two rules make drivers predictable for the acquisition engine:
+
+* **Quality per value, not exceptions.** A value the meter did not give (timeout, busy, object
+  missing, access denied, ...) is returned with its :class:`Quality` and ``value=None``; the
+  other values of the same request still arrive.
+* **Only a lost link raises** :class:`LinkLost`. The core then reconnects or fails over to the
+  backup communication path. An action the driver does not offer raises
+  :class:`UnsupportedAction`; a malformed address or setting raises
+  :class:`meterhub.errors.InvalidValue`. Both are configuration errors, not meter states.
+
+Every time is an aware :class:`~datetime.datetime` in UTC; OBIS codes are canonical text
+``A-B:C.D.E*F`` as :func:`meterhub.identifiers.canonical_obis` writes them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+from meterhub.errors import MeterHubError
+
+if TYPE_CHECKING:
+    from meterhub.extensions.medium import Medium
+
+__all__ = [
+    "Action",
+    "Driver",
+    "DriverConnection",
+    "DriverInfo",
+    "EventLog",
+    "LinkLost",
+    "LoadProfile",
+    "MeterEvent",
+    "Quality",
+    "Reading",
+    "UnsupportedAction",
+]
+
+
+class Quality(StrEnum):
+    """The quality flag every value carries (after OpenMUC's ``Flag``).
+
+    The string values are stable: they are stored and shown in the API.
+    """
+
+    #: The meter returned the value and it is plausible as read.
+    VALID = "valid"
+    #: The meter did not answer in time for this value.
+    TIMEOUT = "timeout"
+    #: The meter (or its communication device) was busy and refused the request.
+    DEVICE_BUSY = "device_busy"
+    #: The meter has no such object, or no value for the period asked.
+    NOT_AVAILABLE = "not_available"
+    #: The meter answered, but the answer cannot be decoded or cannot be right.
+    INVALID = "invalid"
+    #: The association (credentials, access level) does not allow this access.
+    ACCESS_DENIED = "access_denied"
+    #: The object exists, but the meter does not support this way of accessing it.
+    UNSUPPORTED = "unsupported"
+    #: Any other error the driver could attribute to this value only.
+    UNKNOWN_ERROR = "unknown_error"
+
+
+class Action(StrEnum):
+    """The actions a driver connection may offer; :attr:`DriverInfo.actions` lists its own."""
+
+    READ_LOAD_PROFILE = "read_load_profile"
+    READ_REGISTERS = "read_registers"
+    READ_INSTANTANEOUS = "read_instantaneous"
+    READ_EVENTS = "read_events"
+    READ_CLOCK = "read_clock"
+    SET_CLOCK = "set_clock"
+    DISCONNECT_SUPPLY = "disconnect_supply"
+    RECONNECT_SUPPLY = "reconnect_supply"
+    SET_RELAY = "set_relay"
+    UPLOAD_TARIFF = "upload_tariff"
+    UPGRADE_FIRMWARE = "upgrade_firmware"
+
+
+def _require_aware(name: str, value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be an aware datetime (UTC), got naive {value.isoformat()}")
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One value read from a meter, with its quality.
+
+    ``value`` is the raw number as the meter sent it; the physical value is
+    ``value * 10 ** scaler`` in ``unit`` (see :attr:`scaled`). Text values (serial numbers,
+    firmware versions) and clock values (aware datetimes) have ``scaler`` 0 and no unit.
+    ``timestamp`` is when the value applies: the capture time of a register, the *end* of the
+    interval for a load profile value. A value that is not :attr:`Quality.VALID` may be
+    ``None``; a valid value never is.
+    """
+
+    obis: str
+    value: int | float | str | datetime | None
+    unit: str | None
+    scaler: int
+    timestamp: datetime
+    quality: Quality = Quality.VALID
+
+    def __post_init__(self) -> None:
+        _require_aware("Reading.timestamp", self.timestamp)
+        if self.quality is Quality.VALID and self.value is None:
+            raise ValueError(f"a valid reading of {self.obis} needs a value")
+
+    @property
+    def scaled(self) -> float | None:
+        """The physical value ``value * 10 ** scaler``, or ``None`` for non-numeric values."""
+        if isinstance(self.value, bool) or not isinstance(self.value, int | float):
+            return None
+        return self.value * 10.0**self.scaler
+
+
+@dataclass(frozen=True, slots=True)
+class LoadProfile:
+    """What :meth:`DriverConnection.read_load_profile` returned.
+
+    ``readings`` holds one :class:`Reading` per channel and interval, ordered by timestamp
+    then OBIS code; every timestamp is the end of its interval. ``quality`` is the quality of
+    the request as a whole: when the meter did not deliver the profile at all (timeout, busy)
+    it says why and ``readings`` is empty.
+    """
+
+    interval: timedelta
+    readings: tuple[Reading, ...] = ()
+    quality: Quality = Quality.VALID
+
+
+@dataclass(frozen=True, slots=True)
+class MeterEvent:
+    """One entry of a meter's event log.
+
+    ``code`` is the meter's event number (for DLMS the standard event codes, e.g. 1 = power
+    down); ``log`` the OBIS code of the log it came from; ``description`` a short English text
+    the driver knows for the code (empty if none).
+    """
+
+    timestamp: datetime
+    code: int
+    log: str
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        _require_aware("MeterEvent.timestamp", self.timestamp)
+
+
+@dataclass(frozen=True, slots=True)
+class EventLog:
+    """What :meth:`DriverConnection.read_events` returned: events by time, and the quality."""
+
+    events: tuple[MeterEvent, ...] = ()
+    quality: Quality = Quality.VALID
+
+
+@dataclass(frozen=True, slots=True)
+class DriverInfo:
+    """How a driver describes itself (OpenMUC's ``DriverInfo``).
+
+    ``address_syntax`` and ``settings_syntax`` are texts for people configuring a meter: what an
+    address looks like (``"host:port/server-address"``) and which settings keys exist with
+    their defaults. ``media`` names the :class:`~meterhub.extensions.medium.Medium` kinds the
+    driver works over (``tcp``, ``serial``, ``modem``); empty when it needs none.
+    """
+
+    name: str
+    description: str
+    actions: frozenset[Action]
+    address_syntax: str
+    settings_syntax: str = ""
+    media: tuple[str, ...] = field(default=())
+
+
+class LinkLost(MeterHubError):
+    """The link to the meter is gone (or could not be established); the core reconnects.
+
+    This is the only exception an action raises for a state of the meter or the line.
+    """
+
+
+class UnsupportedAction(MeterHubError):
+    """The driver does not offer this action; check :attr:`DriverInfo.actions` first."""
+
+    def __init__(self, driver: str, action: Action) -> None:
+        super().__init__(f"driver {driver!r} does not support the action {action.value!r}")
+        self.driver = driver
+        self.action = action
+
+
+class DriverConnection(ABC):
+    """An open session with one meter; returned by :meth:`Driver.connect`.
+
+    The reading actions and the clock are abstract: every driver implements them, raising
+    :class:`UnsupportedAction` (through :meth:`unsupported`) for what its meters cannot do. The
+    control actions (supply switch, relays, tariffs, firmware) are optional and raise
+    :class:`UnsupportedAction` unless overridden. A connection is used by one thread at a time
+    and is a context manager that calls :meth:`close`.
+    """
+
+    #: The driver name used in :class:`UnsupportedAction` messages.
+    driver_name: ClassVar[str] = ""
+
+    def unsupported(self, action: Action) -> UnsupportedAction:
+        """The error to raise for ``action``: ``raise self.unsupported(Action.READ_EVENTS)``."""
+        return UnsupportedAction(self.driver_name or type(self).__name__, action)
+
+    # -- reading -------------------------------------------------------------------------
+
+    @abstractmethod
+    def read_load_profile(self, start: datetime, end: datetime) -> LoadProfile:
+        """Read the load profile for the intervals ending in ``(start, end]``."""
+
+    @abstractmethod
+    def read_registers(self, obis_codes: Sequence[str]) -> list[Reading]:
+        """Read registers: one :class:`Reading` per code, in the order asked.
+
+        A code the meter does not have gives a reading with :attr:`Quality.NOT_AVAILABLE`.
+        """
+
+    @abstractmethod
+    def read_instantaneous(self) -> list[Reading]:
+        """Read the instantaneous values the driver knows (voltages, currents, power)."""
+
+    @abstractmethod
+    def read_events(self, start: datetime, end: datetime) -> EventLog:
+        """Read the event log entries with timestamps in ``[start, end)``."""
+
+    @abstractmethod
+    def read_clock(self) -> Reading:
+        """Read the meter clock: a reading of ``0-0:1.0.0*255`` whose value is the meter time.
+
+        Its ``timestamp`` is the system time when the value was read, so the difference is the
+        clock deviation.
+        """
+
+    @abstractmethod
+    def set_clock(self, time: datetime) -> Quality:
+        """Set the meter clock to ``time``; :attr:`Quality.VALID` when the meter accepted it."""
+
+    # -- optional control actions ------------------------------------------------------------
+
+    def disconnect_supply(self) -> Quality:
+        """Open the supply breaker (disconnect control ``0-0:96.3.10*255``)."""
+        raise self.unsupported(Action.DISCONNECT_SUPPLY)
+
+    def reconnect_supply(self) -> Quality:
+        """Close the supply breaker again."""
+        raise self.unsupported(Action.RECONNECT_SUPPLY)
+
+    def set_relay(self, relay: int, closed: bool) -> Quality:
+        """Switch auxiliary relay number ``relay`` (1-based) closed or open."""
+        raise self.unsupported(Action.SET_RELAY)
+
+    def upload_tariff(self, calendar: Mapping[str, Any]) -> Quality:
+        """Write a time-of-use calendar (activity calendar); ``calendar`` is plain JSON data."""
+        raise self.unsupported(Action.UPLOAD_TARIFF)
+
+    def upgrade_firmware(self, image: bytes, version: str) -> Quality:
+        """Transfer and activate the firmware ``image`` that identifies as ``version``."""
+        raise self.unsupported(Action.UPGRADE_FIRMWARE)
+
+    # -- session -------------------------------------------------------------------------------
+
+    @abstractmethod
+    def close(self) -> None:
+        """End the session; never raises, even when the link is already gone."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Driver(ABC):
+    """A protocol driver: describes itself and connects to meters.
+
+    A subclass sets :attr:`name`, the short name used in meter configuration (``dlms``,
+    ``modbus``, ``iec62056_21``). The core creates one instance with no arguments per worker and
+    may call :meth:`connect` from several threads, so keep per-meter state in the connection.
+    The constructor and the module must do no I/O: ports and sockets are opened in
+    :meth:`connect` (or by the medium).
+    """
+
+    #: The short, user-visible name that goes in configuration.
+    name: ClassVar[str]
+
+    @classmethod
+    @abstractmethod
+    def info(cls) -> DriverInfo:
+        """Describe the driver; ``info().name`` equals :attr:`name`."""
+
+    @abstractmethod
+    def connect(
+        self, address: str, settings: Mapping[str, str], medium: Medium | None = None
+    ) -> DriverConnection:
+        """Open a session with the meter at ``address``.
+
+        :param address: the meter's address in the syntax of :attr:`DriverInfo.address_syntax`.
+        :param settings: the meter's driver settings (credentials already decrypted).
+        :param medium: the transport the core opened for this path, or ``None`` when the driver
+            needs none or opens its own.
+        :raises LinkLost: the meter cannot be reached.
+        :raises meterhub.errors.InvalidValue: the address or a setting is malformed.
+        """

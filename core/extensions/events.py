@@ -1,0 +1,52 @@
+"""The plain records event hooks carry (``task_finished``, ``job_finished``).
+
+Events are notifications after the fact: ids, names, counts and aware UTC datetimes, never ORM
+objects or sessions, so a listener cannot change what happened and works the same in a worker
+process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+__all__ = ["FinishedJob", "FinishedTask"]
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedTask:
+    """One acquisition task that ended, successfully or not.
+
+    ``status`` is ``succeeded``, ``failed`` or ``cancelled``; ``action`` a
+    :class:`~meterhub.extensions.driver.Action` value; ``error`` the error text of a failed
+    task; ``path`` the name of the communication path used last (``main``, ``backup``).
+    """
+
+    task_id: int
+    job_id: int | None
+    meter_id: int
+    action: str
+    status: str
+    attempts: int
+    started: datetime
+    finished: datetime
+    path: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedJob:
+    """A job whose tasks have all ended.
+
+    ``status`` is ``succeeded`` (every task succeeded), ``partial``, ``failed`` or
+    ``cancelled``.
+    """
+
+    job_id: int
+    name: str
+    status: str
+    started: datetime
+    finished: datetime
+    tasks_total: int
+    tasks_succeeded: int
+    tasks_failed: int

@@ -1,0 +1,68 @@
+"""Communication media: the transports a driver talks over (TCP, serial line, modem).
+
+A :class:`Medium` subclass is one kind of transport; an instance is one line to one device. The
+core creates it with the path's address and settings (no I/O in the constructor), calls
+:meth:`Medium.open`, hands it to :meth:`meterhub.extensions.driver.Driver.connect` and closes
+it after the session. A medium moves bytes and knows nothing of protocols. When the line drops
+it raises :class:`~meterhub.extensions.driver.LinkLost`, like a driver does.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from types import MappingProxyType, TracebackType
+from typing import ClassVar, Self
+
+__all__ = ["Medium"]
+
+
+class Medium(ABC):
+    """A byte transport to one device.
+
+    A subclass sets :attr:`name` (``tcp``, ``serial``, ``modem``), :attr:`description` and
+    :attr:`address_syntax`. Instances are used by one thread at a time.
+    """
+
+    #: The short name that communication paths use to pick the medium.
+    name: ClassVar[str]
+    #: One line for people choosing a medium.
+    description: ClassVar[str] = ""
+    #: What an address looks like (``"host:port"``, ``"/dev/ttyUSB0"``, ``"+420123456789"``).
+    address_syntax: ClassVar[str] = ""
+
+    def __init__(self, address: str, settings: Mapping[str, str] | None = None) -> None:
+        """Remember where to connect; do no I/O here."""
+        self.address = address
+        self.settings: Mapping[str, str] = MappingProxyType(dict(settings or {}))
+
+    @abstractmethod
+    def open(self, timeout: float) -> None:
+        """Establish the line within ``timeout`` seconds; raise ``LinkLost`` if that fails."""
+
+    @abstractmethod
+    def read(self, size: int, timeout: float) -> bytes:
+        """Return up to ``size`` bytes, waiting at most ``timeout`` seconds.
+
+        Returns what arrived in time, possibly ``b""``; a timeout is not an error here, the
+        driver decides what it means.
+        """
+
+    @abstractmethod
+    def write(self, data: bytes) -> None:
+        """Send all of ``data``."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the line; never raises and may be called twice."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
