@@ -76,7 +76,6 @@ def _build() -> dict[str, Executable]:
         "raw_blocks": select(r.c.channel_id, r.c.day_no, r.c.value_data, r.c.status_data)
         .where(_in_days(r))
         .order_by(r.c.channel_id, r.c.day_no),
-        "raw_insert": insert(r),
         "raw_update": update(r)
         .where(r.c.channel_id == bindparam("k_channel"), r.c.day_no == bindparam("k_day"))
         .values(
@@ -94,7 +93,6 @@ def _build() -> dict[str, Executable]:
             select(*_norm_columns(n)).where(_in_days(n), _as_of(n)),
             select(*_norm_columns(a)).where(_in_days(a), _as_of(a)),
         ),
-        "norm_insert": insert(n),
         "norm_close": update(n)
         .where(
             n.c.channel_id == bindparam("k_channel"),
@@ -113,7 +111,9 @@ def _build() -> dict[str, Executable]:
         )
         .where(cf.c.channel_id.in_(_ids), cf.c.ts >= bindparam("t0"), cf.c.ts < bindparam("t1"))
         .order_by(cf.c.channel_id, cf.c.ts, cf.c.id),
-        "conflict_insert": insert(cf),
+        "conflict_insert": insert(cf).values(
+            {c.name: bindparam(c.name) for c in cf.columns if c.name != "id"}
+        ),
         "registers": select(
             t.register.c.channel_id,
             t.register.c.ts,
@@ -128,7 +128,6 @@ def _build() -> dict[str, Executable]:
             t.register.c.ts < bindparam("t1"),
         )
         .order_by(t.register.c.channel_id, t.register.c.ts),
-        "register_insert": insert(t.register),
         "events": select(t.event.c.channel_id, t.event.c.ts, t.event.c.code, t.event.c.value)
         .where(
             t.event.c.channel_id.in_(_ids),
@@ -136,7 +135,6 @@ def _build() -> dict[str, Executable]:
             t.event.c.ts < bindparam("t1"),
         )
         .order_by(t.event.c.channel_id, t.event.c.ts, t.event.c.code),
-        "event_insert": insert(t.event),
         "block_versions": union_all(
             select(
                 n.c.day_no,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from itertools import count
 
 import pytest
@@ -76,3 +77,31 @@ class ChannelMaker:
 def channels(session_factory: sessionmaker[Session]) -> ChannelMaker:
     """``channels(n, interval=15, kind="profile", unit="Wh", scaler=0)`` → new channel ids."""
     return ChannelMaker(session_factory)
+
+
+class Clock:
+    """A clock the test moves: each call returns the current setting."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float = 1.0) -> datetime:
+        self.now = self.now + timedelta(seconds=seconds)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A test clock starting 2026-06-01 12:00 UTC."""
+    return Clock(datetime(2026, 6, 1, 12, tzinfo=UTC))
+
+
+@pytest.fixture
+def clocked_store(
+    engine: Engine, session_factory: sessionmaker[Session], clock: Clock
+) -> MeterDataStore:
+    """A store whose notion of 'now' is :func:`clock`."""
+    return MeterDataStore(engine, clock=clock)
