@@ -6,6 +6,9 @@ Flask app; ``license`` and ``plugins`` work without a database.
 
 from __future__ import annotations
 
+import logging
+import os
+
 import click
 from flask.cli import FlaskGroup
 
@@ -50,8 +53,16 @@ for command in (
     cli.add_command(command)
 
 
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=os.environ.get("METERHUB_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
 def main() -> None:
     """Entry point of the ``meterhub`` console script; MeterHub errors exit 1 with their text."""
+    _configure_logging()
     try:
         code = cli.main(prog_name="meterhub", standalone_mode=False)
     except click.exceptions.Abort:
