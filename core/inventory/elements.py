@@ -18,8 +18,9 @@ name rule too):
   parent start disabled.
 * :func:`copy` copies the subtree with its attribute values; segment assignments and metering
   data are not copied (the copy's visibility comes from its new ancestors).
-* :func:`delete` refuses an element with children unless ``recursive=True``; an element still
-  referenced elsewhere (a metering point) cannot be deleted.
+* :func:`delete` refuses an element with children unless ``recursive=True``, and an element
+  (or subtree) still referenced from another table (a metering point) — the error names the
+  table and count; remove or move those first.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from meterhub.errors import Conflict, InvalidValue, NotFound
@@ -45,6 +46,7 @@ from meterhub.inventory.common import (
     quoted_list,
 )
 from meterhub.inventory.templates import from_text, resolve_template, to_text
+from meterhub.model.base import Base
 from meterhub.model.elements import PATH_SEPARATOR, ROOT_SCOPE, Element, ElementAttribute
 from meterhub.model.templates import NAME_LENGTH, Template, TemplateAttribute
 from meterhub.model.types import utcnow
@@ -184,9 +186,9 @@ def create_element(
         valid_from=start,
         valid_to=end,
     )
+    session.add(element)
     for attribute, text in values:
         element.attribute_values.append(ElementAttribute(template_attribute=attribute, value=text))
-    session.add(element)
     flush(session, reason=_duplicate_reason(name, parent))
     return element
 
@@ -378,6 +380,7 @@ def copy(
             valid_from=original.valid_from,
             valid_to=original.valid_to,
         )
+        session.add(clone)
         for attribute, text in node.values:
             clone.attribute_values.append(
                 ElementAttribute(template_attribute=attribute, value=text)
@@ -386,10 +389,38 @@ def copy(
             build(child, clone, child.element.name)
         return clone
 
-    clone = build(snapshot, new_parent, name)
-    session.add(clone)
+    with session.no_autoflush:
+        clone = build(snapshot, new_parent, name)
     flush(session, reason=_duplicate_reason(name, new_parent))
     return clone
+
+
+#: References to elements that deleting an element removes itself (children are refused first).
+_OWN_REFERENCES = frozenset(
+    {
+        ("element", "parent_id"),
+        ("element_attribute", "element_id"),
+        ("element_segment", "element_id"),
+    }
+)
+
+
+def _references(session: Session, element_ids: list[int]) -> list[tuple[str, int]]:
+    """Rows of other tables (metering points, ...) that refer to any of ``element_ids``."""
+    found: list[tuple[str, int]] = []
+    for table in Base.metadata.sorted_tables:
+        for key in table.foreign_keys:
+            if key.column.table.name != Element.__tablename__:
+                continue
+            if (table.name, key.parent.name) in _OWN_REFERENCES:
+                continue
+            count = 0
+            for batch in chunks(element_ids):
+                statement = select(func.count()).select_from(table).where(key.parent.in_(batch))
+                count += session.scalar(statement) or 0
+            if count:
+                found.append((table.name, count))
+    return found
 
 
 def delete(session: Session, element: Element, *, recursive: bool = False) -> None:
@@ -408,6 +439,14 @@ def delete(session: Session, element: Element, *, recursive: bool = False) -> No
     path = element.path
     parent = element.parent
     nodes = [element, *descendants(session, element)]
+    references = _references(session, [node.id for node in nodes])
+    if references:
+        where = ", ".join(f"{count} {table} row(s)" for table, count in references)
+        raise Conflict(
+            "element",
+            f"element {path!r} or an element below it is still referenced by {where}; "
+            "remove or move them first",
+        )
     for node in reversed(nodes):
         session.delete(node)
     flush(

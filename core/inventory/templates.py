@@ -145,7 +145,11 @@ def _decimal(value: Any, field: str, _choices: Sequence[str] | None) -> str:
         raise InvalidValue(field, f"{value!r} is not a finite number")
     if number.is_zero():
         return "0"
-    return format(number.normalize(), "f")
+    if abs(number.adjusted()) > VALUE_LENGTH:
+        raise InvalidValue(field, f"{value!r} is too large or too small")
+    # every digit kept (``normalize()`` would round to the context's 28 digits)
+    text = format(number, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _boolean(value: Any, field: str, _choices: Sequence[str] | None) -> str:

@@ -1,11 +1,13 @@
 """The domain model: SQLAlchemy 2.x tables of the business tree, metering and devices.
 
-Importing this package registers every table on :data:`Base.metadata`, which Alembic compares
-against the migrations, and the audit listener (:mod:`meterhub.model.audit`) on every session.
+Importing this package registers every table on :data:`Base.metadata` (the meter data store's
+``ts_*`` tables of :mod:`meterhub.timeseries.tables` included), which Alembic compares against
+the migrations, and the audit listener (:mod:`meterhub.model.audit`) on every session.
 """
 
 from meterhub.model import audit, devices, elements, metering, segments, templates, users
 from meterhub.model.base import Base
+from meterhub.timeseries import tables as timeseries_tables
 
 __all__ = [
     "Base",
@@ -15,5 +17,6 @@ __all__ = [
     "metering",
     "segments",
     "templates",
+    "timeseries_tables",
     "users",
 ]
