@@ -28,13 +28,19 @@ from meterhub.extensions.calculation import Calculation
 from meterhub.extensions.cim import CimAdapter, CimMessage
 from meterhub.extensions.driver import (
     Action,
+    AuthenticationFailed,
+    DeviceError,
     Driver,
     DriverConnection,
+    DriverError,
     DriverInfo,
+    ErrorKind,
     EventLog,
     LinkLost,
     LoadProfile,
     MeterEvent,
+    MeterTimeout,
+    ProtocolError,
     Quality,
     Reading,
     UnsupportedAction,
@@ -46,10 +52,18 @@ from meterhub.extensions.importer import ImportFormat, ImportRecord, ParseError
 from meterhub.extensions.medium import Medium
 from meterhub.extensions.report import Column, ReportData, ReportRenderer
 from meterhub.extensions.series import IntervalBlock
+from meterhub.extensions.trace import FrameTrace
 from meterhub.extensions.validator import Finding, Validator
 
 __all__ = [
     "Action",
+    "AuthenticationFailed",
+    "DeviceError",
+    "DriverError",
+    "ErrorKind",
+    "FrameTrace",
+    "MeterTimeout",
+    "ProtocolError",
     "ApiExtension",
     "Calculation",
     "CimAdapter",

@@ -35,11 +35,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Action",
+    "AuthenticationFailed",
+    "DeviceError",
     "Driver",
     "DriverConnection",
+    "DriverError",
     "DriverInfo",
+    "ErrorKind",
     "EventLog",
     "LinkLost",
+    "MeterTimeout",
+    "ProtocolError",
     "LoadProfile",
     "MeterEvent",
     "Quality",
@@ -184,15 +190,75 @@ class DriverInfo:
     media: tuple[str, ...] = field(default=())
 
 
-class LinkLost(MeterHubError):
-    """The link to the meter is gone (or could not be established); the core reconnects.
+class ErrorKind(StrEnum):
+    """The class of a failed session, shown in error groups and statistics."""
 
-    This is the only exception an action raises for a state of the meter or the line.
+    #: The line could not be opened or broke (socket closed, modem hung up, no carrier).
+    LINK = "link"
+    #: The meter stopped answering within the protocol's time-outs.
+    TIMEOUT = "timeout"
+    #: Wrong password, key, system title or access level.
+    AUTHENTICATION = "authentication"
+    #: A frame that cannot be right: bad checksum, truncated, oversized, unexpected.
+    PROTOCOL = "protocol"
+    #: The meter answered with an error of its own (hardware fault, refused operation).
+    DEVICE = "device"
+    #: The driver or the meter does not offer what was asked.
+    UNSUPPORTED = "unsupported"
+
+
+class DriverError(MeterHubError):
+    """A session-level failure, classified by :class:`ErrorKind`.
+
+    ``frame`` is the offending frame when there is one; the session's
+    :class:`~meterhub.extensions.trace.FrameTrace` holds it too, so the debug log shows it.
     """
 
+    kind: ClassVar[ErrorKind] = ErrorKind.DEVICE
 
-class UnsupportedAction(MeterHubError):
+    def __init__(self, message: str, *, frame: bytes | None = None) -> None:
+        super().__init__(message)
+        self.frame = frame
+
+
+class LinkLost(DriverError):
+    """The link to the meter is gone (or could not be established); the core reconnects.
+
+    This is the exception an action raises for a state of the line; per-value problems are
+    qualities, not exceptions.
+    """
+
+    kind = ErrorKind.LINK
+
+
+class MeterTimeout(LinkLost):
+    """The meter stopped answering mid-session (the line may still be up)."""
+
+    kind = ErrorKind.TIMEOUT
+
+
+class AuthenticationFailed(DriverError):
+    """The meter refused the credentials (password, keys, system title)."""
+
+    kind = ErrorKind.AUTHENTICATION
+
+
+class ProtocolError(DriverError):
+    """A frame was malformed, failed its checksum, was truncated or oversized."""
+
+    kind = ErrorKind.PROTOCOL
+
+
+class DeviceError(DriverError):
+    """The meter reported an error of its own for the whole request."""
+
+    kind = ErrorKind.DEVICE
+
+
+class UnsupportedAction(DriverError):
     """The driver does not offer this action; check :attr:`DriverInfo.actions` first."""
+
+    kind = ErrorKind.UNSUPPORTED
 
     def __init__(self, driver: str, action: Action) -> None:
         super().__init__(f"driver {driver!r} does not support the action {action.value!r}")

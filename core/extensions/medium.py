@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from types import MappingProxyType, TracebackType
 from typing import ClassVar, Self
 
+from meterhub.extensions.trace import FrameTrace
+
 __all__ = ["Medium"]
 
 
@@ -31,10 +33,20 @@ class Medium(ABC):
     #: What an address looks like (``"host:port"``, ``"/dev/ttyUSB0"``, ``"+420123456789"``).
     address_syntax: ClassVar[str] = ""
 
-    def __init__(self, address: str, settings: Mapping[str, str] | None = None) -> None:
-        """Remember where to connect; do no I/O here."""
+    def __init__(
+        self,
+        address: str,
+        settings: Mapping[str, str] | None = None,
+        trace: FrameTrace | None = None,
+    ) -> None:
+        """Remember where to connect; do no I/O here.
+
+        With a ``trace``, implementations record every write with ``trace.sent`` and every
+        non-empty read with ``trace.received``.
+        """
         self.address = address
         self.settings: Mapping[str, str] = MappingProxyType(dict(settings or {}))
+        self.trace = trace
 
     @abstractmethod
     def open(self, timeout: float) -> None:
