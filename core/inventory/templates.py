@@ -46,6 +46,9 @@ from meterhub.model.templates import (
 #: An attribute name: a letter or ``_``, then letters, digits, ``_`` (usable in scripts, paths).
 ATTRIBUTE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
+#: Longest attribute name.
+MAX_ATTRIBUTE_NAME_LENGTH = 100
+
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
 
@@ -330,8 +333,9 @@ def delete_template(session: Session, template: Template | str) -> None:
 
 
 def check_attribute_name(value: Any, *, field: str = "name") -> str:
-    """Return a valid attribute name: a letter or ``_``, then letters, digits and ``_``."""
-    name = check_name(value, field=field, max_length=NAME_LENGTH)
+    """Return a valid attribute name: a letter or ``_``, then letters, digits and ``_``, at most
+    :data:`MAX_ATTRIBUTE_NAME_LENGTH` characters (``attributes.<name>`` fits the audit log)."""
+    name = check_name(value, field=field, max_length=MAX_ATTRIBUTE_NAME_LENGTH)
     if not ATTRIBUTE_NAME.match(name):
         raise InvalidValue(
             field,

@@ -45,6 +45,9 @@ MASKED = "(changed)"
 #: The user recorded when the session names none.
 DEFAULT_USER = "system"
 
+#: Longest user name recorded (longer ones are cut).
+USER_LENGTH = 200
+
 
 class AuditLog(Base):
     """One audited change of one attribute of one object."""
@@ -61,7 +64,7 @@ class AuditLog(Base):
     #: The object's primary key as text (``"3"``; ``"3,5"`` for a composite key).
     object_id: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(20))
-    changed_by: Mapped[str] = mapped_column(String(200))
+    changed_by: Mapped[str] = mapped_column(String(USER_LENGTH))
     attribute: Mapped[str | None] = mapped_column(String(200))
     old_value: Mapped[str | None] = mapped_column(Text)
     new_value: Mapped[str | None] = mapped_column(Text)
@@ -272,7 +275,7 @@ def record_changes(session: Session, flush_context: UOWTransaction) -> None:
     if not rows:
         return
     now = utcnow()
-    user = str(session.info.get("user") or DEFAULT_USER)
+    user = str(session.info.get("user") or DEFAULT_USER)[:USER_LENGTH]
     for row in rows:
         row["recorded_at"] = now
         row["changed_by"] = user

@@ -247,6 +247,7 @@ def test_add_attribute_of_every_type(session_factory: Factory) -> None:
     [
         ({"name": "1st", "value_type": "string"}, "name", "not a valid attribute name"),
         ({"name": "a.b", "value_type": "string"}, "name", "not a valid attribute name"),
+        ({"name": "a" * 101, "value_type": "string"}, "name", "at most 100 characters"),
         ({"name": "x", "value_type": "float"}, "value_type", "'float' is not one of"),
         ({"name": "x", "value_type": "integer", "default": "ten"}, "default", "valid integer"),
         ({"name": "x", "value_type": "choice"}, "choices", "needs a list of choices"),
