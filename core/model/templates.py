@@ -56,11 +56,13 @@ class JSONText(TypeDecorator[Any]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        """The value as JSON text (keys sorted), ``None`` as NULL."""
         if value is None:
             return None
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        """The JSON text read back as Python values."""
         if value is None:
             return None
         return json.loads(value)
