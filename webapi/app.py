@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Flask
+from flask_smorest import Api
+from flask_smorest import Blueprint as SmorestBlueprint
 
 from meterhub.config import Settings
+from meterhub.extensions.api import ApiExtension
 from meterhub.runtime import Runtime, build_runtime
 from meterhub.webapi.extensions import API_SETTINGS, make_api
 from meterhub.webapi.state import EXTENSION_KEY
@@ -30,16 +31,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api = make_api()
     api.init_app(app)
     api.register_blueprint(system_blp)
-    for blueprint in runtime.plugins.api_blueprints():
-        _register_plugin_blueprint(app, api, blueprint)
+    for extension in runtime.plugins.api_extensions().values():
+        _register_extension(app, api, extension)
     app.register_blueprint(ui_bp)
     return app
 
 
-def _register_plugin_blueprint(app: Flask, api: Any, blueprint: Any) -> None:
-    from flask_smorest import Blueprint as SmorestBlueprint
-
+def _register_extension(app: Flask, api: Api, extension: type[ApiExtension]) -> None:
+    """Mount a plugin's blueprint; flask-smorest blueprints also join the OpenAPI document."""
+    blueprint = extension().blueprint()
     if isinstance(blueprint, SmorestBlueprint):
-        api.register_blueprint(blueprint)
+        api.register_blueprint(blueprint, url_prefix=extension.mount_point())
     else:
-        app.register_blueprint(blueprint)
+        app.register_blueprint(blueprint, url_prefix=extension.mount_point())

@@ -1,0 +1,111 @@
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from flask import Blueprint, Flask
+from flask_smorest import Blueprint as SmorestBlueprint
+
+from meterhub import hookimpl
+from meterhub.config import Settings
+from meterhub.extensions.api import ApiExtension
+from meterhub.pluginhost import build_plugin_host
+from meterhub.runtime import Runtime, build_runtime
+from meterhub.webapi.app import create_app
+
+
+def test_start_page_footer_says_development_license(app: Flask) -> None:
+    response = app.test_client().get("/")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert 'id="license-footer"' in page
+    assert "Development license: every feature enabled, not for production" in page
+    assert "simulated" in page  # the built-in driver is listed among the plugins
+
+
+def test_start_page_footer_names_the_licensee(
+    settings_for: Callable[..., Settings],
+    signed_license: Callable[..., tuple[Path, Path]],
+) -> None:
+    license_file, public_key = signed_license()
+    runtime = build_runtime(settings_for(license_file=license_file, license_public_key=public_key))
+    try:
+        page = create_app(runtime=runtime).test_client().get("/").get_data(as_text=True)
+    finally:
+        runtime.close()
+    assert "Licensed to Acme Energy (L-2026-001, expires 2099-12-31)" in page
+    assert "Development license" not in page
+
+
+def test_system_info_reports_version_license_and_plugins(app: Flask, backend: str) -> None:
+    body = app.test_client().get("/api/system").get_json()
+    assert body["database"] == backend
+    assert body["license"]["development"] is True
+    assert body["license"]["features"] == ["*"]
+    loaded = {(p["group"], p["name"]): p for p in body["plugins"]}
+    assert loaded[("meterhub.drivers", "simulated")]["status"] == "loaded"
+    assert loaded[("meterhub.drivers", "simulated")]["distribution"] == "meterhub"
+
+
+def test_openapi_document_is_served(app: Flask) -> None:
+    spec = app.test_client().get("/api/openapi.json").get_json()
+    assert spec["info"]["title"] == "MeterHub"
+    assert "/api/system" in spec["paths"]
+
+
+def test_a_refused_plugin_shows_its_reason_on_the_start_page(
+    settings_for: Callable[..., Settings],
+    signed_license: Callable[..., tuple[Path, Path]],
+) -> None:
+    license_file, public_key = signed_license(features=["driver:*"])
+    runtime = build_runtime(settings_for(license_file=license_file, license_public_key=public_key))
+    try:
+        page = create_app(runtime=runtime).test_client().get("/").get_data(as_text=True)
+    finally:
+        runtime.close()
+    assert "feature export:memory not enabled by license L-2026-001 for Acme Energy" in page
+
+
+class _HelloApi(ApiExtension):
+    name = "hello"
+
+    def blueprint(self) -> Blueprint:
+        blueprint = Blueprint("hello", __name__)
+        blueprint.add_url_rule("/greeting", "greeting", lambda: {"hello": "world"})
+        return blueprint
+
+
+class _DocumentedApi(ApiExtension):
+    name = "documented"
+    url_prefix = "/api/documented"
+
+    def blueprint(self) -> SmorestBlueprint:
+        blueprint = SmorestBlueprint("documented", __name__, description="A plugin API")
+
+        @blueprint.route("/ping")
+        @blueprint.response(200)
+        def ping() -> dict[str, str]:
+            return {"pong": "yes"}
+
+        return blueprint
+
+
+class _ApiPlugin:
+    @hookimpl
+    def register_api_blueprints(self) -> list[type[ApiExtension]]:
+        return [_HelloApi, _DocumentedApi]
+
+
+@pytest.fixture
+def app_with_plugin_api(runtime: Runtime) -> Flask:
+    runtime.plugins = build_plugin_host(
+        runtime.license, runtime.settings, extra_plugins=[_ApiPlugin()]
+    )
+    return create_app(runtime=runtime)
+
+
+def test_plugin_blueprints_are_mounted(app_with_plugin_api: Flask) -> None:
+    client = app_with_plugin_api.test_client()
+    assert client.get("/api/plugins/hello/greeting").get_json() == {"hello": "world"}
+    assert client.get("/api/documented/ping").get_json() == {"pong": "yes"}
+    spec = client.get("/api/openapi.json").get_json()
+    assert "/api/documented/ping" in spec["paths"]
