@@ -1,0 +1,65 @@
+import json
+import re
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+from conftest import METERHUB
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_demo_starts_on_sqlite_and_says_where_it_serves(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            METERHUB,
+            "demo",
+            "--data-dir",
+            str(tmp_path / "demo"),
+            "--port",
+            str(port),
+            "--meters",
+            "3",
+        ],
+        cwd=tmp_path,
+        env=cli_env | {"PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 60
+        url = None
+        while url is None and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            match = re.search(r"serves the web UI on (http://\S+)", line)
+            url = match.group(1) if match else None
+        assert url == f"http://127.0.0.1:{port}/", "".join(lines)
+        for _ in range(50):
+            try:
+                page = urllib.request.urlopen(url, timeout=5).read().decode()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert "Development license" in page
+        info = json.loads(urllib.request.urlopen(url + "api/system", timeout=5).read())
+        assert info["database"] == "sqlite"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    output = "".join(lines)
+    assert "demo data: " in output and "3 simulated meters" in output
+    assert (tmp_path / "demo" / "meterhub.sqlite3").is_file()
