@@ -50,16 +50,19 @@ def test_demo_starts_on_sqlite_and_says_where_it_serves(
         assert url == f"http://127.0.0.1:{port}/", "".join(lines)
         for _ in range(50):
             try:
-                page = urllib.request.urlopen(url, timeout=5).read().decode()
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    page = response.read().decode()
                 break
             except OSError:
                 time.sleep(0.1)
         assert "Development license" in page
-        info = json.loads(urllib.request.urlopen(url + "api/system", timeout=5).read())
+        with urllib.request.urlopen(url + "api/system", timeout=5) as response:
+            info = json.loads(response.read())
         assert info["database"] == "sqlite"
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        remaining, _ = process.communicate(timeout=20)
+        lines.append(remaining or "")
     output = "".join(lines)
     assert "demo data: " in output and "3 simulated meters" in output
     assert (tmp_path / "demo" / "meterhub.sqlite3").is_file()
