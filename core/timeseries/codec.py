@@ -26,6 +26,7 @@ Everything is done on whole arrays of blocks; the only per-block Python work is 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 
 import numpy as np
 
@@ -127,7 +128,7 @@ def encode_values(values: np.ndarray) -> list[bytes]:
 
 def _gather(blobs: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All blobs in one byte array, their start offsets and lengths."""
-    lengths = np.fromiter((len(b) for b in blobs), dtype=np.int64, count=len(blobs))
+    lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs))
     starts = np.zeros(len(blobs), dtype=np.int64)
     if len(blobs) > 1:
         np.cumsum(lengths[:-1], out=starts[1:])
@@ -135,15 +136,28 @@ def _gather(blobs: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return buffer, starts, lengths
 
 
+def _records(
+    blobs: Sequence[bytes | None], buffer: np.ndarray, rows: np.ndarray, width: int
+) -> np.ndarray:
+    """The blobs ``rows`` (all ``width`` bytes long) as a ``(rows, width)`` byte matrix."""
+    if rows.size == len(blobs) and buffer.size == rows.size * width:
+        return buffer.reshape(rows.size, width)  # every blob alike: no copy at all
+    picked = itemgetter(*rows.tolist())(blobs) if rows.size > 1 else (blobs[int(rows[0])],)
+    return np.frombuffer(b"".join(picked), dtype=np.uint8).reshape(rows.size, width)
+
+
 def decode_values(blobs: Sequence[bytes], slots: int) -> np.ndarray:
     """Decode values blobs into a ``(len(blobs), slots)`` float64 array, NaN where absent."""
-    out = np.full((len(blobs), slots), np.nan, dtype=np.float64)
     if not blobs:
-        return out
+        return np.full((0, slots), np.nan)
     buffer, starts, lengths = _gather(blobs)
     header = buffer[starts]
     mbytes = mask_bytes(slots)
-    for code in np.unique(header).tolist():
+    codes = np.unique(header).tolist()
+    out = np.empty((len(blobs), slots)) if len(codes) > 1 or codes[0] & 0x7F else None
+    if out is None or FORMAT_EMPTY in [c & 0x7F for c in codes]:
+        out = np.full((len(blobs), slots), np.nan)
+    for code in codes:
         rows = np.flatnonzero(header == code)
         f = code & 0x7F
         if f == FORMAT_EMPTY:
@@ -153,22 +167,24 @@ def decode_values(blobs: Sequence[bytes], slots: int) -> np.ndarray:
         width = 2 + (mbytes if code & HAS_MASK else 0) + slots * _WIDTH[f]
         if (lengths[rows] != width).any():
             raise ValueError(f"block of format {code:#x} has the wrong length for {slots} slots")
-        matrix = buffer[starts[rows, None] + np.arange(width)]
+        matrix = _records(blobs, buffer, rows, width)
         offset = 2
         mask = None
         if code & HAS_MASK:
             mask = np.unpackbits(matrix[:, offset : offset + mbytes], axis=1, count=slots)
-            mask = mask.astype(bool)
             offset += mbytes
         payload = np.ascontiguousarray(matrix[:, offset:])
         if f == FORMAT_FLOAT64:
-            decoded = payload.view("<f8").reshape(rows.size, slots)
+            decoded = payload.view("<f8").reshape(rows.size, slots).copy()
         else:
-            ints = payload.view(_INT_DTYPES[f]).reshape(rows.size, slots).astype(np.float64)
-            decimals = matrix[:, 1].astype(np.int64)
-            decoded = ints / _POW10[decimals][:, None]
+            decoded = payload.view(_INT_DTYPES[f]).reshape(rows.size, slots).astype(np.float64)
+            decimals = matrix[:, 1]
+            if decimals.any():
+                decoded /= _POW10[decimals.astype(np.int64)][:, None]
         if mask is not None:
-            decoded = np.where(mask, decoded, np.nan)
+            decoded[~mask.astype(bool)] = np.nan
+        if len(codes) == 1:
+            return decoded
         out[rows] = decoded
     return out
 
@@ -205,7 +221,8 @@ def decode_flags(blobs: Sequence[bytes | None], slots: int) -> np.ndarray:
     if not present:
         return out
     index = np.asarray(present, dtype=np.int64)
-    buffer, starts, lengths = _gather([blobs[i] for i in present])  # type: ignore[misc]
+    chosen = [blobs[i] for i in present]
+    buffer, starts, lengths = _gather(chosen)  # type: ignore[arg-type]
     header = buffer[starts]
     for code in np.unique(header).tolist():
         sel = np.flatnonzero(header == code)
@@ -216,7 +233,7 @@ def decode_flags(blobs: Sequence[bytes | None], slots: int) -> np.ndarray:
         width = 1 + count * w
         if (lengths[sel] != width).any():
             raise ValueError(f"flags of format {code:#x} have the wrong length for {slots} slots")
-        matrix = np.ascontiguousarray(buffer[starts[sel, None] + np.arange(1, width)])
+        matrix = np.ascontiguousarray(_records(chosen, buffer, sel, width)[:, 1:])
         words = matrix.view(_FLAG_DTYPES[w]).reshape(sel.size, count).astype(np.uint32)
         out[index[sel]] = words  # broadcasts a constant word over the block
     return out

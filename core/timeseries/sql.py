@@ -86,12 +86,19 @@ def _build() -> dict[str, Executable]:
         "norm_current": select(*_norm_columns(n))
         .where(_in_days(n), n.c.replaced_at.is_(None))
         .order_by(n.c.channel_id, n.c.day_no),
-        "norm_as_of": select(*_norm_columns(n))
+        "norm_read": select(n.c.channel_id, n.c.day_no, n.c.value_data, n.c.flag_data)
+        .where(_in_days(n), n.c.replaced_at.is_(None))
+        .order_by(n.c.channel_id, n.c.day_no),
+        "norm_as_of_read": select(n.c.channel_id, n.c.day_no, n.c.value_data, n.c.flag_data)
         .where(_in_days(n), _as_of(n))
         .order_by(n.c.channel_id, n.c.day_no),
-        "norm_as_of_archive": union_all(
-            select(*_norm_columns(n)).where(_in_days(n), _as_of(n)),
-            select(*_norm_columns(a)).where(_in_days(a), _as_of(a)),
+        "norm_as_of_archive_read": union_all(
+            select(n.c.channel_id, n.c.day_no, n.c.value_data, n.c.flag_data).where(
+                _in_days(n), _as_of(n)
+            ),
+            select(a.c.channel_id, a.c.day_no, a.c.value_data, a.c.flag_data).where(
+                _in_days(a), _as_of(a)
+            ),
         ),
         "norm_close": update(n)
         .where(

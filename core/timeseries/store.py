@@ -1028,7 +1028,7 @@ class MeterDataStore:
         if layer == "raw":
             return "raw_blocks", {}, None
         if as_of is None:
-            return "norm_current", {}, None
+            return "norm_read", {}, None
         tick = to_tick(as_of, UTC, "as_of")
         if as_of.tzinfo is None:
             raise InvalidValue("as_of", "give an aware datetime")
@@ -1040,7 +1040,7 @@ class MeterDataStore:
                 f"(now is {tick_to_datetime(now).isoformat()})",
             )
         row = tx.conn.execute(select(t.retention).where(t.retention.c.id == 1)).first()
-        statement = "norm_as_of"
+        statement = "norm_as_of_read"
         if row is not None:
             if row.dropped_before is not None and tick < row.dropped_before:
                 raise InvalidValue(
@@ -1049,7 +1049,7 @@ class MeterDataStore:
                     "were dropped by retention",
                 )
             if row.archived_before is not None and tick < row.archived_before:
-                statement = "norm_as_of_archive"
+                statement = "norm_as_of_archive_read"
         return statement, {"as_of": tick}, tick_to_datetime(tick)
 
     def _read_range(
@@ -1074,20 +1074,39 @@ class MeterDataStore:
             ids=ids.tolist(),
         )
         nb = b1 - b0 + 1
-        values = np.full((ids.size, nb, slots), np.nan)
-        flags = np.zeros((ids.size, nb, slots), dtype=np.uint32)
         if rows:
-            raw = statement == "raw_blocks"
-            vcol, fcol = (2, 3) if raw else (5, 6)
+            vcol, fcol = 2, 3
             channel = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             day = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
             order = np.argsort(ids)
             row = order[np.searchsorted(ids[order], channel)]
             block = day // block_days - b0
-            values[row, block] = codec.decode_values([r[vcol] for r in rows], slots)
-            if any(r[fcol] is not None for r in rows):
-                flags[row, block] = codec.decode_flags([r[fcol] for r in rows], slots)
+            decoded = codec.decode_values([r[vcol] for r in rows], slots)
+            decoded_flags = (
+                codec.decode_flags([r[fcol] for r in rows], slots)
+                if any(r[fcol] is not None for r in rows)
+                else None
+            )
+            if len(rows) == ids.size * nb and (row * nb + block == np.arange(len(rows))).all():
+                # every block present, in output order: no scatter copy
+                values = decoded.reshape(ids.size, nb, slots)
+                flags = (
+                    np.zeros((ids.size, nb, slots), dtype=np.uint32)
+                    if decoded_flags is None
+                    else decoded_flags.reshape(ids.size, nb, slots)
+                )
+            else:
+                values = np.full((ids.size, nb, slots), np.nan)
+                flags = np.zeros((ids.size, nb, slots), dtype=np.uint32)
+                values[row, block] = decoded
+                if decoded_flags is not None:
+                    flags[row, block] = decoded_flags
+        else:
+            values = np.full((ids.size, nb, slots), np.nan)
+            flags = np.zeros((ids.size, nb, slots), dtype=np.uint32)
         offset = g0 - b0 * slots
+        if offset == 0 and length == nb * slots:
+            return values.reshape(ids.size, length), flags.reshape(ids.size, length)
         values = values.reshape(ids.size, nb * slots)[:, offset : offset + length]
         flags = flags.reshape(ids.size, nb * slots)[:, offset : offset + length]
         return np.ascontiguousarray(values), np.ascontiguousarray(flags)

@@ -101,6 +101,16 @@ norm_block = Table(
     comment="Normalized interval values, a new block version on every change",
 )
 
+#: Current versions only (partial index on SQLite and PostgreSQL): a current read visits only
+#: current rows, not the replaced versions interleaved with them in the primary key.
+Index(
+    "ix_ts_norm_block_current",
+    norm_block.c.channel_id,
+    norm_block.c.day_no,
+    sqlite_where=norm_block.c.replaced_at.is_(None),
+    postgresql_where=norm_block.c.replaced_at.is_(None),
+)
+
 norm_archive = Table(
     "ts_norm_archive",
     metadata,

@@ -29,6 +29,8 @@ def test_many_channels_round_trip_raw_and_normalized(store: MeterDataStore, chan
     assert np.array_equal(norm.values, values)
     assert norm.flags[2, 7] == 0x80  # meter status low byte carried into the flags
     assert norm.units == ("Wh",) * 5
+    norm.values[0, 0] = -1.0  # results are the caller's own, writable arrays
+    norm.flags[0, 0] = 1
     # a window inside the blocks, in reverse channel order
     part = store.read_intervals(ids[::-1], JAN + timedelta(hours=5), JAN + timedelta(hours=30))
     assert np.array_equal(part.values, values[::-1, 20:120])

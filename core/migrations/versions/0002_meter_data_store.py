@@ -224,6 +224,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("channel_id", "day_no", "version", name=op.f("pk_ts_norm_block")),
         comment="Normalized interval values, a new block version on every change",
     )
+    op.create_index(
+        "ix_ts_norm_block_current",
+        "ts_norm_block",
+        ["channel_id", "day_no"],
+        unique=False,
+        sqlite_where=sa.text("replaced_at IS NULL"),
+        postgresql_where=sa.text("replaced_at IS NULL"),
+    )
     op.create_table(
         "ts_raw_block",
         sa.Column("channel_id", sa.Integer(), nullable=False),
@@ -271,6 +279,7 @@ def downgrade() -> None:
     """Drop the tables of the meter data store with all meter data in them."""
     op.drop_table("ts_register")
     op.drop_table("ts_raw_block")
+    op.drop_index("ix_ts_norm_block_current", table_name="ts_norm_block")
     op.drop_table("ts_norm_block")
     op.drop_table("ts_norm_archive")
     op.drop_table("ts_event")
