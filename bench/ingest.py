@@ -61,7 +61,9 @@ def _reference_insert(engine, backend, ids, start_tick, values, status) -> float
     channels, slots = values.shape
     ch = np.repeat(ids, slots)
     ts = np.tile(start_tick + np.arange(slots, dtype=np.int64) * QUARTER_US, channels)
-    rows = zip(ch.tolist(), ts.tolist(), values.ravel().tolist(), status.ravel().tolist(), strict=True)
+    rows = zip(
+        ch.tolist(), ts.tolist(), values.ravel().tolist(), status.ravel().tolist(), strict=True
+    )
     raw = engine.raw_connection()
     try:
         dbapi = raw.driver_connection
@@ -104,9 +106,7 @@ def run(backend: str, channels: int, days: int, repeat: int, folder: Path) -> No
 
         def reference(i: int) -> None:
             insert_only.append(
-                _reference_insert(
-                    engine, backend, ids, i * days * 96 * QUARTER_US, values, status
-                )
+                _reference_insert(engine, backend, ids, i * days * 96 * QUARTER_US, values, status)
             )
 
         insert_only: list[float] = []

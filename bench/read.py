@@ -75,7 +75,10 @@ def run(backend: str, channels: int, days: int, repeat: int, singles: int, folde
             )
         for mode, options in modes.items():
             store.read_intervals(ids, START, end, **options)  # warm-up
-            times = median_time(lambda _i: store.read_intervals(ids, START, end, **options), repeat)
+            times = median_time(
+                lambda _i, options=options: store.read_intervals(ids, START, end, **options),
+                repeat,
+            )
             seconds = statistics.median(times)
             emit(
                 BENCH,
