@@ -417,7 +417,8 @@ class MeterDataStore:
             report = WriteReport()
             for interval, rows in _by_interval(infos):
                 blocks = _cut(interval, ids[rows], first[rows], vals[rows], stat[rows], mask[rows])
-                report = _add(report, self._ingest(tx, blocks, user, reason, comment))
+                factors = {info.id: info.factor for info in infos}
+                report = _add(report, self._ingest(tx, blocks, factors, user, reason, comment))
             return report
 
     def write_local_days(
@@ -499,7 +500,13 @@ class MeterDataStore:
                 )
 
     def _ingest(
-        self, tx: _Tx, blocks: _Blocks, user: str, reason: str, comment: str | None
+        self,
+        tx: _Tx,
+        blocks: _Blocks,
+        factors: dict[int, Fraction],
+        user: str,
+        reason: str,
+        comment: str | None,
     ) -> WriteReport:
         """Merge new raw values into stored blocks, then update the normalized layer."""
         now = self._now()
@@ -583,7 +590,7 @@ class MeterDataStore:
             sub = _subset(blocks, touched)
             sub_fill = fill[touched]
             sub_clash = conflict_slots[touched]
-            normalized = self._normalize(sub)
+            normalized = _normalize(sub, factors)
             meter_flags = sub.flags & METER_STATUS_MASK
             current = self._current_norm(tx, sub)
             cur_vals, cur_flags = current.values, current.flags
@@ -649,19 +656,6 @@ class MeterDataStore:
                     "received_at": now,
                 }
             )
-        return out
-
-    def _normalize(self, blocks: _Blocks) -> np.ndarray:
-        factors = {
-            info_id: self._channels[info_id].factor
-            for info_id in np.unique(blocks.channel).tolist()
-        }
-        if all(f == 1 for f in factors.values()):
-            return blocks.values.copy()
-        num = np.array([float(factors[c].numerator) for c in blocks.channel.tolist()])
-        den = np.array([float(factors[c].denominator) for c in blocks.channel.tolist()])
-        out = blocks.values * num[:, None]
-        out /= den[:, None]
         return out
 
     def _current_norm(self, tx: _Tx, blocks: _Blocks) -> _Current:
@@ -789,10 +783,9 @@ class MeterDataStore:
         check_label(label)
         ids = _ids(channel_ids)
         _check_who(user, reason)
-        shape_of = values if values is not None else flags
-        vals, flg, mask = _matrices(
-            ids, shape_of if values is None else values, flags, where, "flags"
-        )
+        # without new values, a zero matrix of the flags' shape stands in (and is not used)
+        given = values if values is not None else np.zeros(np.shape(flags))
+        vals, flg, mask = _matrices(ids, given, flags, where, "flags")
         with self._transaction() as tx:
             infos = self._infos(tx, ids)
             _profile_only(infos)
@@ -836,16 +829,16 @@ class MeterDataStore:
     ) -> WriteReport:
         """Rebuild normalized values of ``[start, end)`` from raw with the current formulas.
 
-        Channel facts are re-read first. With ``keep_edits`` values flagged estimated,
-        substituted, manual or locked are kept where raw has no value... or everywhere when
-        locked; see ``docs/datastore.md``. Changed blocks become new versions.
+        Channel facts and formulas are re-read first. With ``keep_edits`` values flagged
+        estimated, substituted, manual or locked stay as they are; without, every slot follows
+        raw (slots without raw become empty). Only blocks that change get a new version.
         """
         ids = _ids(channel_ids)
         self.invalidate_channels(ids.tolist())
         raw = self.read_intervals(ids, start, end, tz=tz, label=label, layer="raw")
         normalized = np.empty_like(raw.values)
-        for i, c in enumerate(ids.tolist()):
-            f = self._channels[c].factor
+        for i, info in enumerate(self.channel_info(ids)):
+            f = info.factor
             normalized[i] = raw.values[i] * float(f.numerator) / float(f.denominator)
         flags = raw.flags & np.uint32(METER_STATUS_MASK)
         assert raw.conflict is not None
@@ -1291,13 +1284,12 @@ class MeterDataStore:
             if capture_times is None
             else _tick_array(capture_times, zone, "capture_times", ids.size, allow_none=True)
         )
-        keys = ids * (1 << 40) + ticks  # ticks < 2**50 would be needed to never collide
         if np.unique(np.stack([ids, ticks]), axis=1).shape[1] != ids.size:
             raise InvalidValue("times", "the same channel and time appears twice in one call")
-        del keys
         now = self._now()
         with self._transaction() as tx:
             infos = self._infos(tx, ids)
+            factors = {info.id: info.factor for info in infos}
             for info in infos:
                 if info.kind != "register":
                     raise InvalidValue(
@@ -1317,7 +1309,7 @@ class MeterDataStore:
             ):
                 old = stored.get((c, tick))
                 if old is None:
-                    f = self._channels[c].factor
+                    f = factors[c]
                     normalized = v * float(f.numerator) / float(f.denominator)
                     capture = None if captures is None or captures[i] is None else int(captures[i])
                     inserts.append((c, tick, v, s, normalized, capture, now))
@@ -1493,6 +1485,18 @@ class _Current:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _normalize(blocks: _Blocks, factors: dict[int, Fraction]) -> np.ndarray:
+    """Raw block values times each channel's exact factor (``raw * num / den``)."""
+    if all(f == 1 for f in factors.values()):
+        return blocks.values.copy()
+    channels = blocks.channel.tolist()
+    num = np.array([float(factors[c].numerator) for c in channels])
+    den = np.array([float(factors[c].denominator) for c in channels])
+    out = blocks.values * num[:, None]
+    out /= den[:, None]
+    return out
 
 
 def _formula_row(formula: Formula) -> dict[str, Any]:
