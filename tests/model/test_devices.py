@@ -2,50 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from tree_helpers import refused
 
 from meterhub.db import transaction
 from meterhub.errors import Conflict, InvalidValue
 from meterhub.inventory.devices import add_path, create_device, paths_for, remove_path
 from meterhub.inventory.meters import create_meter
-from meterhub.model import Base
 from meterhub.model.devices import CommunicationDevice, CommunicationPath, Meter
 
 Factory = sessionmaker[Session]
-
-
-def row_counts(factory: Factory) -> dict[str, int]:
-    """Rows of every table, to show that a refused operation wrote nothing."""
-    with factory() as session:
-        return {
-            table.name: session.scalar(select(func.count()).select_from(table)) or 0
-            for table in Base.metadata.sorted_tables
-        }
-
-
-def refused(
-    factory: Factory, error: type[Exception], field: str | None, action: Callable[[Session], Any]
-) -> Exception:
-    """Run ``action`` in a transaction; it must raise ``error`` on ``field`` and change nothing."""
-    before = row_counts(factory)
-    pending: list[set[Any]] = []
-    with pytest.raises(error) as info:
-        with transaction(factory) as session:
-            try:
-                action(session)
-            finally:
-                pending = [set(session.new), set(session.dirty), set(session.deleted)]
-    assert pending == [set(), set(), set()]
-    if field is not None:
-        assert info.value.field == field  # type: ignore[attr-defined]
-    assert row_counts(factory) == before
-    return info.value
 
 
 @pytest.fixture

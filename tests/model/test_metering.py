@@ -7,9 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from tree_helpers import refused
 
 from meterhub.db import make_sessionmaker, transaction
 from meterhub.errors import Conflict, InvalidValue, LicenseLimitExceeded, NotFound
@@ -23,7 +24,6 @@ from meterhub.inventory.metering import (
     find_metering_point,
 )
 from meterhub.licensing import License
-from meterhub.model import Base
 from meterhub.model.audit import AuditLog
 from meterhub.model.elements import Element
 from meterhub.model.metering import Channel, Container, MeteringPoint, VirtualMeter
@@ -34,40 +34,8 @@ EIC_2 = "27XG-AMPRION---J"
 EAN = "859182400100000011"
 START = datetime(2020, 1, 1, tzinfo=UTC)
 
+
 Factory = sessionmaker[Session]
-
-
-def row_counts(factory: Factory) -> dict[str, int]:
-    """Rows of every table, to show that a refused operation wrote nothing."""
-    with factory() as session:
-        return {
-            table.name: session.scalar(select(func.count()).select_from(table)) or 0
-            for table in Base.metadata.sorted_tables
-        }
-
-
-def refused(
-    factory: Factory, error: type[Exception], field: str | None, action: Callable[[Session], Any]
-) -> Exception:
-    """Run ``action`` in a transaction; it must raise ``error`` on ``field`` and change nothing.
-
-    Besides the row counts after the rollback, the session must hold no pending change when the
-    error comes: everything was validated before anything was written.
-    """
-    before = row_counts(factory)
-    pending: list[set[Any]] = []
-    with pytest.raises(error) as info:
-        with transaction(factory) as session:
-            try:
-                action(session)
-            finally:
-                pending = [set(session.new), set(session.dirty), set(session.deleted)]
-    assert pending == [set(), set(), set()]
-    if field is not None:
-        assert info.value.field == field  # type: ignore[attr-defined]
-        assert info.value.reason  # type: ignore[attr-defined]
-    assert row_counts(factory) == before
-    return info.value
 
 
 def make_element(session: Session, name: str = "Consumer 1") -> Element:

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from tree_helpers import refused
 
 from meterhub.credentials import CredentialCipher, CredentialError, generate_key
 from meterhub.db import transaction
@@ -25,7 +26,6 @@ from meterhub.inventory.meters import (
     set_credentials,
     unassign_meter,
 )
-from meterhub.model import Base
 from meterhub.model.audit import AuditLog
 from meterhub.model.devices import Meter, MeterAssignment
 from meterhub.model.elements import Element
@@ -45,34 +45,6 @@ SECRETS = {
     "block_cipher_key": "000102030405060708090A0B0C0D0E0F",
     "system_title": "4D4D4D0000BC614E",
 }
-
-
-def row_counts(factory: Factory) -> dict[str, int]:
-    """Rows of every table, to show that a refused operation wrote nothing."""
-    with factory() as session:
-        return {
-            table.name: session.scalar(select(func.count()).select_from(table)) or 0
-            for table in Base.metadata.sorted_tables
-        }
-
-
-def refused(
-    factory: Factory, error: type[Exception], field: str | None, action: Callable[[Session], Any]
-) -> Exception:
-    """Run ``action`` in a transaction; it must raise ``error`` on ``field`` and change nothing."""
-    before = row_counts(factory)
-    pending: list[set[Any]] = []
-    with pytest.raises(error) as info:
-        with transaction(factory) as session:
-            try:
-                action(session)
-            finally:
-                pending = [set(session.new), set(session.dirty), set(session.deleted)]
-    assert pending == [set(), set(), set()]
-    if field is not None:
-        assert info.value.field == field  # type: ignore[attr-defined]
-    assert row_counts(factory) == before
-    return info.value
 
 
 @pytest.fixture

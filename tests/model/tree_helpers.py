@@ -65,6 +65,13 @@ def refuse(
     return info.value
 
 
+def refused(
+    factory: Factory, error: type[Exception], field: str | None, action: Callable[[Session], Any]
+) -> Exception:
+    """:func:`refuse` with the field given positionally (the metering tests' form)."""
+    return refuse(factory, error, action, field=field)
+
+
 def audit_rows(session: Session, **where: Any) -> list[AuditLog]:
     """Audit rows matching ``where`` (column=value), oldest first."""
     statement = select(AuditLog).order_by(AuditLog.id)
