@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from meterhub.extensions.importer import ImportFormat
     from meterhub.extensions.medium import Medium
     from meterhub.extensions.report import ReportRenderer
+    from meterhub.extensions.simulator import Simulator
     from meterhub.extensions.validator import Validator
 
 
@@ -68,6 +69,17 @@ def register_media() -> list[type[Medium]] | None:
 
     Return a list of :class:`~meterhub.extensions.medium.Medium` subclasses. The key is
     ``Medium.name``, which communication paths refer to.
+    """
+
+
+@hookspec
+def register_simulators() -> list[type[Simulator]] | None:
+    """Contribute meter simulators: protocol peers for tests, ``make demo`` and benchmarks.
+
+    Return a list of :class:`~meterhub.extensions.simulator.Simulator` subclasses. The key is
+    ``Simulator.name``, the protocol that ``meterhub simulate --protocol`` takes (``dlms``,
+    ``modbus``, ``iec62056-21``). Simulators have no entry-point group of their own: the driver
+    plugin of a protocol usually contributes its simulator too, under the driver's feature.
     """
 
 

@@ -60,6 +60,7 @@ from meterhub.extensions.export import ExportDestination
 from meterhub.extensions.importer import ImportFormat
 from meterhub.extensions.medium import Medium
 from meterhub.extensions.report import ReportRenderer
+from meterhub.extensions.simulator import Simulator
 from meterhub.extensions.validator import Validator
 
 if TYPE_CHECKING:
@@ -87,9 +88,13 @@ Status = Literal["loaded", "refused", "failed"]
 
 
 class Kind(NamedTuple):
-    """One extension point: its entry-point group, contribution hook, base class and key."""
+    """One extension point: its entry-point group, contribution hook, base class and key.
 
-    group: str
+    ``group`` is ``None`` for an extension point without an entry-point group of its own
+    (simulators, which the driver plugins contribute).
+    """
+
+    group: str | None
     hook: str
     base: type
     key: str
@@ -109,11 +114,14 @@ KINDS: Mapping[str, Kind] = MappingProxyType(
         "report": Kind("meterhub.reports", "register_reports", ReportRenderer, "name"),
         "cim": Kind("meterhub.cim", "register_cim_adapters", CimAdapter, "noun"),
         "api": Kind("meterhub.api", "register_api_blueprints", ApiExtension, "name"),
+        "simulator": Kind(None, "register_simulators", Simulator, "name"),
     }
 )
 
 #: Entry-point group → kind, in the order groups are loaded.
-GROUPS: Mapping[str, str] = MappingProxyType({kind.group: name for name, kind in KINDS.items()})
+GROUPS: Mapping[str, str] = MappingProxyType(
+    {kind.group: name for name, kind in KINDS.items() if kind.group is not None}
+)
 
 #: The contribution hooks, in the order of :data:`KINDS`.
 CONTRIBUTION_HOOKS: tuple[str, ...] = tuple(kind.hook for kind in KINDS.values())
@@ -675,6 +683,10 @@ class PluginHost:
     def api_extensions(self) -> dict[str, type[ApiExtension]]:
         """API extensions (blueprint builders) by name."""
         return cast(dict[str, type[ApiExtension]], self.contributions("api"))
+
+    def simulators(self) -> dict[str, type[Simulator]]:
+        """Meter simulators by protocol name (``dlms``, ``modbus``, ``iec62056-21``)."""
+        return cast(dict[str, type[Simulator]], self.contributions("simulator"))
 
     def notify(self, event: str, **kwargs: Any) -> None:
         """Call the event hook ``event`` on every plugin, fire-and-forget.

@@ -19,6 +19,7 @@ from meterhub.cli.later_cmd import worker_command
 from meterhub.cli.license_cmd import license_group
 from meterhub.cli.plugins_cmd import plugins_command
 from meterhub.cli.serve_cmd import serve_command
+from meterhub.cli.simulate_cmd import simulate_command
 from meterhub.cli.user_cmd import user_group
 from meterhub.errors import MeterHubError
 
@@ -47,6 +48,7 @@ for command in (
     worker_command,
     demo_command,
     plugins_command,
+    simulate_command,
     license_group,
     user_group,
 ):
