@@ -1,0 +1,416 @@
+"""The ``modbus`` simulator: energy meters on pymodbus' server, values from ``SimulatedMeter``.
+
+Each meter is one pymodbus :class:`~pymodbus.server.ModbusTcpServer` on its own loopback port,
+all served by one asyncio loop in a background thread. The registers are computed on every
+request from :class:`meterhub.plugins.drivers.simulated.SimulatedMeter` and the register map, so a
+test knows what it must read (:func:`expected_raw` / :func:`physical_value`).
+
+Options (``meterhub simulate --option``):
+
+* ``map``: ``sdm630`` (default) or ``int32-lw``;
+* ``framing``: ``tcp`` (default) or ``rtu``: RTU frames on a pty per meter (the driver opens the
+  pty with the ``serial`` medium; the simulator bridges it to its RTU server);
+* ``unit``: the unit id the meters answer to (default 1); others get no answer on RTU and
+  *gateway target failed to respond* on TCP;
+* ``time``: an ISO time the meters are frozen at (tests), default the running clock.
+
+Faults: ``latency`` (awaited before each answer), ``drop_after`` (close the connection after that
+many answers), ``silent_after`` (stop answering), ``corrupt_every`` (a bad protocol id on TCP, a
+bad CRC on RTU), ``clock_drift`` (seconds added to the meter clock). ``wrong_password`` has no
+meaning for Modbus and is ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import select
+import socket
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from pymodbus.constants import ExcCodes
+from pymodbus.datastore import ModbusServerContext
+from pymodbus.exceptions import NoSuchIdException
+from pymodbus.framer import FramerType
+from pymodbus.server import ModbusTcpServer
+from pymodbus.server.requesthandler import ServerRequestHandler
+
+from meterhub.errors import InvalidValue
+from meterhub.extensions.simulator import Faults, RunningFleet, SimulatedEndpoint, Simulator
+from meterhub.plugins.drivers.modbus.registermap import (
+    Register,
+    RegisterDecodeError,
+    RegisterMap,
+    shipped_map,
+)
+from meterhub.plugins.drivers.simulated import SimulatedMeter
+from meterhub.plugins.media.pseudo_terminal import PtyClosed, PtyPair
+
+__all__ = ["ModbusFleet", "ModbusSimulator", "expected_raw", "physical_value"]
+
+
+def physical_value(meter: SimulatedMeter, obis: str, at: int) -> float | int | None:
+    """The physical value of ``obis`` (in the maps' units) at Unix second ``at``."""
+    values: dict[str, float | int] = {
+        "1-0:32.7.0*255": meter.voltage(at) / 10,
+        "1-0:31.7.0*255": meter.current(at) / 100,
+        "1-0:21.7.0*255": meter.power(at),
+        "1-0:1.7.0*255": meter.power(at),
+        "1-0:14.7.0*255": 50.0,
+        "1-0:1.8.0*255": meter.active_energy(at) / 1000,
+        "1-0:2.8.0*255": 0.0,
+        "1-0:15.8.0*255": meter.active_energy(at) / 1000,
+        "1-0:3.8.0*255": meter.reactive_energy(at) / 1000,
+        "0-0:97.97.0*255": 0,
+    }
+    return values.get(obis)
+
+
+def expected_raw(register: Register, meter: SimulatedMeter, at: int) -> int | float | None:
+    """The raw value the simulator puts in ``register`` at ``at`` (as the driver decodes it)."""
+    value = physical_value(meter, register.obis, at)
+    if value is None:
+        return None
+    if register.data_type.startswith("float"):
+        raw = value / register.scale
+        return register.decode(register.encode(raw))  # float32 rounding, as on the wire
+    return round(value / register.scale)
+
+
+class _MeterState:
+    """One simulated meter: its model, map, unit, clock offset and fault counters."""
+
+    def __init__(
+        self,
+        serial: str,
+        register_map: RegisterMap,
+        unit: int,
+        faults: Faults,
+        frozen: int | None,
+    ) -> None:
+        self.serial = serial
+        self.meter = SimulatedMeter(serial)
+        self.map = register_map
+        self.unit = unit
+        self.faults = faults
+        self.frozen = frozen
+        self.clock_offset = self.meter.clock_drift + int(faults.clock_drift)
+        self.replies = 0
+        self.lock = threading.Lock()
+
+    def now(self) -> int:
+        if self.frozen is not None:
+            return self.frozen
+        return int(datetime.now(UTC).timestamp())
+
+    def image(self, function: int, address: int, count: int) -> list[int] | ExcCodes:
+        """The registers ``address .. address+count-1`` of ``function`` right now."""
+        at = self.now()
+        words: dict[int, int] = {}
+        for register in self.map.registers:
+            if register.function != function:
+                continue
+            if register.end <= address or register.address >= address + count:
+                continue
+            if register.kind == "clock":
+                raw: int | float | None = at + self.clock_offset
+            else:
+                raw = expected_raw(register, self.meter, at)
+            if raw is None or (isinstance(raw, float) and not math.isfinite(raw)):
+                raw = 0
+            try:
+                encoded = register.encode(raw)
+            except RegisterDecodeError:
+                encoded = [0] * register.count
+            for offset, word in enumerate(encoded):
+                words[register.address + offset] = word
+        result = []
+        for position in range(address, address + count):
+            if position not in words and self.map.max_gap == 0:
+                return ExcCodes.ILLEGAL_ADDRESS
+            result.append(words.get(position, 0))
+        return result
+
+    def write(self, address: int, values: list[int]) -> ExcCodes | None:
+        clock = self.map.clock
+        if clock is None or not clock.writable or address != clock.address:
+            return ExcCodes.ILLEGAL_ADDRESS
+        if len(values) != clock.count:
+            return ExcCodes.ILLEGAL_VALUE
+        seconds = clock.decode(values)
+        self.clock_offset = int(seconds) - self.now()
+        return None
+
+
+class _Context(ModbusServerContext):
+    """The datastore pymodbus asks: computed registers of one meter (no stored blocks)."""
+
+    def __init__(self, state: _MeterState) -> None:  # no super(): nothing of the old store
+        self.state = state
+        self.old_simulator = True
+        self.simdevices = []
+        self._devices = {}
+
+    async def async_getValues(  # noqa: N802 - pymodbus' name
+        self, device_id: int, func_code: int, address: int, count: int = 1
+    ) -> Any:
+        if device_id != self.state.unit:
+            raise NoSuchIdException(f"unit {device_id}")
+        if self.state.faults.latency:
+            await asyncio.sleep(self.state.faults.latency)
+        if func_code not in (3, 4, 16):
+            return ExcCodes.ILLEGAL_FUNCTION
+        return self.state.image(3 if func_code == 16 else func_code, address, count)
+
+    async def async_setValues(  # noqa: N802 - pymodbus' name
+        self, device_id: int, func_code: int, address: int, values: Any
+    ) -> Any:
+        if device_id != self.state.unit:
+            raise NoSuchIdException(f"unit {device_id}")
+        if self.state.faults.latency:
+            await asyncio.sleep(self.state.faults.latency)
+        return self.state.write(address, list(values))
+
+    def device_ids(self) -> list[int]:
+        return [self.state.unit]
+
+
+class _FaultyHandler(ServerRequestHandler):
+    """pymodbus' connection handler with the simulator's faults on the way out."""
+
+    state: _MeterState
+    rtu: bool
+
+    def pdu_send(self, pdu: Any, addr: tuple | None = None) -> None:
+        state = self.state
+        with state.lock:
+            state.replies += 1
+            number = state.replies
+        faults = state.faults
+        if faults.silent_after is not None and number > faults.silent_after:
+            return
+        if faults.drop_after is not None and number > faults.drop_after:
+            self.close()
+            return
+        packet = bytearray(self.framer.buildFrame(pdu))
+        if faults.corrupt_every and number % faults.corrupt_every == 0:
+            position = len(packet) - 3 if self.rtu else 2  # RTU: breaks the CRC; TCP: protocol id
+            packet[position] ^= 0x5A
+        self.low_level_send(bytes(packet), addr=addr)
+
+
+class _Server(ModbusTcpServer):
+    """A TCP server (MBAP or RTU framing) whose connections inject faults."""
+
+    def __init__(self, state: _MeterState, rtu: bool, address: tuple[str, int]) -> None:
+        super().__init__(
+            _Context(state),
+            framer=FramerType.RTU if rtu else FramerType.SOCKET,
+            address=address,
+            ignore_missing_devices=rtu,
+        )
+        self.state = state
+        self.rtu = rtu
+
+    def callback_new_connection(self) -> ServerRequestHandler:
+        handler = _FaultyHandler(self, self.trace_packet, self.trace_pdu, self.trace_connect)
+        handler.state = self.state
+        handler.rtu = self.rtu
+        return handler
+
+
+class _PtyBridge:
+    """Carries RTU bytes between a pty (the meter's serial port) and its RTU-over-TCP server."""
+
+    def __init__(self, port: int) -> None:
+        self.pty = PtyPair()
+        self.port = port
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"rtu {self.pty.path}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        sock: socket.socket | None = None
+        try:
+            while not self.stop.is_set():
+                readers: list[Any] = [self.pty.master] + ([sock] if sock else [])
+                try:
+                    ready, _, _ = select.select(readers, [], [], 0.05)
+                except (OSError, ValueError):
+                    return
+                if self.pty.master in ready:
+                    data = self.pty.read(4096, 0)
+                    if data:
+                        if sock is None:
+                            sock = socket.create_connection(("127.0.0.1", self.port), timeout=2)
+                        try:
+                            sock.sendall(data)
+                        except OSError:
+                            sock.close()
+                            sock = None
+                if sock is not None and sock in ready:
+                    try:
+                        data = sock.recv(4096)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        sock.close()
+                        sock = None
+                        continue
+                    self.pty.write(data)
+        except PtyClosed:
+            pass
+        finally:
+            if sock is not None:
+                sock.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=2)
+        self.pty.close()
+
+
+class ModbusFleet(RunningFleet):
+    """Running Modbus meters: one asyncio loop thread with a pymodbus server per meter."""
+
+    def __init__(
+        self,
+        states: list[_MeterState],
+        *,
+        host: str,
+        base_port: int,
+        rtu: bool,
+        map_name: str,
+    ) -> None:
+        self.states = states
+        self.rtu = rtu
+        self.map_name = map_name
+        self._loop = asyncio.new_event_loop()
+        self._servers: list[_Server] = []
+        self._bridges: list[_PtyBridge] = []
+        self._ports: list[int] = []
+        self._host = host
+        self._stopped = False
+        started = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(base_port, started), name="modbus fleet", daemon=True
+        )
+        self._thread.start()
+        started.wait(30)
+        if self._error is not None:
+            self.stop()
+            raise self._error
+        if rtu:
+            self._bridges = [_PtyBridge(port) for port in self._ports]
+
+    def _run(self, base_port: int, started: threading.Event) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._start(base_port))
+        except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
+            self._error = exc
+            started.set()
+            return
+        started.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(self._shutdown())
+        self._loop.close()
+
+    async def _start(self, base_port: int) -> None:
+        host = "127.0.0.1" if self.rtu else self._host
+        for index, state in enumerate(self.states):
+            port = base_port + index if base_port and not self.rtu else 0
+            server = _Server(state, self.rtu, (host, port))
+            await server.serve_forever(background=True)
+            transport: Any = server.transport
+            self._ports.append(transport.sockets[0].getsockname()[1])
+            self._servers.append(server)
+
+    async def _shutdown(self) -> None:
+        for server in self._servers:
+            await server.shutdown()
+        await asyncio.sleep(0)
+
+    @property
+    def endpoints(self) -> list[SimulatedEndpoint]:
+        """One endpoint per meter: TCP address, or the pty path for RTU."""
+        result = []
+        for index, state in enumerate(self.states):
+            settings = {"map": self.map_name, "unit": str(state.unit)}
+            if self.rtu:
+                settings["framing"] = "rtu"
+                address, medium = self._bridges[index].pty.path, "serial"
+            else:
+                address, medium = f"{self._host}:{self._ports[index]}", "tcp"
+            result.append(SimulatedEndpoint(state.serial, "modbus", medium, address, settings))
+        return result
+
+    def stop(self) -> None:
+        """Stop the servers, the loop thread and the pty bridges; idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for bridge in self._bridges:
+            bridge.close()
+        if self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+
+def _frozen_time(text: str | None) -> int | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidValue("options.time", f"must be an ISO time, got {text!r}") from None
+    if moment.tzinfo is None:
+        raise InvalidValue("options.time", "must carry a UTC offset (2026-03-02T12:00:00Z)")
+    return int(moment.timestamp())
+
+
+class ModbusSimulator(Simulator):
+    """Simulated Modbus energy meters (SDM630 or int32 map) on pymodbus' server."""
+
+    name: ClassVar[str] = "modbus"
+    description: ClassVar[str] = "Modbus TCP/RTU energy meters (pymodbus server, shipped maps)"
+
+    def start(
+        self,
+        count: int,
+        *,
+        host: str = "127.0.0.1",
+        base_port: int = 0,
+        faults: Faults | None = None,
+        options: Mapping[str, str] | None = None,
+    ) -> ModbusFleet:
+        """Start ``count`` meters with serials ``MB-0001`` ...; see the module for options."""
+        options = dict(options or {})
+        unknown = sorted(set(options) - {"map", "framing", "unit", "time"})
+        if unknown:
+            raise InvalidValue(
+                "options", f"unknown option {unknown[0]!r}; known: map, framing, unit, time"
+            )
+        map_name = options.get("map", "sdm630")
+        register_map = shipped_map(map_name)
+        framing = options.get("framing", "tcp")
+        if framing not in ("tcp", "rtu"):
+            raise InvalidValue("options.framing", f"must be tcp or rtu, got {framing!r}")
+        try:
+            unit = int(options.get("unit", "1"))
+        except ValueError:
+            raise InvalidValue("options.unit", "must be a whole number 0..255") from None
+        if not 0 <= unit <= 255:
+            raise InvalidValue("options.unit", "must be a whole number 0..255")
+        frozen = _frozen_time(options.get("time"))
+        states = [
+            _MeterState(f"MB-{number:04d}", register_map, unit, faults or Faults(), frozen)
+            for number in range(1, count + 1)
+        ]
+        return ModbusFleet(
+            states, host=host, base_port=base_port, rtu=framing == "rtu", map_name=map_name
+        )
