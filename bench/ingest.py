@@ -10,6 +10,7 @@ numpy arrays included (what a row-per-value system has to do).
     .venv/bin/python bench/ingest.py                      # 500 channels x 30 days, both backends
     .venv/bin/python bench/ingest.py --channels 1000      # the full size of the issue
     .venv/bin/python bench/ingest.py --channels 200 --days 7 --backends sqlite
+    .venv/bin/python bench/ingest.py --data float64       # values with no structure
 """
 
 from __future__ import annotations
@@ -86,12 +87,22 @@ def _reference_insert(engine, backend, ids, start_tick, values, status) -> float
         raw.close()
 
 
-def run(backend: str, channels: int, days: int, repeat: int, folder: Path) -> None:
+def sample(kind: str, channels: int, days: int) -> np.ndarray:
+    """Values of the run: meter-like integers (Wh), float32 readings, or arbitrary float64."""
+    values = load_profile(channels, days)
+    if kind == "float32":  # as a Modbus meter delivers them (e.g. 123.4567 kWh as float32)
+        return (values * 1.0001).astype(np.float32).astype(np.float64)
+    if kind == "float64":  # the worst case for the codec: no structure at all
+        return values * np.random.default_rng(2).uniform(0.9, 1.1, values.shape)
+    return values
+
+
+def run(backend: str, channels: int, days: int, repeat: int, folder: Path, kind: str) -> None:
     with database(backend, folder) as (_url, engine):
         note(f"{backend}: creating {channels} channels through the inventory")
         ids = create_channels(engine, channels)
         store = MeterDataStore(engine)
-        values = load_profile(channels, days)
+        values = sample(kind, channels, days)
         status = np.zeros(values.shape, dtype=np.uint32)
         status[:, ::997] = 0x08  # a few status bits set, as in real profiles
         n = int(values.size)
@@ -119,7 +130,7 @@ def run(backend: str, channels: int, days: int, repeat: int, folder: Path) -> No
         ref_s = statistics.median(reference_times)
         emit(
             BENCH,
-            case="ingest raw+normalized, 15-min, public API",
+            case=f"ingest raw+normalized, 15-min, public API, {kind} values",
             backend=backend,
             n=n,
             channels=channels,
@@ -148,7 +159,7 @@ def run(backend: str, channels: int, days: int, repeat: int, folder: Path) -> No
         ref_b = measure(engine, ("bench_row_value",))
         emit(
             BENCH,
-            case="storage per quarter-hour value (raw + normalized, value + flags)",
+            case=f"storage per quarter-hour value (raw + normalized, value + flags), {kind} values",
             backend=backend,
             n=stored,
             bytes_per_value=round((raw_b + norm_b) / stored, 2),
@@ -165,6 +176,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument(
+        "--data", choices=["meter", "float32", "float64"], default="meter", help="value kind"
+    )
     args = parser.parse_args()
     folder = workdir()
     for backend in args.backends.split(","):
@@ -173,7 +187,7 @@ def main() -> None:
             if why:
                 emit(BENCH, backend=backend, skipped=why)
                 continue
-        run(backend, args.channels, args.days, args.repeat, folder)
+        run(backend, args.channels, args.days, args.repeat, folder, args.data)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ in memory; on disk a packed presence mask is stored only when some slots are abs
 Values blob layout::
 
     byte 0   format | 0x80 when a presence mask follows
-             format 0 = no value at all, 1 = float64, 2 = int8, 3 = int16, 4 = int32
+             format 0 = no value at all, 1 = float64, 2 = int8, 3 = int16, 4 = int32,
+             5 = float32 (values that are float32 exactly, e.g. Modbus readings)
     byte 1   decimal places k (integer formats: value = int / 10**k, exactly as stored)
     mask     ceil(slots / 8) bytes, numpy.packbits order, only when byte 0 has 0x80
     payload  slots × width bytes, little endian, absent slots 0 (or NaN in float64)
@@ -35,11 +36,19 @@ FORMAT_FLOAT64 = 1
 FORMAT_INT8 = 2
 FORMAT_INT16 = 3
 FORMAT_INT32 = 4
+FORMAT_FLOAT32 = 5
 HAS_MASK = 0x80
 FLAGS_CONSTANT = 0x10
 
 _INT_DTYPES = {FORMAT_INT8: "<i1", FORMAT_INT16: "<i2", FORMAT_INT32: "<i4"}
-_WIDTH = {FORMAT_FLOAT64: 8, FORMAT_INT8: 1, FORMAT_INT16: 2, FORMAT_INT32: 4, FORMAT_EMPTY: 0}
+_WIDTH = {
+    FORMAT_FLOAT64: 8,
+    FORMAT_FLOAT32: 4,
+    FORMAT_INT8: 1,
+    FORMAT_INT16: 2,
+    FORMAT_INT32: 4,
+    FORMAT_EMPTY: 0,
+}
 _FLAG_DTYPES = {1: "<u1", 2: "<u2", 4: "<u4"}
 _MAX_DECIMALS = 6
 _POW10 = 10.0 ** np.arange(_MAX_DECIMALS + 1)
@@ -56,6 +65,12 @@ def _rows_to_bytes(matrix: np.ndarray) -> list[bytes]:
 
 def encode_values(values: np.ndarray) -> list[bytes]:
     """Encode each row of ``values`` (float64, NaN = absent) as one values blob."""
+    # huge values overflow the scaled and float32 trials: those trials fail, as they should
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _encode_values(values)
+
+
+def _encode_values(values: np.ndarray) -> list[bytes]:
     values = np.ascontiguousarray(values, dtype=np.float64)
     blocks, slots = values.shape
     present = values == values  # False only for NaN
@@ -100,6 +115,11 @@ def encode_values(values: np.ndarray) -> list[bytes]:
     fmt[is_int & (largest <= 127)] = FORMAT_INT8
     fmt[is_int & (largest > 127) & (largest <= 32767)] = FORMAT_INT16
     fmt[is_int & (largest > 32767)] = FORMAT_INT32
+    rest = np.flatnonzero(~is_int & ~none_present)
+    if rest.size:
+        sub = filled[rest]
+        single = (sub.astype(np.float32).astype(np.float64) == sub).all(axis=1)
+        fmt[rest[single]] = FORMAT_FLOAT32
     fmt[none_present] = FORMAT_EMPTY
     with_mask = ~all_present & ~none_present
     header = fmt | np.where(with_mask, HAS_MASK, 0).astype(np.uint8)
@@ -116,6 +136,9 @@ def encode_values(values: np.ndarray) -> list[bytes]:
             parts.append(np.packbits(present[rows], axis=1))
         if f == FORMAT_FLOAT64:
             parts.append(values[rows].view(np.uint8).reshape(rows.size, slots * 8))
+        elif f == FORMAT_FLOAT32:
+            single = values[rows].astype("<f4")
+            parts.append(single.view(np.uint8).reshape(rows.size, slots * 4))
         elif f in _INT_DTYPES:
             payload = ints[rows].astype(_INT_DTYPES[f])
             parts.append(payload.view(np.uint8).reshape(rows.size, slots * _WIDTH[f]))
@@ -176,6 +199,8 @@ def decode_values(blobs: Sequence[bytes], slots: int) -> np.ndarray:
         payload = np.ascontiguousarray(matrix[:, offset:])
         if f == FORMAT_FLOAT64:
             decoded = payload.view("<f8").reshape(rows.size, slots).copy()
+        elif f == FORMAT_FLOAT32:
+            decoded = payload.view("<f4").reshape(rows.size, slots).astype(np.float64)
         else:
             decoded = payload.view(_INT_DTYPES[f]).reshape(rows.size, slots).astype(np.float64)
             decimals = matrix[:, 1]

@@ -1068,18 +1068,15 @@ class MeterDataStore:
         )
         nb = b1 - b0 + 1
         if rows:
-            vcol, fcol = 2, 3
-            channel = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            day = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+            channel_col, day_col, value_col, flag_col = zip(*rows, strict=True)
+            channel = np.array(channel_col, dtype=np.int64)
+            day = np.array(day_col, dtype=np.int64)
             order = np.argsort(ids)
             row = order[np.searchsorted(ids[order], channel)]
             block = day // block_days - b0
-            decoded = codec.decode_values([r[vcol] for r in rows], slots)
-            decoded_flags = (
-                codec.decode_flags([r[fcol] for r in rows], slots)
-                if any(r[fcol] is not None for r in rows)
-                else None
-            )
+            decoded = codec.decode_values(value_col, slots)
+            has_flags = flag_col.count(None) != len(flag_col)
+            decoded_flags = codec.decode_flags(flag_col, slots) if has_flags else None
             if len(rows) == ids.size * nb and (row * nb + block == np.arange(len(rows))).all():
                 # every block present, in output order: no scatter copy
                 values = decoded.reshape(ids.size, nb, slots)

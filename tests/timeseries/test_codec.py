@@ -12,7 +12,7 @@ def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
     )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     arrays(
         np.float64,
@@ -43,6 +43,13 @@ def test_typical_meter_data_packs_small() -> None:
     blobs = codec.encode_values(gaps)
     assert all(len(b) == 2 + 12 + 96 * 2 for b in blobs)
     assert _same_bits(codec.decode_values(blobs, 96), gaps)
+
+
+def test_float32_readings_take_four_bytes() -> None:
+    readings = np.array([[12345.678, 0.1, 230.4] * 32], dtype=np.float32).astype(np.float64)
+    blobs = codec.encode_values(readings)
+    assert len(blobs[0]) == 2 + 96 * 4
+    assert _same_bits(codec.decode_values(blobs, 96), readings)
 
 
 def test_empty_and_float_blocks() -> None:
