@@ -363,6 +363,7 @@ class DlmsConnection(DriverConnection):
         self._scalers: dict[str, tuple[int, str | None]] = {}
         self._profiles: dict[str, GXDLMSProfileGeneric] = {}
         self._associated = False
+        self._broken = False
         self._closed = False
 
     # -- session state ----------------------------------------------------------------------------
@@ -384,16 +385,21 @@ class DlmsConnection(DriverConnection):
             frames = [frames]
         self.trace.note(note)
         reply = GXReplyData()
-        for frame in frames:
-            reply = GXReplyData()
-            self.link.send(bytes(frame))
-            while True:
-                answer = self._answer(reply)
-                if reply.isMoreData():
-                    self.link.send(bytes(self.client.receiverReady(reply)))
-                    continue
-                del answer
-                break
+        try:
+            for frame in frames:
+                reply = GXReplyData()
+                self.link.send(bytes(frame))
+                while True:
+                    self._answer(reply)
+                    if reply.isMoreData():
+                        self.link.send(bytes(self.client.receiverReady(reply)))
+                        continue
+                    break
+        except (LinkLost, ProtocolError):
+            # The session's state (HDLC sequence numbers, blocks) is unknown now: close()
+            # must not wait for answers to a release the meter may never give.
+            self._broken = True
+            raise
         return reply
 
     def _answer(self, reply: GXReplyData) -> bytes:
@@ -641,7 +647,9 @@ class DlmsConnection(DriverConnection):
                 ObjectType.EXTENDED_REGISTER,
                 ObjectType.DEMAND_REGISTER,
             ):
-                scaler, unit, _quality = self._scaler_unit(obj, obis)
+                # A fresh object: with the scaler on the capture object itself, gurux would
+                # multiply the buffer's values by it, and readings keep raw values.
+                scaler, unit, _quality = self._scaler_unit(type(obj)(obj.logicalName), obis)
             columns.append((obis, class_id, scaler, unit))
         return columns
 
@@ -827,13 +835,15 @@ class DlmsConnection(DriverConnection):
         if self._closed:
             return
         try:
-            if self._associated:
+            if self._broken:
+                self.trace.note("session broken: closing the line without a release")
+            elif self._associated:
                 self._associated = False
                 try:
                     self._request(self.client.releaseRequest(), "RLRQ")
                 except Exception as exc:
                     self.trace.note(f"release failed: {exc}")
-            if self.framing == "hdlc":
+            if self.framing == "hdlc" and not self._broken:
                 try:
                     self._request(self.client.disconnectRequest(), "DISC")
                 except Exception as exc:

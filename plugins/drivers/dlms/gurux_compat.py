@@ -43,8 +43,9 @@ its test fails and tells us to drop the workaround.
     :func:`install` makes ``ValueEventArgs`` iterate over itself.
 11  The next-data-block handler reads ``settings.gbtWndowSize`` (sic), which does not exist, so
     a GET answer longer than one PDU cannot continue → :class:`CompatServer` sets it.
-12  ``GXDLMSProfileGeneric`` selective access by range compares the row's ``datetime`` with
-    ``0`` (``TypeError``) → the simulator's profile objects select and encode their rows
+12  ``GXDLMSProfileGeneric`` selective access calls ``e.getRowEndIndex()``, which
+    ``ValueEventArgs`` lacks, and by range compares the row's ``datetime`` with ``0``
+    (``TypeError``) → the simulator's profile objects select and encode their rows
     themselves (``meterhub.plugins.drivers.dlms.simulator``).
 13  The SET handler calls ``p.isMultipleBlocks()`` and ``p.setStatus()`` on
     ``GXDLMSLNParameters``, which has only the attributes ``multipleBlocks`` and ``status``:
@@ -288,8 +289,9 @@ _PROBE = """
 import json
 from gurux_dlms.GXDLMSLNParameters import GXDLMSLNParameters
 from gurux_dlms.GXDLMSSettings import GXDLMSSettings
-import gurux_dlms.GXDLMSChippering as chippering
-import gurux_dlms.GXDLMSClient as client
+import importlib
+chippering = importlib.import_module("gurux_dlms.GXDLMSChippering")
+client = importlib.import_module("gurux_dlms.GXDLMSClient")
 from gurux_dlms.ValueEventArgs import ValueEventArgs
 from gurux_dlms.GXReplyData import GXReplyData
 from gurux_dlms.GXDLMSLongTransaction import GXDLMSLongTransaction

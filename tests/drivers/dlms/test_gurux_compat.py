@@ -1,0 +1,202 @@
+"""One test per gurux-dlms server defect that ``gurux_compat`` works around.
+
+Each test shows the defect in the pinned gurux-dlms (1.0.203). When one fails, gurux has fixed
+that defect: drop its workaround from ``meterhub.plugins.drivers.dlms.gurux_compat`` and the
+test with it. Defects the compatibility module patches into gurux classes (4, 10, 13, 14, 16,
+20) are probed in a fresh interpreter, since this process may already hold the patches.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import socket
+from datetime import UTC, datetime
+
+import pytest
+from gurux_dlms import GXByteBuffer, GXDateTime
+from gurux_dlms.enums import Authentication, DataType, InterfaceType
+from gurux_dlms.GXCiphering import GXCiphering
+from gurux_dlms.GXDLMSLNCommandHandler import GXDLMSLNCommandHandler
+from gurux_dlms.GXDLMSServer import GXDLMSServer
+from gurux_dlms.GXDLMSSettings import GXDLMSSettings
+from gurux_dlms.GXHdlcSettings import GXHdlcSettings
+from gurux_dlms.GXServerReply import GXServerReply
+from gurux_dlms.internal._GXCommon import _GXCommon
+from gurux_dlms.objects import GXDLMSAssociationLogicalName, GXDLMSClock, GXDLMSProfileGeneric
+from gurux_dlms.secure import GXDLMSSecureServer
+from gurux_dlms.ValueEventArgs import ValueEventArgs
+
+from meterhub.plugins.drivers.dlms import gurux_compat
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(scope="module")
+def unpatched() -> dict[str, str]:
+    return gurux_compat.probe_unpatched()
+
+
+def _server(interface: InterfaceType = InterfaceType.WRAPPER) -> GXDLMSServer:
+    server = GXDLMSServer(True, interface)
+    association = GXDLMSAssociationLogicalName()
+    server.items.append(association)
+    association.objectList.append(association)
+    server.initialize()
+    return server
+
+
+def test_defect_1_server_reply_lacks_accessors() -> None:
+    reply = GXServerReply(bytearray())
+    for name in ("setReply", "getConnectionInfo", "getCount", "setCount"):
+        assert not hasattr(reply, name), name
+    assert "sr.setReply(" in inspect.getsource(GXDLMSServer.handleRequest)
+
+
+def test_defect_2_server_lacks_what_the_ln_handler_calls() -> None:
+    source = inspect.getsource(GXDLMSLNCommandHandler)
+    for name in ("notifyRead", "notifyConnected", "getTransaction", "setTransaction"):
+        assert f"server.{name}(" in source, name
+        assert not hasattr(GXDLMSServer, name), name
+
+
+def test_defect_3_on_post_read_is_called_without_arguments() -> None:
+    assert "server.onPostRead()" in inspect.getsource(GXDLMSLNCommandHandler.getRequestNormal)
+
+
+def test_defect_4_is_skip_max_pdu_size_is_undefined(unpatched: dict[str, str]) -> None:
+    assert unpatched["isSkipMaxPduSize"].startswith("AttributeError")
+
+
+def test_defect_5_initialize_needs_the_object_list_filled_first() -> None:
+    server = GXDLMSServer(True, InterfaceType.WRAPPER)
+    server.items.append(GXDLMSClock())
+    with pytest.raises(TypeError, match="item is not of type GXDLMSObject"):
+        server.initialize()
+
+
+def test_defect_6_gxnet_server_send_goes_to_the_listening_socket() -> None:
+    from gurux_net import GXNet
+    from gurux_net.enums import NetworkType
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    net = GXNet(NetworkType.TCP, "127.0.0.1", port)
+    net.server = True
+    net.open()
+    try:
+        with pytest.raises(OSError):
+            net.send(b"\x00\x01")  # no receiver: sendall on the listening socket
+    finally:
+        net.close()
+
+
+def test_defect_7_snrm_reads_limits_from_a_missing_hdlc_object() -> None:
+    server = _server(InterfaceType.HDLC)
+    assert server.hdlc is None
+    with pytest.raises(AttributeError, match="maxInfoTX"):
+        server.handleSnrmRequest(GXByteBuffer())
+    assert not hasattr(GXHdlcSettings(), "update")
+    assert "self.settings.hdlc.update(" in inspect.getsource(GXDLMSServer.handleSnrmRequest)
+
+
+def test_defect_8_the_error_path_itself_fails() -> None:
+    server = _server()
+    source = inspect.getsource(GXDLMSServer.handleRequest)
+    assert "self.receivedData.size(0)" in source
+    with pytest.raises(TypeError):
+        server.receivedData.size(0)
+    # A frame gurux cannot parse is answered with an HDLC frame whatever the framing.
+    assert "getHdlcFrame(self.settings, Command.UNACCEPTABLE_FRAME" in source
+
+
+def test_defect_9_secure_server_keeps_its_ciphering_where_nobody_reads_it() -> None:
+    server = GXDLMSSecureServer(True, InterfaceType.WRAPPER)
+    assert server.settings.cipher is None
+    assert isinstance(server.settings.ciphering, GXCiphering)
+
+
+def test_defect_10_value_event_args_is_not_iterable(unpatched: dict[str, str]) -> None:
+    assert unpatched["list"].startswith("TypeError")
+    assert "list(e)" in inspect.getsource(GXDLMSLNCommandHandler.handleMethodRequest)
+
+
+def test_defect_11_next_block_reads_a_misspelt_setting() -> None:
+    assert "settings.gbtWndowSize" in inspect.getsource(
+        GXDLMSLNCommandHandler.getRequestNextDataBlock
+    )
+    assert not hasattr(GXDLMSSettings(True, None), "gbtWndowSize")
+
+
+def test_defect_12_profile_selection_by_range_compares_datetime_with_zero() -> None:
+    settings = GXDLMSSettings(True, None)
+    profile = GXDLMSProfileGeneric("1.0.99.1.0.255")
+    clock = GXDLMSClock()
+    profile.addCaptureObject(clock, 2, 0)
+    moment = GXDateTime(datetime(2026, 1, 1, tzinfo=UTC))
+    profile.buffer = [[moment, 1]]
+    encoded = GXByteBuffer()
+    _GXCommon.setData(settings, encoded, DataType.OCTET_STRING, moment)
+    stamp = bytearray(encoded.array()[2:])
+    parameters = [[8, bytearray([0, 0, 1, 0, 0, 255]), 2, 0], stamp, stamp, []]
+    event = ValueEventArgs(settings, profile, 2, 1, parameters)
+    with pytest.raises((AttributeError, TypeError)):
+        profile.getValue(settings, event)  # no getRowEndIndex(); then datetime >= 0
+
+
+def test_defect_13_set_handler_calls_missing_parameter_accessors(
+    unpatched: dict[str, str],
+) -> None:
+    assert unpatched["isMultipleBlocks"].startswith("AttributeError")
+    assert unpatched["setStatus"].startswith("AttributeError")
+
+
+def test_defect_14_gurux_prints_to_stdout(unpatched: dict[str, str]) -> None:
+    assert unpatched["print"] and unpatched["client_print"]
+
+
+def test_defect_15_aare_with_a_system_title_cannot_be_built() -> None:
+    import importlib
+
+    apdu = importlib.import_module("gurux_dlms._GXAPDU")._GXAPDU
+    settings = GXDLMSSettings(True, None)
+    settings.cipher = GXCiphering(bytearray(b"MHSIM001"))
+    settings.authentication = Authentication.HIGH_GMAC
+    settings.stoCChallenge = bytearray(16)
+    with pytest.raises(TypeError, match="setUInt8"):
+        apdu.generateAARE(settings, GXByteBuffer(), 0, 0, settings.cipher, None, None)
+    # The workaround's buffer builds it.
+    apdu.generateAARE(settings, gurux_compat.AareBuffer(), 0, 0, settings.cipher, None, None)
+
+
+def test_defect_16_reply_data_lacks_get_cipher_index(unpatched: dict[str, str]) -> None:
+    assert unpatched["getCipherIndex"].startswith("AttributeError")
+
+
+def test_defect_17_glo_request_parameters_are_shifted() -> None:
+    import importlib
+
+    source = inspect.getsource(importlib.import_module("gurux_dlms.GXDLMS").GXDLMS)
+    assert re.search(r"AesGcmParameter\(\s*settings\.sourceSystemTitle", source)
+
+
+def test_defect_18_hls_reply_converts_bytes_with_int() -> None:
+    settings = GXDLMSSettings(True, None)
+    settings.authentication = Authentication.HIGH_GMAC
+    settings.cipher = GXCiphering(bytearray(b"MHSIM001"))
+    settings.sourceSystemTitle = bytearray(b"MHCLIENT")
+    event = ValueEventArgs(settings, GXDLMSAssociationLogicalName(), 1, 0, bytearray(17))
+    with pytest.raises(ValueError, match="int"):
+        GXDLMSAssociationLogicalName().invoke(settings, event)
+
+
+def test_defect_19_action_handler_calls_missing_association_accessors() -> None:
+    source = inspect.getsource(GXDLMSLNCommandHandler.handleMethodRequest)
+    assert "getAssociationStatus()" in source and "settings.setConnected(" in source
+    assert not hasattr(GXDLMSAssociationLogicalName, "getAssociationStatus")
+    assert not hasattr(GXDLMSSettings, "setConnected")
+
+
+def test_defect_20_long_transaction_lacks_set_data(unpatched: dict[str, str]) -> None:
+    assert unpatched["setData"].startswith("AttributeError")
