@@ -109,9 +109,9 @@ def test_builtins_load_through_entry_points(make_settings: Callable[..., Setting
     assert host.plugin("meterhub.drivers", "simulated") is host.pm.get_plugin(
         "meterhub.drivers:simulated"
     )
-    assert host.plugin("meterhub.drivers", "dlms") is None
+    assert host.plugin("meterhub.drivers", "no-such-driver") is None
     assert isinstance(host.pm.get_plugin("meterhub.exports:memory"), MemoryExportPlugin)
-    assert host.drivers() == {"simulated": SimulatedDriver}
+    assert host.drivers()["simulated"] is SimulatedDriver
     assert host.failed() == [] and host.refused() == []
 
 
@@ -411,7 +411,7 @@ def test_disable_autoload_keeps_extra_plugins(make_settings: Callable[..., Setti
     ]
     assert host.records[0].feature == "driver:simulated"
     assert host.records[0].distribution is None
-    assert host.drivers() == {"simulated": SimulatedDriver}
+    assert host.drivers()["simulated"] is SimulatedDriver
 
 
 def test_trace_logs_every_hook_call(
@@ -499,7 +499,7 @@ def test_invalid_contributions_are_left_out(
     settings = make_settings(plugins_disable_autoload=True)
     with caplog.at_level(logging.ERROR, logger="meterhub.pluginhost"):
         host = build(settings, extra_plugins=[Sloppy, Raising])
-        assert host.drivers() == {"simulated": SimulatedDriver}
+        assert host.drivers()["simulated"] is SimulatedDriver
         assert host.exports() == {}
         assert host.media() == {}
     text = caplog.text
