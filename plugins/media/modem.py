@@ -40,7 +40,7 @@ from meterhub.extensions.medium import Medium
 from meterhub.extensions.trace import FrameTrace
 from meterhub.plugins.media.serial import SerialMedium
 from meterhub.plugins.media.settings import bool_setting, choice_setting, float_setting
-from meterhub.plugins.media.stream import read_until
+from meterhub.plugins.media.stream import read_until, take_pending
 
 __all__ = ["DialFailed", "ModemFailure", "ModemMedium", "ModemMediumPlugin", "parse_result"]
 
@@ -207,7 +207,8 @@ class ModemMedium(Medium):
         """Data from the remote side; :class:`DialFailed` (``no_carrier``) when the call ends."""
         if not self.connected:
             raise DialFailed(f"modem: no call to {self.number}", ModemFailure.NO_CARRIER)
-        data = self.serial.read(size, timeout)
+        # bytes that arrived with the CONNECT line come first
+        data = take_pending(self.serial, size) or self.serial.read(size, timeout)
         if data and self.detect_no_carrier:
             self._tail = (self._tail + data)[-len(_NO_CARRIER) :]
             if self._tail.endswith(_NO_CARRIER) or self._tail.endswith(_NO_CARRIER[:-1]):

@@ -18,6 +18,7 @@ raises :class:`~meterhub.extensions.driver.LinkLost`.
 from __future__ import annotations
 
 import select
+import termios
 from collections.abc import Mapping
 from typing import ClassVar
 
@@ -152,20 +153,19 @@ class SerialMedium(Medium):
         """Change the line settings of the open port (after draining the output)."""
         port = self._port()
         self.drain()
+        wanted = {
+            "baudrate": baudrate,
+            "bytesize": bytesize,
+            "parity": parity,
+            "stopbits": stopbits,
+        }
         try:
-            if baudrate is not None:
-                port.baudrate = baudrate
-                self.line.baudrate = baudrate
-            if bytesize is not None:
-                port.bytesize = bytesize
-                self.line.bytesize = bytesize
-            if parity is not None:
-                port.parity = parity
-                self.line.parity = parity
-            if stopbits is not None:
-                port.stopbits = stopbits
-                self.line.stopbits = stopbits
-        except (serial.SerialException, OSError, ValueError) as exc:
+            for name, value in wanted.items():
+                if value is not None and getattr(port, name) != value:
+                    setattr(port, name, value)  # only real changes touch the line
+                if value is not None:
+                    setattr(self.line, name, value)
+        except (serial.SerialException, OSError, ValueError, termios.error) as exc:
             raise LinkLost(f"serial {self.address}: cannot change the line: {exc}") from exc
         if self.trace is not None:
             self.trace.note(f"serial line now {self.line!r}")
