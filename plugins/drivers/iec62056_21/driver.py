@@ -143,7 +143,7 @@ class IecConnection(DriverConnection):
     def _block(self, what: str) -> bytes:
         frame = read_until(self.medium, ETX, self.timeout, max_size=_MAX_BLOCK, extra=1, what=what)
         starts = [index for index in (frame.find(b"\x01"), frame.find(b"\x02")) if index >= 0]
-        return check_block(frame[min(starts):] if starts else frame)
+        return check_block(frame[min(starts) :] if starts else frame)
 
     def _answer(self, what: str) -> bytes:
         """ACK, NAK, or the body of a block."""
