@@ -1,6 +1,7 @@
 """The distribution holds every package and data file: what `pip install .` installs."""
 
 import configparser
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -41,9 +42,18 @@ def test_pyproject_only_names_the_build_backend() -> None:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
     out = tmp_path_factory.mktemp("wheel")
+    # Build from a copy: an in-place build would rewrite the checkout's egg-info and build/.
+    source = out / "source"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "var", "build", "*.egg-info", "__pycache__", ".*_cache"
+        ),
+    )
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation"]
-        + ["--wheel-dir", str(out), str(ROOT)],
+        + ["--wheel-dir", str(out), str(source)],
         check=True,
         capture_output=True,
         cwd=out,
