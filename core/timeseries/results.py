@@ -131,13 +131,18 @@ class ConflictRecords:
 
 @dataclass(frozen=True, eq=False)
 class RegisterData:
-    """Register values: parallel arrays, sorted by channel then time (UTC ``datetime64[us]``)."""
+    """Register values: parallel arrays, sorted by channel then time (UTC ``datetime64[us]``).
+
+    ``values`` and ``status`` are raw, as acquired; ``normalized`` and ``flags`` the normalized
+    version read; ``capture_times`` is NaT where a reading has none.
+    """
 
     channel_ids: np.ndarray
     times: np.ndarray
     values: np.ndarray
     status: np.ndarray
     normalized: np.ndarray
+    flags: np.ndarray
     capture_times: np.ndarray
     units: dict[int, str | None] = field(default_factory=dict)
 

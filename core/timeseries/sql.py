@@ -70,8 +70,32 @@ def _in_days(table: Any) -> Any:
     return and_(c.channel_id.in_(_ids), c.day_no.between(bindparam("d0"), bindparam("d1")))
 
 
+def _registers(current: bool) -> Executable:
+    """Register readings joined with their current (or as-of) normalized version."""
+    r, rn = t.register, t.register_norm
+    version = rn.c.replaced_at.is_(None) if current else _as_of(rn)
+    return (
+        select(
+            r.c.channel_id,
+            r.c.ts,
+            r.c.value,
+            r.c.status,
+            rn.c.normalized,
+            rn.c.flags,
+            r.c.capture_ts,
+        )
+        .join(rn, and_(rn.c.channel_id == r.c.channel_id, rn.c.ts == r.c.ts, version))
+        .where(
+            r.c.channel_id.in_(_ids),
+            r.c.ts >= bindparam("t0"),
+            r.c.ts < bindparam("t1"),
+        )
+        .order_by(r.c.channel_id, r.c.ts)
+    )
+
+
 def _build() -> dict[str, Executable]:
-    r, n, a, cf = t.raw_block, t.norm_block, t.norm_archive, t.conflict
+    r, n, a, cf, rn = t.raw_block, t.norm_block, t.norm_archive, t.conflict, t.register_norm
     statements: dict[str, Executable] = {
         "raw_blocks": select(r.c.channel_id, r.c.day_no, r.c.value_data, r.c.status_data)
         .where(_in_days(r))
@@ -121,20 +145,39 @@ def _build() -> dict[str, Executable]:
         "conflict_insert": insert(cf).values(
             {c.name: bindparam(c.name) for c in cf.columns if c.name != "id"}
         ),
-        "registers": select(
-            t.register.c.channel_id,
-            t.register.c.ts,
-            t.register.c.value,
-            t.register.c.status,
-            t.register.c.normalized,
-            t.register.c.capture_ts,
-        )
-        .where(
+        "register_raw": select(
+            t.register.c.channel_id, t.register.c.ts, t.register.c.value, t.register.c.status
+        ).where(
             t.register.c.channel_id.in_(_ids),
             t.register.c.ts >= bindparam("t0"),
             t.register.c.ts < bindparam("t1"),
+        ),
+        "registers": _registers(current=True),
+        "registers_as_of": _registers(current=False),
+        "register_norm_current": select(
+            rn.c.channel_id, rn.c.ts, rn.c.version, rn.c.recorded_at, rn.c.normalized, rn.c.flags
+        ).where(
+            rn.c.channel_id.in_(_ids),
+            rn.c.ts >= bindparam("t0"),
+            rn.c.ts < bindparam("t1"),
+            rn.c.replaced_at.is_(None),
+        ),
+        "register_norm_close": update(rn)
+        .where(
+            rn.c.channel_id == bindparam("k_channel"),
+            rn.c.ts == bindparam("k_ts"),
+            rn.c.version == bindparam("k_version"),
         )
-        .order_by(t.register.c.channel_id, t.register.c.ts),
+        .values(replaced_at=bindparam("replaced_at")),
+        "register_versions": select(
+            rn.c.version,
+            rn.c.recorded_at,
+            rn.c.normalized,
+            rn.c.flags,
+            rn.c.change_id,
+        )
+        .where(rn.c.channel_id == bindparam("channel"), rn.c.ts == bindparam("ts"))
+        .order_by(rn.c.version),
         "events": select(t.event.c.channel_id, t.event.c.ts, t.event.c.code, t.event.c.value)
         .where(
             t.event.c.channel_id.in_(_ids),
@@ -202,21 +245,24 @@ BULK_COLUMNS: dict[str, tuple[str, ...]] = {
         "value_data",
         "flag_data",
     ),
-    "ts_register": (
+    "ts_register": ("channel_id", "ts", "value", "status", "capture_ts", "received_at"),
+    "ts_register_norm": (
         "channel_id",
         "ts",
-        "value",
-        "status",
+        "version",
+        "change_id",
+        "recorded_at",
+        "replaced_at",
         "normalized",
-        "capture_ts",
-        "received_at",
+        "flags",
     ),
 }
 
 _PG_TYPES = {
     "ts_raw_block": ["int4", "int4", "int8", "bytea", "bytea"],
     "ts_norm_block": ["int4", "int4", "int4", "int4", "int8", "int8", "bytea", "bytea"],
-    "ts_register": ["int4", "int8", "float8", "int8", "float8", "int8", "int8"],
+    "ts_register": ["int4", "int8", "float8", "int8", "int8", "int8"],
+    "ts_register_norm": ["int4", "int8", "int4", "int4", "int8", "int8", "float8", "int8"],
 }
 
 

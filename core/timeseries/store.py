@@ -1259,12 +1259,16 @@ class MeterDataStore:
         *,
         capture_times: Sequence[datetime | None] | np.ndarray | None = None,
         tz: str | tzinfo | None = None,
+        user: str = "acquisition",
+        reason: str = "ingest",
+        comment: str | None = None,
     ) -> WriteReport:
         """Store register readings: parallel 1-D arrays, one element per reading.
 
         ``times`` are the reading times (``datetime64`` arrays are UTC). The raw value is kept as
-        acquired with its status; the normalized value is computed with the channel's formula.
-        A re-read with a different value becomes a conflict record; an identical one is a no-op.
+        acquired with its status; its normalized value (channel formula) is version 1 of the
+        reading's normalized history. A re-read with a different value becomes a conflict record
+        (and a new normalized version flagged :attr:`Flag.CONFLICT`); an identical one is a no-op.
         """
         zone = resolve_tz(tz)
         ids = _ids(channel_ids, allow_duplicates=True)
@@ -1283,6 +1287,7 @@ class MeterDataStore:
         )
         if np.unique(np.stack([ids, ticks]), axis=1).shape[1] != ids.size:
             raise InvalidValue("times", "the same channel and time appears twice in one call")
+        _check_who(user, reason)
         now = self._now()
         with self._transaction() as tx:
             infos = self._infos(tx, ids)
@@ -1292,15 +1297,13 @@ class MeterDataStore:
                     raise InvalidValue(
                         "channel_ids", f"channel {info.id} is a {info.kind} channel, not a register"
                     )
+            span = {"t0": int(ticks.min()), "t1": int(ticks.max()) + 1}
+            unique_ids = np.unique(ids).tolist()
             stored = {
                 (int(r[0]), int(r[1])): (float(r[2]), int(r[3]))
-                for r in tx.run.fetch(
-                    "registers",
-                    {"t0": int(ticks.min()), "t1": int(ticks.max()) + 1},
-                    ids=np.unique(ids).tolist(),
-                )
+                for r in tx.run.fetch("register_raw", span, ids=unique_ids)
             }
-            inserts, conflicts, identical = [], [], 0
+            inserts, versions, conflicts, flagged, identical = [], [], [], [], 0
             for i, (c, tick, v, s) in enumerate(
                 zip(ids.tolist(), ticks.tolist(), vals.tolist(), stat.tolist(), strict=True)
             ):
@@ -1309,7 +1312,8 @@ class MeterDataStore:
                     f = factors[c]
                     normalized = v * float(f.numerator) / float(f.denominator)
                     capture = None if captures is None or captures[i] is None else int(captures[i])
-                    inserts.append((c, tick, v, s, normalized, capture, now))
+                    inserts.append((c, tick, v, s, capture, now))
+                    versions.append((c, tick, normalized, s & METER_STATUS_MASK))
                 elif old == (v, s):
                     identical += 1
                 else:
@@ -1324,9 +1328,122 @@ class MeterDataStore:
                             "received_at": now,
                         }
                     )
+                    flagged.append((c, tick))
             tx.run.bulk_insert("ts_register", inserts)
             tx.run.execute_many("conflict_insert", conflicts)
-        return WriteReport(raw_new=len(inserts), raw_identical=identical, conflicts=len(conflicts))
+            if versions:
+                change_id = self._change(tx, now, user, reason, comment)
+                tx.run.bulk_insert(
+                    "ts_register_norm",
+                    [(c, tick, 1, change_id, now, None, n, f) for c, tick, n, f in versions],
+                )
+            if flagged:
+                current = self._register_current(tx, unique_ids, span)
+                self._register_versions(
+                    tx,
+                    [
+                        (c, tick, current[(c, tick)][2], current[(c, tick)][3] | Flag.CONFLICT)
+                        for c, tick in flagged
+                    ],
+                    current,
+                    now,
+                    user,
+                    reason,
+                    comment,
+                )
+        return WriteReport(
+            raw_new=len(inserts),
+            raw_identical=identical,
+            conflicts=len(conflicts),
+            change_id=tx.change_id,
+        )
+
+    def _register_current(
+        self, tx: _Tx, ids: list[int], span: dict[str, int]
+    ) -> dict[tuple[int, int], tuple[int, int, float, int]]:
+        """Current normalized versions: (channel, time) → (version, recorded, value, flags)."""
+        return {
+            (int(r[0]), int(r[1])): (int(r[2]), int(r[3]), float(r[4]), int(r[5]))
+            for r in tx.run.fetch("register_norm_current", span, ids=ids)
+        }
+
+    def _register_versions(
+        self,
+        tx: _Tx,
+        changes: list[tuple[int, int, float, int]],
+        current: dict[tuple[int, int], tuple[int, int, float, int]],
+        now: int,
+        user: str,
+        reason: str,
+        comment: str | None,
+    ) -> int:
+        """New normalized versions of register values that change; their number."""
+        changes = [
+            (c, tick, v, f)
+            for c, tick, v, f in changes
+            if (current[(c, tick)][2], current[(c, tick)][3]) != (v, f)
+        ]
+        if not changes:
+            return 0
+        change_id = self._change(tx, now, user, reason, comment)
+        closing, rows = [], []
+        for c, tick, v, f in changes:
+            version, recorded, _, _ = current[(c, tick)]
+            at = max(recorded, now)
+            closing.append({"k_channel": c, "k_ts": tick, "k_version": version, "replaced_at": at})
+            rows.append((c, tick, version + 1, change_id, at, None, v, f))
+        tx.run.execute_many("register_norm_close", closing)
+        tx.run.bulk_insert("ts_register_norm", rows)
+        return len(rows)
+
+    def write_register_normalized(
+        self,
+        channel_ids: Sequence[int] | np.ndarray,
+        times: Sequence[datetime] | np.ndarray,
+        values: Sequence[float] | np.ndarray | None = None,
+        flags: Sequence[int] | np.ndarray | None = None,
+        *,
+        tz: str | tzinfo | None = None,
+        user: str,
+        reason: str,
+        comment: str | None = None,
+    ) -> WriteReport:
+        """Overwrite normalized register values and/or flags of stored readings (new versions).
+
+        Parallel 1-D arrays; ``None`` keeps what is stored. A reading that was never stored is
+        refused (:class:`InvalidValue` on ``times``).
+        """
+        if values is None and flags is None:
+            raise InvalidValue("values", "give values, flags or both")
+        zone = resolve_tz(tz)
+        ids = _ids(channel_ids, allow_duplicates=True)
+        ticks = _tick_array(times, zone, "times", ids.size)
+        vals = None if values is None else np.asarray(values, dtype=np.float64)
+        if vals is not None:
+            if vals.shape != ids.shape:
+                raise InvalidValue("values", f"need {ids.size} values, one per channel id")
+            _finite(vals, "values")
+        flg = None if flags is None else _status_array(flags, ids.shape, "flags")
+        _check_who(user, reason)
+        with self._transaction() as tx:
+            self._infos(tx, ids)
+            span = {"t0": int(ticks.min()), "t1": int(ticks.max()) + 1}
+            current = self._register_current(tx, np.unique(ids).tolist(), span)
+            changes = []
+            for i, (c, tick) in enumerate(zip(ids.tolist(), ticks.tolist(), strict=True)):
+                found = current.get((c, tick))
+                if found is None:
+                    raise InvalidValue(
+                        "times",
+                        f"channel {c} has no reading at {tick_to_datetime(tick, zone).isoformat()}",
+                    )
+                v = found[2] if vals is None else float(vals[i])
+                f = found[3] if flg is None else int(flg[i])
+                changes.append((c, tick, v, f))
+            count = self._register_versions(
+                tx, changes, current, self._now(), user, reason, comment
+            )
+            return WriteReport(normalized_versions=count, change_id=tx.change_id)
 
     def read_registers(
         self,
@@ -1335,26 +1452,69 @@ class MeterDataStore:
         end: datetime,
         *,
         tz: str | tzinfo | None = None,
+        as_of: datetime | None = None,
     ) -> RegisterData:
-        """Register readings of ``channel_ids`` with reading times in ``[start, end)``."""
+        """Register readings of ``channel_ids`` with reading times in ``[start, end)``.
+
+        ``normalized`` and ``flags`` are the current version, or the one valid at ``as_of``
+        (readings stored after ``as_of`` are left out then).
+        """
         zone = resolve_tz(tz)
         ids = _ids(channel_ids)
         t0, t1 = to_tick(start, zone, "start"), to_tick(end, zone, "end")
         with self._transaction(write=False) as tx:
             infos = self._infos(tx, ids)
-            rows = tx.run.fetch("registers", {"t0": t0, "t1": t1}, ids=ids.tolist())
-        cols = list(zip(*rows, strict=True)) if rows else [()] * 6
+            params: dict[str, Any] = {"t0": t0, "t1": t1}
+            statement = "registers"
+            if as_of is not None:
+                _, as_of_params, _ = self._as_of(tx, "normalized", as_of)
+                params.update(as_of_params)
+                statement = "registers_as_of"
+            rows = tx.run.fetch(statement, params, ids=ids.tolist())
+        cols = list(zip(*rows, strict=True)) if rows else [()] * 7
         return RegisterData(
             channel_ids=np.array(cols[0], dtype=np.int64),
             times=np.array(cols[1], dtype=np.int64).astype("datetime64[us]"),
             values=np.array(cols[2], dtype=np.float64),
             status=np.array(cols[3], dtype=np.int64),
             normalized=np.array(cols[4], dtype=np.float64),
+            flags=np.array(cols[5], dtype=np.uint32),
             capture_times=np.array(
-                [np.iinfo(np.int64).min if v is None else v for v in cols[5]], dtype=np.int64
+                [np.iinfo(np.int64).min if v is None else v for v in cols[6]], dtype=np.int64
             ).astype("datetime64[us]"),
             units={info.id: info.normalized_unit for info in infos},
         )
+
+    def register_history(
+        self, channel_id: int, at: datetime, *, tz: str | tzinfo | None = None
+    ) -> list[ValueChange]:
+        """Every change of the normalized register value of ``channel_id`` read at ``at``."""
+        zone = resolve_tz(tz)
+        tick = to_tick(at, zone, "at")
+        with self._transaction(write=False) as tx:
+            self._infos(tx, _ids([channel_id]))
+            rows = tx.run.fetch("register_versions", {"channel": int(channel_id), "ts": tick})
+            changes = self._changes(tx, {r[4] for r in rows})
+        out: list[ValueChange] = []
+        old_v: float | None = None
+        old_f: int | None = None
+        for version, recorded, value, flags, change_id in rows:
+            user, reason, comment = changes[change_id]
+            out.append(
+                ValueChange(
+                    version=int(version),
+                    recorded_at=tick_to_datetime(recorded, zone),
+                    user=user,
+                    reason=reason,
+                    comment=comment,
+                    old_value=old_v,
+                    new_value=float(value),
+                    old_flags=old_f,
+                    new_flags=int(flags),
+                )
+            )
+            old_v, old_f = float(value), int(flags)
+        return out
 
     def write_events(
         self,

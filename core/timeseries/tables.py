@@ -14,7 +14,8 @@ consecutive dates (daily values), the values and flags of every slot packed by
   range scan of the primary key with ``recorded_at <= T < replaced_at``.
 - ``ts_change``: who changed normalized values, why, when (one row per call).
 - ``ts_norm_archive``: versions moved away by retention.
-- ``ts_register`` and ``ts_event``: sparse readings and events, one row per value.
+- ``ts_register`` (raw) with ``ts_register_norm`` (normalized, versioned) and ``ts_event``:
+  sparse readings and events, one row per value.
 - ``ts_unit``, ``ts_formula``, ``ts_channel_formula``, ``ts_group_formula``: normalization
   settings (a channel's own formula wins over its meter groups' formula).
 - ``ts_retention``: the horizon before which old versions were pruned.
@@ -30,6 +31,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
@@ -133,10 +135,24 @@ register = Table(
     Column("ts", BigInteger, primary_key=True, comment="reading time, UTC microseconds"),
     Column("value", Float64, nullable=False, comment="raw, as acquired"),
     Column("status", BigInteger, nullable=False),
-    Column("normalized", Float64, nullable=False),
     Column("capture_ts", BigInteger, nullable=True, comment="e.g. time of a maximum demand"),
     Column("received_at", BigInteger, nullable=False),
-    comment="Register values (billing, daily readings, instantaneous), one row per value",
+    comment="Raw register values (billing, daily readings, instantaneous), one row per value",
+)
+
+register_norm = Table(
+    "ts_register_norm",
+    metadata,
+    Column("channel_id", Integer, primary_key=True),
+    Column("ts", BigInteger, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("change_id", Integer, ForeignKey("ts_change.id"), nullable=False),
+    Column("recorded_at", BigInteger, nullable=False),
+    Column("replaced_at", BigInteger, nullable=True),
+    Column("normalized", Float64, nullable=False),
+    Column("flags", BigInteger, nullable=False),
+    ForeignKeyConstraint(["channel_id", "ts"], ["ts_register.channel_id", "ts_register.ts"]),
+    comment="Normalized register values, a new version per change (like ts_norm_block)",
 )
 
 event = Table(
@@ -214,6 +230,7 @@ ALL_TABLES = (
     norm_block,
     norm_archive,
     register,
+    register_norm,
     event,
     unit,
     formula,

@@ -56,3 +56,51 @@ def test_events(store: MeterDataStore, channels) -> None:
     assert np.isnan(data.values[0]) and data.values[1] == 230.5
     assert data.times[1] == np.datetime64("2026-01-01T00:03")
     assert len(store.read_events([log], JAN + timedelta(minutes=1), JAN + timedelta(hours=1))) == 2
+
+
+def test_register_versions_as_of_and_history(
+    clocked_store: MeterDataStore, channels, clock
+) -> None:
+    from meterhub.timeseries import Flag
+
+    store = clocked_store
+    (cid,) = channels(1, kind="register", unit="Wh", obis="1-0:1.8.0*255")
+    store.write_registers([cid], [JAN], [1000.0])
+    first = clock.advance(10)
+    clock.advance(10)
+    report = store.write_register_normalized(
+        [cid], [JAN], [990.0], [int(Flag.MANUAL)], user="ann", reason="manual", comment="typo"
+    )
+    assert report.normalized_versions == 1
+    second = clock.advance(10)
+    clock.advance(10)
+    store.write_registers([cid], [JAN], [1001.0])  # a differing re-read: conflict
+    window = (JAN, JAN + timedelta(days=1))
+    now = store.read_registers([cid], *window)
+    assert now.values.tolist() == [1000.0]  # raw never changes
+    assert now.normalized.tolist() == [990.0]
+    assert int(now.flags[0]) == Flag.MANUAL | Flag.CONFLICT
+    assert store.read_registers([cid], *window, as_of=first).normalized.tolist() == [1000.0]
+    assert store.read_registers([cid], *window, as_of=second).normalized.tolist() == [990.0]
+    before = store.read_registers([cid], *window, as_of=datetime(2026, 6, 1, 11, tzinfo=UTC))
+    assert len(before) == 0
+    history = store.register_history(cid, JAN)
+    assert [(h.old_value, h.new_value, h.user, h.reason) for h in history] == [
+        (None, 1000.0, "acquisition", "ingest"),
+        (1000.0, 990.0, "ann", "manual"),
+        (990.0, 990.0, "acquisition", "ingest"),
+    ]
+    assert history[2].new_flags == Flag.MANUAL | Flag.CONFLICT
+
+
+def test_register_substitute_for_a_missing_reading_is_refused(
+    store: MeterDataStore, channels
+) -> None:
+    import pytest
+
+    from meterhub.errors import InvalidValue
+
+    (cid,) = channels(1, kind="register")
+    with pytest.raises(InvalidValue, match="no reading") as info:
+        store.write_register_normalized([cid], [JAN], [1.0], user="ann", reason="manual")
+    assert info.value.field == "times"

@@ -261,9 +261,6 @@ def upgrade() -> None:
         ),
         sa.Column("status", sa.BigInteger(), nullable=False),
         sa.Column(
-            "normalized", sa.Double().with_variant(oracle.BINARY_DOUBLE(), "oracle"), nullable=False
-        ),
-        sa.Column(
             "capture_ts", sa.BigInteger(), nullable=True, comment="e.g. time of a maximum demand"
         ),
         sa.Column("received_at", sa.BigInteger(), nullable=False),
@@ -271,12 +268,37 @@ def upgrade() -> None:
             ["channel_id"], ["channel.id"], name=op.f("fk_ts_register_channel_id_channel")
         ),
         sa.PrimaryKeyConstraint("channel_id", "ts", name=op.f("pk_ts_register")),
-        comment="Register values (billing, daily readings, instantaneous), one row per value",
+        comment="Raw register values (billing, daily readings, instantaneous), one row per value",
+    )
+
+    op.create_table(
+        "ts_register_norm",
+        sa.Column("channel_id", sa.Integer(), nullable=False),
+        sa.Column("ts", sa.BigInteger(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("change_id", sa.Integer(), nullable=False),
+        sa.Column("recorded_at", sa.BigInteger(), nullable=False),
+        sa.Column("replaced_at", sa.BigInteger(), nullable=True),
+        sa.Column(
+            "normalized", sa.Double().with_variant(oracle.BINARY_DOUBLE(), "oracle"), nullable=False
+        ),
+        sa.Column("flags", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["change_id"], ["ts_change.id"], name=op.f("fk_ts_register_norm_change_id_ts_change")
+        ),
+        sa.ForeignKeyConstraint(
+            ["channel_id", "ts"],
+            ["ts_register.channel_id", "ts_register.ts"],
+            name=op.f("fk_ts_register_norm_channel_id_ts_register"),
+        ),
+        sa.PrimaryKeyConstraint("channel_id", "ts", "version", name=op.f("pk_ts_register_norm")),
+        comment="Normalized register values, a new version per change (like ts_norm_block)",
     )
 
 
 def downgrade() -> None:
     """Drop the tables of the meter data store with all meter data in them."""
+    op.drop_table("ts_register_norm")
     op.drop_table("ts_register")
     op.drop_table("ts_raw_block")
     op.drop_index("ix_ts_norm_block_current", table_name="ts_norm_block")
