@@ -177,10 +177,9 @@ class MeterDataStore:
                 try:
                     yield _Tx(conn, run)
                 except Exception as error:
-                    if getattr(error, "sqlstate", None) == "23505":  # pragma: no cover - race
-                        raise Conflict(
-                            "channel_ids", "a concurrent write changed the same blocks; retry"
-                        ) from error
+                    cause = getattr(error, "orig", error)
+                    if getattr(cause, "sqlstate", None) == "23505":
+                        raise _ConcurrentWrite(str(cause).splitlines()[0]) from error
                     raise
 
     # ------------------------------------------------------------------ channels and formulas
@@ -404,22 +403,29 @@ class MeterDataStore:
         check_label(label)
         ids = _ids(channel_ids)
         vals, stat, mask = _matrices(ids, values, status, present)
-        with self._transaction() as tx:
-            infos = self._infos(tx, ids)
-            for info in infos:
-                if info.kind != "profile":
-                    raise InvalidValue(
-                        "channel_ids", f"channel {info.id} is a {info.kind} channel, not a profile"
-                    )
-            first = self._first_slots(infos, start, zone, label, ids.size)
-            if end is not None:
-                self._check_end(infos, first, vals.shape[1], end, zone, label)
-            report = WriteReport()
-            for interval, rows in _by_interval(infos):
-                blocks = _cut(interval, ids[rows], first[rows], vals[rows], stat[rows], mask[rows])
+
+        def attempt() -> WriteReport:
+            with self._transaction() as tx:
+                infos = self._infos(tx, ids)
+                for info in infos:
+                    if info.kind != "profile":
+                        raise InvalidValue(
+                            "channel_ids",
+                            f"channel {info.id} is a {info.kind} channel, not a profile",
+                        )
+                first = self._first_slots(infos, start, zone, label, ids.size)
+                if end is not None:
+                    self._check_end(infos, first, vals.shape[1], end, zone, label)
+                report = WriteReport()
                 factors = {info.id: info.factor for info in infos}
-                report = _add(report, self._ingest(tx, blocks, factors, user, reason, comment))
-            return report
+                for interval, rows in _by_interval(infos):
+                    blocks = _cut(
+                        interval, ids[rows], first[rows], vals[rows], stat[rows], mask[rows]
+                    )
+                    report = _add(report, self._ingest(tx, blocks, factors, user, reason, comment))
+                return report
+
+        return _retry(attempt)
 
     def write_local_days(
         self,
@@ -1288,75 +1294,82 @@ class MeterDataStore:
         if np.unique(np.stack([ids, ticks]), axis=1).shape[1] != ids.size:
             raise InvalidValue("times", "the same channel and time appears twice in one call")
         _check_who(user, reason)
-        now = self._now()
-        with self._transaction() as tx:
-            infos = self._infos(tx, ids)
-            factors = {info.id: info.factor for info in infos}
-            for info in infos:
-                if info.kind != "register":
-                    raise InvalidValue(
-                        "channel_ids", f"channel {info.id} is a {info.kind} channel, not a register"
+
+        def attempt() -> WriteReport:
+            now = self._now()
+            with self._transaction() as tx:
+                infos = self._infos(tx, ids)
+                factors = {info.id: info.factor for info in infos}
+                for info in infos:
+                    if info.kind != "register":
+                        raise InvalidValue(
+                            "channel_ids",
+                            f"channel {info.id} is a {info.kind} channel, not a register",
+                        )
+                span = {"t0": int(ticks.min()), "t1": int(ticks.max()) + 1}
+                unique_ids = np.unique(ids).tolist()
+                stored = {
+                    (int(r[0]), int(r[1])): (float(r[2]), int(r[3]))
+                    for r in tx.run.fetch("register_raw", span, ids=unique_ids)
+                }
+                inserts, versions, conflicts, flagged, identical = [], [], [], [], 0
+                for i, (c, tick, v, s) in enumerate(
+                    zip(ids.tolist(), ticks.tolist(), vals.tolist(), stat.tolist(), strict=True)
+                ):
+                    old = stored.get((c, tick))
+                    if old is None:
+                        f = factors[c]
+                        normalized = v * float(f.numerator) / float(f.denominator)
+                        capture = (
+                            None if captures is None or captures[i] is None else int(captures[i])
+                        )
+                        inserts.append((c, tick, v, s, capture, now))
+                        versions.append((c, tick, normalized, s & METER_STATUS_MASK))
+                    elif old == (v, s):
+                        identical += 1
+                    else:
+                        conflicts.append(
+                            {
+                                "channel_id": c,
+                                "ts": tick,
+                                "stored_value": old[0],
+                                "stored_status": old[1],
+                                "value": v,
+                                "status": s,
+                                "received_at": now,
+                            }
+                        )
+                        flagged.append((c, tick))
+                tx.run.bulk_insert("ts_register", inserts)
+                tx.run.execute_many("conflict_insert", conflicts)
+                if versions:
+                    change_id = self._change(tx, now, user, reason, comment)
+                    tx.run.bulk_insert(
+                        "ts_register_norm",
+                        [(c, tick, 1, change_id, now, None, n, f) for c, tick, n, f in versions],
                     )
-            span = {"t0": int(ticks.min()), "t1": int(ticks.max()) + 1}
-            unique_ids = np.unique(ids).tolist()
-            stored = {
-                (int(r[0]), int(r[1])): (float(r[2]), int(r[3]))
-                for r in tx.run.fetch("register_raw", span, ids=unique_ids)
-            }
-            inserts, versions, conflicts, flagged, identical = [], [], [], [], 0
-            for i, (c, tick, v, s) in enumerate(
-                zip(ids.tolist(), ticks.tolist(), vals.tolist(), stat.tolist(), strict=True)
-            ):
-                old = stored.get((c, tick))
-                if old is None:
-                    f = factors[c]
-                    normalized = v * float(f.numerator) / float(f.denominator)
-                    capture = None if captures is None or captures[i] is None else int(captures[i])
-                    inserts.append((c, tick, v, s, capture, now))
-                    versions.append((c, tick, normalized, s & METER_STATUS_MASK))
-                elif old == (v, s):
-                    identical += 1
-                else:
-                    conflicts.append(
-                        {
-                            "channel_id": c,
-                            "ts": tick,
-                            "stored_value": old[0],
-                            "stored_status": old[1],
-                            "value": v,
-                            "status": s,
-                            "received_at": now,
-                        }
+                if flagged:
+                    current = self._register_current(tx, unique_ids, span)
+                    self._register_versions(
+                        tx,
+                        [
+                            (c, tick, current[(c, tick)][2], current[(c, tick)][3] | Flag.CONFLICT)
+                            for c, tick in flagged
+                        ],
+                        current,
+                        now,
+                        user,
+                        reason,
+                        comment,
                     )
-                    flagged.append((c, tick))
-            tx.run.bulk_insert("ts_register", inserts)
-            tx.run.execute_many("conflict_insert", conflicts)
-            if versions:
-                change_id = self._change(tx, now, user, reason, comment)
-                tx.run.bulk_insert(
-                    "ts_register_norm",
-                    [(c, tick, 1, change_id, now, None, n, f) for c, tick, n, f in versions],
-                )
-            if flagged:
-                current = self._register_current(tx, unique_ids, span)
-                self._register_versions(
-                    tx,
-                    [
-                        (c, tick, current[(c, tick)][2], current[(c, tick)][3] | Flag.CONFLICT)
-                        for c, tick in flagged
-                    ],
-                    current,
-                    now,
-                    user,
-                    reason,
-                    comment,
-                )
-        return WriteReport(
-            raw_new=len(inserts),
-            raw_identical=identical,
-            conflicts=len(conflicts),
-            change_id=tx.change_id,
-        )
+            return WriteReport(
+                raw_new=len(inserts),
+                raw_identical=identical,
+                conflicts=len(conflicts),
+                change_id=tx.change_id,
+            )
+
+        return _retry(attempt)
 
     def _register_current(
         self, tx: _Tx, ids: list[int], span: dict[str, int]
@@ -1642,6 +1655,32 @@ class _Current:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+#: How often a write is tried when a concurrent writer created the same block first.
+WRITE_ATTEMPTS = 3
+
+
+def _retry(attempt: Callable[[], WriteReport]) -> WriteReport:
+    """Run a whole write transaction again when it lost a race for a new block (PostgreSQL)."""
+    for _ in range(WRITE_ATTEMPTS - 1):
+        try:
+            return attempt()
+        except _ConcurrentWrite:
+            continue
+    try:
+        return attempt()
+    except _ConcurrentWrite as error:
+        raise Conflict(
+            "channel_ids", "concurrent writers keep changing the same blocks; retry later"
+        ) from error
+
+
+class _ConcurrentWrite(Conflict):
+    """A unique key violation: another transaction stored the same block first (retryable)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("channel_ids", f"a concurrent write stored the same data first: {detail}")
 
 
 def _normalize(blocks: _Blocks, factors: dict[int, Fraction]) -> np.ndarray:
