@@ -8,6 +8,8 @@ test that takes ``session_factory`` starts with empty tables in a migrated schem
 from __future__ import annotations
 
 import os
+import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +35,42 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"meterhub database backend: {config.getoption('--db')}"
+
+
+_LEFTOVERS = pytest.StashKey[str]()
+
+
+def _leftover_threads() -> list[threading.Thread]:
+    return [
+        thread
+        for thread in threading.enumerate()
+        if thread is not threading.main_thread() and not thread.daemon and thread.is_alive()
+    ]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when a test leaves a non-daemon thread behind.
+
+    Such a thread keeps the interpreter alive after the last test, and CI would hang instead of
+    failing. Threads get a few seconds to end on their own first.
+    """
+    for thread in _leftover_threads():
+        thread.join(timeout=3)
+    leftovers = _leftover_threads()
+    if leftovers:
+        names = ", ".join(f"{t.name} ({getattr(t, '_target', None)})" for t in leftovers)
+        session.config.stash[_LEFTOVERS] = names
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Exit now, reporting the threads, rather than hang on them at interpreter shutdown."""
+    names = config.stash.get(_LEFTOVERS, None)
+    if names:
+        print(f"\nnon-daemon threads left running by the tests: {names}", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(int(pytest.ExitCode.TESTS_FAILED))
 
 
 @pytest.fixture(scope="session")

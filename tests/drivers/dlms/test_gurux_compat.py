@@ -89,7 +89,15 @@ def test_defect_6_gxnet_server_send_goes_to_the_listening_socket() -> None:
         with pytest.raises(OSError):
             net.send(b"\x00\x01")  # no receiver: sendall on the listening socket
     finally:
-        net.close()
+        # GXNet.close() neither shuts the listening socket down nor ends its accept thread
+        # (a non-daemon thread that would keep the test process alive): end both here.
+        accept_thread = net._GXNet__aThread
+        listener = net._GXNet__socket
+        net._GXNet__socket = None
+        listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        accept_thread.join(5)
+        assert not accept_thread.is_alive()
 
 
 def test_defect_7_snrm_reads_limits_from_a_missing_hdlc_object() -> None:
