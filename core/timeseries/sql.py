@@ -308,7 +308,7 @@ class Runner:
         """All rows of statement ``name``; ``ids`` are split into statements of 1,000."""
         compiled = self.compiled(name)
         cursor = self.connection.cursor()
-        if self.name == "oracle":  # pragma: no cover - needs an Oracle server
+        if self.name == "oracle":
             cursor.outputtypehandler = _oracle_output_handler
         try:
             if ids is None:
@@ -343,7 +343,7 @@ class Runner:
             params = rows
         cursor = self.connection.cursor()
         try:
-            if self.name == "oracle":  # pragma: no cover - needs an Oracle server
+            if self.name == "oracle":
                 _oracle_input_sizes(cursor, rows[0])
             cursor.executemany(text, params)
         finally:
@@ -369,7 +369,7 @@ class Runner:
             return
         cursor = self.connection.cursor()
         try:
-            if self.name == "oracle":  # pragma: no cover - needs an Oracle server
+            if self.name == "oracle":
                 _oracle_input_sizes(
                     cursor, dict(zip(columns, rows[0], strict=True)), positional=True
                 )
@@ -393,9 +393,7 @@ def _chunks(ids: Sequence[int], size: int) -> Iterable[Sequence[int]]:
         yield ids[i : i + size]
 
 
-def _oracle_input_sizes(  # pragma: no cover - needs an Oracle server
-    cursor: Any, sample: dict[str, Any], positional: bool = False
-) -> None:
+def _oracle_input_sizes(cursor: Any, sample: dict[str, Any], positional: bool = False) -> None:
     import oracledb
 
     sizes = {k: oracledb.DB_TYPE_LONG_RAW for k in sample if k.endswith("_data")}
@@ -405,9 +403,7 @@ def _oracle_input_sizes(  # pragma: no cover - needs an Oracle server
         cursor.setinputsizes(**sizes)
 
 
-def _oracle_output_handler(  # pragma: no cover - needs an Oracle server
-    cursor: Any, metadata: Any
-) -> Any:
+def _oracle_output_handler(cursor: Any, metadata: Any) -> Any:
     import oracledb
 
     if metadata.type_code is oracledb.DB_TYPE_BLOB:
