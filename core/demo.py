@@ -1,42 +1,53 @@
-"""Demo data: a small utility with regions, consumers and a simulated meter fleet.
+"""Demo data: a small utility whose consumers are read from simulated meters of every protocol.
 
-Used by ``meterhub demo``; everything is created through the public inventory operations, so the
-demo exercises the same validation, audit and license checks as real data.
+``meterhub demo`` starts the protocol simulators that plugins contribute (DLMS/COSEM, Modbus,
+IEC 62056-21, ...) on loopback sockets and pseudo-terminals, and registers each simulated meter
+in the inventory with the driver, settings and communication path that read it. Everything is
+created through the public inventory operations, so the demo exercises the same validation, audit
+and license checks as real data. Simulator ports change from run to run: a later start keeps
+the data and only points the communication devices at the new addresses.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from meterhub.credentials import CredentialCipher
 from meterhub.errors import InvalidValue
+from meterhub.extensions.driver import Action, Driver
+from meterhub.extensions.simulator import SimulatedEndpoint
 from meterhub.identifiers import eic_check_character, gs1_check_digit
 from meterhub.inventory import devices, groups, metering, meters, templates
 from meterhub.inventory.elements import create_element
+from meterhub.model.devices import CommunicationDevice, Meter
 from meterhub.model.elements import Element
+from meterhub.model.metering import MeterGroup
 
 DEMO_ROOT = "Demo Utility"
-REGIONS = ("North", "South")
-#: Channels every demo virtual meter gets: (OBIS, kind, interval minutes, unit).
-DEMO_CHANNELS = (
-    ("1-0:1.29.0", "profile", 15, "kWh"),
-    ("1-0:2.29.0", "profile", 15, "kWh"),
-    ("1-0:1.8.0", "register", None, "kWh"),
-    ("1-0:2.8.0", "register", None, "kWh"),
-)
+DEMO_GROUP = "All demo meters"
+DEMO_MANUFACTURER = "MeterHub Simulator"
 DEMO_START = datetime(2026, 1, 1, tzinfo=UTC)
+#: Driver settings that are secrets: stored encrypted, never in ``driver_settings``.
+SECRET_SETTINGS = frozenset(
+    {"password", "authentication_key", "block_cipher_key", "system_title", "dedicated_key"}
+)
+#: Profile channels of a meter whose driver reads load profiles: (OBIS, unit).
+PROFILE_CHANNELS = (("1-0:1.29.0", "Wh"), ("1-0:3.29.0", "varh"))
+#: Register channels of every demo meter.
+REGISTER_CHANNELS = (("1-0:1.8.0", "Wh"),)
 
 
 @dataclass(frozen=True)
 class DemoSummary:
-    """What :func:`populate_demo` created (zero counts when the data already existed)."""
+    """What :func:`populate_demo` did."""
 
-    elements: int
-    virtual_meters: int
-    channels: int
+    created_meters: int
+    updated_devices: int
 
 
 def demo_eic(number: int) -> str:
@@ -56,41 +67,82 @@ def demo_ean(number: int) -> str:
     return body + gs1_check_digit(body)
 
 
-def _create_templates(session: Session) -> None:
+def _root(session: Session) -> Element:
+    root = session.scalar(
+        select(Element).where(Element.name == DEMO_ROOT, Element.parent_id.is_(None))
+    )
+    if root is not None:
+        return root
     templates.create_template(session, "Utility", kind="top", description="The company")
     templates.create_template(session, "Region", kind="region", description="Grid region")
     templates.create_template(session, "Consumer", kind="consumer", description="A customer site")
-    templates.add_attribute(session, "Consumer", "customer_number", "string", required=False)
+    templates.add_attribute(session, "Consumer", "customer_number", "string")
     templates.add_attribute(
         session, "Consumer", "tariff", "choice", choices=["D01", "D02", "C25"], default="D02"
     )
     templates.add_attribute(session, "Consumer", "contracted_kw", "decimal", unit="kW")
-
-
-def populate_demo(session: Session, meters_count: int = 20) -> DemoSummary:
-    """Create the demo tree and ``meters_count`` simulated meters; a no-op when it exists."""
-    exists = session.scalar(
-        select(func.count()).select_from(Element).where(Element.name == DEMO_ROOT)
-    )
-    if exists:
-        return DemoSummary(0, 0, 0)
-    _create_templates(session)
     root = create_element(session, template="Utility", name=DEMO_ROOT, valid_from=DEMO_START)
-    regions = [
-        create_element(session, template="Region", name=name, parent=root) for name in REGIONS
-    ]
-    device = devices.create_device(
-        session, name="Simulator (no transport)", kind="ip", host="127.0.0.1", port=4059
+    groups.create_group(session, name=DEMO_GROUP)
+    return root
+
+
+def _device_fields(endpoint: SimulatedEndpoint) -> dict[str, object]:
+    if endpoint.medium == "tcp":
+        host, _, port = endpoint.address.rpartition(":")
+        return {"kind": "ip", "host": host, "port": int(port)}
+    return {"kind": "serial", "serial_port": endpoint.address}
+
+
+def _point_device(session: Session, name: str, endpoint: SimulatedEndpoint) -> bool:
+    """Point an existing demo device at the simulator's current address; True if it changed."""
+    device = session.scalar(select(CommunicationDevice).where(CommunicationDevice.name == name))
+    if device is None:
+        return False
+    fields = _device_fields(endpoint)
+    changed = False
+    for key, value in fields.items():
+        if key != "kind" and getattr(device, key) != value:
+            setattr(device, key, value)
+            changed = True
+    return changed
+
+
+def _region(session: Session, root: Element, name: str) -> Element:
+    region = session.scalar(
+        select(Element).where(Element.parent_id == root.id, Element.name == name)
     )
-    group = groups.create_group(session, name="All demo meters")
-    virtual_meters = []
-    channels = 0
-    for number in range(1, meters_count + 1):
+    return region or create_element(session, template="Region", name=name, parent=root)
+
+
+def populate_demo(
+    session: Session,
+    endpoints: Sequence[SimulatedEndpoint],
+    drivers: Mapping[str, type[Driver]],
+    cipher: CredentialCipher,
+) -> DemoSummary:
+    """Register every simulated meter of ``endpoints``; on a rerun update their addresses."""
+    root = _root(session)
+    group = session.scalar(select(MeterGroup).where(MeterGroup.name == DEMO_GROUP))
+    created = updated = 0
+    for endpoint in endpoints:
+        device_name = f"Line to {endpoint.serial}"
+        existing = session.scalar(
+            select(Meter).where(
+                Meter.manufacturer == DEMO_MANUFACTURER, Meter.serial_number == endpoint.serial
+            )
+        )
+        if existing is not None:
+            updated += _point_device(session, device_name, endpoint)
+            continue
+        created += 1
+        number = session.scalar(select(Meter.id).order_by(Meter.id.desc()).limit(1)) or 0
+        number += 1
+        region = _region(session, root, f"{endpoint.driver.upper()} region")
         consumer = create_element(
             session,
             template="Consumer",
             name=f"Consumer {number:03d}",
-            parent=regions[number % len(regions)],
+            parent=region,
             attributes={"customer_number": f"C-{number:06d}", "contracted_kw": 10 + number % 7},
         )
         point = metering.create_metering_point(
@@ -102,25 +154,35 @@ def populate_demo(session: Session, meters_count: int = 20) -> DemoSummary:
             metering_code=f"MP{number:06d}",
         )
         virtual_meter = metering.create_virtual_meter(session, metering_point=point, name="main")
-        for obis, kind, interval, unit in DEMO_CHANNELS:
+        driver = drivers.get(endpoint.driver)
+        if driver is not None and Action.READ_LOAD_PROFILE in driver.info().actions:
+            for obis, unit in PROFILE_CHANNELS:
+                metering.add_channel(
+                    session,
+                    virtual_meter=virtual_meter,
+                    obis=obis,
+                    kind="profile",
+                    interval_minutes=15,
+                    unit=unit,
+                )
+        for obis, unit in REGISTER_CHANNELS:
             metering.add_channel(
-                session,
-                virtual_meter=virtual_meter,
-                obis=obis,
-                kind=kind,
-                interval_minutes=interval,
-                unit=unit,
+                session, virtual_meter=virtual_meter, obis=obis, kind="register", unit=unit
             )
-            channels += 1
+        settings = {k: v for k, v in endpoint.settings.items() if k not in SECRET_SETTINGS}
+        secrets = {k: v for k, v in endpoint.settings.items() if k in SECRET_SETTINGS}
         meter = meters.create_meter(
             session,
-            manufacturer="MeterHub",
-            serial_number=f"SIM{number:06d}",
-            driver="simulated",
-            model="Simulated three-phase meter",
+            manufacturer=DEMO_MANUFACTURER,
+            serial_number=endpoint.serial,
+            driver=endpoint.driver,
+            model=f"Simulated {endpoint.driver} meter",
+            driver_settings=settings,
         )
+        if secrets:
+            meters.set_credentials(session, meter, cipher, secrets)
         meters.assign_meter(session, virtual_meter, meter, DEMO_START)
-        devices.add_path(session, meter, device, 1, address=meter.serial_number)
-        virtual_meters.append(virtual_meter)
-    groups.add_members(session, group, virtual_meters)
-    return DemoSummary(len(REGIONS) + 1 + 2 * meters_count, len(virtual_meters), channels)
+        device = devices.create_device(session, name=device_name, **_device_fields(endpoint))
+        devices.add_path(session, meter, device, 1)
+        groups.add_members(session, group, [virtual_meter])
+    return DemoSummary(created, updated)

@@ -60,6 +60,8 @@ def _configure_logging() -> None:
         level=os.environ.get("METERHUB_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for chatty in ("alembic", "pymodbus"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def main() -> None:

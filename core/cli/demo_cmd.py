@@ -1,7 +1,9 @@
-"""``meterhub demo``: the embedded system with demo data and the web UI, on SQLite."""
+"""``meterhub demo``: the embedded system with a simulated meter fleet and the web UI, on SQLite."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -9,9 +11,61 @@ import click
 from meterhub.cli.init_cmd import initialise
 from meterhub.cli.serve_cmd import serve_runtime
 from meterhub.config import load_settings
+from meterhub.credentials import CredentialCipher
 from meterhub.db import transaction
 from meterhub.demo import populate_demo
-from meterhub.runtime import build_runtime
+from meterhub.extensions.driver import DriverError, UnsupportedAction
+from meterhub.extensions.simulator import SimulatedEndpoint
+from meterhub.identifiers.obis import ACTIVE_ENERGY_IMPORT
+from meterhub.runtime import Runtime, build_runtime
+
+#: Simulator options per protocol for the demo fleet (protocols not listed use defaults).
+DEMO_OPTIONS = {"dlms": {"framing": "wrapper"}}
+
+
+def start_fleets(
+    runtime: Runtime, per_protocol: int, host: str, stack: ExitStack
+) -> list[SimulatedEndpoint]:
+    """Start ``per_protocol`` meters of every simulator the licensed plugins offer."""
+    endpoints: list[SimulatedEndpoint] = []
+    for name, simulator in sorted(runtime.plugins.simulators().items()):
+        fleet = stack.enter_context(
+            simulator().start(per_protocol, host=host, options=DEMO_OPTIONS.get(name, {}))
+        )
+        endpoints.extend(fleet.endpoints)
+        click.echo(f"simulator {name}: {len(fleet.endpoints)} meters")
+    return endpoints
+
+
+def probe_fleet(runtime: Runtime, endpoints: list[SimulatedEndpoint]) -> None:
+    """Read each simulated meter through its driver (clock, else the import register)."""
+    drivers = runtime.plugins.drivers()
+    media = runtime.plugins.media()
+    for endpoint in endpoints:
+        driver = drivers.get(endpoint.driver)
+        if driver is None:
+            click.echo(f"  {endpoint.serial}: driver {endpoint.driver!r} not loaded", err=True)
+            continue
+        medium_class = media.get(endpoint.medium)
+        medium = medium_class(endpoint.address, endpoint.settings) if medium_class else None
+        try:
+            if medium is not None:
+                medium.open(timeout=5)
+            with driver().connect(endpoint.address, endpoint.settings, medium) as connection:
+                try:
+                    clock = connection.read_clock()
+                    offset = clock.value - clock.timestamp  # type: ignore[operator]
+                    answer = f"clock {offset.total_seconds():+.0f} s"
+                except UnsupportedAction:  # a meter type without a clock (Modbus maps)
+                    (energy,) = connection.read_registers([str(ACTIVE_ENERGY_IMPORT)])
+                    answer = f"1.8.0 = {energy.scaled:.3f} {energy.unit}"
+            where = f"{endpoint.driver} {endpoint.address}"
+            click.echo(f"  {endpoint.serial:<10} {where:<36} {answer}")
+        except (DriverError, OSError) as exc:
+            click.echo(f"  {endpoint.serial}: {exc}", err=True)
+        finally:
+            if medium is not None:
+                medium.close()
 
 
 @click.command("demo")
@@ -23,28 +77,33 @@ from meterhub.runtime import build_runtime
     help="Where the demo's SQLite database and keys live.",
 )
 @click.option(
-    "--meters", "meters_count", type=click.IntRange(1, 100_000), default=20, show_default=True
+    "--meters",
+    "per_protocol",
+    type=click.IntRange(1, 1000),
+    default=4,
+    show_default=True,
+    help="Simulated meters per protocol.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8080, show_default=True)
-@click.option("--no-serve", is_flag=True, help="Create the demo data, then exit.")
-def demo_command(data_dir: Path, meters_count: int, host: str, port: int, no_serve: bool) -> None:
-    """Create demo data in an embedded SQLite database and serve the web UI."""
+@click.option("--no-serve", is_flag=True, help="Start the fleet and register it, then exit.")
+def demo_command(data_dir: Path, per_protocol: int, host: str, port: int, no_serve: bool) -> None:
+    """Start a simulated meter fleet, register it in an embedded SQLite database, serve the UI."""
     overrides = {"data_dir": data_dir, "database_url": ""}
     url, revision = initialise(overrides)
     click.echo(f"demo database {url} (schema {revision})")
-    runtime = build_runtime(load_settings(**overrides))
-    try:
+    settings = load_settings(**overrides)
+    runtime = build_runtime(settings)
+    cipher = CredentialCipher.from_key_file(settings.effective_credential_key_file)
+    with ExitStack() as stack:
+        stack.callback(runtime.close)
+        endpoints = start_fleets(runtime, per_protocol, "127.0.0.1", stack)
         with transaction(runtime.sessions, user="demo") as session:
-            summary = populate_demo(session, meters_count)
-        if summary.virtual_meters:
-            click.echo(
-                f"demo data: {summary.elements} elements, {summary.virtual_meters} simulated "
-                f"meters, {summary.channels} channels"
-            )
-        else:
-            click.echo("demo data already present")
+            summary = populate_demo(session, endpoints, runtime.plugins.drivers(), cipher)
+        click.echo(
+            f"demo fleet: {len(endpoints)} simulated meters ({summary.created_meters} new, "
+            f"{summary.updated_devices} re-addressed) at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        )
+        probe_fleet(runtime, endpoints)
         if not no_serve:
             serve_runtime(runtime, host, port)
-    finally:
-        runtime.close()

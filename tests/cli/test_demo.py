@@ -28,7 +28,7 @@ def test_demo_starts_on_sqlite_and_says_where_it_serves(
             "--port",
             str(port),
             "--meters",
-            "3",
+            "1",
         ],
         cwd=tmp_path,
         env=cli_env | {"PYTHONUNBUFFERED": "1"},
@@ -64,5 +64,25 @@ def test_demo_starts_on_sqlite_and_says_where_it_serves(
         remaining, _ = process.communicate(timeout=20)
         lines.append(remaining or "")
     output = "".join(lines)
-    assert "demo data: " in output and "3 simulated meters" in output
+    assert "demo fleet: 3 simulated meters (3 new, 0 re-addressed)" in output
+    # every simulated meter answered its driver over a real socket or pty
+    assert re.search(r"DLMS-0001 +dlms 127\.0\.0\.1:\d+ +clock [+-]\d+ s", output)
+    assert re.search(r"IEC-0001 +iec62056_21 /dev/pts/\d+ +clock [+-]\d+ s", output)
+    assert re.search(r"MB-0001 +modbus 127\.0\.0\.1:\d+ +1\.8\.0 = [\d.]+ kWh", output)
     assert (tmp_path / "demo" / "meterhub.sqlite3").is_file()
+
+
+def test_a_second_demo_start_keeps_the_data_and_readdresses_the_fleet(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    command = [METERHUB, "demo", "--data-dir", str(tmp_path / "demo"), "--meters", "1"]
+    first = subprocess.run(
+        [*command, "--no-serve"], cwd=tmp_path, env=cli_env, capture_output=True, text=True
+    )
+    assert "3 simulated meters (3 new" in first.stdout, first.stdout + first.stderr
+    second = subprocess.run(
+        [*command, "--no-serve"], cwd=tmp_path, env=cli_env, capture_output=True, text=True
+    )
+    assert second.returncode == 0, second.stderr
+    assert re.search(r"3 simulated meters \(0 new, [1-3] re-addressed\)", second.stdout)
+    assert "DLMS-0001" in second.stdout and "clock" in second.stdout
