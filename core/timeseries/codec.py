@@ -149,23 +149,21 @@ def _encode_values(values: np.ndarray) -> list[bytes]:
     return out
 
 
-def _gather(blobs: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All blobs in one byte array, their start offsets and lengths."""
+def _headers(blobs: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """First byte and length of every blob (C-level loops, no copy of the payloads)."""
+    header = np.frombuffer(bytes(map(itemgetter(0), blobs)), dtype=np.uint8)
     lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs))
-    starts = np.zeros(len(blobs), dtype=np.int64)
-    if len(blobs) > 1:
-        np.cumsum(lengths[:-1], out=starts[1:])
-    buffer = np.frombuffer(b"".join(blobs), dtype=np.uint8)
-    return buffer, starts, lengths
+    return header, lengths
 
 
-def _records(
-    blobs: Sequence[bytes | None], buffer: np.ndarray, rows: np.ndarray, width: int
-) -> np.ndarray:
+def _records(blobs: Sequence[bytes], rows: np.ndarray, width: int) -> np.ndarray:
     """The blobs ``rows`` (all ``width`` bytes long) as a ``(rows, width)`` byte matrix."""
-    if rows.size == len(blobs) and buffer.size == rows.size * width:
-        return buffer.reshape(rows.size, width)  # every blob alike: no copy at all
-    picked = itemgetter(*rows.tolist())(blobs) if rows.size > 1 else (blobs[int(rows[0])],)
+    if rows.size == len(blobs):
+        picked: Sequence[bytes] = blobs
+    elif rows.size == 1:
+        picked = (blobs[int(rows[0])],)
+    else:
+        picked = itemgetter(*rows.tolist())(blobs)
     return np.frombuffer(b"".join(picked), dtype=np.uint8).reshape(rows.size, width)
 
 
@@ -173,15 +171,14 @@ def decode_values(blobs: Sequence[bytes], slots: int) -> np.ndarray:
     """Decode values blobs into a ``(len(blobs), slots)`` float64 array, NaN where absent."""
     if not blobs:
         return np.full((0, slots), np.nan)
-    buffer, starts, lengths = _gather(blobs)
-    header = buffer[starts]
+    header, lengths = _headers(blobs)
     mbytes = mask_bytes(slots)
     codes = np.unique(header).tolist()
     out = np.empty((len(blobs), slots)) if len(codes) > 1 or codes[0] & 0x7F else None
     if out is None or FORMAT_EMPTY in [c & 0x7F for c in codes]:
         out = np.full((len(blobs), slots), np.nan)
     for code in codes:
-        rows = np.flatnonzero(header == code)
+        rows = np.flatnonzero(header == code) if len(codes) > 1 else np.arange(len(blobs))
         f = code & 0x7F
         if f == FORMAT_EMPTY:
             continue
@@ -190,7 +187,7 @@ def decode_values(blobs: Sequence[bytes], slots: int) -> np.ndarray:
         width = 2 + (mbytes if code & HAS_MASK else 0) + slots * _WIDTH[f]
         if (lengths[rows] != width).any():
             raise ValueError(f"block of format {code:#x} has the wrong length for {slots} slots")
-        matrix = _records(blobs, buffer, rows, width)
+        matrix = _records(blobs, rows, width)
         offset = 2
         mask = None
         if code & HAS_MASK:
@@ -246,11 +243,11 @@ def decode_flags(blobs: Sequence[bytes | None], slots: int) -> np.ndarray:
     if not present:
         return out
     index = np.asarray(present, dtype=np.int64)
-    chosen = [blobs[i] for i in present]
-    buffer, starts, lengths = _gather(chosen)  # type: ignore[arg-type]
-    header = buffer[starts]
-    for code in np.unique(header).tolist():
-        sel = np.flatnonzero(header == code)
+    chosen: list[bytes] = [blobs[i] for i in present]  # type: ignore[misc]
+    header, lengths = _headers(chosen)
+    codes = np.unique(header).tolist()
+    for code in codes:
+        sel = np.flatnonzero(header == code) if len(codes) > 1 else np.arange(len(chosen))
         w = code & 0x0F
         if w not in _FLAG_DTYPES:
             raise ValueError(f"unknown flags format {code:#x}")
@@ -258,7 +255,10 @@ def decode_flags(blobs: Sequence[bytes | None], slots: int) -> np.ndarray:
         width = 1 + count * w
         if (lengths[sel] != width).any():
             raise ValueError(f"flags of format {code:#x} have the wrong length for {slots} slots")
-        matrix = np.ascontiguousarray(_records(chosen, buffer, sel, width)[:, 1:])
+        matrix = np.ascontiguousarray(_records(chosen, sel, width)[:, 1:])
         words = matrix.view(_FLAG_DTYPES[w]).reshape(sel.size, count).astype(np.uint32)
-        out[index[sel]] = words  # broadcasts a constant word over the block
+        if sel.size == len(blobs):
+            out[:] = words  # broadcasts a constant word over the block
+        else:
+            out[index[sel]] = words
     return out
