@@ -22,7 +22,7 @@ __all__ = ["IntervalBlock"]
 class IntervalBlock:
     """Equally spaced interval values of one channel.
 
-    ``values`` is a float64 array (``NaN`` = missing) and ``flags`` a uint8 array of the same
+    ``values`` is a float64 array (``NaN`` = missing) and ``flags`` a uint32 array of the same
     length holding the status flags of each value as the time-series store keeps them.
     ``start`` is an aware UTC datetime, the start of the first interval. ``channel_id`` is
     ``None`` for a block that is not (yet) stored, such as a calculation result.
@@ -31,7 +31,7 @@ class IntervalBlock:
     start: datetime
     interval: timedelta
     values: npt.NDArray[np.float64]
-    flags: npt.NDArray[np.uint8]
+    flags: npt.NDArray[np.uint32]
     channel_id: int | None = None
     unit: str | None = None
 

@@ -110,7 +110,7 @@ def test_optional_actions_default_to_unsupported(call, action) -> None:  # type:
 
 
 def test_interval_block_checks() -> None:
-    values, flags = np.zeros(4), np.zeros(4, np.uint8)
+    values, flags = np.zeros(4), np.zeros(4, np.uint32)
     block = IntervalBlock(T0, timedelta(minutes=15), values, flags)
     assert (len(block), block.end) == (4, T0 + timedelta(hours=1))
     with pytest.raises(ValueError, match="aware"):

@@ -44,7 +44,7 @@ QUARTER = timedelta(minutes=15)
 
 def block(values: list[float], channel_id: int | None = 1) -> IntervalBlock:
     array = np.array(values, dtype=np.float64)
-    return IntervalBlock(T0, QUARTER, array, np.zeros(len(array), np.uint8), channel_id, "Wh")
+    return IntervalBlock(T0, QUARTER, array, np.zeros(len(array), np.uint32), channel_id, "Wh")
 
 
 @pytest.fixture
@@ -162,7 +162,7 @@ class SumCalculation(Calculation):
     ) -> IntervalBlock:
         first = next(iter(inputs.values()))
         total = np.sum([item.values for item in inputs.values()], axis=0)
-        flags = np.zeros(len(total), np.uint8)
+        flags = np.zeros(len(total), np.uint32)
         return IntervalBlock(first.start, first.interval, total, flags, None, first.unit)
 
 
