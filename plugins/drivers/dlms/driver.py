@@ -14,6 +14,9 @@ Settings (all text; see :data:`SETTINGS` and ``docs/drivers/dlms.md``):
 * ``invocation_counter``: the next frame counter for HLS (default 1); after the session
   :attr:`DlmsConnection.state` holds the next one to store back (see below);
 * ``timeout``: seconds per answer (default 5); ``max_pdu`` (default 1024);
+* ``image_transfer`` (default ``0-0:44.0.0*255``): the image transfer object (class 18) of
+  :meth:`DlmsConnection.upgrade_firmware`; ``firmware_timeout`` (default 120): seconds the meter
+  has to verify and to activate an image;
 * ``load_profile`` (default ``1-0:99.1.0``), ``event_log`` (``0-0:99.98.0``),
   ``daily_profile`` (``1-0:98.2.0``), ``monthly_profile`` (``1-0:98.1.0``),
   ``instantaneous`` (comma list, default ``1-0:1.7.0,1-0:32.7.0,1-0:31.7.0``);
@@ -28,6 +31,7 @@ acquisition engine merges it, and a caller without one stores it itself.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -46,12 +50,14 @@ from gurux_dlms.objects import (
     GXDLMSDemandRegister,
     GXDLMSDisconnectControl,
     GXDLMSExtendedRegister,
+    GXDLMSImageTransfer,
     GXDLMSLimiter,
     GXDLMSProfileGeneric,
     GXDLMSRegister,
     GXDLMSSeasonProfile,
     GXDLMSWeekProfile,
 )
+from gurux_dlms.objects.enums import ImageTransferStatus
 from gurux_dlms.objects.GXDLMSObject import GXDLMSObject
 from gurux_dlms.secure import GXDLMSSecureClient
 
@@ -86,7 +92,13 @@ from meterhub.plugins.drivers.dlms.cosem import (
 )
 from meterhub.plugins.drivers.dlms.link import FrameLink
 
-__all__ = ["SETTINGS", "DlmsConnection", "DlmsDriver", "calendar_from_json"]
+__all__ = [
+    "SETTINGS",
+    "DlmsConnection",
+    "DlmsDriver",
+    "ImageTransferFailed",
+    "calendar_from_json",
+]
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +106,7 @@ CLOCK = "0-0:1.0.0*255"
 DISCONNECT_CONTROL = "0-0:96.3.10*255"
 LIMITER = "0-0:17.0.0*255"
 ACTIVITY_CALENDAR = "0-0:13.0.0*255"
+IMAGE_TRANSFER = "0-0:44.0.0*255"
 
 #: Every setting the driver knows, with its default ("" = none).
 SETTINGS: Mapping[str, str] = {
@@ -110,6 +123,8 @@ SETTINGS: Mapping[str, str] = {
     "invocation_counter": "1",
     "timeout": "5",
     "max_pdu": "1024",
+    "image_transfer": IMAGE_TRANSFER,
+    "firmware_timeout": "120",
     "load_profile": "1-0:99.1.0*255",
     "event_log": "0-0:99.98.0*255",
     "daily_profile": "1-0:98.2.0*255",
@@ -149,7 +164,10 @@ _KNOWN_CLASSES = {
     DISCONNECT_CONTROL: ObjectType.DISCONNECT_CONTROL,
     LIMITER: ObjectType.LIMITER,
     ACTIVITY_CALENDAR: ObjectType.ACTIVITY_CALENDAR,
+    IMAGE_TRANSFER: ObjectType.IMAGE_TRANSFER,
 }
+#: How often a block the meter reports missing is sent again before the transfer fails.
+_BLOCK_RETRIES = 3
 #: Standard event codes (IEC 62056-6-2 / DLMS UA Blue Book, standard event log).
 EVENT_TEXTS = {
     1: "Power down",
@@ -171,6 +189,23 @@ EVENT_TEXTS = {
     17: "Firmware ready for activation",
     18: "Firmware activated",
 }
+
+
+class ImageTransferFailed(DeviceError):
+    """A firmware image transfer the meter started failed (class 18, ``upgrade_firmware``).
+
+    ``step`` is where: ``initiate``, ``transfer``, ``verify`` or ``activate``; ``status`` the
+    last image_transfer_status the meter reported (IEC 62056-6-2: 1 initiated, 2 verification
+    initiated, 3 verified, 4 verification failed, 5 activation initiated, 6 activated,
+    7 activation failed), or ``None`` when it was not read.
+    """
+
+    def __init__(
+        self, message: str, step: str, status: int | None = None, *, frame: bytes | None = None
+    ) -> None:
+        super().__init__(message, frame=frame)
+        self.step = step
+        self.status = status
 
 
 def _setting(settings: Mapping[str, str], key: str) -> str:
@@ -228,6 +263,7 @@ class DlmsDriver(Driver):
                     Action.DISCONNECT_SUPPLY,
                     Action.RECONNECT_SUPPLY,
                     Action.UPLOAD_TARIFF,
+                    Action.UPGRADE_FIRMWARE,
                 }
             ),
             address_syntax="host:port (TCP, e.g. 10.0.0.5:4059) or a serial device (/dev/ttyUSB0)",
@@ -346,6 +382,8 @@ class DlmsConnection(DriverConnection):
             cipher.blockCipherKey = _hex(settings, "block_cipher_key", (16,))
             cipher.invocationCounter = _int(settings, "invocation_counter", 0, 0xFFFFFFFF)
         self.client = client
+        self.firmware_timeout = float(_int(settings, "firmware_timeout", 1, 86_400))
+        self.image_transfer = _obis(_setting(settings, "image_transfer"), "image_transfer")
         self.profiles = {
             key: _obis(_setting(settings, key), key)
             for key in ("load_profile", "event_log", "daily_profile", "monthly_profile")
@@ -829,6 +867,136 @@ class DlmsConnection(DriverConnection):
             if quality is not Quality.VALID:
                 return None
         return calendar_to_json(obj, passive=passive)
+
+    # -- firmware ----------------------------------------------------------------------------
+
+    def upgrade_firmware(self, image: bytes, version: str) -> Quality:
+        """Transfer ``image`` to the image transfer object (class 18) and activate it.
+
+        The standard sequence (IEC 62056-6-2, image transfer): read image_block_size and
+        image_transfer_enabled; image_transfer_initiate with ``version`` as the image
+        identifier and the image size; image_block_transfer for every block; read
+        image_first_not_transferred_block_number and send again what the meter is missing;
+        image_verify; image_activate; while the meter answers temporary-failure (verifying or
+        activating), poll image_transfer_status up to ``firmware_timeout`` seconds.
+
+        :returns: :attr:`Quality.VALID` when the meter activated the image; the quality of the
+            refusal when the meter refused before anything started (``access_denied`` for an
+            association without the rights, ``device_busy``).
+        :raises UnsupportedAction: the meter has no image transfer object.
+        :raises ImageTransferFailed: transfer disabled, or a step failed once the transfer
+            started (refused initiate or block, blocks still missing, verification or
+            activation failed or did not finish in time); ``step`` says which.
+        :raises LinkLost: the line broke (a meter may restart when it activates an image).
+        """
+        if not isinstance(image, bytes | bytearray) or not image:
+            raise InvalidValue("image", "must be non-empty bytes")
+        if not isinstance(version, str) or not version.strip():
+            raise InvalidValue("version", "must be a non-empty text (the image identifier)")
+        code = self.image_transfer
+        obj = GXDLMSImageTransfer(logical_name(code))
+        block_size, quality = self._get(obj, 2, raw=True)
+        if quality in (Quality.NOT_AVAILABLE, Quality.UNSUPPORTED):
+            self.trace.note(f"no image transfer object {code}")
+            raise self.unsupported(Action.UPGRADE_FIRMWARE)
+        if quality is not Quality.VALID:
+            return quality
+        enabled, quality = self._get(obj, 5, raw=True)
+        if quality is not Quality.VALID:
+            return quality
+        if not enabled:
+            raise ImageTransferFailed(
+                "image transfer is disabled on the meter (image_transfer_enabled is false)",
+                "initiate",
+            )
+        size = _number(block_size)
+        if not isinstance(size, int) or size < 1:
+            raise ImageTransferFailed(f"the meter's image block size {block_size!r}", "initiate")
+        obj.imageBlockSize = size
+        try:
+            initiate = obj.imageTransferInitiate(self.client, version.strip(), len(image))
+        except ValueError as exc:  # block size over the PDU size
+            raise ImageTransferFailed(f"cannot initiate: {exc}", "initiate") from exc
+        quality = self._method(initiate, f"ACTION image_transfer_initiate {version.strip()!r}")
+        if quality is Quality.ACCESS_DENIED or quality is Quality.DEVICE_BUSY:
+            return quality
+        if quality is not Quality.VALID:
+            raise ImageTransferFailed(f"the meter refused the transfer ({quality})", "initiate")
+        blocks = obj.imageBlockTransfer(self.client, bytes(image), None)
+        self.trace.note(f"image of {len(image)} bytes in {len(blocks)} blocks of {size}")
+        for number, frames in enumerate(blocks):
+            self._send_block(frames, number)
+        self._complete(obj, blocks)
+        self._finish_step(obj.imageVerify(self.client), obj, "verify")
+        self._finish_step(obj.imageActivate(self.client), obj, "activate")
+        self.trace.note(f"image {version.strip()!r} activated")
+        return Quality.VALID
+
+    def _send_block(self, frames: Any, number: int) -> None:
+        quality = self._method(frames, f"ACTION image_block_transfer {number}")
+        if quality is not Quality.VALID:
+            raise ImageTransferFailed(f"the meter refused block {number} ({quality})", "transfer")
+
+    def _complete(self, obj: GXDLMSImageTransfer, blocks: list[Any]) -> None:
+        """Send again the blocks the meter reports missing (attribute 4), a few times each."""
+        sent: dict[int, int] = {}
+        while True:
+            first, quality = self._get(obj, 4, raw=True)
+            missing = _number(first)
+            if quality is not Quality.VALID or not isinstance(missing, int):
+                self.trace.note("image_first_not_transferred_block_number not readable")
+                return
+            if missing >= len(blocks):
+                return
+            sent[missing] = sent.get(missing, 0) + 1
+            if sent[missing] > _BLOCK_RETRIES:
+                raise ImageTransferFailed(
+                    f"the meter still misses block {missing} after {_BLOCK_RETRIES} resends",
+                    "transfer",
+                )
+            self.trace.note(f"the meter misses block {missing}: sending it again")
+            self._send_block(blocks[missing], missing)
+
+    def _status(self, obj: GXDLMSImageTransfer) -> int | None:
+        value, quality = self._get(obj, 6, raw=True)
+        number = _number(value)
+        return number if quality is Quality.VALID and isinstance(number, int) else None
+
+    def _finish_step(self, frames: Any, obj: GXDLMSImageTransfer, step: str) -> None:
+        """Verify or activate: done when the method succeeds; polled while it is busy."""
+        if step == "verify":
+            done = ImageTransferStatus.IMAGE_VERIFICATION_SUCCESSFUL
+            failed = ImageTransferStatus.IMAGE_VERIFICATION_FAILED
+        else:
+            done = ImageTransferStatus.IMAGE_ACTIVATION_SUCCESSFUL
+            failed = ImageTransferStatus.IMAGE_ACTIVATION_FAILED
+        quality = self._method(frames, f"ACTION image_{step}")
+        if quality is Quality.VALID:
+            return
+        if quality is not Quality.DEVICE_BUSY:
+            status = self._status(obj)
+            raise ImageTransferFailed(
+                f"image {step} failed ({quality}, image_transfer_status {status})", step, status
+            )
+        deadline = time.monotonic() + self.firmware_timeout
+        pause = 0.1
+        status = None
+        while time.monotonic() < deadline:
+            time.sleep(min(pause, max(deadline - time.monotonic(), 0)))
+            pause = min(pause * 2, 2.0)
+            status = self._status(obj)
+            if status == done:
+                return
+            if status == failed:
+                raise ImageTransferFailed(
+                    f"image {step} failed (image_transfer_status {status})", step, status
+                )
+        raise ImageTransferFailed(
+            f"image {step} did not finish within {self.firmware_timeout:g} s "
+            f"(image_transfer_status {status})",
+            step,
+            status,
+        )
 
     # -- session -------------------------------------------------------------------------------
 

@@ -80,6 +80,15 @@ its test fails and tells us to drop the workaround.
 20  The next-data-block handler calls ``GXDLMSLongTransaction.setData()``, which does not
     exist, whenever a GET answer needs a third block: the meter then sends an empty frame →
     :func:`install` adds the setter.
+21  ``GXDLMSImageTransfer.invoke`` (image_transfer_initiate) appends the activate info list to
+    a new list *as one item*, so image_activate_info (attribute 7) can never be read again
+    (``AttributeError: 'list' object has no attribute 'size'``: hardware fault) →
+    :class:`CompatImageTransfer` keeps a flat list of ``GXDLMSImageActivateInfo``.
+22  ``GXDLMSImageTransfer.invoke`` (image_block_transfer) calls Java's ``longValue()`` on the
+    block number (an ``int``), then assigns into an immutable ``bytes`` and stores the block
+    through ``imageData.put`` on ``None``: no block can ever be transferred →
+    :class:`CompatImageTransfer` records blocks by number and keeps the blocks status bit
+    string and image_first_not_transferred_block_number.
 ==  =========================================================================================
 
 :func:`install` changes gurux classes of the process (defects 4, 10, 13, 14, 16, 17, 20):
@@ -102,15 +111,17 @@ from typing import Any
 from gurux_dlms import GXByteBuffer
 from gurux_dlms.AesGcmParameter import AesGcmParameter
 from gurux_dlms.ConfirmedServiceError import ConfirmedServiceError
-from gurux_dlms.enums import Authentication, InterfaceType
+from gurux_dlms.enums import Authentication, ErrorCode, InterfaceType
 from gurux_dlms.GXDLMSLNParameters import GXDLMSLNParameters
 from gurux_dlms.GXDLMSLongTransaction import GXDLMSLongTransaction
 from gurux_dlms.GXHdlcSettings import GXHdlcSettings
 from gurux_dlms.GXReplyData import GXReplyData
 from gurux_dlms.GXSecure import GXSecure
 from gurux_dlms.GXServerReply import GXServerReply
-from gurux_dlms.objects import GXDLMSAssociationLogicalName
+from gurux_dlms.objects import GXDLMSAssociationLogicalName, GXDLMSImageTransfer
+from gurux_dlms.objects.enums import ImageTransferStatus
 from gurux_dlms.objects.enums.AssociationStatus import AssociationStatus
+from gurux_dlms.objects.GXDLMSImageActivateInfo import GXDLMSImageActivateInfo
 from gurux_dlms.secure import GXDLMSSecureServer
 from gurux_dlms.ServiceError import ServiceError
 from gurux_dlms.ValueEventArgs import ValueEventArgs
@@ -120,6 +131,7 @@ __all__ = [
     "CompatServerReply",
     "AareBuffer",
     "CompatAssociation",
+    "CompatImageTransfer",
     "HdlcLimits",
     "ShiftTolerantAesGcmParameter",
     "install",
@@ -390,6 +402,74 @@ class CompatAssociation(GXDLMSAssociationLogicalName):
             counter = settings.cipher.invocationCounter
         self.associationStatus = AssociationStatus.ASSOCIATED
         return GXSecure.secure(settings, settings.cipher, counter, settings.ctoSChallenge, secret)
+
+
+# -- defects 21, 22 ----------------------------------------------------------------------------
+
+
+class CompatImageTransfer(GXDLMSImageTransfer):
+    """Defects 21 and 22: an image transfer object (class 18) whose methods 1 and 2 work.
+
+    image_transfer_initiate (method 1) resets the transfer for ``(identifier, size)``;
+    image_block_transfer (method 2) records ``(number, data)`` in :attr:`blocks`, sets the
+    block's bit in image_transferred_blocks_status (attribute 3) and keeps
+    image_first_not_transferred_block_number (attribute 4) at the first block not received.
+    A block number out of range is refused (data-block-number-invalid). Verify and activate
+    (methods 3 and 4) are gurux's (they do nothing): a meter overrides them.
+    """
+
+    def __init__(self, ln: str = "0.0.44.0.0.255") -> None:
+        super().__init__(ln)
+        #: Received blocks by number.
+        self.blocks: dict[int, bytes] = {}
+        #: The identifier of the image being transferred.
+        self.identifier = b""
+
+    def block_count(self) -> int:
+        """How many blocks the image being transferred has."""
+        size, block = int(self.imageSize or 0), int(self.imageBlockSize or 1)
+        return -(-size // block)
+
+    def _mark(self) -> None:
+        count = self.block_count()
+        bits = "".join("1" if number in self.blocks else "0" for number in range(count))
+        self.imageTransferredBlocksStatus = bits
+        self.imageFirstNotTransferredBlockNumber = next(
+            (number for number in range(count) if number not in self.blocks), count
+        )
+
+    def invoke(self, settings: Any, e: Any) -> Any:
+        """Methods 1 and 2 as IEC 62056-6-2 describes them; 3 and 4 as gurux does."""
+        if e.index == 1:
+            parameters = e.parameters or []
+            if len(parameters) != 2:
+                e.error = ErrorCode.OTHER_REASON
+                return None
+            self.identifier = bytes(parameters[0] or b"")
+            self.imageSize = int(parameters[1])
+            self.blocks = {}
+            info = next(
+                (i for i in self.imageActivateInfo if bytes(i.identification) == self.identifier),
+                None,
+            )
+            if info is None:
+                info = GXDLMSImageActivateInfo(0, bytearray(self.identifier), bytearray())
+                self.imageActivateInfo = [*self.imageActivateInfo, info]
+            info.size = self.imageSize
+            self.imageTransferStatus = ImageTransferStatus.IMAGE_TRANSFER_INITIATED
+            self._mark()
+            return None
+        if e.index == 2:
+            parameters = e.parameters or []
+            number = int(parameters[0]) if len(parameters) == 2 else -1
+            if not 0 <= number < self.block_count():
+                e.error = ErrorCode.DATA_BLOCK_NUMBER_INVALID
+                return None
+            self.blocks[number] = bytes(parameters[1] or b"")
+            self.imageTransferStatus = ImageTransferStatus.IMAGE_TRANSFER_INITIATED
+            self._mark()
+            return None
+        return super().invoke(settings, e)
 
 
 class _ServiceErrorReport:

@@ -43,11 +43,24 @@ OBIS                class  content
 0-0:96.3.10*255     70     disconnect control (methods 1 disconnect, 2 reconnect)
 0-0:17.0.0*255      71     limiter on 1-0:1.7.0 (thresholds writable)
 0-0:13.0.0*255      20     activity calendar (passive writable, method 1 activates)
+0-0:44.0.0*255      18     image transfer (methods 1–4; the received image is recorded)
 1-0:96.50.0*255     1      exists but no association may read it (access denied)
 ==================  =====  ===============================================================
 
 Profiles are selectable by range (on the clock column) and by entry; they always return every
 column. Interval timestamps are interval *ends* in UTC, as the driver's readings.
+
+**Image transfer** (firmware upgrade). The meter records what it receives in
+:attr:`MeterState.image` (an :class:`ImageState`): the identifier, the declared size, the
+blocks; :attr:`ImageState.received` is the image as the blocks put it together. Verification
+(method 3) succeeds when every block arrived and their sizes add up to the declared size;
+activation (method 4) needs a verified image and makes its identifier the firmware version
+(``1-0:0.2.0``). More options: ``image_transfer`` (``yes`` default; ``no``: the meter has no
+image transfer object; ``disabled``: image_transfer_enabled is false), ``image_block_size``
+(default 192), ``image_verify`` (``ok`` default; ``fail``: verification always fails, as for a
+bad signature), ``image_busy`` (seconds verification and activation take: the methods answer
+temporary-failure and image_transfer_status tells when they are done; default 0),
+``image_lose_block`` (a block number the meter loses the first time it arrives).
 """
 
 from __future__ import annotations
@@ -89,9 +102,11 @@ from gurux_dlms.objects import (
     GXDLMSProfileGeneric,
     GXDLMSRegister,
 )
+from gurux_dlms.objects.enums import ImageTransferStatus
+from gurux_dlms.objects.GXDLMSImageActivateInfo import GXDLMSImageActivateInfo
 
 from meterhub.extensions.simulator import Faults, RunningFleet, SimulatedEndpoint, Simulator
-from meterhub.plugins.drivers.dlms.gurux_compat import CompatServer
+from meterhub.plugins.drivers.dlms.gurux_compat import CompatImageTransfer, CompatServer
 from meterhub.plugins.drivers.simulated import SimulatedMeter
 
 __all__ = [
@@ -100,6 +115,7 @@ __all__ = [
     "PHYSICAL_ADDRESS",
     "DlmsFleet",
     "DlmsSimulator",
+    "ImageState",
     "MeterState",
     "meter_secrets",
 ]
@@ -130,6 +146,7 @@ _METHODS = {
     "0.0.40.0.0.255": {1},
     "0.0.96.3.10.255": {1, 2},
     "0.0.13.0.0.255": {1},
+    "0.0.44.0.0.255": {1, 2, 3, 4},
 }
 _FIRMWARE = "MHSIM-DLMS-1.0"
 _AUTH_LEVELS = {"none": Authentication.NONE, "low": Authentication.LOW}
@@ -164,6 +181,59 @@ def meter_secrets(serial: str) -> dict[str, str]:
 
 
 @dataclass
+class ImageState:
+    """What the meter's image transfer object (class 18) keeps across connections."""
+
+    #: Whether the meter has an image transfer object at all.
+    present: bool = True
+    #: image_transfer_enabled (attribute 5).
+    enabled: bool = True
+    #: image_block_size (attribute 2), bytes.
+    block_size: int = 192
+    #: ``False``: verification always fails (a bad signature).
+    verify_ok: bool = True
+    #: Seconds verification and activation take (0: done when the method answers).
+    busy: float = 0.0
+    #: Block numbers the meter loses the first time they arrive.
+    lose: set[int] = field(default_factory=set)
+    identifier: bytes = b""
+    size: int = 0
+    blocks: dict[int, bytes] = field(default_factory=dict)
+    status: int = ImageTransferStatus.IMAGE_TRANSFER_NOT_INITIATED
+    #: Activate info (attribute 7): (size, identifier) per image the meter knows.
+    known: dict[bytes, int] = field(default_factory=dict)
+    #: When the verification or activation in progress ends (monotonic), and its outcome.
+    done_at: float = 0.0
+    outcome: int = 0
+    #: The identifier and bytes of the activated image.
+    activated: bytes | None = None
+    active_image: bytes | None = None
+
+    @property
+    def received(self) -> bytes:
+        """The image as the received blocks put it together, in block order."""
+        return b"".join(self.blocks[number] for number in sorted(self.blocks))
+
+    def verified(self) -> bool:
+        """Every block arrived, the sizes add up, and the (simulated) signature is good."""
+        count = -(-self.size // self.block_size) if self.block_size else 0
+        complete = sorted(self.blocks) == list(range(count))
+        return complete and len(self.received) == self.size and self.verify_ok
+
+    def settle(self) -> None:
+        """End a verification or activation whose time is up."""
+        if self.done_at and time.monotonic() >= self.done_at:
+            self.done_at = 0.0
+            self._finish(self.outcome)
+
+    def _finish(self, status: int) -> None:
+        self.status = status
+        if status == ImageTransferStatus.IMAGE_ACTIVATION_SUCCESSFUL:
+            self.activated = self.identifier
+            self.active_image = self.received
+
+
+@dataclass
 class MeterState:
     """What one simulated meter keeps across connections: clock setting, breaker, tables."""
 
@@ -179,6 +249,14 @@ class MeterState:
     calendar: dict[int, Any] = field(default_factory=dict)
     #: The highest invocation counter the meter has accepted (replay protection).
     invocation_counter: int = 0
+    #: The image transfer object's state and what it received.
+    image: ImageState = field(default_factory=ImageState)
+
+    def firmware(self) -> str:
+        """The firmware version: the identifier of the last activated image, or the factory's."""
+        with self.lock:
+            activated = self.image.activated
+        return activated.decode("utf-8", "replace") if activated else _FIRMWARE
 
     def now(self) -> float:
         """The system time, in Unix seconds."""
@@ -459,6 +537,96 @@ class _Calendar(GXDLMSActivityCalendar):
         return None
 
 
+class _ImageTransfer(CompatImageTransfer):
+    """Image transfer on :attr:`MeterState.image`: records blocks, verifies, activates."""
+
+    def __init__(self, state: MeterState) -> None:
+        super().__init__("0.0.44.0.0.255")
+        self.state = state
+
+    def _load(self) -> ImageState:
+        image = self.state.image
+        image.settle()
+        self.imageBlockSize = image.block_size
+        self.imageTransferEnabled = image.enabled
+        self.imageTransferStatus = image.status
+        self.identifier = image.identifier
+        self.imageSize = image.size
+        self.blocks = dict(image.blocks)
+        self.imageActivateInfo = [
+            GXDLMSImageActivateInfo(size, bytearray(ident), bytearray())
+            for ident, size in image.known.items()
+        ]
+        self._mark()
+        return image
+
+    def getValue(self, settings: Any, e: Any) -> Any:
+        with self.state.lock:
+            self._load()
+        return super().getValue(settings, e)
+
+    def invoke(self, settings: Any, e: Any) -> Any:
+        with self.state.lock:
+            image = self._load()
+            if e.index == 1 and not image.enabled:
+                e.error = ErrorCode.TEMPORARY_FAILURE
+                return None
+            if e.index == 2 and image.status != ImageTransferStatus.IMAGE_TRANSFER_INITIATED:
+                e.error = ErrorCode.OTHER_REASON
+                return None
+            if e.index in (1, 2):
+                super().invoke(settings, e)
+                number = int(e.parameters[0]) if e.index == 2 and not e.error else None
+                if number is not None and number in image.lose:
+                    image.lose.discard(number)
+                    self.blocks.pop(number, None)
+                image.identifier, image.size = self.identifier, int(self.imageSize)
+                image.blocks, image.status = dict(self.blocks), int(self.imageTransferStatus)
+                if e.index == 1:
+                    image.known[image.identifier] = image.size
+                return None
+            if e.index == 3:
+                return self._run(
+                    e,
+                    image,
+                    ImageTransferStatus.IMAGE_VERIFICATION_INITIATED,
+                    ImageTransferStatus.IMAGE_VERIFICATION_SUCCESSFUL
+                    if image.verified()
+                    else ImageTransferStatus.IMAGE_VERIFICATION_FAILED,
+                )
+            if e.index == 4:
+                if image.status != ImageTransferStatus.IMAGE_VERIFICATION_SUCCESSFUL:
+                    e.error = ErrorCode.OTHER_REASON
+                    return None
+                return self._run(
+                    e,
+                    image,
+                    ImageTransferStatus.IMAGE_ACTIVATION_INITIATED,
+                    ImageTransferStatus.IMAGE_ACTIVATION_SUCCESSFUL,
+                )
+        e.error = ErrorCode.READ_WRITE_DENIED
+        return None
+
+    @staticmethod
+    def _run(e: Any, image: ImageState, running: int, outcome: int) -> None:
+        """Verification or activation: at once, or answered temporary-failure while busy."""
+        if image.done_at:
+            e.error = ErrorCode.TEMPORARY_FAILURE  # the previous one is still running
+            return None
+        if image.busy > 0:
+            image.status, image.outcome = running, outcome
+            image.done_at = time.monotonic() + image.busy
+            e.error = ErrorCode.TEMPORARY_FAILURE
+            return None
+        image._finish(outcome)
+        if outcome in (
+            ImageTransferStatus.IMAGE_VERIFICATION_FAILED,
+            ImageTransferStatus.IMAGE_ACTIVATION_FAILED,
+        ):
+            e.error = ErrorCode.OTHER_REASON
+        return None
+
+
 def _build_objects(state: MeterState) -> list[Any]:
     model = state.model
     clock = _LiveClock(state)
@@ -560,7 +728,7 @@ def _build_objects(state: MeterState) -> list[Any]:
         clock,
         _LiveData("0.0.42.0.0.255", text("MHS" + state.serial), DataType.OCTET_STRING),
         _LiveData("0.0.96.1.0.255", text(state.serial), DataType.OCTET_STRING),
-        _LiveData("1.0.0.2.0.255", text(_FIRMWARE), DataType.OCTET_STRING),
+        _LiveData("1.0.0.2.0.255", lambda: state.firmware().encode(), DataType.OCTET_STRING),
         _LiveData(
             "0.0.43.1.0.255", lambda: state.invocation_counter + 1, DataType.UINT32
         ),
@@ -568,7 +736,7 @@ def _build_objects(state: MeterState) -> list[Any]:
         _MaxDemand(state), _Demand(state),
         load_profile, daily, monthly, events, event_code,
         _Disconnector(state), _Limiter(state, power), _Calendar(state), denied,
-    ]  # fmt: skip
+    ] + ([_ImageTransfer(state)] if state.image.present else [])  # fmt: skip
 
 
 def _last_event(model: SimulatedMeter) -> int:
@@ -909,6 +1077,7 @@ class DlmsSimulator(Simulator):
             framing = "hdlc"
         if authentication not in _AUTH_LEVELS:
             raise ValueError(f"authentication must be none, low or high, not {authentication!r}")
+        image_options = _image_options(options)
         interface = InterfaceType.HDLC if framing == "hdlc" else InterfaceType.WRAPPER
         meters: list[_Meter] = []
         try:
@@ -916,8 +1085,9 @@ class DlmsSimulator(Simulator):
                 serial = f"{prefix}{number:04d}"
                 secrets = meter_secrets(serial)
                 state = MeterState(
-                    serial, SimulatedMeter(serial), faults or Faults(), authentication, secrets
-                )
+                    serial, SimulatedMeter(serial), faults or Faults(), authentication, secrets,
+                    image=image_options(),
+                )  # fmt: skip
                 settings = _endpoint_settings(framing, authentication, secrets)
                 if transport == "tcp":
                     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -946,6 +1116,36 @@ class DlmsSimulator(Simulator):
                         os.close(fd)
             raise
         return DlmsFleet(meters)
+
+
+def _image_options(options: Mapping[str, str]) -> Callable[[], ImageState]:
+    """Check the ``image_*`` options; return a factory of one meter's :class:`ImageState`."""
+    mode = options.get("image_transfer", "yes")
+    if mode not in ("yes", "no", "disabled"):
+        raise ValueError(f"image_transfer must be yes, no or disabled, not {mode!r}")
+    verify = options.get("image_verify", "ok")
+    if verify not in ("ok", "fail"):
+        raise ValueError(f"image_verify must be ok or fail, not {verify!r}")
+    try:
+        block_size = int(options.get("image_block_size", "192"))
+        busy = float(options.get("image_busy", "0"))
+        lose = {int(options["image_lose_block"])} if options.get("image_lose_block") else set()
+    except ValueError:
+        raise ValueError("image_block_size, image_busy and image_lose_block are numbers") from None
+    if not 16 <= block_size <= 960:
+        raise ValueError(f"image_block_size must be 16..960, not {block_size}")
+
+    def make() -> ImageState:
+        return ImageState(
+            present=mode != "no",
+            enabled=mode == "yes",
+            block_size=block_size,
+            verify_ok=verify == "ok",
+            busy=busy,
+            lose=set(lose),
+        )
+
+    return make
 
 
 def _endpoint_settings(framing: str, authentication: str, secrets: dict[str, str]) -> dict:

@@ -23,7 +23,12 @@ from gurux_dlms.GXDLMSSettings import GXDLMSSettings
 from gurux_dlms.GXHdlcSettings import GXHdlcSettings
 from gurux_dlms.GXServerReply import GXServerReply
 from gurux_dlms.internal._GXCommon import _GXCommon
-from gurux_dlms.objects import GXDLMSAssociationLogicalName, GXDLMSClock, GXDLMSProfileGeneric
+from gurux_dlms.objects import (
+    GXDLMSAssociationLogicalName,
+    GXDLMSClock,
+    GXDLMSImageTransfer,
+    GXDLMSProfileGeneric,
+)
 from gurux_dlms.secure import GXDLMSSecureServer
 from gurux_dlms.ValueEventArgs import ValueEventArgs
 
@@ -208,3 +213,41 @@ def test_defect_19_action_handler_calls_missing_association_accessors() -> None:
 
 def test_defect_20_long_transaction_lacks_set_data(unpatched: dict[str, str]) -> None:
     assert unpatched["setData"].startswith("AttributeError")
+
+
+def _image_event(method: int, parameters: list) -> tuple[GXDLMSSettings, ValueEventArgs]:
+    settings = GXDLMSSettings(True, None)
+    return settings, ValueEventArgs(settings, None, method, 0, parameters)
+
+
+def test_defect_21_image_transfer_initiate_nests_the_activate_info() -> None:
+    image = GXDLMSImageTransfer()
+    settings, event = _image_event(1, [bytearray(b"FW-2"), 400])
+    image.invoke(settings, event)
+    assert isinstance(image.imageActivateInfo[0], list)  # the old list, as one item
+    with pytest.raises(AttributeError, match="size"):
+        image.getValue(settings, ValueEventArgs(settings, image, 7, 0, None))
+    # The workaround keeps a flat list that can be read.
+    fixed = gurux_compat.CompatImageTransfer()
+    fixed.invoke(settings, event)
+    assert [bytes(i.identification) for i in fixed.imageActivateInfo] == [b"FW-2"]
+    fixed.getValue(settings, ValueEventArgs(settings, fixed, 7, 0, None))
+
+
+def test_defect_22_image_block_transfer_cannot_store_a_block() -> None:
+    image = GXDLMSImageTransfer()
+    settings, event = _image_event(1, [bytearray(b"FW-2"), 400])
+    image.invoke(settings, event)
+    _, block = _image_event(2, [0, bytearray(200)])
+    with pytest.raises(AttributeError, match="longValue"):
+        image.invoke(settings, block)
+    source = inspect.getsource(GXDLMSImageTransfer.invoke)
+    assert ".encode()" in source and "self.imageData.put(" in source
+    assert GXDLMSImageTransfer().imageData is None
+    # The workaround records the block and its status bit.
+    fixed = gurux_compat.CompatImageTransfer()
+    fixed.invoke(settings, event)
+    fixed.invoke(settings, block)
+    assert fixed.blocks == {0: bytes(200)}
+    assert fixed.imageTransferredBlocksStatus == "10"
+    assert fixed.imageFirstNotTransferredBlockNumber == 1
