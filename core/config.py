@@ -7,12 +7,17 @@ The default is an embedded SQLite database in the data directory, so a laptop ne
 
 from __future__ import annotations
 
+import difflib
 import json
+import logging
 import os
+import tomllib
+from collections.abc import Mapping
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -20,12 +25,33 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from meterhub.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
 
 #: Environment variable naming the TOML settings file.
 CONFIG_ENV = "METERHUB_CONFIG"
 DEFAULT_CONFIG_FILE = "meterhub.toml"
+#: Prefix of every environment variable MeterHub reads.
+ENV_PREFIX = "METERHUB_"
+#: ``METERHUB_*`` variables that are not settings: the settings file, and the switches of the
+#: test suite, CI and benchmarks (``tests/conftest.py``, ``Makefile``, ``bench/``). Any other
+#: unknown one is warned about.
+OTHER_VARIABLES = frozenset(
+    {
+        CONFIG_ENV,
+        "METERHUB_TEST_DB",
+        "METERHUB_TEST_PG_URL",
+        "METERHUB_REQUIRE_POSTGRESQL",
+        "METERHUB_BENCH_DIR",
+        "METERHUB_BENCH_PG_URL",
+    }
+)
+#: The log levels ``log_level`` accepts.
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 _URL_SCHEMES = {
     "sqlite": "sqlite",
@@ -48,23 +74,73 @@ def _config_file() -> Path | None:
     return local if local.is_file() else None
 
 
+class _TomlFile(TomlConfigSettingsSource):
+    """The TOML settings file; a file that cannot be read or parsed is named with the place."""
+
+    def _read_file(self, file_path: Path | Traversable) -> dict[str, Any]:
+        try:
+            with file_path.open("rb") as file:
+                return tomllib.load(file)
+        except tomllib.TOMLDecodeError as exc:  # the message ends "(at line L, column C)"
+            raise ConfigurationError(
+                f"settings file {file_path} is not valid TOML: {exc}"
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise ConfigurationError(
+                f"settings file {file_path} is not UTF-8 text (byte {exc.start})"
+            ) from None
+        except OSError as exc:
+            raise ConfigurationError(
+                f"settings file {file_path} cannot be read: {exc.strerror}"
+            ) from None
+
+
 def normalize_database_url(url: str) -> str:
     """Return ``url`` with the driver MeterHub uses for its scheme.
 
     ``postgresql://`` becomes ``postgresql+psycopg://`` and ``oracle://`` becomes
-    ``oracle+oracledb://``; any other scheme is refused with the list of accepted ones.
+    ``oracle+oracledb://``; any other scheme is refused with the list of accepted ones, and a URL
+    whose parts cannot be parsed (a port that is no number or out of range) is refused without
+    repeating it (it may hold a password).
     """
     scheme, sep, rest = url.partition("://")
     if not sep or scheme not in _URL_SCHEMES:
         accepted = "sqlite, postgresql, oracle"
         raise ValueError(f"unsupported database URL scheme {scheme!r}; use one of {accepted}")
-    return f"{_URL_SCHEMES[scheme]}://{rest}"
+    normalized = f"{_URL_SCHEMES[scheme]}://{rest}"
+    try:
+        port = make_url(normalized).port
+    except ValueError:
+        raise ValueError("the port of the database URL is not a number") from None
+    except ArgumentError:  # the URL as a whole does not parse
+        raise ValueError("not a database URL (scheme://user:password@host:port/database)") from None
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"the port of the database URL must be 1 to 65535, not {port}")
+    return normalized
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """``METERHUB_*`` environment variables that name no setting, each with a suggestion.
+
+    Returns lines such as ``METERHUB_PROT names no setting (did you mean METERHUB_PORT?)``.
+    """
+    environ = os.environ if environ is None else environ
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    lines = []
+    for variable in sorted(environ):
+        upper = variable.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known or upper in OTHER_VARIABLES:
+            continue
+        close = difflib.get_close_matches(upper, sorted(known), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        lines.append(f"{variable} names no setting and is ignored{hint}")
+    return lines
 
 
 class Settings(BaseSettings):
     """Every setting of a MeterHub deployment; see ``docs/installation.md`` for each."""
 
-    model_config = SettingsConfigDict(env_prefix="METERHUB_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
 
     #: Where the embedded database, keys and logs live.
     data_dir: Path = Path("var")
@@ -90,8 +166,17 @@ class Settings(BaseSettings):
     plugins_trace: bool = False
     #: Address the web UI and REST API listen on.
     host: str = "127.0.0.1"
-    port: int = 8080
+    port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    #: Level of the log on stderr: DEBUG, INFO, WARNING, ERROR or CRITICAL.
     log_level: str = "INFO"
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"unknown log level {value!r}; use one of {', '.join(LOG_LEVELS)}")
+        return level
 
     @field_validator("database_url")
     @classmethod
@@ -119,7 +204,7 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         config_file = _config_file()
         if config_file is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+            sources.append(_TomlFile(settings_cls, toml_file=config_file))
         return tuple(sources)
 
     @property
@@ -146,12 +231,19 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Read the settings, turning any invalid value into a :class:`ConfigurationError`."""
+    """Read the settings, turning any invalid value into a :class:`ConfigurationError`.
+
+    A ``METERHUB_*`` environment variable that names no setting is logged as a warning (by name,
+    with the closest setting), since a misspelt variable is otherwise silently ignored.
+    """
+    for line in unknown_variables():
+        log.warning(line)
     try:
         return Settings(**overrides)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: "
+            f"{err['msg'].removeprefix('Value error, ')}"
             for err in exc.errors()
         )
         raise ConfigurationError(f"invalid settings: {problems}") from exc

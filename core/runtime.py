@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from meterhub.config import Settings, load_settings
-from meterhub.db import make_engine, make_sessionmaker
+from meterhub.db import make_engine, make_sessionmaker, require_current_schema
 from meterhub.licensing import License, load_license
 from meterhub.pluginhost import PluginHost, build_plugin_host
 
@@ -39,19 +39,28 @@ class Runtime:
         self.engine.dispose()
 
 
-def build_runtime(settings: Settings | None = None) -> Runtime:
-    """Read the license, open the database and load the licensed plugins.
+def build_runtime(settings: Settings | None = None, *, require_schema: bool = False) -> Runtime:
+    """Read the license, open the database and load the licensed plugins (no web code).
 
-    A refused license file raises :class:`meterhub.errors.LicenseError`; a plugin that fails to
-    load is reported and left out (unless ``plugins_strict`` is set).
+    With ``require_schema`` the database is checked first: one that ``meterhub init`` has not
+    brought up to this release raises :class:`meterhub.errors.ConfigurationError` before the
+    license is read or a plugin loaded. A refused license file raises
+    :class:`meterhub.errors.LicenseError`; a plugin that fails to load is reported and left out
+    (unless ``plugins_strict`` is set).
     """
     settings = settings if settings is not None else load_settings()
-    license = load_license(settings.effective_license_file, settings.license_public_key)
-    if license.development:
-        log.warning(DEVELOPMENT_LICENSE_NOTICE)
-    else:
-        log.info("license %s for %s", license.license_id, license.customer)
     engine = make_engine(settings.effective_database_url)
-    sessions = make_sessionmaker(engine, license=license)
-    plugins = build_plugin_host(license, settings)
+    try:
+        if require_schema:
+            require_current_schema(engine)
+        license = load_license(settings.effective_license_file, settings.license_public_key)
+        if license.development:
+            log.warning(DEVELOPMENT_LICENSE_NOTICE)
+        else:
+            log.info("license %s for %s", license.license_id, license.customer)
+        sessions = make_sessionmaker(engine, license=license)
+        plugins = build_plugin_host(license, settings)
+    except BaseException:
+        engine.dispose()
+        raise
     return Runtime(settings, license, engine, sessions, plugins)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask import Flask
 from flask_smorest import Api
 
 API_SETTINGS = {
@@ -16,3 +19,10 @@ API_SETTINGS = {
 def make_api() -> Api:
     """A new, unbound API object; the app factory binds it with ``init_app``."""
     return Api()
+
+
+def openapi_document(app: Flask) -> dict[str, Any]:
+    """The OpenAPI document of ``app``, as served at ``/api/openapi.json``."""
+    api: Api = app.extensions["flask-smorest"]["apis"][""]["ext_obj"]
+    with app.app_context():
+        return api.spec.to_dict()

@@ -1,52 +1,53 @@
-"""The ``meterhub`` command: a Flask CLI group with MeterHub's own commands.
+"""The ``meterhub`` command: a plain click group with MeterHub's commands.
 
-Commands that need the database or plugins build a :class:`meterhub.runtime.Runtime` through the
-Flask app; ``license`` and ``plugins`` work without a database.
+The core's commands (``init``, ``user``, ``license``, ``plugins``, ``simulate``, ``worker``) are
+built in; the web layer adds ``serve``, ``demo`` and ``openapi`` through the
+``meterhub.commands`` entry points (:mod:`meterhub.cli.group`), so the core imports no web code.
+Commands read the settings and build the runtime only when they need them
+(:mod:`meterhub.cli.state`): ``--help`` and ``--version`` touch neither. Every expected failure
+ends in one line on stderr and exit status 1 (2 for a wrong argument); ``--debug`` shows the
+traceback instead.
 """
 
 from __future__ import annotations
 
 import logging
-import os
+from collections.abc import Sequence
 
 import click
-from flask.cli import FlaskGroup
 
 from meterhub import __version__
-from meterhub.cli.demo_cmd import demo_command
+from meterhub.cli.group import MeterHubGroup
 from meterhub.cli.init_cmd import init_command
 from meterhub.cli.later_cmd import worker_command
 from meterhub.cli.license_cmd import license_group
 from meterhub.cli.plugins_cmd import plugins_command
-from meterhub.cli.serve_cmd import serve_command
 from meterhub.cli.simulate_cmd import simulate_command
+from meterhub.cli.state import CliState
 from meterhub.cli.user_cmd import user_group
-from meterhub.errors import MeterHubError
+
+__all__ = ["cli", "main"]
+
+#: Format of the log lines on stderr.
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def _create_app() -> object:
-    from meterhub.webapi.app import create_app
-
-    return create_app()
-
-
-@click.group(
-    cls=FlaskGroup,
-    create_app=_create_app,
-    add_version_option=False,
-    load_dotenv=False,
-    set_debug_flag=False,
-)
+@click.group(cls=MeterHubGroup)
 @click.version_option(__version__, prog_name="meterhub")
-def cli() -> None:
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Show the full traceback when a command fails (for bug reports).",
+)
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
     """MeterHub: head-end system and meter data management."""
+    ctx.obj = CliState(debug=debug)
 
 
 for command in (
     init_command,
-    serve_command,
     worker_command,
-    demo_command,
     plugins_command,
     simulate_command,
     license_group,
@@ -55,28 +56,32 @@ for command in (
     cli.add_command(command)
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(
-        level=os.environ.get("METERHUB_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+def configure_logging() -> None:
+    """Log to stderr; the level follows the ``log_level`` setting once a command reads it."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     for chatty in ("alembic", "pymodbus"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
-def main() -> None:
-    """Entry point of the ``meterhub`` console script; MeterHub errors exit 1 with their text."""
-    _configure_logging()
+def _one_line(text: str) -> str:
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``meterhub`` console script: failures exit non-zero with one line."""
+    configure_logging()
     try:
-        code = cli.main(prog_name="meterhub", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        raise SystemExit(1) from None
-    except click.ClickException as exc:
-        exc.show()
+        code = cli.main(args=argv, prog_name="meterhub", standalone_mode=False)
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx is not None else "meterhub"
+        message = _one_line(exc.format_message())
+        click.echo(f"Error: {message} (see '{command} --help')", err=True)
         raise SystemExit(exc.exit_code) from None
-    except MeterHubError as exc:
-        click.echo(f"Error: {exc}", err=True)
+    except click.ClickException as exc:
+        click.echo(f"Error: {_one_line(exc.format_message())}", err=True)
+        raise SystemExit(exc.exit_code) from None
+    except click.Abort:
+        click.echo("Aborted.", err=True)
         raise SystemExit(1) from None
     if isinstance(code, int) and code:
         raise SystemExit(code)

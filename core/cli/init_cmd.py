@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import click
-from sqlalchemy.engine import make_url
 
-from meterhub.config import load_settings
+from meterhub.cli.state import current_state
+from meterhub.config import Settings
 from meterhub.credentials import load_or_create_key
-from meterhub.db import current_revision, make_engine, upgrade_database
+from meterhub.db import current_revision, describe_database, make_engine, upgrade_database
+from meterhub.errors import ConfigurationError
+
+__all__ = ["init_command", "initialise", "prepare_data_dir"]
 
 
-def initialise(settings_overrides: dict[str, object] | None = None) -> tuple[str, str | None]:
+def prepare_data_dir(path: Path) -> None:
+    """Create the data directory when missing; refuse one that cannot be created or written."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigurationError(f"data directory {path} is a file, not a directory") from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigurationError(f"data directory {path} cannot be created: {reason}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigurationError(f"data directory {path} is not writable")
+
+
+def initialise(settings: Settings) -> tuple[str, str | None]:
     """Create the data directory, migrate the database to the newest revision, create the key.
 
-    Returns the database URL (password hidden) and the revision reached.
+    Returns the database (named without its password) and the revision reached.
     """
-    settings = load_settings(**(settings_overrides or {}))
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings.data_dir)
     load_or_create_key(settings.effective_credential_key_file)
     url = settings.effective_database_url
     engine = make_engine(url)
@@ -25,11 +43,11 @@ def initialise(settings_overrides: dict[str, object] | None = None) -> tuple[str
         revision = current_revision(engine)
     finally:
         engine.dispose()
-    return make_url(url).render_as_string(hide_password=True), revision
+    return describe_database(url), revision
 
 
 @click.command("init")
 def init_command() -> None:
     """Create the database or upgrade it to this release's schema."""
-    url, revision = initialise()
-    click.echo(f"database {url} is at schema revision {revision}")
+    database, revision = initialise(current_state().settings())
+    click.echo(f"{database} is at schema revision {revision}")

@@ -14,7 +14,8 @@ from typing import Any
 
 import click
 
-from meterhub.config import load_settings
+from meterhub.cli.output import echo_table
+from meterhub.cli.state import current_state
 from meterhub.errors import ConfigurationError, LicenseError
 from meterhub.licensing import KNOWN_LIMITS, generate_keypair, load_license, sign_license
 
@@ -34,17 +35,14 @@ def license_group() -> None:
 def show_command(as_json: bool) -> None:
     """Verify the configured license file and describe it (development license without one)."""
     try:
-        settings = load_settings()
+        settings = current_state().settings()
         license_ = load_license(settings.effective_license_file, settings.license_public_key)
     except (ConfigurationError, LicenseError) as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
         click.echo(json.dumps(license_.as_dict(), indent=2, ensure_ascii=False))
         return
-    rows = license_.summary()
-    width = max(len(label) for label, _ in rows)
-    for label, value in rows:
-        click.echo(f"{label + ':':<{width + 1}}  {value}")
+    echo_table((f"{label}:", value) for label, value in license_.summary())
 
 
 # -- sign -------------------------------------------------------------------------------------

@@ -7,10 +7,11 @@ the way the application does. ``--json`` prints the load records as a JSON list.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 
 import click
 
+from meterhub.cli.output import table_lines
+from meterhub.cli.state import current_state
 from meterhub.pluginhost import KINDS, PluginHost, PluginRecord, build_plugin_host
 
 __all__ = ["build_host", "format_text", "plugins_command", "records_as_json"]
@@ -18,10 +19,9 @@ __all__ = ["build_host", "format_text", "plugins_command", "records_as_json"]
 
 def build_host() -> PluginHost:
     """Build the plugin host from the settings and the license, as the application does."""
-    from meterhub.config import load_settings
     from meterhub.licensing import load_license
 
-    settings = load_settings()
+    settings = current_state().settings()
     license = load_license(settings.effective_license_file, settings.license_public_key)
     return build_plugin_host(license, settings)
 
@@ -35,15 +35,6 @@ def _origin(record: PluginRecord) -> str:
     if record.distribution is None:
         return "(registered in code)"
     return f"{record.distribution} {record.version or '?'}"
-
-
-def _table(rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
-    lines = []
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        lines.append(("  " + "  ".join([*cells, row[-1]])).rstrip())
-    return lines
 
 
 def format_text(host: PluginHost) -> str:
@@ -61,7 +52,8 @@ def format_text(host: PluginHost) -> str:
             lines.append("  none")
             continue
         rows = [(r.name, r.group, _origin(r), detail(r)) for r in records]
-        lines.extend(_table(rows))
+        headers = ("Name", "Group", "Distribution", "Feature" if title == "Loaded" else "Reason")
+        lines.extend(table_lines(rows, headers=headers, indent=2))
         if title == "Loaded":
             notes = [f"  {r.group}:{r.name}: {r.reason}" for r in records if r.reason]
             lines.extend(notes)
@@ -71,7 +63,10 @@ def format_text(host: PluginHost) -> str:
             contributions.append((kind, name, f"from {source}"))
     lines.append("")
     lines.append(f"Contributions ({len(contributions)}):")
-    lines.extend(_table(contributions) if contributions else ["  none"])
+    if contributions:
+        lines.extend(table_lines(contributions, headers=("Kind", "Name", "Source"), indent=2))
+    else:
+        lines.append("  none")
     if host.conflicts:
         lines.append("")
         lines.append(f"Name conflicts ({len(host.conflicts)}):")

@@ -22,9 +22,10 @@ from typing import Any
 
 import click
 
+from meterhub.cli.output import echo_table
 from meterhub.extensions.simulator import Faults, RunningFleet, SimulatedEndpoint
 
-__all__ = ["endpoint_line", "parse_faults", "parse_options", "simulate_command"]
+__all__ = ["endpoint_row", "parse_faults", "parse_options", "simulate_command"]
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -88,11 +89,10 @@ def parse_options(items: Sequence[str]) -> dict[str, str]:
     return options
 
 
-def endpoint_line(endpoint: SimulatedEndpoint) -> str:
-    """``SIM-0001  modbus  tcp  127.0.0.1:5020  map=sdm630 unit=1``."""
+def endpoint_row(endpoint: SimulatedEndpoint) -> tuple[str, str, str, str, str]:
+    """``("SIM-0001", "modbus", "tcp", "127.0.0.1:5020", "map=sdm630 unit=1")``."""
     settings = " ".join(f"{key}={value}" for key, value in sorted(endpoint.settings.items()))
-    parts = [endpoint.serial, endpoint.driver, endpoint.medium, endpoint.address, settings]
-    return "  ".join(part for part in parts if part)
+    return (endpoint.serial, endpoint.driver, endpoint.medium, endpoint.address, settings)
 
 
 def _endpoint_dict(endpoint: SimulatedEndpoint) -> dict[str, object]:
@@ -166,8 +166,7 @@ def simulate_command(
         if as_json:
             click.echo(json.dumps([_endpoint_dict(endpoint) for endpoint in endpoints]))
         else:
-            for endpoint in endpoints:
-                click.echo(endpoint_line(endpoint))
+            echo_table(endpoint_row(endpoint) for endpoint in endpoints)
         sys.stdout.flush()
         until = f"for {duration:g} s" if duration is not None else "until Ctrl-C or SIGTERM"
         click.echo(f"serving {len(endpoints)} simulated {protocol} meter(s) {until}", err=True)

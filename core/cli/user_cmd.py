@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
+from meterhub.cli.state import current_state
 from meterhub.db import transaction
-from meterhub.runtime import build_runtime
 
 
 @click.group("user")
@@ -21,10 +21,7 @@ def add_user_command(username: str, display_name: str | None, password: str) -> 
     """Add a named user; the license's named-user limit applies."""
     from meterhub.inventory.users import add_user
 
-    runtime = build_runtime()
-    try:
-        with transaction(runtime.sessions, user="cli") as session:
-            user = add_user(session, username, password, display_name=display_name)
-            click.echo(f"user {user.username} added")
-    finally:
-        runtime.close()
+    runtime = current_state().runtime()
+    with transaction(runtime.sessions, user="cli") as session:
+        user = add_user(session, username, password, display_name=display_name)
+        click.echo(f"user {user.username} added")

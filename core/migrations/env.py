@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from alembic import context
-from sqlalchemy import create_engine
 
+from meterhub.db import make_engine
 from meterhub.model import Base
 
 config = context.config
@@ -38,7 +38,7 @@ def run_online() -> None:
     """Apply the migrations through an engine given by the caller or built from the URL."""
     engine = config.attributes.get("engine")
     if engine is None:
-        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+        engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
     with engine.connect() as connection:
         context.configure(
             connection=connection,

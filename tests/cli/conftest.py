@@ -1,37 +1,10 @@
-import os
-import subprocess
-import sys
-from collections.abc import Callable
-from pathlib import Path
+"""Fixtures of the command-line tests: the installed ``meterhub`` script in a clean environment,
+the plugin host fixtures, and a license signing key pair."""
 
-import pytest
-
-METERHUB = str(Path(sys.executable).with_name("meterhub"))
-
-
-@pytest.fixture
-def cli_env(tmp_path: Path) -> dict[str, str]:
-    """The environment of a command run: no METERHUB_* from outside, data in tmp_path."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("METERHUB_")}
-    env["METERHUB_DATA_DIR"] = str(tmp_path / "data")
-    return env
-
-
-@pytest.fixture
-def meterhub(
-    tmp_path: Path, cli_env: dict[str, str]
-) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run the installed ``meterhub`` console script in tmp_path."""
-
-    def run(*args: str, input: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [METERHUB, *args],
-            cwd=tmp_path,
-            env=cli_env | env,
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-
-    return run
+from license_fixtures import KeyPair, keys, payload  # noqa: F401 - fixtures are found by name
+from pluginhost_fixtures import (  # noqa: F401 - fixtures are found by name
+    _isolated_settings,
+    make_settings,
+    stub_license,
+)
+from script_fixtures import cli_env, meterhub  # noqa: F401 - fixtures are found by name

@@ -6,7 +6,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from conftest import METERHUB
+from script_fixtures import METERHUB
 
 
 def _free_port() -> int:

@@ -1,4 +1,7 @@
-"""Fixtures for plugin tests: settings, a license stand-in, and fake installed distributions.
+"""Fixtures for plugin host tests: settings, a license stand-in, fake installed distributions.
+
+Shared by ``tests/core`` and ``tests/cli``, whose conftest files import them (with the
+``_isolated_settings`` fixture, which is autouse there).
 
 A fake distribution is a real ``*.dist-info`` directory (METADATA and ``entry_points.txt``)
 plus its modules, written to a temporary directory that is put on ``sys.path``: the plugin host

@@ -9,15 +9,17 @@ from pathlib import Path
 import click
 
 from meterhub.cli.init_cmd import initialise
-from meterhub.cli.serve_cmd import serve_runtime
-from meterhub.config import load_settings
+from meterhub.cli.state import current_state
 from meterhub.credentials import CredentialCipher
 from meterhub.db import transaction
 from meterhub.demo import populate_demo
 from meterhub.extensions.driver import DriverError, UnsupportedAction
 from meterhub.extensions.simulator import SimulatedEndpoint
 from meterhub.identifiers.obis import ACTIVE_ENERGY_IMPORT
-from meterhub.runtime import Runtime, build_runtime
+from meterhub.runtime import Runtime
+from meterhub.webapi.cli.serve import serve_runtime
+
+__all__ = ["demo_command", "probe_fleet", "start_fleets"]
 
 #: Simulator options per protocol for the demo fleet (protocols not listed use defaults).
 DEMO_OPTIONS = {"dlms": {"framing": "wrapper"}}
@@ -85,18 +87,17 @@ def probe_fleet(runtime: Runtime, endpoints: list[SimulatedEndpoint]) -> None:
     help="Simulated meters per protocol.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @click.option("--no-serve", is_flag=True, help="Start the fleet and register it, then exit.")
 def demo_command(data_dir: Path, per_protocol: int, host: str, port: int, no_serve: bool) -> None:
     """Start a simulated meter fleet, register it in an embedded SQLite database, serve the UI."""
-    overrides = {"data_dir": data_dir, "database_url": ""}
-    url, revision = initialise(overrides)
-    click.echo(f"demo database {url} (schema {revision})")
-    settings = load_settings(**overrides)
-    runtime = build_runtime(settings)
+    state = current_state()
+    settings = state.settings(data_dir=data_dir, database_url="")
+    database, revision = initialise(settings)
+    click.echo(f"demo {database} (schema {revision})")
+    runtime = state.runtime()
     cipher = CredentialCipher.from_key_file(settings.effective_credential_key_file)
     with ExitStack() as stack:
-        stack.callback(runtime.close)
         endpoints = start_fleets(runtime, per_protocol, "127.0.0.1", stack)
         with transaction(runtime.sessions, user="demo") as session:
             summary = populate_demo(session, endpoints, runtime.plugins.drivers(), cipher)
