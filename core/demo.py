@@ -24,9 +24,10 @@ from meterhub.extensions.simulator import SimulatedEndpoint
 from meterhub.identifiers import eic_check_character, gs1_check_digit
 from meterhub.inventory import devices, groups, metering, meters, templates
 from meterhub.inventory.elements import create_element
-from meterhub.model.devices import CommunicationDevice, Meter
+from meterhub.model.devices import CommunicationDevice
 from meterhub.model.elements import Element
-from meterhub.model.metering import MeterGroup
+from meterhub.model.groups import MeterGroup
+from meterhub.model.meters import Meter
 
 DEMO_ROOT = "Demo Utility"
 DEMO_GROUP = "All demo meters"

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from meterhub.errors import Conflict, InvalidValue
 from meterhub.inventory.common import check_name, flush, optional_text
 from meterhub.inventory.metering import clean_int, clean_settings, in_session
-from meterhub.model.devices import DEVICE_KINDS, CommunicationDevice, CommunicationPath, Meter
+from meterhub.model.devices import DEVICE_KINDS, CommunicationDevice, CommunicationPath
+from meterhub.model.meters import Meter
 
 __all__ = [
     "BAUD_RATES",

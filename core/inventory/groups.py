@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from meterhub.errors import Conflict
 from meterhub.inventory.common import check_name, flush
 from meterhub.inventory.metering import in_session
-from meterhub.model.metering import NAME_LENGTH, MeterGroup, MeterGroupMember, VirtualMeter
+from meterhub.model.groups import MeterGroup, MeterGroupMember
+from meterhub.model.metering import NAME_LENGTH, VirtualMeter
 
 __all__ = ["add_members", "create_group", "members", "remove_members"]
 

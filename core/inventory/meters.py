@@ -24,8 +24,8 @@ from meterhub.credentials import CredentialCipher
 from meterhub.errors import Conflict, InvalidValue
 from meterhub.inventory.common import check_instant, check_name, flush, optional_text
 from meterhub.inventory.metering import clean_settings, in_session
-from meterhub.model.devices import Meter, MeterAssignment
 from meterhub.model.metering import VirtualMeter
+from meterhub.model.meters import Meter, MeterAssignment
 
 __all__ = [
     "assign_meter",

@@ -5,7 +5,17 @@ Importing this package registers every table on :data:`Base.metadata` (the meter
 the migrations, and the audit listener (:mod:`meterhub.model.audit`) on every session.
 """
 
-from meterhub.model import audit, devices, elements, metering, segments, templates, users
+from meterhub.model import (
+    audit,
+    devices,
+    elements,
+    groups,
+    metering,
+    meters,
+    segments,
+    templates,
+    users,
+)
 from meterhub.model.base import Base
 from meterhub.timeseries import tables as timeseries_tables
 
@@ -14,7 +24,9 @@ __all__ = [
     "audit",
     "devices",
     "elements",
+    "groups",
     "metering",
+    "meters",
     "segments",
     "templates",
     "timeseries_tables",

@@ -1,4 +1,4 @@
-"""Metering points, virtual meters, containers, channels and meter groups.
+"""Metering points, virtual meters, containers and channels.
 
 A **metering point** (identified by EIC, EAN-18 and/or a metering code) hangs on an element of
 the business tree (a consumer or contract). It has **virtual meters** — the logical meters the
@@ -7,7 +7,7 @@ license counts, which keep their identity and their data across meter exchanges 
 
 **Channels belong to the virtual meter**, not to the physical meter: a channel ("+A energy,
 15-minute profile") is what the data series hangs on, so a meter exchange
-(:mod:`meterhub.model.devices`, ``meter_assignment``) changes which device delivers the values
+(:mod:`meterhub.model.meters`, ``meter_assignment``) changes which device delivers the values
 while the series continues without a break.
 
 Every name is unique in its context by a database constraint (``uq_*``); the operations in
@@ -33,8 +33,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from meterhub.model.base import Base
 
 if TYPE_CHECKING:
-    from meterhub.model.devices import MeterAssignment
     from meterhub.model.elements import Element
+    from meterhub.model.meters import MeterAssignment
 
 #: Longest name of a metering point, virtual meter, container, channel, group.
 NAME_LENGTH = 100
@@ -183,37 +183,3 @@ class Channel(Base):
 
     def __repr__(self) -> str:
         return f"<Channel {self.id} {self.obis} {self.kind} {self.interval_minutes}>"
-
-
-class MeterGroup(Base):
-    """A named set of virtual meters (for reading jobs, reports, exports)."""
-
-    __tablename__ = "meter_group"
-
-    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
-    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
-
-    def __repr__(self) -> str:
-        return f"<MeterGroup {self.id} {self.name!r}>"
-
-
-class MeterGroupMember(Base):
-    """Membership of a virtual meter in a group; a pair appears at most once.
-
-    Removed with the group or the virtual meter (``ON DELETE CASCADE``).
-    """
-
-    __tablename__ = "meter_group_member"
-    __table_args__ = (UniqueConstraint("group_id", "virtual_meter_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("meter_group.id", ondelete="CASCADE"))
-    virtual_meter_id: Mapped[int] = mapped_column(
-        ForeignKey("virtual_meter.id", ondelete="CASCADE"), index=True
-    )
-
-    group: Mapped[MeterGroup] = relationship()
-    virtual_meter: Mapped[VirtualMeter] = relationship()
-
-    def __repr__(self) -> str:
-        return f"<MeterGroupMember group={self.group_id} virtual_meter={self.virtual_meter_id}>"

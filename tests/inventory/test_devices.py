@@ -14,7 +14,8 @@ from meterhub.db import transaction
 from meterhub.errors import Conflict, InvalidValue
 from meterhub.inventory.devices import add_path, create_device, paths_for, remove_path
 from meterhub.inventory.meters import create_meter
-from meterhub.model.devices import CommunicationDevice, CommunicationPath, Meter
+from meterhub.model.devices import CommunicationDevice, CommunicationPath
+from meterhub.model.meters import Meter
 
 Factory = sessionmaker[Session]
 

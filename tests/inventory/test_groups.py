@@ -16,7 +16,8 @@ from meterhub.inventory.groups import add_members, create_group, members, remove
 from meterhub.inventory.metering import create_metering_point, create_virtual_meter
 from meterhub.model.audit import AuditLog
 from meterhub.model.elements import Element
-from meterhub.model.metering import MeterGroup, MeterGroupMember, VirtualMeter
+from meterhub.model.groups import MeterGroup, MeterGroupMember
+from meterhub.model.metering import VirtualMeter
 from meterhub.model.templates import Template
 
 Factory = sessionmaker[Session]

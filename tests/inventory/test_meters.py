@@ -27,9 +27,9 @@ from meterhub.inventory.meters import (
     unassign_meter,
 )
 from meterhub.model.audit import AuditLog
-from meterhub.model.devices import Meter, MeterAssignment
 from meterhub.model.elements import Element
 from meterhub.model.metering import VirtualMeter
+from meterhub.model.meters import Meter, MeterAssignment
 from meterhub.model.templates import Template
 
 Factory = sessionmaker[Session]

@@ -17,7 +17,7 @@ from meterhub.errors import InvalidValue
 from meterhub.inventory.elements import create_element, delete, move, rename, set_attributes
 from meterhub.model.audit import AuditLog, audit_text, audit_trail, record_changes
 from meterhub.model.elements import Element
-from meterhub.model.metering import MeterGroup
+from meterhub.model.groups import MeterGroup
 from meterhub.model.types import utcnow
 
 
