@@ -6,10 +6,21 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
+# Trees that give the checkers one `meterhub` package (it is spread over core/, plugins/ and
+# webapi/ by setup.cfg's package_dir): all of it for import-linter, the core alone for mypy.
+IMPORT_TREE := build/import-tree
+TYPE_TREE   := build/typecheck
+
 .PHONY: demo test lint install clean
 
+# Without Python's venv module (Debian ships it apart, as python3-venv) `python3 -m venv` fails
+# half-way with a long message: stop before, in one line, unless .venv already works.
+VENV_MISSING = $(shell $(BIN)/python -m pip --version >/dev/null 2>&1 \
+	|| $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 || echo missing)
+
 $(STAMP): setup.cfg pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(if $(VENV_MISSING),$(error Python's venv module is missing for $(PYTHON): install the python3-venv package (apt-get install python3-venv) and run make again))
+	$(BIN)/python -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
@@ -22,6 +33,14 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	rm -rf $(IMPORT_TREE) $(TYPE_TREE)
+	mkdir -p $(IMPORT_TREE)/meterhub $(TYPE_TREE)
+	ln -s $(CURDIR)/core/* $(IMPORT_TREE)/meterhub/
+	ln -s $(CURDIR)/plugins $(IMPORT_TREE)/meterhub/plugins
+	ln -s $(CURDIR)/webapi $(IMPORT_TREE)/meterhub/webapi
+	ln -s $(CURDIR)/core $(TYPE_TREE)/meterhub
+	PYTHONPATH=$(IMPORT_TREE) $(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 # The suite runs on SQLite, then again on PostgreSQL when a server answers at
 # METERHUB_TEST_PG_URL (default postgresql://postgres@127.0.0.1:5432/test).
@@ -38,4 +57,4 @@ test: lint
 	fi
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -125,14 +125,15 @@ def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
     Returns lines such as ``METERHUB_PROT names no setting (did you mean METERHUB_PORT?)``.
     """
     environ = os.environ if environ is None else environ
-    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    names = sorted(name.upper() for name in Settings.model_fields)
+    known = {ENV_PREFIX + name for name in names}
     lines = []
     for variable in sorted(environ):
         upper = variable.upper()
         if not upper.startswith(ENV_PREFIX) or upper in known or upper in OTHER_VARIABLES:
             continue
-        close = difflib.get_close_matches(upper, sorted(known), n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
+        close = difflib.get_close_matches(upper.removeprefix(ENV_PREFIX), names, n=1)
+        hint = f" (did you mean {ENV_PREFIX}{close[0]}?)" if close else ""
         lines.append(f"{variable} names no setting and is ignored{hint}")
     return lines
 

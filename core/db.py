@@ -87,10 +87,11 @@ def describe_database(url: str | URL) -> str:
     if backend == "sqlite":
         return f"SQLite database {parsed.database or ':memory:'}"
     host = parsed.host or "localhost"
-    port = parsed.port or _DEFAULT_PORTS.get(backend, "default port")
+    port = parsed.port or _DEFAULT_PORTS.get(backend)
+    address = f"{host}:{port}" if port else host
     who = f" as user {parsed.username}" if parsed.username else ""
     name = f" {parsed.database!r}" if parsed.database else ""
-    return f"{backend} database{name} at {host}:{port}{who}"
+    return f"{backend} database{name} at {address}{who}"
 
 
 def explain_database_error(error: DBAPIError, url: str | URL | None = None) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -87,7 +88,7 @@ def _root(session: Session) -> Element:
     return root
 
 
-def _device_fields(endpoint: SimulatedEndpoint) -> dict[str, object]:
+def _device_fields(endpoint: SimulatedEndpoint) -> dict[str, Any]:
     if endpoint.medium == "tcp":
         host, _, port = endpoint.address.rpartition(":")
         return {"kind": "ip", "host": host, "port": int(port)}
@@ -123,7 +124,7 @@ def populate_demo(
 ) -> DemoSummary:
     """Register every simulated meter of ``endpoints``; on a rerun update their addresses."""
     root = _root(session)
-    group = session.scalar(select(MeterGroup).where(MeterGroup.name == DEMO_GROUP))
+    group = session.scalars(select(MeterGroup).where(MeterGroup.name == DEMO_GROUP)).one()
     created = updated = 0
     for endpoint in endpoints:
         device_name = f"Line to {endpoint.serial}"

@@ -164,7 +164,7 @@ def add_path(
     meter: Meter,
     device: CommunicationDevice,
     priority: int,
-    address: str | None = None,
+    address: str | int | None = None,
     *,
     settings: Mapping[str, Any] | None = None,
 ) -> CommunicationPath:

@@ -223,8 +223,8 @@ def find_metering_point(
 
     :raises NotFound: no metering point has it.
     """
-    given = [(n, v) for n, v in (("eic", eic), ("ean", ean), ("metering_code", metering_code))]
-    given = [(n, v) for n, v in given if v is not None]
+    candidates = (("eic", eic), ("ean", ean), ("metering_code", metering_code))
+    given = [(n, v) for n, v in candidates if v is not None]
     if len(given) != 1:
         raise InvalidValue("identifier", "give exactly one of eic, ean, metering_code")
     field, value = given[0]

@@ -31,9 +31,20 @@ import json
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, Identity, Index, Integer, String, Text, event, inspect, select
+from sqlalchemy import (
+    BigInteger,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    event,
+    inspect,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column
 
 from meterhub.model.base import Base
@@ -279,7 +290,7 @@ def record_changes(session: Session, flush_context: UOWTransaction) -> None:
     for row in rows:
         row["recorded_at"] = now
         row["changed_by"] = user
-    session.connection().execute(AuditLog.__table__.insert(), rows)
+    session.connection().execute(cast(Table, AuditLog.__table__).insert(), rows)
 
 
 def audit_trail(session: Session, object_type: str, object_id: Any) -> list[AuditLog]:

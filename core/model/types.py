@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import DateTime, Dialect, Double
 from sqlalchemy.dialects import oracle
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 #: float64 everywhere; Oracle gets BINARY_DOUBLE (``Float(53)`` does not compile there).
-Float64 = Double().with_variant(oracle.BINARY_DOUBLE(), "oracle")
+Float64: TypeEngine[float] = Double[float]().with_variant(oracle.BINARY_DOUBLE(), "oracle")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

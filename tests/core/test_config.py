@@ -1,3 +1,4 @@
+import logging
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,53 @@ def test_an_ill_typed_setting_is_refused(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("METERHUB_PORT", "eighty")
     with pytest.raises(ConfigurationError, match="port"):
         load_settings()
+
+
+def test_a_malformed_toml_file_is_named_with_line_and_column(tmp_path: Path) -> None:
+    (tmp_path / "meterhub.toml").write_text("port = 8080\n[oops\n")
+    with pytest.raises(ConfigurationError) as error:
+        load_settings()
+    message = str(error.value)
+    assert message.startswith(f"settings file {tmp_path / 'meterhub.toml'} is not valid TOML")
+    assert "line 2, column" in message
+
+
+@pytest.mark.parametrize("port", [0, 65536, -80])
+def test_a_port_out_of_range_is_refused(port: int) -> None:
+    with pytest.raises(ConfigurationError, match="port"):
+        load_settings(port=port)
+    assert load_settings(port=1).port == 1
+    assert load_settings(port=65535).port == 65535
+
+
+def test_the_log_level_is_checked_and_upper_cased() -> None:
+    assert load_settings(log_level="warning").log_level == "WARNING"
+    with pytest.raises(ConfigurationError) as error:
+        load_settings(log_level="chatty")
+    assert str(error.value) == (
+        "invalid settings: log_level: unknown log level 'chatty'; "
+        "use one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
+    )
+
+
+def test_unknown_meterhub_variables_are_warned_about_by_name(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("METERHUB_PROT", "9090")
+    monkeypatch.setenv("METERHUB_ZZZ", "1")
+    monkeypatch.setenv("METERHUB_TEST_DB", "sqlite")  # the test suite's own switch
+    monkeypatch.setenv("METERHUB_PORT", "9091")
+    with caplog.at_level(logging.WARNING, logger="meterhub.config"):
+        settings = load_settings()
+    assert settings.port == 9091
+    assert [record.getMessage() for record in caplog.records] == [
+        "METERHUB_PROT names no setting and is ignored (did you mean METERHUB_PORT?)",
+        "METERHUB_ZZZ names no setting and is ignored",
+    ]
+
+
+def test_a_database_url_is_checked_without_repeating_it() -> None:
+    with pytest.raises(ConfigurationError) as error:
+        load_settings(database_url="postgresql://u:pa55word@host:port/db")
+    assert "pa55word" not in str(error.value)
+    assert "port of the database URL is not a number" in str(error.value)

@@ -83,5 +83,7 @@ def test_the_wheel_declares_entry_points_and_license(wheel: zipfile.ZipFile) -> 
     text = wheel.read(entry_points).decode()
     assert "meterhub = meterhub.cli:main" in text
     assert "[meterhub.drivers]" in text
+    assert "[meterhub.commands]" in text
+    assert "serve = meterhub.webapi.cli:serve_command" in text
     (metadata,) = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
     assert "GPL-2.0-or-later" in wheel.read(metadata).decode()
