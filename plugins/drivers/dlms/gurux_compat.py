@@ -2,9 +2,9 @@
 
 The simulator builds on gurux-dlms' server classes (:class:`GXDLMSSecureServer`), whose
 released Python port has defects (``../shared/PITFALLS.md``). Every workaround lives here, and
-nowhere else, under the number of its defect. ``tests/drivers/dlms/test_gurux_compat.py`` has one
-test per defect that shows the defect still exists in the pinned version: when gurux fixes one,
-its test fails and tells us to drop the workaround.
+nowhere else, under the number of its defect. ``tests/plugins/drivers/dlms/test_gurux_compat.py``
+has one test per defect that shows the defect still exists in the pinned version: when gurux fixes
+one, its test fails and tells us to drop the workaround.
 
 ==  =========================================================================================
 #   Defect (gurux-dlms 1.0.203) → workaround
