@@ -19,10 +19,6 @@ from meterhub.pluginhost import PluginHost, build_plugin_host
 
 log = logging.getLogger(__name__)
 
-DEVELOPMENT_LICENSE_NOTICE = (
-    "no license file: the development license enables every feature; not for production"
-)
-
 
 @dataclass
 class Runtime:
@@ -48,7 +44,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
     settings = settings if settings is not None else load_settings()
     license = load_license(settings.effective_license_file, settings.license_public_key)
     if license.development:
-        log.warning(DEVELOPMENT_LICENSE_NOTICE)
+        log.warning("%s", license.development_note())
     else:
         log.info("license %s for %s", license.license_id, license.customer)
     engine = make_engine(settings.effective_database_url)

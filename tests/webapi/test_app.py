@@ -18,7 +18,10 @@ def test_start_page_footer_says_development_license(app: Flask) -> None:
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert 'id="license-footer"' in page
-    assert "Development license: every feature enabled, not for production" in page
+    assert (
+        "Development license (no license file): every feature enabled, at most 50 virtual "
+        "meters and 5 named users; not for production"
+    ) in page
     assert "simulated" in page  # the built-in driver is listed among the plugins
 
 
