@@ -306,6 +306,19 @@ def test_bad_public_key_refused(
         load_license(path, other_keys.private)
 
 
+def test_pem_text_instead_of_a_path_is_explained(
+    tmp_path: Path, keys: KeyPair, payload: dict[str, Any]
+) -> None:
+    """license_public_key takes a path; the key's text in its place gets a message saying so."""
+    pem = keys.public.read_text(encoding="utf-8")
+    with pytest.raises(LicenseError) as caught:
+        load_license(signed_file(tmp_path, payload, keys), Path(pem), today=TODAY)
+    assert str(caught.value) == (
+        "license_public_key takes the path of a PEM file, not the key itself: put the key in a "
+        "file and give the file's path"
+    )
+
+
 def test_bad_private_key_refused(keys: KeyPair, payload: dict[str, Any]) -> None:
     with pytest.raises(LicenseError, match="is not a PEM private key"):
         sign_license(payload, keys.public)
