@@ -180,7 +180,7 @@ def lock_license_limit(session: Session, name: str, table: str) -> None:
 def check_license_limit(
     session: Session,
     name: str,
-    counted: Select[tuple[int]],
+    counted: Select[Any],
     *,
     table: str,
     adding: int = 1,
@@ -200,7 +200,7 @@ def check_license_limit(
     if license.limit(name) is None:
         return
     lock_license_limit(session, name, table)
-    existing = session.scalar(counted) or 0
+    existing = int(session.scalar(counted) or 0)
     license.check_limit(name, existing + adding)
 
 
