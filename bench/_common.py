@@ -20,6 +20,7 @@ import numpy as np
 from sqlalchemy import Engine, text
 
 from meterhub.db import make_engine, make_sessionmaker, transaction, upgrade_database
+from meterhub.licensing import License
 
 PG_ADMIN_URL = os.environ.get(
     "METERHUB_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -94,6 +95,31 @@ def pg_unreachable() -> str | None:
     return None
 
 
+def bench_license() -> License:
+    """A license without limits, signed for this run: benchmarks create more virtual meters
+    than the development license's 50.
+
+    Made the way any deployment trusts a license: a fresh key pair, the license signed with its
+    private key and verified with its public key (what the ``license_public_key`` setting names).
+    """
+    from meterhub.licensing import generate_keypair, load_license, sign_license
+
+    with tempfile.TemporaryDirectory(prefix="meterhub-bench-license-") as directory:
+        private, public = Path(directory, "bench.pem"), Path(directory, "bench.pub.pem")
+        generate_keypair(private, public)
+        payload = {
+            "customer": "MeterHub benchmarks",
+            "license_id": "BENCH",
+            "issued": "2026-01-01",
+            "expires": None,
+            "limits": {},
+            "features": ["*"],
+        }
+        license_file = Path(directory, "license.json")
+        license_file.write_text(sign_license(payload, private), encoding="utf-8")
+        return load_license(license_file, public)
+
+
 def create_channels(engine: Engine, count: int, unit: str = "Wh") -> np.ndarray:
     """``count`` 15-minute channels made through the public inventory operations."""
     from meterhub.inventory.elements import create_element
@@ -104,7 +130,7 @@ def create_channels(engine: Engine, count: int, unit: str = "Wh") -> np.ndarray:
     )
     from meterhub.inventory.templates import create_template
 
-    factory = make_sessionmaker(engine)
+    factory = make_sessionmaker(engine, license=bench_license())
     ids = []
     with transaction(factory, user="bench") as session:
         template = create_template(session, "bench consumer")

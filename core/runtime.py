@@ -19,10 +19,6 @@ from meterhub.pluginhost import PluginHost, build_plugin_host
 
 log = logging.getLogger(__name__)
 
-DEVELOPMENT_LICENSE_NOTICE = (
-    "no license file: the development license enables every feature; not for production"
-)
-
 
 @dataclass
 class Runtime:
@@ -55,7 +51,7 @@ def build_runtime(settings: Settings | None = None, *, require_schema: bool = Fa
             require_current_schema(engine)
         license = load_license(settings.effective_license_file, settings.license_public_key)
         if license.development:
-            log.warning(DEVELOPMENT_LICENSE_NOTICE)
+            log.warning("%s", license.development_note())
         else:
             log.info("license %s for %s", license.license_id, license.customer)
         sessions = make_sessionmaker(engine, license=license)

@@ -1,8 +1,15 @@
-"""Shared fixtures: the database switch (SQLite or PostgreSQL) and clean databases per test.
+"""Shared fixtures: the database switch (SQLite or PostgreSQL), clean databases per test, and
+signed test licenses.
 
 Select the backend with ``pytest --db=postgresql`` or ``METERHUB_TEST_DB=postgresql``; the
 server is found through ``METERHUB_TEST_PG_URL`` (default: trust auth on 127.0.0.1:5432). Every
 test that takes ``session_factory`` starts with empty tables in a migrated schema.
+
+Without a license, MeterHub (and a session without one) is held to the development license's
+limits (50 virtual meters, 5 named users). A test that needs more signs its own license with
+``test_licenses``, exactly as a customer's deployment trusts the vendor: a key pair made for the
+run, its public key configured as ``license_public_key``, the license signed with the private
+key. There is no other way around the limits.
 """
 
 from __future__ import annotations
@@ -11,8 +18,9 @@ import os
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,6 +28,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from meterhub.db import make_engine, make_sessionmaker, upgrade_database
+from meterhub.licensing import License, generate_keypair, load_license, sign_license
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -139,3 +148,83 @@ def session_factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
     _empty_all_tables(engine)
     yield make_sessionmaker(engine)
     _empty_all_tables(engine)
+
+
+# -- signed test licenses ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TestLicenses:
+    """Signs licenses with a key pair of this test run; the public key is what a test trusts.
+
+    ``write()`` signs a license file, ``load()`` reads one back through :func:`load_license`
+    (the signature verified with :attr:`public_key`), ``settings()`` and ``environment()`` give
+    the ``license_file`` and ``license_public_key`` settings (or ``METERHUB_*`` variables) that
+    make a runtime or a ``meterhub`` command use it. ``limits`` default to none (unlimited).
+    """
+
+    __test__ = False  # not a test class, whatever its name says
+
+    directory: Path
+    private_key: Path
+    public_key: Path
+
+    def write(
+        self,
+        *,
+        limits: Mapping[str, int] | None = None,
+        features: Iterable[str] = ("*",),
+        customer: str = "MeterHub test suite",
+        license_id: str = "TEST-1",
+        expires: str | None = None,
+        name: str | None = None,
+    ) -> Path:
+        """Sign a license issued 2026-01-01 (never expiring by default); return its file."""
+        payload = {
+            "customer": customer,
+            "license_id": license_id,
+            "issued": "2026-01-01",
+            "expires": expires,
+            "limits": dict(limits or {}),
+            "features": list(features),
+        }
+        path = self.directory / (name or f"license-{uuid.uuid4().hex[:8]}.json")
+        path.write_text(sign_license(payload, self.private_key), encoding="utf-8")
+        return path
+
+    def load(self, **terms: object) -> License:
+        """Sign a license with ``terms`` (see :meth:`write`) and load it as MeterHub does."""
+        return load_license(self.write(**terms), self.public_key)  # type: ignore[arg-type]
+
+    def settings(self, **terms: object) -> dict[str, Path]:
+        """``license_file`` and ``license_public_key`` for ``load_settings(**...)``."""
+        return {"license_file": self.write(**terms), "license_public_key": self.public_key}  # type: ignore[arg-type]
+
+    def environment(self, **terms: object) -> dict[str, str]:
+        """``METERHUB_LICENSE_FILE`` and ``METERHUB_LICENSE_PUBLIC_KEY`` for a subprocess."""
+        settings = self.settings(**terms)
+        return {
+            "METERHUB_LICENSE_FILE": str(settings["license_file"]),
+            "METERHUB_LICENSE_PUBLIC_KEY": str(settings["license_public_key"]),
+        }
+
+
+@pytest.fixture(scope="session")
+def test_licenses(tmp_path_factory: pytest.TempPathFactory) -> TestLicenses:
+    """A key pair for this run that signs test licenses (see :class:`TestLicenses`)."""
+    directory = tmp_path_factory.mktemp("test-licenses")
+    private_key, public_key = directory / "test-vendor.pem", directory / "test-vendor.pub.pem"
+    generate_keypair(private_key, public_key)
+    return TestLicenses(directory, private_key, public_key)
+
+
+@pytest.fixture
+def licensed_session_factory(
+    session_factory: sessionmaker[Session], test_licenses: TestLicenses
+) -> sessionmaker[Session]:
+    """``session_factory`` whose sessions carry a signed test license without limits.
+
+    For tests that create more virtual meters or named users than the development license
+    allows; a test of the limits themselves signs its own with ``test_licenses.load(limits=...)``.
+    """
+    return make_sessionmaker(session_factory.kw["bind"], license=test_licenses.load())

@@ -21,7 +21,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     registered after the built-in ones.
     """
     runtime = runtime if runtime is not None else build_runtime(settings)
-    app = Flask("meterhub.webapi")
+    # No app-wide static route: it would shadow the UI blueprint's /static/<file> (same rule,
+    # registered first), and every asset lives in the blueprint (webapi/ui/static).
+    app = Flask("meterhub.webapi", static_folder=None)
     app.config.update(API_SETTINGS)
     app.extensions[EXTENSION_KEY] = runtime
 

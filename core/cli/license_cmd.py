@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,11 @@ def show_command(as_json: bool) -> None:
 
 
 # -- sign -------------------------------------------------------------------------------------
+
+
+def _utc_today() -> date:
+    """Today's date in UTC: the default issue date, never ahead of a customer's calendar."""
+    return datetime.now(UTC).date()
 
 
 def _parse_limits(
@@ -111,7 +116,7 @@ def _payload_from_file(path: Path) -> dict[str, Any]:
     # TOML has no null: "never" says the license does not expire (JSON may use null or "never").
     if payload.get("expires") == _NEVER:
         payload["expires"] = None
-    payload.setdefault("issued", date.today())
+    payload.setdefault("issued", _utc_today())
     return payload
 
 
@@ -143,7 +148,7 @@ def _payload_from_file(path: Path) -> dict[str, Any]:
     "--issued",
     metavar="YYYY-MM-DD",
     callback=_parse_date,
-    help="Day of issue (default: today).",
+    help="Day of issue (default: today in UTC).",
 )
 @click.option(
     "--expires",
@@ -212,7 +217,7 @@ def sign_command(
         payload = {
             "customer": customer,
             "license_id": license_id,
-            "issued": issued or date.today().isoformat(),
+            "issued": issued or _utc_today().isoformat(),
             "expires": None if expires == _NEVER else expires,
             "limits": limits,
             "features": list(features),

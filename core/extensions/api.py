@@ -23,6 +23,10 @@ class ApiExtension(ABC):
     ``flask.current_app``, never through module globals.
     """
 
+    #: The contribution hook that collects subclasses (see :mod:`meterhub.hookspecs`).
+    hook: ClassVar[str] = "register_api_blueprints"
+    #: The class attribute that names a contribution (:attr:`name`).
+    key: ClassVar[str] = "name"
     #: A unique name, used as the blueprint's name.
     name: ClassVar[str]
     #: One line for the API documentation.

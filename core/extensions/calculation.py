@@ -21,6 +21,10 @@ class Calculation(ABC):
     The core creates an instance with no arguments and may reuse it: keep no state.
     """
 
+    #: The contribution hook that collects subclasses (see :mod:`meterhub.hookspecs`).
+    hook: ClassVar[str] = "register_calculations"
+    #: The class attribute that names a contribution (:attr:`name`).
+    key: ClassVar[str] = "name"
     #: The function's name as formulas refer to it (``sum``, ``difference``, ``loss``).
     name: ClassVar[str]
     #: One line for people writing formulas.

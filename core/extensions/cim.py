@@ -37,6 +37,10 @@ class CimAdapter(ABC):
     The core creates an instance with no arguments and may reuse it from several threads.
     """
 
+    #: The contribution hook that collects subclasses (see :mod:`meterhub.hookspecs`).
+    hook: ClassVar[str] = "register_cim_adapters"
+    #: The class attribute that names a contribution (:attr:`noun`).
+    key: ClassVar[str] = "noun"
     #: The noun handled, exactly as in the message header (``MeterReadings``).
     noun: ClassVar[str]
     #: The verbs handled (``get``, ``create``); a message with another verb is refused by the

@@ -366,6 +366,10 @@ class Driver(ABC):
     :meth:`connect` (or by the medium).
     """
 
+    #: The contribution hook that collects subclasses (see :mod:`meterhub.hookspecs`).
+    hook: ClassVar[str] = "register_drivers"
+    #: The class attribute that names a contribution (:attr:`name`).
+    key: ClassVar[str] = "name"
     #: The short, user-visible name that goes in configuration.
     name: ClassVar[str]
 

@@ -26,6 +26,10 @@ class Estimator(ABC):
     The core creates an instance with no arguments and may reuse it: keep no state.
     """
 
+    #: The contribution hook that collects subclasses (see :mod:`meterhub.hookspecs`).
+    hook: ClassVar[str] = "register_estimators"
+    #: The class attribute that names a contribution (:attr:`name`).
+    key: ClassVar[str] = "name"
     #: The method's name as rule sets and value flags refer to it (``linear``, ``like_day``).
     name: ClassVar[str]
     #: One line for people composing rule sets.

@@ -54,6 +54,10 @@ class ExportDestination(ABC):
     constructor does no I/O. :meth:`deliver` may be called many times, then :meth:`close`.
     """
 
+    #: The contribution hook that collects subclasses (see :mod:`meterhub.hookspecs`).
+    hook: ClassVar[str] = "register_exports"
+    #: The class attribute that names a contribution (:attr:`name`).
+    key: ClassVar[str] = "name"
     #: The destination's name, the scheme part of an export target (``memory``, ``sftp``).
     name: ClassVar[str]
     #: One line for people configuring exports.

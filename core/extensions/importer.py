@@ -56,6 +56,10 @@ class ImportFormat(ABC):
     The core creates an instance with no arguments per import run.
     """
 
+    #: The contribution hook that collects subclasses (see :mod:`meterhub.hookspecs`).
+    hook: ClassVar[str] = "register_imports"
+    #: The class attribute that names a contribution (:attr:`name`).
+    key: ClassVar[str] = "name"
     #: The format's name as import commands and jobs refer to it (``csv``, ``mscons``).
     name: ClassVar[str]
     #: One line for people choosing a format.

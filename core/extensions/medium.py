@@ -26,6 +26,10 @@ class Medium(ABC):
     :attr:`address_syntax`. Instances are used by one thread at a time.
     """
 
+    #: The contribution hook that collects subclasses (see :mod:`meterhub.hookspecs`).
+    hook: ClassVar[str] = "register_media"
+    #: The class attribute that names a contribution (:attr:`name`).
+    key: ClassVar[str] = "name"
     #: The short name that communication paths use to pick the medium.
     name: ClassVar[str]
     #: One line for people choosing a medium.

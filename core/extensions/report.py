@@ -46,6 +46,10 @@ class ReportRenderer(ABC):
     The core creates an instance with no arguments per rendering.
     """
 
+    #: The contribution hook that collects subclasses (see :mod:`meterhub.hookspecs`).
+    hook: ClassVar[str] = "register_reports"
+    #: The class attribute that names a contribution (:attr:`name`).
+    key: ClassVar[str] = "name"
     #: The format's name as report definitions refer to it (``xlsx``, ``csv``).
     name: ClassVar[str]
     #: One line for people choosing a format.

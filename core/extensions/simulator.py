@@ -77,6 +77,10 @@ class RunningFleet(ABC):
 class Simulator(ABC):
     """Starts simulated meters speaking one protocol."""
 
+    #: The contribution hook that collects subclasses (see :mod:`meterhub.hookspecs`).
+    hook: ClassVar[str] = "register_simulators"
+    #: The class attribute that names a contribution (:attr:`name`).
+    key: ClassVar[str] = "name"
     #: The protocol name ``meterhub simulate --protocol`` takes.
     name: ClassVar[str]
     #: One line for ``meterhub simulate --help``.

@@ -34,6 +34,10 @@ class Validator(ABC):
     several threads: keep no state between calls.
     """
 
+    #: The contribution hook that collects subclasses (see :mod:`meterhub.hookspecs`).
+    hook: ClassVar[str] = "register_validators"
+    #: The class attribute that names a contribution (:attr:`name`).
+    key: ClassVar[str] = "name"
     #: The check's name as rule sets refer to it (``gap``, ``spike``, ``zero``).
     name: ClassVar[str]
     #: One line for people composing rule sets.

@@ -8,16 +8,19 @@ database constraint (the safety net behind the checks, e.g. a concurrent insert)
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, TypeVar
 
+from sqlalchemy import Select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from meterhub.errors import Conflict, InvalidValue
+from meterhub.licensing import development_license
 
 T = TypeVar("T")
 
@@ -146,12 +149,59 @@ def periods_overlap(
     return (a_to is None or b_from < a_to) and (b_to is None or a_from < b_to)
 
 
-def check_license_limit(session: Session, name: str, would_have: int) -> None:
-    """Ask the session's license (if any) whether ``would_have`` objects of limit ``name`` are
-    allowed; raises :class:`~meterhub.errors.LicenseLimitExceeded` when not."""
-    license = session.info.get("license")
-    if license is not None:
-        license.check_limit(name, would_have)
+def _lock_key(name: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL's advisory lock of limit ``name``."""
+    digest = hashlib.sha256(f"meterhub license limit {name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def lock_license_limit(session: Session, name: str, table: str) -> None:
+    """Make the transactions that check limit ``name`` run one after the other.
+
+    The lock lasts until the session's transaction ends, so a second transaction counts only
+    after the first committed (or rolled back) what it created. PostgreSQL: an advisory
+    transaction lock per limit (under the default READ COMMITTED, the count after it sees the
+    other transaction's rows). SQLite: the database write lock (``BEGIN IMMEDIATE``) unless the
+    transaction already writes and so holds it. Other databases (Oracle): ``LOCK TABLE`` on
+    ``table`` in exclusive mode.
+    """
+    connection = session.connection()
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        dbapi = connection.connection.driver_connection
+        if not dbapi.in_transaction:  # type: ignore[union-attr]
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    elif dialect == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(name)})
+    else:
+        connection.exec_driver_sql(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+
+
+def check_license_limit(
+    session: Session,
+    name: str,
+    counted: Select[Any],
+    *,
+    table: str,
+    adding: int = 1,
+) -> None:
+    """Refuse to add ``adding`` objects beyond the license's limit ``name``.
+
+    The license is the session's (``session.info["license"]``, which the runtime's session
+    factory sets); a session without one is held to the development license's limits. When the
+    limit is set, :func:`lock_license_limit` serializes the check with every other transaction
+    checking it, then ``counted`` (a ``SELECT count(...)`` of the objects already there) runs,
+    so two sessions adding the last allowed object at once cannot both succeed: the second
+    waits for the first to end and then sees its object. Raises
+    :class:`~meterhub.errors.LicenseLimitExceeded` when the count plus ``adding`` exceeds the
+    limit; the caller adds nothing in that case.
+    """
+    license = session.info.get("license") or development_license()
+    if license.limit(name) is None:
+        return
+    lock_license_limit(session, name, table)
+    existing = int(session.scalar(counted) or 0)
+    license.check_limit(name, existing + adding)
 
 
 def flush(session: Session, *, field: str = "name", reason: str | None = None) -> None:

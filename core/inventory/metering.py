@@ -248,9 +248,10 @@ def create_virtual_meter(
 ) -> VirtualMeter:
     """Create a virtual meter named ``name`` (unique per metering point).
 
-    The license in ``session.info["license"]`` (if any) limits how many virtual meters exist:
-    every virtual meter counts, enabled or not. Over the limit,
-    :class:`~meterhub.errors.LicenseLimitExceeded` is raised and nothing is written.
+    The license in ``session.info["license"]`` (the development license's limits without one)
+    limits how many virtual meters exist: every virtual meter counts, enabled or not. Over the
+    limit, :class:`~meterhub.errors.LicenseLimitExceeded` is raised and nothing is written; two
+    sessions creating the last allowed one at once get one meter and one refusal.
     """
     metering_point = in_session(session, metering_point, "metering_point", MeteringPoint)
     name = check_name(name, field="name", max_length=NAME_LENGTH)
@@ -267,9 +268,10 @@ def create_virtual_meter(
             f"metering point {metering_point.name!r} already has a virtual meter named "
             f"{name!r} (id {clash.id})",
         )
-    if session.info.get("license") is not None:
-        count = session.scalar(select(func.count()).select_from(VirtualMeter)) or 0
-        check_license_limit(session, LICENSE_LIMIT, count + 1)
+    every_virtual_meter = select(func.count()).select_from(VirtualMeter)
+    check_license_limit(
+        session, LICENSE_LIMIT, every_virtual_meter, table=VirtualMeter.__tablename__
+    )
     meter = VirtualMeter(metering_point=metering_point, name=name, enabled=enabled)
     session.add(meter)
     flush(session, field="name")

@@ -3,7 +3,9 @@ and the data segments granted to them.
 
 User names are stored in lower case, so ``Alice`` and ``alice`` are the same user. The license
 limit ``named_users`` counts *enabled* users: adding or enabling one beyond it is refused with
-:class:`~meterhub.errors.LicenseLimitExceeded`; disabling one frees a place.
+:class:`~meterhub.errors.LicenseLimitExceeded` (without a license in the session, the
+development license's limit holds); disabling one frees a place. Two sessions adding the last
+allowed user at once get one user and one refusal.
 """
 
 from __future__ import annotations
@@ -79,9 +81,10 @@ def check_password(value: Any) -> str:
     return value
 
 
-def _enabled_count(session: Session) -> int:
-    statement = select(func.count()).select_from(AppUser).where(AppUser.enabled.is_(True))
-    return session.scalar(statement) or 0
+def _check_named_user_limit(session: Session) -> None:
+    """Refuse one more enabled user beyond the license's ``named_users`` (safe when concurrent)."""
+    enabled = select(func.count()).select_from(AppUser).where(AppUser.enabled.is_(True))
+    check_license_limit(session, "named_users", enabled, table=AppUser.__tablename__)
 
 
 def get_user(session: Session, username: str) -> AppUser:
@@ -109,7 +112,7 @@ def add_user(
     display_name = optional_text(display_name, field="display_name", max_length=200)
     if session.scalar(select(AppUser.id).where(AppUser.username == username)) is not None:
         raise Conflict("username", f"a user named {username!r} already exists")
-    check_license_limit(session, "named_users", _enabled_count(session) + 1)
+    _check_named_user_limit(session)
     user = AppUser(
         username=username,
         display_name=display_name,
@@ -174,7 +177,7 @@ def enable_user(session: Session, user: AppUser) -> None:
     """Enable a user; counted against the license's ``named_users`` limit."""
     if user.enabled:
         return
-    check_license_limit(session, "named_users", _enabled_count(session) + 1)
+    _check_named_user_limit(session)
     user.enabled = True
     flush(session, field="enabled")
 

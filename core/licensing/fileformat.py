@@ -29,7 +29,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -245,10 +245,13 @@ def load_license(
 ) -> License:
     """Read and verify the license file ``path``; ``None`` gives :func:`development_license`.
 
-    The signature is checked with the Ed25519 public key in ``public_key_path`` (PEM), or with
-    the vendor key shipped in this package when it is ``None``. ``today`` (default: the current
-    date) decides whether the license has expired. Any problem raises
-    :class:`~meterhub.errors.LicenseError` naming the file and the reason.
+    The signature is checked with the Ed25519 public key in the PEM file ``public_key_path``, or
+    with the vendor key shipped in this package when it is ``None``. ``today`` (default: the
+    current date) decides whether the license has expired, and whether its issue date is still
+    to come: a license issued after today is refused (a clock set back to keep an expired
+    license alive shows this way). Without ``today``, the issue date may be today's date in UTC
+    or locally, whichever is later, so a license signed today anywhere on earth loads. Any
+    problem raises :class:`~meterhub.errors.LicenseError` naming the file and the reason.
     """
     if path is None:
         return development_license()
@@ -264,6 +267,13 @@ def load_license(
                 "another key"
             ) from None
         terms = _parse_payload(payload)
+        latest_today = today or max(date.today(), datetime.now(UTC).date())
+        if terms.issued > latest_today:
+            raise _Refused(
+                f"issued on {terms.issued.isoformat()}, a day still to come (today is "
+                f"{latest_today.isoformat()}): the system clock is wrong, or the license is not "
+                "valid yet"
+            )
         if terms.expires is not None and (today or date.today()) > terms.expires:
             raise _Refused(f"expired on {terms.expires.isoformat()}")
     except _Refused as exc:

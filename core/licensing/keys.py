@@ -81,10 +81,19 @@ def public_key_from_pem(data: bytes, origin: str) -> Ed25519PublicKey:
 
 
 def load_public_key(path: Path | None = None) -> Ed25519PublicKey:
-    """Read the Ed25519 public key in PEM file ``path``; ``None`` means the shipped vendor key."""
+    """Read the Ed25519 public key in PEM file ``path``; ``None`` means the shipped vendor key.
+
+    ``path`` is a file name (the ``license_public_key`` setting): PEM text given in its place is
+    refused with a message saying so.
+    """
     if path is None:
         resource = resources.files("meterhub.licensing").joinpath(VENDOR_PUBLIC_KEY_RESOURCE)
         return public_key_from_pem(resource.read_bytes(), "the vendor public key")
+    if "-----BEGIN" in str(path):
+        raise LicenseError(
+            "license_public_key takes the path of a PEM file, not the key itself: put the key "
+            "in a file and give the file's path"
+        )
     return public_key_from_pem(_read_key_file(path, "public key file"), f"public key file {path}")
 
 

@@ -35,7 +35,9 @@ DEVELOPMENT_CUSTOMER = "Development (no license file)"
 #: License id of the development license.
 DEVELOPMENT_LICENSE_ID = "development"
 
-_DEVELOPMENT_NOTE = "development license: every feature enabled, not for production"
+#: The limits of the development license: enough to develop and demonstrate, too few for a
+#: production system, so removing the license file never lifts a production system's limits.
+DEVELOPMENT_LIMITS: Mapping[str, int] = MappingProxyType({"virtual_meters": 50, "named_users": 5})
 
 
 def _known_limit(name: str) -> str:
@@ -153,8 +155,36 @@ class License:
         rows.append(("Features", self._features_text()))
         rows.append(("File", str(self.source) if self.source else "none"))
         if self.development:
-            rows.append(("Note", _DEVELOPMENT_NOTE))
+            rows.append(("Note", self.development_note()))
         return rows
+
+    def limits_text(self) -> str:
+        """The limits in words: ``at most 50 virtual meters and 5 named users``.
+
+        ``no limits`` when the license sets none.
+        """
+        parts = [
+            f"{self.limits[name]} {words}"
+            for name, words in KNOWN_LIMITS.items()
+            if name in self.limits
+        ]
+        if not parts:
+            return "no limits"
+        listed = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+        return f"at most {listed}"
+
+    def development_note(self) -> str:
+        """What the log, ``meterhub license show`` and the UI footer say of this license.
+
+        For the development license: every feature, its limits, not for production; empty for
+        any other license.
+        """
+        if not self.development:
+            return ""
+        return (
+            f"Development license (no license file): every feature enabled, {self.limits_text()}; "
+            "not for production"
+        )
 
     def as_dict(self, today: date | None = None) -> dict[str, Any]:
         """The license as JSON-ready data (for ``meterhub license show --json`` and the API)."""
@@ -189,13 +219,18 @@ class License:
 
 
 def development_license() -> License:
-    """The license used without a license file: every feature, no limits, never expires."""
+    """The license used without a license file: every feature within :data:`DEVELOPMENT_LIMITS`.
+
+    It never expires. Tests, demos and benchmarks that need more sign a license of their own
+    with a key they configure as trusted (``license_public_key``); there is no other way around
+    the limits.
+    """
     return License(
         customer=DEVELOPMENT_CUSTOMER,
         license_id=DEVELOPMENT_LICENSE_ID,
         issued=date.today(),
         expires=None,
-        limits={},
+        limits=DEVELOPMENT_LIMITS,
         features=frozenset({ALL_FEATURES}),
         development=True,
         source=None,

@@ -218,7 +218,16 @@ def test_show_without_license_file() -> None:
     result = run("show")
     assert result.exit_code == 0, result.output
     assert "Development (no license file)" in result.stdout
-    assert "development license: every feature enabled, not for production" in result.stdout
+    lines = result.stdout.splitlines()
+    assert (
+        "Note:            Development license (no license file): every feature enabled, at most "
+        "50 virtual meters and 5 named users; not for production"
+    ) in lines
+    assert "Virtual meters:  50" in lines
+    assert "Named users:     5" in lines
+    as_json = json.loads(run("show", "--json").stdout)
+    assert as_json["development"] is True
+    assert as_json["limits"] == {"virtual_meters": 50, "named_users": 5}
 
 
 def test_show_license_in_data_dir(

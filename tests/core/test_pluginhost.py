@@ -312,7 +312,7 @@ def test_broken_plugin_is_reported_and_the_others_load(
             "    def register_driver(self):\n"
             "        return []\n",
             "mh_bad:Plugin",
-            "LookupError: implements unknown hook register_driver",
+            "PluginValidationError: unknown hook 'register_driver'; see meterhub.hookspecs",
         ),
         ("class Plugin:\n    pass\n", "mh_bad:Plugin", "LookupError: has no hook implementations"),
         (
@@ -417,8 +417,9 @@ def test_disable_autoload_keeps_extra_plugins(make_settings: Callable[..., Setti
 def test_trace_logs_every_hook_call(
     make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
 ) -> None:
-    host = build(make_settings(plugins_trace=True))
     with caplog.at_level(logging.INFO, logger="meterhub.pluginhost.trace"):
+        # Contribution hooks are called while the host is built.
+        host = build(make_settings(plugins_trace=True))
         host.drivers()
         host.hook.register_exports()
     traced = [r.getMessage() for r in caplog.records if r.name == "meterhub.pluginhost.trace"]
@@ -430,8 +431,8 @@ def test_trace_logs_every_hook_call(
 def test_no_trace_by_default(
     make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
 ) -> None:
-    host = build(make_settings())
     with caplog.at_level(logging.DEBUG, logger="meterhub.pluginhost.trace"):
+        host = build(make_settings())
         host.drivers()
     assert not [r for r in caplog.records if r.name == "meterhub.pluginhost.trace"]
 
@@ -588,3 +589,102 @@ def test_a_module_listed_twice_is_registered_once(
     assert second.reason == "the same object as meterhub.validators:first, registered once"
     assert list(host.validators()) == ["nothing"]
     assert host.conflicts == []
+
+
+# -- collected once, at build time -----------------------------------------------------------
+
+
+def test_contributions_are_collected_once_when_the_host_is_built(
+    make_settings: Callable[..., Settings],
+    fake_dist: FakeDist,
+    stub_license: Callable[..., Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake_dist(
+        "meterhub-counting",
+        "0.3",
+        {"meterhub.exports": {"hello": "mh_counting:HelloPlugin"}},
+        {"mh_counting": COUNTING_EXPORT},
+    )
+
+    class Raising:
+        @hookimpl
+        def register_media(self) -> list[type]:
+            raise RuntimeError("oops")
+
+    with caplog.at_level(logging.ERROR, logger="meterhub.pluginhost"):
+        host = build(make_settings(), stub_license(), extra_plugins=[Raising])
+        import mh_counting  # type: ignore[import-not-found]
+
+        assert mh_counting.CALLS == ["register_exports"], "called while the host was built"
+        for _ in range(3):
+            assert sorted(host.exports()) == ["hello", "memory"]
+            host.media()
+            host.contribution_sources("export")
+    assert mh_counting.CALLS == ["register_exports"], "the accessors call no hook"
+    raised = [r for r in caplog.records if "raised RuntimeError: oops" in r.getMessage()]
+    assert len(raised) == 1
+    # The accessors hand out copies: a caller cannot change what the host holds.
+    host.exports().clear()
+    assert sorted(host.exports()) == ["hello", "memory"]
+
+
+def test_kinds_derive_hook_and_key_from_the_base_classes() -> None:
+    specified = set(vars(build_hookspecs_manager().hook))
+    for name, kind in KINDS.items():
+        assert kind.hook == kind.base.hook, name  # type: ignore[attr-defined]
+        assert kind.key == kind.base.key, name  # type: ignore[attr-defined]
+        assert kind.hook in specified, f"{kind.base.__name__}.hook names no hook spec"
+        assert kind.key in kind.base.__annotations__, f"{kind.base.__name__} lacks {kind.key}"
+    assert (KINDS["cim"].hook, KINDS["cim"].key) == ("register_cim_adapters", "noun")
+    assert (KINDS["driver"].hook, KINDS["driver"].key) == ("register_drivers", "name")
+
+
+def build_hookspecs_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(meterhub.PROJECT_NAME)
+    pm.add_hookspecs(meterhub.hookspecs)
+    return pm
+
+
+def test_records_are_built_with_keywords() -> None:
+    from meterhub.pluginhost import Conflict, PluginRecord
+
+    with pytest.raises(TypeError):
+        PluginRecord("g", "n", None, None, None, "loaded")  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Conflict("driver", "x", "a", "b")  # type: ignore[misc]
+
+
+def test_an_unknown_hook_is_found_by_pluggy_and_named(
+    make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    class Misspelled:
+        @hookimpl
+        def register_exports(self) -> list[type]:
+            return []
+
+        @hookimpl
+        def job_finnished(self, job: object) -> None:
+            pass
+
+    class Optional:
+        @hookimpl
+        def register_exports(self) -> list[type]:
+            return []
+
+        @hookimpl(optionalhook=True)
+        def a_hook_of_a_later_release(self) -> None:
+            pass
+
+    settings = make_settings(plugins_disable_autoload=True)
+    with caplog.at_level(logging.ERROR, logger="meterhub.pluginhost"):
+        host = build(settings, extra_plugins=[Misspelled, Optional])
+    misspelled = host.record("extra", "Misspelled")
+    assert misspelled.status == "failed"
+    assert misspelled.reason == (
+        "PluginValidationError: unknown hook 'job_finnished'; see meterhub.hookspecs for the hooks"
+    )
+    assert "job_finnished" in caplog.text
+    assert host.plugin("extra", "Misspelled") is None
+    assert host.record("extra", "Optional").status == "loaded", "optional hooks are allowed"
+    host.pm.check_pending()  # nothing unknown stays registered

@@ -4,7 +4,7 @@ import base64
 import json
 import stat
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -138,6 +138,33 @@ def test_expired_refused(tmp_path: Path, keys: KeyPair, payload: dict[str, Any])
     with pytest.raises(LicenseError) as caught:
         load_license(path, keys.public, today=date(2026, 2, 1))
     assert str(caught.value) == f"license file {path}: expired on 2026-01-31"
+
+
+def test_issue_date_still_to_come_refused(
+    tmp_path: Path, keys: KeyPair, payload: dict[str, Any]
+) -> None:
+    """A license issued after today is refused: the clock was set back, or it is not valid yet."""
+    path = signed_file(tmp_path, payload, keys)
+    assert load_license(path, keys.public, today=date(2026, 1, 15)).issued == date(2026, 1, 15)
+    with pytest.raises(LicenseError) as caught:
+        load_license(path, keys.public, today=date(2026, 1, 14))
+    assert str(caught.value) == (
+        f"license file {path}: issued on 2026-01-15, a day still to come (today is 2026-01-14): "
+        "the system clock is wrong, or the license is not valid yet"
+    )
+
+
+def test_issue_date_checked_against_the_clock(
+    tmp_path: Path, keys: KeyPair, payload: dict[str, Any]
+) -> None:
+    """Without ``today``: issued today (UTC or local) loads, issued in two days does not."""
+    utc_today = datetime.now(UTC).date()
+    payload.update(issued=utc_today.isoformat(), expires=None)
+    assert load_license(signed_file(tmp_path, payload, keys), keys.public).issued == utc_today
+    later = max(date.today(), utc_today) + timedelta(days=2)
+    payload.update(issued=later.isoformat())
+    with pytest.raises(LicenseError, match=f"issued on {later.isoformat()}, a day still to come"):
+        load_license(signed_file(tmp_path, payload, keys), keys.public)
 
 
 def test_unreadable_file_refused(tmp_path: Path, keys: KeyPair) -> None:
@@ -277,6 +304,19 @@ def test_bad_public_key_refused(
     # A private key where a public key belongs.
     with pytest.raises(LicenseError, match="is not a PEM public key"):
         load_license(path, other_keys.private)
+
+
+def test_pem_text_instead_of_a_path_is_explained(
+    tmp_path: Path, keys: KeyPair, payload: dict[str, Any]
+) -> None:
+    """license_public_key takes a path; the key's text in its place gets a message saying so."""
+    pem = keys.public.read_text(encoding="utf-8")
+    with pytest.raises(LicenseError) as caught:
+        load_license(signed_file(tmp_path, payload, keys), Path(pem), today=TODAY)
+    assert str(caught.value) == (
+        "license_public_key takes the path of a PEM file, not the key itself: put the key in a "
+        "file and give the file's path"
+    )
 
 
 def test_bad_private_key_refused(keys: KeyPair, payload: dict[str, Any]) -> None:

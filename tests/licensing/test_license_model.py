@@ -138,15 +138,30 @@ def test_development_license() -> None:
     assert license_.customer == "Development (no license file)"
     assert license_.expires is None
     assert license_.source is None
-    assert dict(license_.limits) == {}
-    assert license_.limit("virtual_meters") is None
-    license_.check_limit("virtual_meters", 10**7)
-    license_.check_limit("named_users", 10**4)
+    assert dict(license_.limits) == {"virtual_meters": 50, "named_users": 5}
+    assert license_.limit("virtual_meters") == 50
+    license_.check_limit("virtual_meters", 50)
+    license_.check_limit("named_users", 5)
+    with pytest.raises(LicenseLimitExceeded) as caught:
+        license_.check_limit("virtual_meters", 51)
+    assert str(caught.value) == (
+        "license development for Development (no license file) allows at most 50 virtual "
+        "meters; this would make 51"
+    )
+    with pytest.raises(LicenseLimitExceeded, match="at most 5 named users; this would make 6"):
+        license_.check_limit("named_users", 6)
     for feature in ("driver:dlms", "backup-line", "calculation", "cim-61968-9", "whatever"):
         assert license_.allows(feature)
         license_.require(feature)
     rows = dict(license_.summary())
-    assert rows["Note"] == "development license: every feature enabled, not for production"
+    assert rows["Note"] == (
+        "Development license (no license file): every feature enabled, at most 50 virtual "
+        "meters and 5 named users; not for production"
+    )
+    assert (rows["Virtual meters"], rows["Named users"]) == ("50", "5")
+    assert license_.development_note() == rows["Note"]
+    assert make_license().development_note() == ""
+    assert make_license().limits_text() == "at most 100 virtual meters"
     assert rows["Features"] == "all (*)"
 
 

@@ -18,7 +18,10 @@ def test_start_page_footer_says_development_license(app: Flask) -> None:
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert 'id="license-footer"' in page
-    assert "Development license: every feature enabled, not for production" in page
+    assert (
+        "Development license (no license file): every feature enabled, at most 50 virtual "
+        "meters and 5 named users; not for production"
+    ) in page
     assert "simulated" in page  # the built-in driver is listed among the plugins
 
 
@@ -109,3 +112,17 @@ def test_plugin_blueprints_are_mounted(app_with_plugin_api: Flask) -> None:
     assert client.get("/api/documented/ping").get_json() == {"pong": "yes"}
     spec = client.get("/api/openapi.json").get_json()
     assert "/api/documented/ping" in spec["paths"]
+
+
+def test_the_stylesheet_is_served(app: Flask) -> None:
+    """The UI blueprint's assets answer at /static/ (no app-wide static route shadows them)."""
+    client = app.test_client()
+    page = client.get("/").get_data(as_text=True)
+    assert 'href="/static/meterhub.css"' in page
+    response = client.get("/static/meterhub.css")
+    assert response.status_code == 200
+    assert response.mimetype == "text/css"
+    shipped = Path(__file__).resolve().parents[2] / "webapi" / "ui" / "static" / "meterhub.css"
+    assert response.get_data() == shipped.read_bytes()
+    response.close()
+    assert client.get("/static/no-such-file.css").status_code == 404
