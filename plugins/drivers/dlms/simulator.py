@@ -105,9 +105,9 @@ from gurux_dlms.objects import (
 from gurux_dlms.objects.enums import ImageTransferStatus
 from gurux_dlms.objects.GXDLMSImageActivateInfo import GXDLMSImageActivateInfo
 
+from meterhub.extensions.driverkit import SimulatedMeter
 from meterhub.extensions.simulator import Faults, RunningFleet, SimulatedEndpoint, Simulator
 from meterhub.plugins.drivers.dlms.gurux_compat import CompatImageTransfer, CompatServer
-from meterhub.plugins.drivers.simulated import SimulatedMeter
 
 __all__ = [
     "CLIENT_MANAGEMENT",

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from meterhub.extensions.driver import Action, Quality
+from meterhub.extensions.driverkit import SimulatedMeter
 from meterhub.plugins.drivers.dlms import bench_read_one
 from meterhub.plugins.drivers.dlms.driver import DlmsConnection, DlmsDriver
 from meterhub.plugins.drivers.dlms.simulator import DlmsFleet
-from meterhub.plugins.drivers.simulated import SimulatedMeter
 
 pytestmark = pytest.mark.timeout(30)
 
