@@ -129,8 +129,11 @@ class FrameServer:
         with self._lock:
             self._listeners.append(listener)
             self._selector.register(listener, selectors.EVENT_READ, session)
-            if self._accepting is None:
-                self._accepting = self._spawn(self._accept_loop)
+            start_accepting = self._accepting is None
+            if start_accepting:
+                self._accepting = threading.current_thread()  # claimed; replaced below
+        if start_accepting:
+            self._accepting = self._spawn(self._accept_loop)
         bound = listener.getsockname()
         return bound[0], bound[1]
 
