@@ -20,7 +20,9 @@ module                            base class                   hook
 ================================  ===========================  ==============================
 
 :mod:`~.series` holds the interval block shared by validators, estimators and calculations;
-:mod:`~.events` the plain records that event hooks carry.
+:mod:`~.events` the plain records that event hooks carry; :mod:`~.settings` the settings
+models of drivers and media; :mod:`~.driverkit` what drivers and simulators share (exact reads,
+ptys, a frame server, the simulated meter model).
 """
 
 from meterhub.extensions.api import ApiExtension
@@ -29,6 +31,8 @@ from meterhub.extensions.cim import CimAdapter, CimMessage
 from meterhub.extensions.driver import (
     Action,
     AuthenticationFailed,
+    BillingPeriod,
+    BillingValues,
     DeviceError,
     Driver,
     DriverConnection,
@@ -37,13 +41,16 @@ from meterhub.extensions.driver import (
     ErrorKind,
     EventLog,
     LinkLost,
+    LoadLimit,
     LoadProfile,
     MeterEvent,
     MeterTimeout,
+    ProfileChannel,
     ProtocolError,
     Quality,
     Reading,
     UnsupportedAction,
+    profile_channel,
 )
 from meterhub.extensions.estimator import Estimator
 from meterhub.extensions.events import FinishedJob, FinishedTask
@@ -52,12 +59,22 @@ from meterhub.extensions.importer import ImportFormat, ImportRecord, ParseError
 from meterhub.extensions.medium import Medium
 from meterhub.extensions.report import Column, ReportData, ReportRenderer
 from meterhub.extensions.series import IntervalBlock
+from meterhub.extensions.settings import PluginSettings, SecretSpec, WholeNumber, secret
 from meterhub.extensions.trace import FrameTrace
 from meterhub.extensions.validator import Finding, Validator
 
 __all__ = [
     "Action",
     "AuthenticationFailed",
+    "BillingPeriod",
+    "BillingValues",
+    "LoadLimit",
+    "PluginSettings",
+    "ProfileChannel",
+    "SecretSpec",
+    "WholeNumber",
+    "profile_channel",
+    "secret",
     "DeviceError",
     "DriverError",
     "ErrorKind",

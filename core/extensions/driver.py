@@ -16,6 +16,18 @@ Two rules make drivers predictable for the acquisition engine:
 
 Every time is an aware :class:`~datetime.datetime` in UTC; OBIS codes are canonical text
 ``A-B:C.D.E*F`` as :func:`meterhub.identifiers.canonical_obis` writes them.
+
+**Settings** are declared once per driver as a :class:`~meterhub.extensions.settings.PluginSettings`
+model (:attr:`Driver.settings_model`, also in :attr:`DriverInfo.settings_model`), which says which
+settings are secret and their sizes; :meth:`Driver.connect` parses them *before* it opens
+anything, so a bad setting never leaves a line open.
+
+**Load profiles are columnar**: :class:`LoadProfile` holds one :class:`ProfileChannel` per
+captured quantity with numpy arrays of interval ends, values and status words, so a profile goes
+from the decoded frame to the store without a Python object per value.
+
+**Session state**: :attr:`DriverConnection.state` holds settings to write back after a session
+(a DLMS invocation counter); the acquisition engine merges them into the meter's settings.
 """
 
 from __future__ import annotations
@@ -23,12 +35,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+import numpy as np
+import numpy.typing as npt
+
 from meterhub.errors import MeterHubError
+from meterhub.extensions.settings import PluginSettings, SecretSpec
 
 if TYPE_CHECKING:
     from meterhub.extensions.medium import Medium
@@ -36,6 +52,11 @@ if TYPE_CHECKING:
 __all__ = [
     "Action",
     "AuthenticationFailed",
+    "BillingPeriod",
+    "BillingValues",
+    "LoadLimit",
+    "ProfileChannel",
+    "profile_channel",
     "DeviceError",
     "Driver",
     "DriverConnection",
@@ -85,11 +106,14 @@ class Action(StrEnum):
     READ_REGISTERS = "read_registers"
     READ_INSTANTANEOUS = "read_instantaneous"
     READ_EVENTS = "read_events"
+    READ_BILLING = "read_billing"
     READ_CLOCK = "read_clock"
     SET_CLOCK = "set_clock"
     DISCONNECT_SUPPLY = "disconnect_supply"
     RECONNECT_SUPPLY = "reconnect_supply"
     SET_RELAY = "set_relay"
+    READ_LOAD_LIMIT = "read_load_limit"
+    SET_LOAD_LIMIT = "set_load_limit"
     UPLOAD_TARIFF = "upload_tariff"
     UPGRADE_FIRMWARE = "upgrade_firmware"
 
@@ -131,19 +155,139 @@ class Reading:
         return self.value * 10.0**self.scaler
 
 
-@dataclass(frozen=True, slots=True)
-class LoadProfile:
-    """What :meth:`DriverConnection.read_load_profile` returned.
+_EPOCH = np.datetime64(0, "s")
 
-    ``readings`` holds one :class:`Reading` per channel and interval, ordered by timestamp
-    then OBIS code; every timestamp is the end of its interval. ``quality`` is the quality of
-    the request as a whole: when the meter did not deliver the profile at all (timeout, busy)
-    it says why and ``readings`` is empty.
+
+def _as_array(value: object, dtype: str, name: str, obis: str) -> np.ndarray:
+    array = np.asarray(value, dtype=dtype)
+    if array.ndim != 1:
+        raise ValueError(f"ProfileChannel {obis}: {name} must be one-dimensional")
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class ProfileChannel:
+    """One captured quantity of a load profile, in numpy arrays (no Python object per value).
+
+    ``ends`` (``datetime64[s]``, UTC, strictly ascending) are the interval ends; ``values``
+    (float64) the raw numbers as the meter sent them — the physical value is
+    ``values * 10 ** scaler`` in ``unit`` — with ``NaN`` where the meter gave no value;
+    ``status`` (uint32) the meter's status word of each interval (0 when it sends none).
+    """
+
+    obis: str
+    unit: str | None
+    scaler: int
+    ends: npt.NDArray[np.datetime64]
+    values: npt.NDArray[np.float64]
+    status: npt.NDArray[np.uint32]
+
+    def __post_init__(self) -> None:
+        ends = _as_array(self.ends, "datetime64[s]", "ends", self.obis)
+        values = _as_array(self.values, "float64", "values", self.obis)
+        status = _as_array(self.status, "uint32", "status", self.obis)
+        if not len(ends) == len(values) == len(status):
+            raise ValueError(
+                f"ProfileChannel {self.obis}: {len(ends)} ends, {len(values)} values and "
+                f"{len(status)} status words must be as many"
+            )
+        if len(ends) > 1 and not bool(np.all(ends[1:] > ends[:-1])):
+            raise ValueError(f"ProfileChannel {self.obis}: interval ends must be ascending")
+        object.__setattr__(self, "ends", ends)
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "status", status)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def readings(self) -> list[Reading]:
+        """One :class:`Reading` per interval (for people and tests; not the store's path).
+
+        A whole number comes back as ``int``; a missing value as ``None`` with
+        :attr:`Quality.NOT_AVAILABLE`.
+        """
+        seconds = (self.ends - _EPOCH).astype(np.int64).tolist()
+        found = []
+        for second, value in zip(seconds, self.values.tolist(), strict=True):
+            stamp = datetime.fromtimestamp(second, UTC)
+            if value != value:  # NaN
+                found.append(
+                    Reading(self.obis, None, self.unit, self.scaler, stamp, Quality.NOT_AVAILABLE)
+                )
+                continue
+            number: int | float = int(value) if value.is_integer() else value
+            found.append(Reading(self.obis, number, self.unit, self.scaler, stamp))
+        return found
+
+
+@dataclass(frozen=True, eq=False)
+class LoadProfile:
+    """What :meth:`DriverConnection.read_load_profile` returned: columns, not rows.
+
+    ``channels`` holds one :class:`ProfileChannel` per captured quantity (in the meter's capture
+    order); ``interval`` is the capture period (``timedelta(0)`` when the meter does not say).
+    ``quality`` is the quality of the request as a whole: when the meter did not deliver the
+    profile at all (timeout, busy) it says why and ``channels`` is empty.
     """
 
     interval: timedelta
-    readings: tuple[Reading, ...] = ()
+    channels: tuple[ProfileChannel, ...] = ()
     quality: Quality = Quality.VALID
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", tuple(self.channels))
+        names = [channel.obis for channel in self.channels]
+        if len(set(names)) != len(names):
+            raise ValueError(f"LoadProfile has a channel twice: {names}")
+
+    def channel(self, obis: str) -> ProfileChannel:
+        """The channel of ``obis``; :class:`KeyError` when the profile has none."""
+        for channel in self.channels:
+            if channel.obis == obis:
+                return channel
+        raise KeyError(obis)
+
+    @property
+    def values(self) -> int:
+        """How many values the profile holds (missing ones included)."""
+        return sum(len(channel) for channel in self.channels)
+
+    @property
+    def readings(self) -> tuple[Reading, ...]:
+        """Every value as a :class:`Reading`, by timestamp then OBIS code (for people and tests)."""
+        found = [reading for channel in self.channels for reading in channel.readings()]
+        found.sort(key=lambda reading: (reading.timestamp, reading.obis))
+        return tuple(found)
+
+
+def profile_channel(
+    obis: str,
+    unit: str | None,
+    scaler: int,
+    ends: Sequence[datetime] | npt.ArrayLike,
+    values: npt.ArrayLike,
+    status: npt.ArrayLike | None = None,
+) -> ProfileChannel:
+    """A :class:`ProfileChannel` from aware datetimes (or ``datetime64``) and values.
+
+    ``status`` defaults to zeros; ``None`` in ``values`` becomes ``NaN``.
+    """
+    if isinstance(ends, np.ndarray):
+        stamps = ends.astype("datetime64[s]")
+    else:
+        seconds = []
+        for end in ends:
+            _require_aware("ProfileChannel end", end)
+            seconds.append(int(end.timestamp()))
+        stamps = np.array(seconds, dtype=np.int64).astype("datetime64[s]")
+    numbers = np.array(
+        [np.nan if value is None else value for value in values]  # type: ignore[union-attr]
+        if not isinstance(values, np.ndarray)
+        else values,
+        dtype=np.float64,
+    )
+    words = np.zeros(len(numbers), np.uint32) if status is None else status
+    return ProfileChannel(obis, unit, scaler, stamps, numbers, words)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,22 +316,74 @@ class EventLog:
     quality: Quality = Quality.VALID
 
 
+class BillingPeriod(StrEnum):
+    """Which billing values :meth:`DriverConnection.read_billing` reads."""
+
+    #: End-of-day values (DLMS daily billing profile ``1-0:98.2.0``).
+    DAILY = "daily"
+    #: End-of-billing-period values (DLMS ``1-0:98.1.0``, IEC 62056-21 ``*VZ`` historical values).
+    MONTHLY = "monthly"
+
+
 @dataclass(frozen=True, slots=True)
+class BillingValues:
+    """What :meth:`DriverConnection.read_billing` returned.
+
+    ``readings`` holds the stored billing values (register readings whose ``timestamp`` is the
+    end of the billing period they close), ordered by timestamp then OBIS code; ``quality`` is
+    the quality of the request as a whole.
+    """
+
+    period: BillingPeriod
+    readings: tuple[Reading, ...] = ()
+    quality: Quality = Quality.VALID
+
+
+@dataclass(frozen=True, slots=True)
+class LoadLimit:
+    """The load limiter of a meter (DLMS limiter, class 71).
+
+    ``normal`` and ``emergency`` are the thresholds in the units of the monitored value
+    (``unit``, after ``10 ** scaler``); ``active`` the threshold in force. A value the meter did
+    not give is ``None``; ``quality`` says whether the limiter could be read at all.
+    """
+
+    normal: float | None = None
+    emergency: float | None = None
+    active: float | None = None
+    unit: str | None = None
+    scaler: int = 0
+    quality: Quality = Quality.VALID
+
+
+@dataclass(frozen=True)
 class DriverInfo:
     """How a driver describes itself (OpenMUC's ``DriverInfo``).
 
-    ``address_syntax`` and ``settings_syntax`` are texts for people configuring a meter: what an
-    address looks like (``"host:port/server-address"``) and which settings keys exist with
-    their defaults. ``media`` names the :class:`~meterhub.extensions.medium.Medium` kinds the
-    driver works over (``tcp``, ``serial``, ``modem``); empty when it needs none.
+    ``address_syntax`` is a text for people configuring a meter: what an address looks like
+    (``"host:port/server-address"``). ``settings_model`` is the driver's settings declaration;
+    :attr:`settings_syntax` (one line per setting with its default) and :attr:`secrets` derive
+    from it. ``media`` names the :class:`~meterhub.extensions.medium.Medium` kinds the driver
+    works over (``tcp``, ``serial``, ``modem``); empty when it needs none.
     """
 
     name: str
     description: str
     actions: frozenset[Action]
     address_syntax: str
-    settings_syntax: str = ""
+    settings_model: type[PluginSettings] | None = None
     media: tuple[str, ...] = field(default=())
+
+    @property
+    def settings_syntax(self) -> str:
+        """Every setting with its default and description, one per line."""
+        return self.settings_model.syntax() if self.settings_model is not None else ""
+
+    @property
+    def secrets(self) -> Mapping[str, SecretSpec]:
+        """The settings that are credentials, with their encoding and sizes."""
+        found = self.settings_model.secrets() if self.settings_model is not None else {}
+        return MappingProxyType(found)
 
 
 class ErrorKind(StrEnum):
@@ -330,6 +526,20 @@ class DriverConnection(ABC):
         """Switch auxiliary relay number ``relay`` (1-based) closed or open."""
         raise self.unsupported(Action.SET_RELAY)
 
+    def read_billing(
+        self, start: datetime, end: datetime, period: BillingPeriod = BillingPeriod.MONTHLY
+    ) -> BillingValues:
+        """Read the billing values of ``period`` stored for period ends in ``[start, end]``."""
+        raise self.unsupported(Action.READ_BILLING)
+
+    def read_load_limit(self) -> LoadLimit:
+        """Read the load limiter's thresholds."""
+        raise self.unsupported(Action.READ_LOAD_LIMIT)
+
+    def set_load_limit(self, normal: float, emergency: float | None = None) -> Quality:
+        """Write the limiter's normal (and emergency) threshold, in the monitored value's units."""
+        raise self.unsupported(Action.SET_LOAD_LIMIT)
+
     def upload_tariff(self, calendar: Mapping[str, Any]) -> Quality:
         """Write a time-of-use calendar (activity calendar); ``calendar`` is plain JSON data."""
         raise self.unsupported(Action.UPLOAD_TARIFF)
@@ -339,6 +549,17 @@ class DriverConnection(ABC):
         raise self.unsupported(Action.UPGRADE_FIRMWARE)
 
     # -- session -------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> Mapping[str, str]:
+        """Settings to write back to the meter's driver settings after the session.
+
+        Empty unless the protocol carries state across sessions (a DLMS HLS invocation
+        counter, ``{"invocation_counter": "42"}``). The acquisition engine merges it into the
+        meter's settings in the same transaction as the session's data; read it after
+        :meth:`close` too.
+        """
+        return MappingProxyType({})
 
     @abstractmethod
     def close(self) -> None:
@@ -372,11 +593,23 @@ class Driver(ABC):
     key: ClassVar[str] = "name"
     #: The short, user-visible name that goes in configuration.
     name: ClassVar[str]
+    #: The driver's settings declaration (also :attr:`DriverInfo.settings_model`); every
+    #: built-in driver has one, and the inventory takes secret declarations from it.
+    settings_model: ClassVar[type[PluginSettings] | None] = None
 
     @classmethod
     @abstractmethod
     def info(cls) -> DriverInfo:
         """Describe the driver; ``info().name`` equals :attr:`name`."""
+
+    @classmethod
+    def parse_settings(cls, settings: Mapping[str, Any] | None) -> PluginSettings | None:
+        """The typed settings; :class:`~meterhub.errors.InvalidValue` names a bad one.
+
+        :meth:`connect` calls this before it opens anything. ``None`` for a driver without a
+        :attr:`settings_model`.
+        """
+        return cls.settings_model.parse(settings) if cls.settings_model is not None else None
 
     @abstractmethod
     def connect(
@@ -389,5 +622,6 @@ class Driver(ABC):
         :param medium: the transport the core opened for this path, or ``None`` when the driver
             needs none or opens its own.
         :raises LinkLost: the meter cannot be reached.
-        :raises meterhub.errors.InvalidValue: the address or a setting is malformed.
+        :raises meterhub.errors.InvalidValue: the address or a setting is malformed (checked
+            before any line is opened; a line the driver opened is closed on every failure).
         """

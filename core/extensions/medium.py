@@ -12,8 +12,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from types import MappingProxyType, TracebackType
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
+from meterhub.extensions.settings import PluginSettings
 from meterhub.extensions.trace import FrameTrace
 
 __all__ = ["Medium"]
@@ -22,8 +23,9 @@ __all__ = ["Medium"]
 class Medium(ABC):
     """A byte transport to one device.
 
-    A subclass sets :attr:`name` (``tcp``, ``serial``, ``modem``), :attr:`description` and
-    :attr:`address_syntax`. Instances are used by one thread at a time.
+    A subclass sets :attr:`name` (``tcp``, ``serial``, ``modem``), :attr:`description`,
+    :attr:`address_syntax` and :attr:`settings_model` (its settings, parsed into
+    :attr:`options` by the constructor). Instances are used by one thread at a time.
     """
 
     #: The contribution hook that collects subclasses (see :mod:`meterhub.hookspecs`).
@@ -36,20 +38,28 @@ class Medium(ABC):
     description: ClassVar[str] = ""
     #: What an address looks like (``"host:port"``, ``"/dev/ttyUSB0"``, ``"+420123456789"``).
     address_syntax: ClassVar[str] = ""
+    #: The medium's settings declaration; ``None`` leaves :attr:`settings` unparsed.
+    settings_model: ClassVar[type[PluginSettings] | None] = None
 
     def __init__(
         self,
         address: str,
-        settings: Mapping[str, str] | None = None,
+        settings: Mapping[str, Any] | None = None,
         trace: FrameTrace | None = None,
     ) -> None:
-        """Remember where to connect; do no I/O here.
+        """Remember where to connect and parse the settings; do no I/O here.
 
         With a ``trace``, implementations record every write with ``trace.sent`` and every
         non-empty read with ``trace.received``.
+
+        :raises meterhub.errors.InvalidValue: a setting is unknown or malformed.
         """
         self.address = address
-        self.settings: Mapping[str, str] = MappingProxyType(dict(settings or {}))
+        self.settings: Mapping[str, Any] = MappingProxyType(dict(settings or {}))
+        #: The parsed settings (an instance of :attr:`settings_model`, or ``None``).
+        self.options: Any = (
+            self.settings_model.parse(self.settings) if self.settings_model is not None else None
+        )
         self.trace = trace
 
     @abstractmethod

@@ -4,17 +4,31 @@ A :class:`~meterhub.extensions.medium.Medium` given a trace records every write 
 every non-empty read (``rx``); drivers add ``note`` entries (``"AARQ sent"``, ``"bad BCC"``) and
 attach the trace's last frame to a :class:`~meterhub.extensions.driver.DriverError`. The
 acquisition engine stores :meth:`FrameTrace.as_records` as the session's debug log.
+
+**Secrets never reach a trace.** A driver declares the byte strings that must not be recorded
+(a password, an authentication value) with :meth:`FrameTrace.add_secret` for the whole session
+or :meth:`FrameTrace.secret` around one exchange, or gives the exact places with
+:meth:`FrameTrace.mask_next` for the next frame sent. Every occurrence in a recorded frame is
+replaced by as many ``*`` bytes (``2A``): the frame keeps its length, so offsets still match the
+protocol, and the entry's :attr:`TraceEntry.masked` lists the replaced spans;
+:meth:`TraceEntry.line` shows them as ``**``. Masking happens before the entry is stored: the
+secret is never in the trace's memory, nor in its records.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
-__all__ = ["Direction", "FrameTrace", "TraceEntry"]
+__all__ = ["MASK_BYTE", "Direction", "FrameTrace", "TraceEntry", "mask_spans"]
+
+#: The byte that replaces every byte of a secret in a recorded frame (``*``).
+MASK_BYTE = 0x2A
 
 
 class Direction(StrEnum):
@@ -33,12 +47,42 @@ class TraceEntry:
     direction: Direction
     data: bytes = b""
     text: str = ""
+    #: ``(start, end)`` byte spans of ``data`` that held a secret and now hold ``*`` bytes.
+    masked: tuple[tuple[int, int], ...] = ()
 
     def line(self) -> str:
-        """``2026-11-28T12:00:00.123456Z tx 7E A0 ...`` or ``... note text``."""
+        """``2026-11-28T12:00:00.123456Z tx 7E A0 ...`` or ``... note text``.
+
+        Masked bytes show as ``**`` and the line ends with ``(masked)``.
+        """
         stamp = self.time.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        body = self.data.hex(" ").upper() if self.direction != Direction.NOTE else self.text
+        if self.direction == Direction.NOTE:
+            body = self.text
+        else:
+            digits = [f"{byte:02X}" for byte in self.data]
+            for start, end in self.masked:
+                digits[start:end] = ["**"] * (end - start)
+            body = " ".join(digits) + (" (masked)" if self.masked else "")
         return f"{stamp} {self.direction.value} {body}".rstrip()
+
+
+def mask_spans(data: bytes, secrets: Iterable[bytes]) -> list[tuple[int, int]]:
+    """The spans of ``data`` where any of ``secrets`` occurs (overlaps merged, sorted)."""
+    spans = []
+    for secret in secrets:
+        if not secret:
+            continue
+        start = data.find(secret)
+        while start >= 0:
+            spans.append((start, start + len(secret)))
+            start = data.find(secret, start + 1)
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 class FrameTrace:
@@ -55,6 +99,8 @@ class FrameTrace:
         self._entries: list[TraceEntry] = []
         self._size = 0
         self._lock = threading.Lock()
+        self._secrets: list[bytes] = []
+        self._next_spans: list[tuple[int, int]] = []
 
     def _add(self, entry: TraceEntry) -> None:
         with self._lock:
@@ -65,14 +111,59 @@ class FrameTrace:
                 self._size -= len(gone.data) + len(gone.text)
                 self.dropped += 1
 
+    # -- secrets ---------------------------------------------------------------------------------
+
+    def add_secret(self, value: bytes | str) -> None:
+        """Mask ``value`` in every frame recorded from now on (for the whole session)."""
+        data = value.encode("latin-1") if isinstance(value, str) else bytes(value)
+        if data:
+            with self._lock:
+                self._secrets.append(data)
+
+    @contextmanager
+    def secret(self, *values: bytes | str) -> Iterator[None]:
+        """Mask ``values`` in the frames recorded inside the ``with`` block."""
+        added = [v.encode("latin-1") if isinstance(v, str) else bytes(v) for v in values if v]
+        with self._lock:
+            self._secrets.extend(added)
+        try:
+            yield
+        finally:
+            with self._lock:
+                for value in added:
+                    self._secrets.remove(value)
+
+    def mask_next(self, spans: Iterable[tuple[int, int]]) -> None:
+        """Mask the byte spans ``(start, end)`` of the next frame sent (a field the driver
+        located itself, such as a DLMS AARQ's authentication value)."""
+        with self._lock:
+            self._next_spans.extend((int(start), int(end)) for start, end in spans)
+
+    def _masked(self, data: bytes, direction: Direction) -> TraceEntry:
+        with self._lock:
+            spans = mask_spans(data, self._secrets)
+            if direction == Direction.TX and self._next_spans:
+                spans = sorted(
+                    {*spans, *((max(s, 0), min(e, len(data))) for s, e in self._next_spans)}
+                )
+                self._next_spans = []
+        if spans:
+            buffer = bytearray(data)
+            for start, end in spans:
+                buffer[start:end] = bytes([MASK_BYTE]) * (end - start)
+            data = bytes(buffer)
+        return TraceEntry(self._clock(), direction, data, masked=tuple(spans))
+
+    # -- recording -------------------------------------------------------------------------------
+
     def sent(self, data: bytes) -> None:
-        """Record bytes written to the line."""
-        self._add(TraceEntry(self._clock(), Direction.TX, bytes(data)))
+        """Record bytes written to the line (secrets masked)."""
+        self._add(self._masked(bytes(data), Direction.TX))
 
     def received(self, data: bytes) -> None:
-        """Record bytes read from the line (empty reads are not recorded)."""
+        """Record bytes read from the line (empty reads are not recorded; secrets masked)."""
         if data:
-            self._add(TraceEntry(self._clock(), Direction.RX, bytes(data)))
+            self._add(self._masked(bytes(data), Direction.RX))
 
     def note(self, text: str) -> None:
         """Record a remark of the driver."""
@@ -95,7 +186,7 @@ class FrameTrace:
         """The whole trace, one line per entry."""
         return "\n".join(entry.line() for entry in self.entries)
 
-    def as_records(self) -> list[dict[str, str]]:
+    def as_records(self) -> list[dict[str, Any]]:
         """Plain data for storage and the API: time (ISO), direction, hex, text."""
         return [
             {
@@ -103,6 +194,7 @@ class FrameTrace:
                 "direction": entry.direction.value,
                 "hex": entry.data.hex(),
                 "text": entry.text,
+                "masked": [list(span) for span in entry.masked],
             }
             for entry in self.entries
         ]

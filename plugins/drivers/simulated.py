@@ -1,11 +1,8 @@
 """The simulated driver: a meter computed from its serial number and the time, with no network.
 
-Every value is a pure function of the meter's serial (the address) and the timestamp, in integer
-arithmetic, so it is the same on every machine and every run:
+Every value is a pure function of the meter's serial (the address) and the timestamp, computed by
+:class:`meterhub.extensions.driverkit.SimulatedMeter` (the model every protocol simulator serves):
 
-* The meter draws a power that is constant within each UTC hour and repeats weekly: the
-  meter's base power (300..1999 W, from the serial's SHA-256) times a daily shape, a weekday
-  factor and a per-hour variation of ±10 % (also from the serial).
 * The energy registers integrate that power exactly: ``1-0:1.8.0*255`` (active import, Wh) and
   ``1-0:3.8.0*255`` (reactive, varh, 20..50 % of the active energy). Load-profile values
   (``1-0:1.29.0*255``, ``1-0:3.29.0*255``) are differences of the registers at the interval
@@ -29,11 +26,13 @@ The entry point ``simulated`` in ``meterhub.drivers`` names :class:`SimulatedDri
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar
+from typing import ClassVar, Literal
+
+import numpy as np
+from pydantic import Field, field_validator
 
 from meterhub import hookimpl
 from meterhub.errors import InvalidValue
@@ -45,14 +44,21 @@ from meterhub.extensions.driver import (
     EventLog,
     LinkLost,
     LoadProfile,
-    MeterEvent,
+    ProfileChannel,
     Quality,
     Reading,
 )
+from meterhub.extensions.driverkit import (
+    FIRMWARE,
+    SimulatedMeter,
+    unix_seconds,
+    utc_at,
+)
 from meterhub.extensions.medium import Medium
+from meterhub.extensions.settings import PluginSettings, WholeNumber, parse_whole_number
 from meterhub.identifiers import canonical_obis
 
-__all__ = ["SimulatedConnection", "SimulatedDriver", "SimulatedDriverPlugin", "SimulatedMeter"]
+__all__ = ["SimulatedConnection", "SimulatedDriver", "SimulatedDriverPlugin", "SimulatedSettings"]
 
 ACTIVE_ENERGY = "1-0:1.8.0*255"
 REACTIVE_ENERGY = "1-0:3.8.0*255"
@@ -67,116 +73,36 @@ CLOCK = "0-0:1.0.0*255"
 DISCONNECT_CONTROL = "0-0:96.3.10*255"
 EVENT_LOG = "0-0:99.98.0*255"
 
-FIRMWARE = "SIM-1.0"
-#: Unix time of Monday 1970-01-05 00:00 UTC: the week the power pattern repeats from.
-_WEEK_ORIGIN = 345_600
-_HOUR = 3_600
-_DAY = 86_400
-_WEEK = 7 * _DAY
-#: Power in percent of the base power, per UTC hour of the day.
-_DAY_SHAPE = (45, 40, 38, 37, 38, 45, 70, 110, 120, 105, 95, 95,
-              100, 95, 90, 90, 100, 125, 150, 160, 145, 120, 90, 60)  # fmt: skip
-#: Percent per weekday, Monday first.
-_WEEKDAY_FACTOR = (100, 100, 100, 100, 105, 85, 80)
-_INTERVALS = (1, 5, 10, 15, 30, 60)
-_SETTINGS = ("interval", "clock_offset", "missing", "link_lost_after", "unreachable")
-_POWER_DOWN, _POWER_UP = 1, 2
 
+class SimulatedSettings(PluginSettings):
+    """Settings of the simulated driver (all optional)."""
 
-def _seconds(name: str, value: datetime) -> int:
-    """Whole Unix seconds of an aware datetime (floored)."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidValue(name, f"must be an aware datetime (UTC), got {value.isoformat()}")
-    return int((value - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(seconds=1))
+    interval: Literal[1, 5, 10, 15, 30, 60] = Field(
+        15, description="profile period in minutes: 1, 5, 10, 15, 30 or 60"
+    )
+    clock_offset: WholeNumber | None = Field(
+        None, description="seconds the meter clock is ahead until the clock is set"
+    )
+    missing: str = Field("", description="comma-separated OBIS codes the meter does not have")
+    link_lost_after: WholeNumber = Field(
+        -1, ge=-1, description="actions after which the link drops (-1: never)"
+    )
+    unreachable: bool = Field(False, description="connect() fails as if the meter were silent")
 
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _interval_number(cls, value: object) -> object:
+        return parse_whole_number(value)
 
-def _at(seconds: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
-
-
-def _digest(*parts: object) -> bytes:
-    return hashlib.sha256("|".join(str(part) for part in parts).encode("utf-8")).digest()
-
-
-class SimulatedMeter:
-    """The deterministic physics of one simulated meter, identified by its serial number."""
-
-    def __init__(self, serial: str) -> None:
-        digest = _digest(serial)
-        self.serial = serial
-        #: Base power in W.
-        self.base_power = 300 + int.from_bytes(digest[0:2], "big") % 1700
-        #: Reactive energy as percent of active energy.
-        self.reactive_percent = 20 + digest[2] % 31
-        #: Register value at the origin, in Wh.
-        self.register_offset = int.from_bytes(digest[3:6], "big") % 5_000_000
-        #: Seconds the meter clock is off until it is set.
-        self.clock_drift = digest[6] % 61 - 30
-        power = []
-        for hour in range(7 * 24):
-            variation = (digest[hour % 32] + 3 * digest[(5 * hour + 7) % 32]) % 21 - 10
-            percent = _DAY_SHAPE[hour % 24] * _WEEKDAY_FACTOR[hour // 24] * (100 + variation)
-            power.append(self.base_power * percent // 1_000_000)
-        #: Power in W for each hour of the week (Monday 00:00 UTC first).
-        self.hourly_power = tuple(power)
-        cumulative = [0]
-        for watts in power:
-            cumulative.append(cumulative[-1] + watts * _HOUR)
-        self._cumulative = tuple(cumulative)
-
-    def power(self, at: int) -> int:
-        """Active power in W at Unix second ``at``."""
-        return self.hourly_power[((at - _WEEK_ORIGIN) % _WEEK) // _HOUR]
-
-    def _energy_ws(self, at: int) -> int:
-        """Active energy in W·s from the origin to Unix second ``at``."""
-        weeks, rest = divmod(at - _WEEK_ORIGIN, _WEEK)
-        hour, second = divmod(rest, _HOUR)
-        return (
-            weeks * self._cumulative[-1] + self._cumulative[hour] + self.hourly_power[hour] * second
-        )
-
-    def active_energy(self, at: int) -> int:
-        """The active import register in Wh at Unix second ``at``."""
-        return self.register_offset + self._energy_ws(at) // _HOUR
-
-    def reactive_energy(self, at: int) -> int:
-        """The reactive register in varh at Unix second ``at``."""
-        return self.register_offset // 4 + self._energy_ws(at) * self.reactive_percent // (
-            100 * _HOUR
-        )
-
-    def voltage(self, at: int) -> int:
-        """Voltage L1 in 0.1 V, varying per quarter-hour."""
-        return 2300 + _digest(self.serial, "voltage", at // 900)[0] % 101 - 50
-
-    def current(self, at: int) -> int:
-        """Current L1 in 0.01 A, from power and voltage."""
-        return self.power(at) * 1000 // self.voltage(at)
-
-    def events(self, start: int, end: int) -> list[MeterEvent]:
-        """Power-down/up events with Unix seconds in ``[start, end)``."""
-        found = []
-        for day in range(start // _DAY - 1, end // _DAY + 1):
-            digest = _digest(self.serial, "outage", day)
-            if digest[0] % 10:
-                continue
-            down = day * _DAY + int.from_bytes(digest[1:4], "big") % _DAY
-            up = down + 60 * (5 + digest[4] % 60)
-            for at, code, text in ((down, _POWER_DOWN, "Power down"), (up, _POWER_UP, "Power up")):
-                if start <= at < end:
-                    found.append(MeterEvent(_at(at), code, EVENT_LOG, text))
-        return found
-
-
-def _int_setting(settings: Mapping[str, str], key: str, default: int) -> int:
-    text = settings.get(key)
-    if text is None or text == "":
-        return default
-    try:
-        return int(text)
-    except ValueError:
-        raise InvalidValue(f"settings.{key}", f"must be a whole number, got {text!r}") from None
+    @field_validator("missing")
+    @classmethod
+    def _obis_list(cls, value: str) -> str:
+        codes = [
+            canonical_obis(code.strip(), field="settings.missing")
+            for code in value.split(",")
+            if code.strip()
+        ]
+        return ",".join(codes)
 
 
 class SimulatedConnection(DriverConnection):
@@ -184,23 +110,15 @@ class SimulatedConnection(DriverConnection):
 
     driver_name = "simulated"
 
-    def __init__(self, driver: SimulatedDriver, serial: str, settings: Mapping[str, str]) -> None:
+    def __init__(self, driver: SimulatedDriver, serial: str, settings: SimulatedSettings) -> None:
         self._driver = driver
         self.meter = driver.meter(serial)
-        self.interval = _int_setting(settings, "interval", 15)
-        if self.interval not in _INTERVALS:
-            choices = ", ".join(str(value) for value in _INTERVALS)
-            raise InvalidValue("settings.interval", f"must be one of {choices} minutes")
-        self.missing = frozenset(
-            canonical_obis(code.strip(), field="settings.missing")
-            for code in settings.get("missing", "").split(",")
-            if code.strip()
-        )
-        self._actions_left = _int_setting(settings, "link_lost_after", -1)
+        self.interval = settings.interval
+        self.missing = frozenset(code for code in settings.missing.split(",") if code)
+        self._actions_left = settings.link_lost_after
         self._closed = False
-        if settings.get("clock_offset"):
-            offset = _int_setting(settings, "clock_offset", 0)
-            driver._set_clock_offset(serial, offset, only_if_unset=True)
+        if settings.clock_offset is not None:
+            driver._set_clock_offset(serial, settings.clock_offset, only_if_unset=True)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -212,7 +130,7 @@ class SimulatedConnection(DriverConnection):
             raise LinkLost(f"simulated meter {self.meter.serial}: link lost (link_lost_after)")
         if self._actions_left > 0:
             self._actions_left -= 1
-        return _seconds("clock", self._driver.now())
+        return unix_seconds("clock", self._driver.now())
 
     def _register(self, obis: str, at: int) -> Reading:
         meter = self.meter
@@ -228,33 +146,43 @@ class SimulatedConnection(DriverConnection):
             DISCONNECT_CONTROL: (int(self._driver.supply_connected(meter.serial)), None, 0),
         }
         if obis in self.missing or obis not in values:
-            return Reading(obis, None, None, 0, _at(at), Quality.NOT_AVAILABLE)
+            return Reading(obis, None, None, 0, utc_at(at), Quality.NOT_AVAILABLE)
         value, unit, scaler = values[obis]
-        return Reading(obis, value, unit, scaler, _at(at))
+        return Reading(obis, value, unit, scaler, utc_at(at))
 
     def _meter_time(self, at: int) -> datetime:
-        return _at(at + self._driver.clock_offset(self.meter.serial))
+        return utc_at(at + self._driver.clock_offset(self.meter.serial))
 
     # -- actions -----------------------------------------------------------------------------
 
     def read_load_profile(self, start: datetime, end: datetime) -> LoadProfile:
         """Both profile channels for the interval ends in ``(start, end]`` up to now."""
-        first, last = _seconds("start", start), _seconds("end", end)
+        first, last = unix_seconds("start", start), unix_seconds("end", end)
         now = self._step()
         period = self.interval * 60
-        readings = []
-        edge = (first // period + 1) * period
-        while edge <= min(last, now):
-            for obis, register, unit in (
-                (ACTIVE_PROFILE, self.meter.active_energy, "Wh"),
-                (REACTIVE_PROFILE, self.meter.reactive_energy, "varh"),
-            ):
-                if obis in self.missing:
-                    continue
-                value = register(edge) - register(edge - period)
-                readings.append(Reading(obis, value, unit, 0, _at(edge)))
-            edge += period
-        return LoadProfile(timedelta(minutes=self.interval), tuple(readings))
+        edges = np.arange((first // period + 1) * period, min(last, now) + 1, period)
+        channels = []
+        for obis, register, unit in (
+            (ACTIVE_PROFILE, self.meter.active_energy, "Wh"),
+            (REACTIVE_PROFILE, self.meter.reactive_energy, "varh"),
+        ):
+            if obis in self.missing:
+                continue
+            counters = np.array(
+                [register(int(edge)) for edge in (edges[0] - period if len(edges) else 0, *edges)],
+                dtype=np.float64,
+            )
+            channels.append(
+                ProfileChannel(
+                    obis,
+                    unit,
+                    0,
+                    edges.astype("datetime64[s]"),
+                    np.diff(counters) if len(edges) else counters[:0],
+                    np.zeros(len(edges), np.uint32),
+                )
+            )
+        return LoadProfile(timedelta(minutes=self.interval), tuple(channels))
 
     def read_registers(self, obis_codes: Sequence[str]) -> list[Reading]:
         """The registers asked for, in order; unknown or ``missing`` ones are not available."""
@@ -269,18 +197,18 @@ class SimulatedConnection(DriverConnection):
 
     def read_events(self, start: datetime, end: datetime) -> EventLog:
         """Power failures with timestamps in ``[start, end)`` up to now."""
-        first, last = _seconds("start", start), _seconds("end", end)
+        first, last = unix_seconds("start", start), unix_seconds("end", end)
         now = self._step()
         return EventLog(tuple(self.meter.events(first, min(last, now + 1))))
 
     def read_clock(self) -> Reading:
         """The meter time (off by the clock offset) read now."""
         now = self._step()
-        return Reading(CLOCK, self._meter_time(now), None, 0, _at(now))
+        return Reading(CLOCK, self._meter_time(now), None, 0, utc_at(now))
 
     def set_clock(self, time: datetime) -> Quality:
         """Set the meter clock; later connections to the same meter see it set."""
-        target = _seconds("time", time)
+        target = unix_seconds("time", time)
         now = self._step()
         self._driver._set_clock_offset(self.meter.serial, target - now)
         return Quality.VALID
@@ -311,6 +239,7 @@ class SimulatedDriver(Driver):
     """
 
     name: ClassVar[str] = "simulated"
+    settings_model: ClassVar[type[PluginSettings]] = SimulatedSettings
 
     def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         self.now: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
@@ -338,10 +267,7 @@ class SimulatedDriver(Driver):
                 }
             ),
             address_syntax="the meter serial number: 1..64 characters without spaces (SIM-0001)",
-            settings_syntax=(
-                "interval=15 (minutes: 1, 5, 10, 15, 30, 60); clock_offset=<seconds>; "
-                "missing=<OBIS>,<OBIS>; link_lost_after=<actions>; unreachable=true"
-            ),
+            settings_model=SimulatedSettings,
             media=(),
         )
 
@@ -386,14 +312,10 @@ class SimulatedDriver(Driver):
                 "address",
                 f"must be a serial number of 1..64 characters without spaces, got {address!r}",
             )
-        unknown = sorted(set(settings) - set(_SETTINGS))
-        if unknown:
-            raise InvalidValue(
-                "settings", f"unknown setting {unknown[0]!r}; known: {', '.join(_SETTINGS)}"
-            )
-        if settings.get("unreachable", "").lower() in ("1", "true", "yes"):
+        parsed = SimulatedSettings.parse(settings)
+        if parsed.unreachable:
             raise LinkLost(f"simulated meter {serial} does not answer (unreachable=true)")
-        return SimulatedConnection(self, serial, settings)
+        return SimulatedConnection(self, serial, parsed)
 
 
 class SimulatedDriverPlugin:

@@ -29,20 +29,28 @@ import re
 import time
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
 import serial
+from pydantic import Field, field_validator
 
 from meterhub import hookimpl
 from meterhub.errors import InvalidValue
 from meterhub.extensions.driver import LinkLost, MeterTimeout
+from meterhub.extensions.driverkit import read_until, take_pending
 from meterhub.extensions.medium import Medium
+from meterhub.extensions.settings import PluginSettings
 from meterhub.extensions.trace import FrameTrace
-from meterhub.plugins.media.serial import SerialMedium
-from meterhub.plugins.media.settings import bool_setting, choice_setting, float_setting
-from meterhub.plugins.media.stream import read_until, take_pending
+from meterhub.plugins.media.serial import SerialMedium, SerialSettings
 
-__all__ = ["DialFailed", "ModemFailure", "ModemMedium", "ModemMediumPlugin", "parse_result"]
+__all__ = [
+    "DialFailed",
+    "ModemFailure",
+    "ModemMedium",
+    "ModemMediumPlugin",
+    "ModemSettings",
+    "parse_result",
+]
 
 _NUMBER = re.compile(r"^[0-9+*#,;WwPpTt ()-]{1,40}$")
 _CONNECT = re.compile(r"^CONNECT(?:\s+(\d+))?")
@@ -94,17 +102,43 @@ def parse_result(line: str) -> tuple[str, int | None] | ModemFailure | None:
     return _RESULTS.get(text)
 
 
+class ModemSettings(SerialSettings):
+    """Settings of the ``modem`` medium: the modem's serial line and its AT dialogue."""
+
+    port: str = Field(description="the serial device the modem is on")
+    init: str = Field("ATZ|ATE0V1", description="AT commands before dialling, separated by |")
+    dial: str = Field("ATD", description="the dial command: ATD, ATDT (tone), ATDP (pulse)")
+    command_timeout: float = Field(5.0, ge=0.01, description="seconds for each init command")
+    dial_timeout: float = Field(60.0, ge=0.01, description="seconds from dialling to CONNECT")
+    hangup: Literal["escape", "dtr"] = Field("escape", description="escape (+++ ATH) or dtr")
+    guard_time: float = Field(1.0, ge=0, description="seconds of silence around +++")
+    detect_no_carrier: bool = Field(True, description="NO CARRIER in the data ends the call")
+
+    @field_validator("dial")
+    @classmethod
+    def _dial(cls, value: str) -> str:
+        if not value.upper().startswith("ATD"):
+            raise ValueError(f"must start with ATD, got {value!r}")
+        return value
+
+    @field_validator("hangup", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
 class ModemMedium(Medium):
     """A Hayes-compatible modem on a serial port that dials the meter's number."""
 
     name: ClassVar[str] = "modem"
     description: ClassVar[str] = "AT-command dial-up modem (GSM CSD / PSTN) on a serial port"
     address_syntax: ClassVar[str] = "the number to dial: +420123456789 (settings: port=...)"
+    settings_model: ClassVar[type[PluginSettings]] = ModemSettings
 
     def __init__(
         self,
         address: str,
-        settings: Mapping[str, str] | None = None,
+        settings: Mapping[str, Any] | None = None,
         trace: FrameTrace | None = None,
     ) -> None:
         super().__init__(address, settings, trace)
@@ -112,20 +146,18 @@ class ModemMedium(Medium):
         if not _NUMBER.match(number):
             raise InvalidValue("address", f"must be a telephone number to dial, got {address!r}")
         self.number = number
-        port = str(self.settings.get("port", "") or "").strip()
-        if not port:
-            raise InvalidValue("settings.port", "the modem medium needs the modem's serial port")
-        self.serial = SerialMedium(port, self.settings, trace)
-        init = str(self.settings.get("init", "ATZ|ATE0V1"))
-        self.init_commands = tuple(part.strip() for part in init.split("|") if part.strip())
-        self.dial_command = str(self.settings.get("dial", "") or "ATD").strip()
-        if not self.dial_command.upper().startswith("ATD"):
-            raise InvalidValue("settings.dial", f"must start with ATD, got {self.dial_command!r}")
-        self.command_timeout = float_setting(self.settings, "command_timeout", 5.0, minimum=0.01)
-        self.dial_timeout = float_setting(self.settings, "dial_timeout", 60.0, minimum=0.01)
-        self.guard_time = float_setting(self.settings, "guard_time", 1.0)
-        self.hangup_method = choice_setting(self.settings, "hangup", "escape", ("escape", "dtr"))
-        self.detect_no_carrier = bool_setting(self.settings, "detect_no_carrier", True)
+        options: ModemSettings = self.options
+        line = {
+            key: self.settings[key] for key in SerialSettings.model_fields if key in self.settings
+        }
+        self.serial = SerialMedium(options.port, line, trace)
+        self.init_commands = tuple(part.strip() for part in options.init.split("|") if part.strip())
+        self.dial_command = options.dial
+        self.command_timeout = options.command_timeout
+        self.dial_timeout = options.dial_timeout
+        self.guard_time = options.guard_time
+        self.hangup_method = options.hangup
+        self.detect_no_carrier = options.detect_no_carrier
         #: The rate the modem reported with CONNECT (``None`` when it gave none).
         self.connect_rate: int | None = None
         self.connected = False

@@ -27,8 +27,8 @@ from collections.abc import Mapping
 
 import serial
 
+from meterhub.extensions.driverkit import PtyClosed, PtyPair
 from meterhub.plugins.media.modem import ModemFailure
-from meterhub.plugins.media.pseudo_terminal import PtyClosed, PtyPair
 from meterhub.plugins.media.tcp import parse_host_port
 
 __all__ = ["ModemEmulator"]

@@ -20,21 +20,49 @@ from __future__ import annotations
 import select
 import termios
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
 import serial
+from pydantic import Field, field_validator
 
 from meterhub import hookimpl
 from meterhub.errors import InvalidValue
 from meterhub.extensions.driver import LinkLost
 from meterhub.extensions.medium import Medium
+from meterhub.extensions.settings import PluginSettings, WholeNumber, parse_whole_number
 from meterhub.extensions.trace import FrameTrace
-from meterhub.plugins.media.settings import bool_setting, choice_setting, int_setting
 
-__all__ = ["LineSettings", "SerialMedium", "SerialMediumPlugin", "line_settings"]
+__all__ = ["LineSettings", "SerialMedium", "SerialMediumPlugin", "SerialSettings"]
 
-_PARITIES = ("N", "E", "O", "M", "S")
 _STOPBITS = {"1": serial.STOPBITS_ONE, "1.5": serial.STOPBITS_ONE_POINT_FIVE, "2": 2}
+
+
+class SerialSettings(PluginSettings):
+    """Settings of the ``serial`` medium (the line)."""
+
+    baudrate: WholeNumber = Field(9600, ge=50, le=4_000_000, description="bits per second")
+    bytesize: Literal[5, 6, 7, 8] = Field(8, description="data bits: 5, 6, 7 or 8")
+    parity: Literal["N", "E", "O", "M", "S"] = Field("N", description="N, E, O, M or S")
+    stopbits: Literal["1", "1.5", "2"] = Field("1", description="1, 1.5 or 2")
+    rtscts: bool = Field(False, description="hardware flow control")
+    xonxoff: bool = Field(False, description="software flow control")
+
+    @field_validator("bytesize", mode="before")
+    @classmethod
+    def _number(cls, value: object) -> object:
+        return parse_whole_number(value)
+
+    @field_validator("parity", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("stopbits", mode="before")
+    @classmethod
+    def _stop_text(cls, value: object) -> object:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return f"{value:g}"
+        return value.strip() if isinstance(value, str) else value
 
 
 class LineSettings:
@@ -54,40 +82,29 @@ class LineSettings:
         return f"{self.baudrate} {self.bytesize}{self.parity}{self.stopbits:g}"
 
 
-def line_settings(settings: Mapping[str, str], default: LineSettings | None = None) -> LineSettings:
-    """Read ``baudrate``, ``bytesize``, ``parity`` and ``stopbits`` from string settings."""
-    base = default or LineSettings()
-    stop_text = str(settings.get("stopbits", "") or "").strip() or f"{base.stopbits:g}"
-    if stop_text not in _STOPBITS:
-        raise InvalidValue("settings.stopbits", f"must be 1, 1.5 or 2, got {stop_text!r}")
-    bytesize = int_setting(settings, "bytesize", base.bytesize, minimum=5, maximum=8)
-    return LineSettings(
-        baudrate=int_setting(settings, "baudrate", base.baudrate, minimum=50, maximum=4_000_000),
-        bytesize=bytesize,
-        parity=choice_setting(settings, "parity", base.parity, _PARITIES),
-        stopbits=float(_STOPBITS[stop_text]),
-    )
-
-
 class SerialMedium(Medium):
     """A serial port opened with pyserial."""
 
     name: ClassVar[str] = "serial"
     description: ClassVar[str] = "Serial line (RS-232/RS-485, optical probe) through pyserial"
     address_syntax: ClassVar[str] = "a serial device: /dev/ttyUSB0, COM3, /dev/pts/5"
+    settings_model: ClassVar[type[PluginSettings]] = SerialSettings
 
     def __init__(
         self,
         address: str,
-        settings: Mapping[str, str] | None = None,
+        settings: Mapping[str, Any] | None = None,
         trace: FrameTrace | None = None,
     ) -> None:
         super().__init__(address, settings, trace)
         if not isinstance(address, str) or not address.strip():
             raise InvalidValue("address", "must name a serial device such as /dev/ttyUSB0")
-        self.line = line_settings(self.settings)
-        self.rtscts = bool_setting(self.settings, "rtscts", False)
-        self.xonxoff = bool_setting(self.settings, "xonxoff", False)
+        options: SerialSettings = self.options
+        self.line = LineSettings(
+            options.baudrate, options.bytesize, options.parity, float(_STOPBITS[options.stopbits])
+        )
+        self.rtscts = options.rtscts
+        self.xonxoff = options.xonxoff
         self.port: serial.Serial | None = None
 
     def open(self, timeout: float) -> None:

@@ -15,16 +15,18 @@ from __future__ import annotations
 import select
 import socket
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
+
+from pydantic import Field
 
 from meterhub import hookimpl
 from meterhub.errors import InvalidValue
 from meterhub.extensions.driver import LinkLost
 from meterhub.extensions.medium import Medium
+from meterhub.extensions.settings import PluginSettings
 from meterhub.extensions.trace import FrameTrace
-from meterhub.plugins.media.settings import bool_setting
 
-__all__ = ["TcpMedium", "TcpMediumPlugin", "parse_host_port"]
+__all__ = ["TcpMedium", "TcpMediumPlugin", "TcpSettings", "parse_host_port"]
 
 
 def parse_host_port(address: str, field: str = "address") -> tuple[str, int]:
@@ -40,26 +42,31 @@ def parse_host_port(address: str, field: str = "address") -> tuple[str, int]:
     return host, int(port_text)
 
 
+class TcpSettings(PluginSettings):
+    """Settings of the ``tcp`` medium."""
+
+    nodelay: bool = Field(True, description="send small frames at once (TCP_NODELAY)")
+    keepalive: bool = Field(False, description="TCP keep-alive probes")
+
+
 class TcpMedium(Medium):
     """A TCP connection to a meter or a communication device."""
 
     name: ClassVar[str] = "tcp"
     description: ClassVar[str] = "TCP/IP socket (DLMS wrapper, Modbus TCP, IEC 62056-21 over IP)"
     address_syntax: ClassVar[str] = "host:port, e.g. 10.0.0.5:4059 or [fe80::1]:502"
-
-    #: The settings this medium knows.
-    known_settings: ClassVar[tuple[str, ...]] = ("nodelay", "keepalive")
+    settings_model: ClassVar[type[PluginSettings]] = TcpSettings
 
     def __init__(
         self,
         address: str,
-        settings: Mapping[str, str] | None = None,
+        settings: Mapping[str, Any] | None = None,
         trace: FrameTrace | None = None,
     ) -> None:
         super().__init__(address, settings, trace)
         self.host, self.port = parse_host_port(self.address)
-        self.nodelay = bool_setting(self.settings, "nodelay", True)
-        self.keepalive = bool_setting(self.settings, "keepalive", False)
+        self.nodelay: bool = self.options.nodelay
+        self.keepalive: bool = self.options.keepalive
         self._socket: socket.socket | None = None
 
     def open(self, timeout: float) -> None:

@@ -39,6 +39,7 @@ def test_trace_records_frames_and_notes_in_order() -> None:
         "direction": "tx",
         "hex": "7ea007",
         "text": "",
+        "masked": [],
     }
 
 

@@ -49,7 +49,9 @@ def probe_fleet(runtime: Runtime, endpoints: list[SimulatedEndpoint]) -> None:
             click.echo(f"  {endpoint.serial}: driver {endpoint.driver!r} not loaded", err=True)
             continue
         medium_class = media.get(endpoint.medium)
-        medium = medium_class(endpoint.address, endpoint.settings) if medium_class else None
+        model = getattr(medium_class, "settings_model", None)
+        line = {k: v for k, v in endpoint.settings.items() if model and k in model.model_fields}
+        medium = medium_class(endpoint.address, line) if medium_class else None
         try:
             if medium is not None:
                 medium.open(timeout=5)

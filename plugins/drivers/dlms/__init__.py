@@ -34,4 +34,4 @@ def bench_read_one(endpoint: Any, *, now: datetime | None = None) -> int:
         profile = connection.read_load_profile(end - timedelta(days=1), end)
         clock = connection.read_clock()
         registers = connection.read_registers(BENCH_REGISTERS)
-    return len(profile.readings) + int(clock.value is not None) + len(registers)
+    return profile.values + int(clock.value is not None) + len(registers)

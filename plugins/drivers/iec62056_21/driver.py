@@ -29,8 +29,11 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import ClassVar
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+from pydantic import Field, field_validator
 
 from meterhub.errors import InvalidValue
 from meterhub.extensions.driver import (
@@ -41,9 +44,19 @@ from meterhub.extensions.driver import (
     DriverInfo,
     EventLog,
     LoadProfile,
+    ProfileChannel,
     ProtocolError,
     Quality,
     Reading,
+)
+from meterhub.extensions.driverkit import (
+    PluginSettings,
+    WholeNumber,
+    open_medium,
+    read_exactly,
+    read_until,
+    secret,
+    split_settings,
 )
 from meterhub.extensions.medium import Medium
 from meterhub.identifiers import canonical_obis
@@ -65,17 +78,46 @@ from meterhub.plugins.drivers.iec62056_21.protocol import (
     parse_timestamp,
     sign_on,
 )
-from meterhub.plugins.media.settings import float_setting, int_setting
-from meterhub.plugins.media.stream import read_exactly, read_until
 
-__all__ = ["IecConnection", "IecDriver"]
+__all__ = ["IecConnection", "IecDriver", "IecSettings"]
 
 CLOCK = "0-0:1.0.0*255"
-_DRIVER_SETTINGS = (
-    "device_address", "password", "max_baudrate", "timeout", "reaction_time", "timezone",
-)  # fmt: skip
-_LINE_SETTINGS = ("baudrate", "bytesize", "parity", "stopbits", "rtscts", "xonxoff", "nodelay")
 _MAX_BLOCK = 256 * 1024
+#: The line a mode C meter signs on with (IEC 62056-21: 300 Bd, 7 data bits, even parity).
+_SIGN_ON_LINE = {"baudrate": "300", "bytesize": "7", "parity": "E", "stopbits": "1"}
+
+
+class IecSettings(PluginSettings):
+    """Settings of the ``iec62056_21`` driver."""
+
+    device_address: str = Field(
+        "", max_length=32, description="the meter address sent in /?<address>! (empty: any)"
+    )
+    password: str | None = secret(max_length=32, description="programming-mode password (P1)")
+    max_baudrate: WholeNumber = Field(
+        19200, ge=300, description="the highest rate to switch to (the meter's offer caps it)"
+    )
+    timeout: float = Field(3.0, ge=0.01, le=600, description="seconds for each answer")
+    reaction_time: float | None = Field(
+        None, ge=0, le=10, description="seconds before the option select (default 0.02 or 0.2)"
+    )
+    timezone: str = Field("UTC", description="IANA zone of the meter clock and timestamps")
+
+    @field_validator("device_address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        sign_on(value)  # raises InvalidValue for characters the protocol cannot carry
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        if value != "UTC":
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r}") from None
+        return value
 
 
 def _now() -> datetime:
@@ -87,20 +129,14 @@ class IecConnection(DriverConnection):
 
     driver_name = "iec62056_21"
 
-    def __init__(self, medium: Medium, settings: Mapping[str, str]) -> None:
+    def __init__(self, medium: Medium, settings: IecSettings) -> None:
         self.medium = medium
-        self.device_address = str(settings.get("device_address", "") or "").strip()
-        sign_on(self.device_address)  # validates the address
-        self.password = str(settings.get("password", "") or "")
-        self.max_baudrate = int_setting(settings, "max_baudrate", 19200, minimum=300)
-        self.timeout = float_setting(settings, "timeout", 3.0, minimum=0.01)
-        text = str(settings.get("reaction_time", "") or "").strip()
-        self.reaction_time = float_setting(settings, "reaction_time", 0.2) if text else None
-        zone = str(settings.get("timezone", "") or "UTC").strip()
-        try:
-            self.zone: tzinfo = UTC if zone == "UTC" else ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise InvalidValue("settings.timezone", f"unknown time zone {zone!r}") from None
+        self.device_address = settings.device_address
+        self.password = settings.password or ""
+        self.max_baudrate = settings.max_baudrate
+        self.timeout = settings.timeout
+        self.reaction_time = settings.reaction_time
+        self.zone: tzinfo = UTC if settings.timezone == "UTC" else ZoneInfo(settings.timezone)
         line = getattr(medium, "line", None)
         self.initial_baudrate: int | None = getattr(line, "baudrate", None)
         self.identification: Identification | None = None
@@ -277,20 +313,33 @@ class IecConnection(DriverConnection):
         if first is None or minutes <= 0:
             raise ProtocolError("P.01 header without a valid time or interval")
         step = timedelta(minutes=minutes)
-        readings = []
+        ends: list[int] = []
+        columns: list[list[tuple[int, int] | None]] = [[] for _ in codes]
         moment = first.astimezone(UTC)
         for row in datasets[1:]:
             if row.address or len(row.values) != channels:
                 raise ProtocolError(f"P.01 row on line {row.line} does not have {channels} values")
             if start < moment <= end:
-                for code, unit, value in zip(codes, units, row.values, strict=True):
-                    parsed = number(value.text)
-                    if parsed is None:
-                        readings.append(Reading(code, None, unit, 0, moment, Quality.INVALID))
-                    else:
-                        readings.append(Reading(code, parsed[0], unit, parsed[1], moment))
+                ends.append(int(moment.timestamp()))
+                for column, value in zip(columns, row.values, strict=True):
+                    column.append(number(value.text))
             moment += step
-        return LoadProfile(step, tuple(readings))
+        stamps = np.array(ends, dtype=np.int64).astype("datetime64[s]")
+        found = []
+        for code, unit, column in zip(codes, units, columns, strict=True):
+            # One scaler per channel: the finest the rows used, every mantissa scaled to it.
+            scaler = min((parsed[1] for parsed in column if parsed is not None), default=0)
+            values = np.array(
+                [
+                    np.nan if parsed is None else parsed[0] * 10 ** (parsed[1] - scaler)
+                    for parsed in column
+                ],
+                dtype=np.float64,
+            )
+            found.append(
+                ProfileChannel(code, unit, scaler, stamps, values, np.zeros(len(ends), np.uint32))
+            )
+        return LoadProfile(step, tuple(found))
 
     def read_events(self, start: datetime, end: datetime) -> EventLog:
         """Not offered: ``P.98`` event logs differ between manufacturers."""
@@ -311,6 +360,7 @@ class IecDriver(Driver):
     """IEC 62056-21 mode C meters (optical probe, RS-485, TCP converters)."""
 
     name: ClassVar[str] = "iec62056_21"
+    settings_model: ClassVar[type[PluginSettings]] = IecSettings
 
     @classmethod
     def info(cls) -> DriverInfo:
@@ -328,37 +378,28 @@ class IecDriver(Driver):
                 }
             ),
             address_syntax="a serial device (/dev/ttyUSB0) or host:port of a TCP converter",
-            settings_syntax=(
-                "device_address=<meter address>; password=<P1 password>; max_baudrate=19200; "
-                "timeout=3 (s); reaction_time=<s>; timezone=UTC; serial line: baudrate=300, "
-                "bytesize=7, parity=E, stopbits=1"
-            ),
+            settings_model=IecSettings,
             media=("serial", "modem", "tcp"),
         )
 
     def connect(
-        self, address: str, settings: Mapping[str, str], medium: Medium | None = None
+        self, address: str, settings: Mapping[str, Any], medium: Medium | None = None
     ) -> IecConnection:
-        """Open the line (when no medium is given) and prepare sessions with the meter."""
-        known = set(_DRIVER_SETTINGS) | set(_LINE_SETTINGS)
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise InvalidValue(
-                "settings", f"unknown setting {unknown[0]!r}; known: {', '.join(sorted(known))}"
-            )
+        """Open the line (when no medium is given) and prepare sessions with the meter.
+
+        Settings are checked before any line is opened. The driver's own serial line signs on
+        at 300 Bd 7E1 unless the settings say otherwise.
+        """
         if medium is not None:
-            return IecConnection(medium, settings)
+            own_part, _ = split_settings(settings, IecSettings, medium.name)
+            return IecConnection(medium, IecSettings.parse(own_part))
         host, sep, port = address.strip().rpartition(":")
-        own: Medium
-        if sep and host and port.isdigit() and not address.startswith("/"):
-            from meterhub.plugins.media.tcp import TcpMedium
-
-            own = TcpMedium(address, settings)
-        else:
-            from meterhub.plugins.media.serial import SerialMedium
-
-            line = {"baudrate": "300", "bytesize": "7", "parity": "E", "stopbits": "1"}
-            own = SerialMedium(address, {**line, **settings})
-        connection = _OwnedMediumConnection(own, settings)
-        own.open(connection.timeout)
-        return connection
+        kind = (
+            "tcp" if sep and host and port.isdigit() and not address.startswith("/") else "serial"
+        )
+        own_part, line_part = split_settings(settings, IecSettings, kind)
+        options = IecSettings.parse(own_part)
+        if kind == "serial":
+            line_part = {**_SIGN_ON_LINE, **line_part}
+        own = open_medium(kind, address, line_part, timeout=options.timeout)
+        return _OwnedMediumConnection(own, options)

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 from meterhub.errors import InvalidValue
+from meterhub.extensions.driverkit import PtyClosed, PtyPair, SimulatedMeter
 from meterhub.extensions.simulator import Faults, RunningFleet, SimulatedEndpoint, Simulator
 from meterhub.plugins.drivers.iec62056_21.protocol import (
     ACK,
@@ -41,8 +42,6 @@ from meterhub.plugins.drivers.iec62056_21.protocol import (
     bcc,
     parse_timestamp,
 )
-from meterhub.plugins.drivers.simulated import SimulatedMeter
-from meterhub.plugins.media.pseudo_terminal import PtyClosed, PtyPair
 
 __all__ = ["IecFleet", "IecMeter", "IecSimulator", "readout_lines"]
 

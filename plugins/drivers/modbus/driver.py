@@ -32,8 +32,9 @@ import struct
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
+from pydantic import Field, model_validator
 from pymodbus.framer import FramerRTU, FramerSocket
 from pymodbus.pdu import DecodePDU, ExceptionResponse, ModbusPDU
 from pymodbus.pdu.register_message import (
@@ -56,6 +57,13 @@ from meterhub.extensions.driver import (
     Quality,
     Reading,
 )
+from meterhub.extensions.driverkit import (
+    PluginSettings,
+    WholeNumber,
+    open_medium,
+    read_exactly,
+    split_settings,
+)
 from meterhub.extensions.medium import Medium
 from meterhub.identifiers import canonical_obis
 from meterhub.plugins.drivers.modbus.registermap import (
@@ -66,16 +74,10 @@ from meterhub.plugins.drivers.modbus.registermap import (
     load_map,
     shipped_map,
 )
-from meterhub.plugins.media.settings import choice_setting, float_setting, int_setting
-from meterhub.plugins.media.stream import read_exactly
 
-__all__ = ["ModbusConnection", "ModbusDriver", "plan_reads"]
+__all__ = ["ModbusConnection", "ModbusDriver", "ModbusSettings", "plan_reads"]
 
 _CLOCK = "0-0:1.0.0*255"
-_DRIVER_SETTINGS = ("map", "map_file", "unit", "framing", "timeout")
-_MEDIUM_SETTINGS = (
-    "baudrate", "bytesize", "parity", "stopbits", "rtscts", "xonxoff", "nodelay", "keepalive",
-)  # fmt: skip
 #: Modbus exception code → quality of the values asked.
 _EXCEPTION_QUALITY = {
     1: Quality.UNSUPPORTED,  # illegal function
@@ -102,6 +104,24 @@ _map_cache: dict[str, RegisterMap] = {}
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+class ModbusSettings(PluginSettings):
+    """Settings of the ``modbus`` driver."""
+
+    map: str | None = Field(None, description="a shipped map: sdm630 (default), int32-lw")
+    map_file: str | None = Field(None, description="path of a TOML/JSON register map")
+    unit: WholeNumber = Field(1, ge=0, le=255, description="the unit (device) id")
+    framing: Literal["tcp", "rtu"] | None = Field(
+        None, description="tcp (MBAP) or rtu (default: tcp on a TCP address, else rtu)"
+    )
+    timeout: float = Field(2.0, ge=0.01, le=600, description="seconds to wait for each answer")
+
+    @model_validator(mode="after")
+    def _one_map(self) -> ModbusSettings:
+        if self.map and self.map_file:
+            raise ValueError("give map or map_file, not both")
+        return self
 
 
 def plan_reads(
@@ -373,6 +393,7 @@ class ModbusDriver(Driver):
     """Modbus TCP/RTU energy meters described by register maps."""
 
     name: ClassVar[str] = "modbus"
+    settings_model: ClassVar[type[PluginSettings]] = ModbusSettings
 
     @classmethod
     def info(cls) -> DriverInfo:
@@ -389,22 +410,19 @@ class ModbusDriver(Driver):
                 }
             ),
             address_syntax="host:port (Modbus TCP) or a serial device (Modbus RTU): 10.0.0.7:502",
-            settings_syntax=(
-                "map=sdm630|int32-lw or map_file=<path .toml/.json>; unit=1 (0..255); "
-                "framing=tcp|rtu (default from the address); timeout=2 (s); serial line: "
-                "baudrate=9600, bytesize=8, parity=N, stopbits=1. read_clock/set_clock need a "
-                "clock register in the map (set_clock a writable one)."
-            ),
+            settings_model=ModbusSettings,
             media=("tcp", "serial", "modem"),
         )
 
     @staticmethod
-    def register_map(settings: Mapping[str, str]) -> RegisterMap:
+    def register_map(settings: Mapping[str, Any] | ModbusSettings) -> RegisterMap:
         """The map the settings name (cached per name/path)."""
-        path = str(settings.get("map_file", "") or "").strip()
-        name = str(settings.get("map", "") or "").strip()
-        if path and name:
-            raise InvalidValue("settings", "give map or map_file, not both")
+        if not isinstance(settings, ModbusSettings):
+            settings = ModbusSettings.parse(
+                {key: value for key, value in settings.items() if key in ModbusSettings.known()}
+            )
+        path = settings.map_file or ""
+        name = settings.map or ""
         key = f"file:{path}" if path else f"map:{name or 'sdm630'}"
         with _maps_lock:
             cached = _map_cache.get(key)
@@ -418,27 +436,18 @@ class ModbusDriver(Driver):
     def connect(
         self, address: str, settings: Mapping[str, str], medium: Medium | None = None
     ) -> ModbusConnection:
-        """Open a session; opens a ``tcp`` or ``serial`` medium itself when none is given."""
-        known = set(_DRIVER_SETTINGS) | set(_MEDIUM_SETTINGS)
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise InvalidValue(
-                "settings", f"unknown setting {unknown[0]!r}; known: {', '.join(sorted(known))}"
-            )
-        register_map = self.register_map(settings)
-        unit = int_setting(settings, "unit", 1, minimum=0, maximum=255)
-        timeout = float_setting(settings, "timeout", 2.0, minimum=0.01)
+        """Open a session; opens a ``tcp`` or ``serial`` medium itself when none is given.
+
+        Settings (and the map they name) are checked before any line is opened; line settings
+        (``baudrate``, ``parity``, ``nodelay`` ...) go to the medium the driver opens itself.
+        """
         is_tcp = medium.name == "tcp" if medium is not None else _looks_like_tcp(address)
-        framing = choice_setting(settings, "framing", "tcp" if is_tcp else "rtu", ("tcp", "rtu"))
+        kind = "tcp" if is_tcp else "serial"
+        own_part, line_part = split_settings(settings, ModbusSettings, kind)
+        options = ModbusSettings.parse(own_part)
+        register_map = self.register_map(options)
+        framing = options.framing or ("tcp" if is_tcp else "rtu")
         if medium is not None:
-            return ModbusConnection(medium, register_map, unit, framing, timeout)
-        if is_tcp:
-            from meterhub.plugins.media.tcp import TcpMedium
-
-            own: Medium = TcpMedium(address, settings)
-        else:
-            from meterhub.plugins.media.serial import SerialMedium
-
-            own = SerialMedium(address, settings)
-        own.open(timeout)
-        return _OwnedMediumConnection(own, register_map, unit, framing, timeout)
+            return ModbusConnection(medium, register_map, options.unit, framing, options.timeout)
+        own = open_medium(kind, address, line_part, timeout=options.timeout)
+        return _OwnedMediumConnection(own, register_map, options.unit, framing, options.timeout)

@@ -39,6 +39,7 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.server.requesthandler import ServerRequestHandler
 
 from meterhub.errors import InvalidValue
+from meterhub.extensions.driverkit import PtyClosed, PtyPair, SimulatedMeter
 from meterhub.extensions.simulator import Faults, RunningFleet, SimulatedEndpoint, Simulator
 from meterhub.plugins.drivers.modbus.registermap import (
     Register,
@@ -46,8 +47,6 @@ from meterhub.plugins.drivers.modbus.registermap import (
     RegisterMap,
     shipped_map,
 )
-from meterhub.plugins.drivers.simulated import SimulatedMeter
-from meterhub.plugins.media.pseudo_terminal import PtyClosed, PtyPair
 
 __all__ = ["ModbusFleet", "ModbusSimulator", "expected_raw", "physical_value"]
 

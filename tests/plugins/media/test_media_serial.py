@@ -7,10 +7,9 @@ import serial
 
 from meterhub.errors import InvalidValue
 from meterhub.extensions.driver import LinkLost
+from meterhub.extensions.driverkit import PtyPair, read_exactly
 from meterhub.extensions.trace import FrameTrace
-from meterhub.plugins.media.pseudo_terminal import PtyPair
 from meterhub.plugins.media.serial import SerialMedium
-from meterhub.plugins.media.stream import read_exactly
 
 pytestmark = pytest.mark.timeout(20)
 

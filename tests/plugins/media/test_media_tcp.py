@@ -9,8 +9,8 @@ import pytest
 
 from meterhub.errors import InvalidValue
 from meterhub.extensions.driver import LinkLost, MeterTimeout, ProtocolError
+from meterhub.extensions.driverkit import read_exactly, read_until
 from meterhub.extensions.trace import Direction, FrameTrace
-from meterhub.plugins.media.stream import read_exactly, read_until
 from meterhub.plugins.media.tcp import TcpMedium, parse_host_port
 
 pytestmark = pytest.mark.timeout(20)

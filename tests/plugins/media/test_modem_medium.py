@@ -8,10 +8,10 @@ import pytest
 
 from meterhub.errors import InvalidValue
 from meterhub.extensions.driver import LinkLost
+from meterhub.extensions.driverkit import read_exactly
 from meterhub.extensions.trace import FrameTrace
 from meterhub.plugins.media.modem import DialFailed, ModemFailure, ModemMedium, parse_result
 from meterhub.plugins.media.modem_emulator import ModemEmulator
-from meterhub.plugins.media.stream import read_exactly
 
 pytestmark = pytest.mark.timeout(30)
 

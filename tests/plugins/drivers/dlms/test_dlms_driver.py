@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from meterhub.extensions.driver import Action, Quality
+from meterhub.extensions.driver import Action, BillingPeriod, LoadLimit, Quality
+from meterhub.extensions.driverkit import SimulatedMeter
 from meterhub.plugins.drivers.dlms import bench_read_one
 from meterhub.plugins.drivers.dlms.driver import DlmsConnection, DlmsDriver
 from meterhub.plugins.drivers.dlms.simulator import DlmsFleet
-from meterhub.plugins.drivers.simulated import SimulatedMeter
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -164,8 +164,13 @@ def test_daily_and_monthly_billing(wrapper_fleet: DlmsFleet) -> None:
     now = datetime.now(UTC)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     with connect(wrapper_fleet) as connection:
-        daily = connection.read_billing(midnight - timedelta(days=2), now)
-        monthly = connection.read_billing(now - timedelta(days=70), now, monthly=True)
+        daily_values = connection.read_billing(
+            midnight - timedelta(days=2), now, BillingPeriod.DAILY
+        )
+        monthly_values = connection.read_billing(now - timedelta(days=70), now)
+    assert daily_values.period is BillingPeriod.DAILY and daily_values.quality is Quality.VALID
+    assert monthly_values.period is BillingPeriod.MONTHLY
+    daily, monthly = daily_values.readings, monthly_values.readings
     expected = []
     for days in (2, 1, 0):
         at = midnight - timedelta(days=days)
@@ -221,9 +226,9 @@ def test_disconnect_and_reconnect(start_fleet) -> None:
 def test_load_limiter_thresholds(start_fleet) -> None:
     fleet = start_fleet()
     with connect(fleet) as connection:
-        assert connection.read_load_limit() == {"active": 10000, "normal": 10000, "emergency": 5000}
+        assert connection.read_load_limit() == LoadLimit(normal=10000, emergency=5000, active=10000)
         assert connection.set_load_limit(7000, 3000) is Quality.VALID
-        assert connection.read_load_limit() == {"active": 7000, "normal": 7000, "emergency": 3000}
+        assert connection.read_load_limit() == LoadLimit(normal=7000, emergency=3000, active=7000)
 
 
 CALENDAR = {

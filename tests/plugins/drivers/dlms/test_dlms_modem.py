@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 from meterhub.extensions.driver import Quality
+from meterhub.extensions.driverkit import SimulatedMeter
 from meterhub.extensions.trace import FrameTrace
 from meterhub.plugins.drivers.dlms.driver import DlmsDriver
-from meterhub.plugins.drivers.simulated import SimulatedMeter
 from meterhub.plugins.media.modem import ModemMedium
 from meterhub.plugins.media.modem_emulator import ModemEmulator
 

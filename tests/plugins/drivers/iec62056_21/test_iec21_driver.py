@@ -18,13 +18,13 @@ from meterhub.extensions.driver import (
     Quality,
     UnsupportedAction,
 )
+from meterhub.extensions.driverkit import SimulatedMeter, line_settings
 from meterhub.extensions.simulator import Faults
 from meterhub.extensions.trace import FrameTrace
 from meterhub.licensing import development_license
 from meterhub.pluginhost import build_plugin_host
 from meterhub.plugins.drivers.iec62056_21.driver import IecConnection, IecDriver
 from meterhub.plugins.drivers.iec62056_21.simulator import IecFleet, IecSimulator
-from meterhub.plugins.drivers.simulated import SimulatedMeter
 from meterhub.plugins.media.modem import ModemMedium
 from meterhub.plugins.media.modem_emulator import ModemEmulator
 from meterhub.plugins.media.serial import SerialMedium
@@ -43,7 +43,9 @@ def start(count: int = 1, faults: Faults | None = None) -> IecFleet:
 def session(fleet: IecFleet, index: int = 0, **settings: str) -> Iterator[IecConnection]:
     endpoint = fleet.endpoints[index]
     trace = FrameTrace()
-    medium = SerialMedium(endpoint.address, endpoint.settings, trace)
+    medium = SerialMedium(
+        endpoint.address, line_settings(endpoint.medium, endpoint.settings), trace
+    )
     medium.open(2)
     driver_settings = {"password": endpoint.settings["password"], "timeout": "1", **settings}
     try:

@@ -19,6 +19,7 @@ from meterhub.extensions.driver import (
     Quality,
     UnsupportedAction,
 )
+from meterhub.extensions.driverkit import SimulatedMeter, line_settings
 from meterhub.extensions.medium import Medium
 from meterhub.extensions.simulator import Faults
 from meterhub.extensions.trace import FrameTrace
@@ -27,7 +28,6 @@ from meterhub.pluginhost import build_plugin_host
 from meterhub.plugins.drivers.modbus.driver import ModbusConnection, ModbusDriver, plan_reads
 from meterhub.plugins.drivers.modbus.registermap import shipped_map
 from meterhub.plugins.drivers.modbus.simulator import ModbusFleet, ModbusSimulator, expected_raw
-from meterhub.plugins.drivers.simulated import SimulatedMeter
 from meterhub.plugins.media.serial import SerialMedium
 from meterhub.plugins.media.tcp import TcpMedium
 
@@ -45,7 +45,7 @@ def open_medium(fleet: ModbusFleet, index: int = 0) -> tuple[Medium, FrameTrace]
     endpoint = fleet.endpoints[index]
     trace = FrameTrace()
     cls = TcpMedium if endpoint.medium == "tcp" else SerialMedium
-    medium = cls(endpoint.address, endpoint.settings, trace)
+    medium = cls(endpoint.address, line_settings(endpoint.medium, endpoint.settings), trace)
     medium.open(2)
     return medium, trace
 

@@ -1,4 +1,4 @@
-"""A pseudo-terminal pair for simulated serial devices (meters, modems) in tests and demos.
+"""A pseudo-terminal pair: a serial port for simulated devices (meters, modems) in tests and demos.
 
 The simulated device works on the master side; a driver opens :attr:`PtyPair.path` (the slave
 side) with the ``serial`` medium exactly like a real port. The pair keeps its own slave
@@ -15,10 +15,12 @@ import termios
 import threading
 import tty
 
+from meterhub.extensions.driverkit.channel import ChannelClosed
+
 __all__ = ["PtyClosed", "PtyPair"]
 
 
-class PtyClosed(Exception):
+class PtyClosed(ChannelClosed):
     """The pair was closed while a device thread was reading or writing."""
 
 

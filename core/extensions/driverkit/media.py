@@ -1,0 +1,96 @@
+"""Opening a medium by its name, for a driver called without one.
+
+The acquisition engine opens the communication path's medium through the plugin host and hands
+it to :meth:`~meterhub.extensions.driver.Driver.connect`. A driver called without one (a script,
+a test, ``meterhub`` commands) opens its own with :func:`open_medium`, which finds the medium
+class through its entry point in the ``meterhub.media`` group, exactly like the host does, so a
+driver never imports a media plugin's module.
+
+:func:`split_settings` separates a mapping that holds both a driver's and a line's settings
+(``baudrate`` next to ``authentication``): each part is checked by its own model, and a key
+neither knows is refused with the keys both know.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+from meterhub.errors import InvalidValue
+from meterhub.extensions.medium import Medium
+from meterhub.extensions.settings import PluginSettings
+from meterhub.extensions.trace import FrameTrace
+
+__all__ = ["MEDIA_GROUP", "line_settings", "medium_class", "open_medium", "split_settings"]
+
+#: The entry-point group of media plugins.
+MEDIA_GROUP = "meterhub.media"
+
+
+@cache
+def medium_class(kind: str) -> type[Medium]:
+    """The :class:`Medium` subclass named ``kind`` (``tcp``, ``serial``, ``modem``).
+
+    :raises InvalidValue: no installed plugin contributes a medium of that name.
+    """
+    for entry in importlib.metadata.entry_points(group=MEDIA_GROUP):
+        if entry.name != kind:
+            continue
+        plugin = entry.load()
+        instance = plugin() if isinstance(plugin, type) else plugin
+        for medium in instance.register_media() or ():
+            if getattr(medium, "name", None) == kind:
+                return medium
+    raise InvalidValue("medium", f"no installed plugin provides the medium {kind!r}")
+
+
+def line_settings(kind: str, settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The part of ``settings`` that the medium ``kind`` declares (the rest is the driver's)."""
+    model = medium_class(kind).settings_model
+    known = model.model_fields if model is not None else {}
+    return {key: value for key, value in (settings or {}).items() if key in known}
+
+
+def split_settings(
+    settings: Mapping[str, Any] | None, driver_model: type[PluginSettings], medium_kind: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(driver part, medium part)`` of ``settings``; a key neither model knows is refused.
+
+    Only the keys are checked here; the medium checks its part's values when it is created.
+    """
+    medium_model = medium_class(medium_kind).settings_model or PluginSettings
+    driver_part: dict[str, Any] = {}
+    medium_part: dict[str, Any] = {}
+    for key, value in (settings or {}).items():
+        if key in driver_model.model_fields:
+            driver_part[key] = value
+        elif key in medium_model.model_fields:
+            medium_part[key] = value
+        else:
+            known = ", ".join(sorted({*driver_model.model_fields, *medium_model.model_fields}))
+            raise InvalidValue("settings", f"unknown setting {key!r}; known: {known}")
+    return driver_part, medium_part
+
+
+def open_medium(
+    kind: str,
+    address: str,
+    settings: Mapping[str, Any] | None = None,
+    *,
+    timeout: float,
+    trace: FrameTrace | None = None,
+) -> Medium:
+    """Create the medium ``kind`` for ``address`` and open it within ``timeout`` seconds.
+
+    :raises InvalidValue: unknown medium, bad address or setting (nothing is opened).
+    :raises ~meterhub.extensions.driver.LinkLost: the line could not be opened.
+    """
+    medium = medium_class(kind)(address, settings, trace if trace is not None else FrameTrace())
+    try:
+        medium.open(timeout)
+    except BaseException:
+        medium.close()
+        raise
+    return medium

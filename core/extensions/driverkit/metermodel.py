@@ -1,0 +1,128 @@
+"""The simulated meter model: deterministic values from a serial number and the time.
+
+Every value is a pure function of the meter's serial and the Unix second, in integer
+arithmetic, so it is the same on every machine and every run. Simulators of every protocol
+serve this model, and tests compute what a driver must read from it:
+
+* The meter draws a power that is constant within each UTC hour and repeats weekly: the
+  meter's base power (300..1999 W, from the serial's SHA-256) times a daily shape, a weekday
+  factor and a per-hour variation of ±10 % (also from the serial).
+* The energy registers integrate that power exactly: active import in Wh
+  (:meth:`SimulatedMeter.active_energy`) and reactive in varh (20..50 % of the active energy).
+  Load-profile values are differences of the registers at the interval ends, so intervals
+  always add up to the register advance.
+* Voltage and current L1 vary per quarter-hour; :attr:`SimulatedMeter.clock_drift` is how far
+  the clock is off; roughly one day in ten has a short power failure
+  (:meth:`SimulatedMeter.events`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+from meterhub.errors import InvalidValue
+from meterhub.extensions.driver import MeterEvent
+
+__all__ = ["EVENT_LOG", "FIRMWARE", "SimulatedMeter", "unix_seconds", "utc_at"]
+
+EVENT_LOG = "0-0:99.98.0*255"
+FIRMWARE = "SIM-1.0"
+#: Unix time of Monday 1970-01-05 00:00 UTC: the week the power pattern repeats from.
+_WEEK_ORIGIN = 345_600
+_HOUR = 3_600
+_DAY = 86_400
+_WEEK = 7 * _DAY
+#: Power in percent of the base power, per UTC hour of the day.
+_DAY_SHAPE = (45, 40, 38, 37, 38, 45, 70, 110, 120, 105, 95, 95,
+              100, 95, 90, 90, 100, 125, 150, 160, 145, 120, 90, 60)  # fmt: skip
+#: Percent per weekday, Monday first.
+_WEEKDAY_FACTOR = (100, 100, 100, 100, 105, 85, 80)
+_POWER_DOWN, _POWER_UP = 1, 2
+
+
+def _digest(*parts: object) -> bytes:
+    return hashlib.sha256("|".join(str(part) for part in parts).encode("utf-8")).digest()
+
+
+class SimulatedMeter:
+    """The deterministic physics of one simulated meter, identified by its serial number."""
+
+    def __init__(self, serial: str) -> None:
+        digest = _digest(serial)
+        self.serial = serial
+        #: Base power in W.
+        self.base_power = 300 + int.from_bytes(digest[0:2], "big") % 1700
+        #: Reactive energy as percent of active energy.
+        self.reactive_percent = 20 + digest[2] % 31
+        #: Register value at the origin, in Wh.
+        self.register_offset = int.from_bytes(digest[3:6], "big") % 5_000_000
+        #: Seconds the meter clock is off until it is set.
+        self.clock_drift = digest[6] % 61 - 30
+        power = []
+        for hour in range(7 * 24):
+            variation = (digest[hour % 32] + 3 * digest[(5 * hour + 7) % 32]) % 21 - 10
+            percent = _DAY_SHAPE[hour % 24] * _WEEKDAY_FACTOR[hour // 24] * (100 + variation)
+            power.append(self.base_power * percent // 1_000_000)
+        #: Power in W for each hour of the week (Monday 00:00 UTC first).
+        self.hourly_power = tuple(power)
+        cumulative = [0]
+        for watts in power:
+            cumulative.append(cumulative[-1] + watts * _HOUR)
+        self._cumulative = tuple(cumulative)
+
+    def power(self, at: int) -> int:
+        """Active power in W at Unix second ``at``."""
+        return self.hourly_power[((at - _WEEK_ORIGIN) % _WEEK) // _HOUR]
+
+    def _energy_ws(self, at: int) -> int:
+        """Active energy in W·s from the origin to Unix second ``at``."""
+        weeks, rest = divmod(at - _WEEK_ORIGIN, _WEEK)
+        hour, second = divmod(rest, _HOUR)
+        return (
+            weeks * self._cumulative[-1] + self._cumulative[hour] + self.hourly_power[hour] * second
+        )
+
+    def active_energy(self, at: int) -> int:
+        """The active import register in Wh at Unix second ``at``."""
+        return self.register_offset + self._energy_ws(at) // _HOUR
+
+    def reactive_energy(self, at: int) -> int:
+        """The reactive register in varh at Unix second ``at``."""
+        return self.register_offset // 4 + self._energy_ws(at) * self.reactive_percent // (
+            100 * _HOUR
+        )
+
+    def voltage(self, at: int) -> int:
+        """Voltage L1 in 0.1 V, varying per quarter-hour."""
+        return 2300 + _digest(self.serial, "voltage", at // 900)[0] % 101 - 50
+
+    def current(self, at: int) -> int:
+        """Current L1 in 0.01 A, from power and voltage."""
+        return self.power(at) * 1000 // self.voltage(at)
+
+    def events(self, start: int, end: int) -> list[MeterEvent]:
+        """Power-down/up events with Unix seconds in ``[start, end)``."""
+        found = []
+        for day in range(start // _DAY - 1, end // _DAY + 1):
+            digest = _digest(self.serial, "outage", day)
+            if digest[0] % 10:
+                continue
+            down = day * _DAY + int.from_bytes(digest[1:4], "big") % _DAY
+            up = down + 60 * (5 + digest[4] % 60)
+            for at, code, text in ((down, _POWER_DOWN, "Power down"), (up, _POWER_UP, "Power up")):
+                if start <= at < end:
+                    found.append(MeterEvent(utc_at(at), code, EVENT_LOG, text))
+        return found
+
+
+def unix_seconds(name: str, value: datetime) -> int:
+    """Whole Unix seconds of an aware datetime (floored); :class:`InvalidValue` for a naive one."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidValue(name, f"must be an aware datetime (UTC), got {value.isoformat()}")
+    return int((value - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(seconds=1))
+
+
+def utc_at(seconds: int) -> datetime:
+    """The aware UTC datetime of Unix second ``seconds``."""
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)

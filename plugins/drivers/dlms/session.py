@@ -1,0 +1,336 @@
+"""A DLMS/COSEM session: gurux-dlms' client over a :class:`~.link.FrameLink`, errors classified.
+
+:class:`DlmsSession` builds the gurux client from :class:`~.settings.DlmsSettings`, associates
+(SNRM/UA for HDLC, AARQ/AARE, the HLS challenge), reads, writes and invokes attributes with a
+quality per value, and releases the association on :meth:`DlmsSession.close`. The reading and
+control modules of this package add their actions on top of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from gurux_dlms import GXByteBuffer, GXDLMSException, GXReplyData
+from gurux_dlms.enums import Authentication, InterfaceType, Security
+from gurux_dlms.GXDLMSClient import GXDLMSClient
+from gurux_dlms.GXDLMSConfirmedServiceError import GXDLMSConfirmedServiceError
+from gurux_dlms.GXDLMSExceptionResponse import GXDLMSExceptionResponse
+from gurux_dlms.objects.GXDLMSObject import GXDLMSObject
+from gurux_dlms.secure import GXDLMSSecureClient
+
+from meterhub.extensions.driver import (
+    AuthenticationFailed,
+    DeviceError,
+    DriverConnection,
+    DriverError,
+    LinkLost,
+    ProtocolError,
+    Quality,
+)
+from meterhub.extensions.medium import Medium
+from meterhub.extensions.trace import FrameTrace
+from meterhub.plugins.drivers.dlms import gurux_compat
+from meterhub.plugins.drivers.dlms.cosem import from_cosem_time, obis_text
+from meterhub.plugins.drivers.dlms.link import FrameLink
+from meterhub.plugins.drivers.dlms.settings import DlmsSettings
+
+__all__ = ["ACCESS_RESULT", "DlmsSession", "number", "plain"]
+
+_SECURITY = {
+    "none": Security.NONE,
+    "authentication": Security.AUTHENTICATION,
+    "encryption": Security.ENCRYPTION,
+    "authentication_encryption": Security.AUTHENTICATION_ENCRYPTION,
+}
+_AUTHENTICATION = {
+    "none": Authentication.NONE,
+    "low": Authentication.LOW,
+    "high": Authentication.HIGH_GMAC,
+}
+#: Data-access-result codes (IEC 62056-5-3) → the quality of the value.
+ACCESS_RESULT = {
+    1: Quality.UNKNOWN_ERROR,  # hardware fault
+    2: Quality.DEVICE_BUSY,  # temporary failure
+    3: Quality.ACCESS_DENIED,  # read-write denied
+    4: Quality.NOT_AVAILABLE,  # object undefined
+    9: Quality.NOT_AVAILABLE,  # object class inconsistent
+    11: Quality.NOT_AVAILABLE,  # object unavailable
+    12: Quality.INVALID,  # type unmatched
+    13: Quality.ACCESS_DENIED,  # scope of access violated
+    14: Quality.UNSUPPORTED,  # data block unavailable
+    16: Quality.UNSUPPORTED,  # long set aborted
+    250: Quality.UNKNOWN_ERROR,  # other reason
+}
+
+
+class DlmsSession(DriverConnection):
+    """An association with one meter: frames, association, GET/SET/ACTION, release."""
+
+    driver_name = "dlms"
+
+    def __init__(
+        self,
+        address: str,
+        settings: DlmsSettings,
+        medium: Medium,
+        *,
+        own_medium: bool = False,
+        serial: bool = False,
+    ) -> None:
+        gurux_compat.install()  # silences gurux's prints (defect 14) on the client side too
+        self.address = address
+        self.settings = settings
+        self.medium = medium
+        self._own_medium = own_medium
+        if medium.trace is None:
+            medium.trace = FrameTrace()
+        #: The session's frames (the medium records tx/rx, the driver adds notes).
+        self.trace: FrameTrace = medium.trace
+        self.framing = settings.framing or ("hdlc" if serial else "wrapper")
+        self.authentication = settings.authentication
+        self.timeout = settings.timeout
+        if self.framing == "hdlc":
+            server_address = GXDLMSClient.getServerAddress(
+                settings.logical_address, settings.physical_address
+            )
+            interface = InterfaceType.HDLC
+        else:
+            server_address = settings.logical_address
+            interface = InterfaceType.WRAPPER
+        password = settings.password if settings.authentication == "low" else None
+        client = GXDLMSSecureClient(
+            True,
+            settings.client_address,
+            server_address,
+            _AUTHENTICATION[settings.authentication],
+            password,
+            interface,
+        )
+        client.maxReceivePDUSize = settings.max_pdu
+        if settings.authentication == "high":
+            cipher = client.ciphering
+            cipher.security = _SECURITY[settings.security]
+            cipher.systemTitle = bytearray(settings.system_title or b"")
+            cipher.authenticationKey = bytearray(settings.authentication_key or b"")
+            cipher.blockCipherKey = bytearray(settings.block_cipher_key or b"")
+            cipher.invocationCounter = settings.invocation_counter
+        self.client = client
+        # HDLC: gurux's default information field is 128 bytes; ciphered PDUs come segmented.
+        limit = settings.max_pdu + 64 if self.framing == "wrapper" else 2050
+        self.link = FrameLink(medium, self.framing, self.timeout, limit, self.trace)
+        self._associated = False
+        self._broken = False
+        self._closed = False
+        #: Caches of this session: interface class, scaler/unit and profile layout per OBIS.
+        self._classes: dict[str, int] = {}
+        self._object_list: list[tuple[int, str, int]] | None = None
+        self._scalers: dict[str, tuple[int, str | None]] = {}
+        self._profiles: dict[str, Any] = {}
+
+    # -- session state ----------------------------------------------------------------------------
+
+    @property
+    def state(self) -> Mapping[str, str]:
+        """Settings to store back after the session: the next HLS invocation counter."""
+        if self.authentication != "high":
+            return {}
+        return {"invocation_counter": str(self.client.ciphering.invocationCounter)}
+
+    # -- exchanging frames ---------------------------------------------------------------
+
+    def _request(self, frames: Any, note: str) -> GXReplyData:
+        """Send a request (one frame or a list) and collect the whole answer."""
+        if self._closed:
+            raise LinkLost("the DLMS session is closed")
+        if isinstance(frames, bytes | bytearray):
+            frames = [frames]
+        self.trace.note(note)
+        reply = GXReplyData()
+        try:
+            for frame in frames:
+                reply = GXReplyData()
+                self.link.send(bytes(frame))
+                while True:
+                    self._answer(reply)
+                    if reply.isMoreData():
+                        self.link.send(bytes(self.client.receiverReady(reply)))
+                        continue
+                    break
+        except (LinkLost, ProtocolError):
+            # The session's state (HDLC sequence numbers, blocks) is unknown now: close()
+            # must not wait for answers to a release the meter may never give.
+            self._broken = True
+            raise
+        return reply
+
+    def _answer(self, reply: GXReplyData) -> bytes:
+        """Read frames until gurux has a complete answer; classify what it cannot parse."""
+        while True:
+            frame = self.link.receive()
+            notify = GXReplyData()
+            try:
+                done = self.client.getData(GXByteBuffer(bytearray(frame)), reply, notify)
+            except (GXDLMSConfirmedServiceError, GXDLMSExceptionResponse) as exc:
+                self.trace.note(f"service error: {exc}")
+                raise DeviceError(f"the meter refused the request: {exc}", frame=frame) from exc
+            except GXDLMSException as exc:
+                raise self._refused(exc, frame) from exc
+            except Exception as exc:
+                self.trace.note(f"cannot parse the answer: {type(exc).__name__}: {exc}")
+                raise ProtocolError(
+                    f"cannot parse the meter's answer: {type(exc).__name__}: {exc}", frame=frame
+                ) from exc
+            if done or reply.isMoreData():
+                return frame
+            if notify.data.size:
+                continue  # a push notification between requests: not ours
+
+    def _refused(self, exc: GXDLMSException, frame: bytes) -> DriverError:
+        if getattr(exc, "result", None) is not None:
+            self.trace.note(f"association rejected: {exc}")
+            return AuthenticationFailed(f"the meter rejected the association: {exc}", frame=frame)
+        self.trace.note(f"error answer: {exc}")
+        return DeviceError(f"the meter answered with an error: {exc}", frame=frame)
+
+    def open(self) -> None:
+        """SNRM/UA (HDLC), AARQ/AARE and, for HLS, the challenge exchange."""
+        client = self.client
+        if self.framing == "hdlc":
+            reply = self._request(client.snrmRequest(), "SNRM")
+            try:
+                client.parseUAResponse(reply.data)
+            except Exception as exc:
+                raise ProtocolError(
+                    f"bad UA frame: {exc}", frame=self.trace.last_received()
+                ) from exc
+        try:
+            reply = self._request(client.aarqRequest(), f"AARQ ({self.authentication})")
+            client.parseAareResponse(reply.data)
+        except DeviceError as exc:
+            if self.authentication == "none":
+                raise
+            raise AuthenticationFailed(
+                f"the meter refused the association: {exc}", frame=exc.frame
+            ) from exc
+        except GXDLMSException as exc:
+            raise self._refused(exc, self.trace.last_received() or b"") from exc
+        except DriverError:
+            raise
+        except Exception as exc:
+            raise ProtocolError(f"bad AARE: {exc}", frame=self.trace.last_received()) from exc
+        if client.isAuthenticationRequired:
+            try:
+                reply = self._request(client.getApplicationAssociationRequest(), "HLS pass 3")
+                client.parseApplicationAssociationResponse(reply.data)
+            except (DeviceError, ProtocolError) as exc:
+                raise AuthenticationFailed(
+                    f"HLS authentication failed: {exc}", frame=exc.frame
+                ) from exc
+            except DriverError:
+                raise
+            except Exception as exc:
+                self.trace.note(f"HLS pass 4 failed: {exc}")
+                raise AuthenticationFailed(
+                    f"HLS authentication failed: {exc}", frame=self.trace.last_received()
+                ) from exc
+        self._associated = True
+        self.trace.note("associated")
+
+    # -- reading attributes -------------------------------------------------------------
+
+    def _get(self, obj: GXDLMSObject, attribute: int, *, raw: bool = False) -> tuple[Any, Quality]:
+        """Read one attribute; a refused value gives its quality, not an exception.
+
+        ``raw`` returns the value as sent: gurux's ``updateValue`` multiplies a register's
+        value by its scaler, while a reading keeps the raw value and the exponent apart.
+        """
+        note = f"GET {obis_text(obj.logicalName)} class {int(obj.objectType)} attr {attribute}"
+        reply = self._request(self.client.read(obj, attribute), note)
+        if reply.error:
+            quality = ACCESS_RESULT.get(int(reply.error), Quality.UNKNOWN_ERROR)
+            self.trace.note(f"data-access-result {int(reply.error)} → {quality.value}")
+            return None, quality
+        if raw:
+            return reply.value, Quality.VALID
+        try:
+            value = self.client.updateValue(obj, attribute, reply.value)
+        except Exception as exc:
+            self.trace.note(f"cannot decode attribute {attribute}: {exc}")
+            return None, Quality.INVALID
+        return value, Quality.VALID
+
+    def _set(self, obj: GXDLMSObject, attribute: int) -> Quality:
+        note = f"SET {obis_text(obj.logicalName)} attr {attribute}"
+        reply = self._request(self.client.write(obj, attribute), note)
+        if reply.error:
+            quality = ACCESS_RESULT.get(int(reply.error), Quality.UNKNOWN_ERROR)
+            self.trace.note(f"data-access-result {int(reply.error)} → {quality.value}")
+            return quality
+        return Quality.VALID
+
+    def _method(self, frames: Any, note: str) -> Quality:
+        reply = self._request(frames, note)
+        if reply.error:
+            quality = ACCESS_RESULT.get(int(reply.error), Quality.UNKNOWN_ERROR)
+            self.trace.note(f"action-result {int(reply.error)} → {quality.value}")
+            return quality
+        return Quality.VALID
+
+    # -- session -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the association (and disconnect HDLC); never raises."""
+        if self._closed:
+            return
+        try:
+            if self._broken:
+                self.trace.note("session broken: closing the line without a release")
+            elif self._associated:
+                self._associated = False
+                try:
+                    self._request(self.client.releaseRequest(), "RLRQ")
+                except Exception as exc:
+                    self.trace.note(f"release failed: {exc}")
+            if self.framing == "hdlc" and not self._broken:
+                try:
+                    self._request(self.client.disconnectRequest(), "DISC")
+                except Exception as exc:
+                    self.trace.note(f"disconnect failed: {exc}")
+        finally:
+            self._closed = True
+            if self._own_medium:
+                self.medium.close()
+
+
+def number(value: Any) -> int | float | None:
+    """A decoded DLMS value as a number (``None`` when it is none)."""
+    if value is None or isinstance(value, bool):
+        return None if value is None else int(value)
+    if isinstance(value, int | float):
+        return value
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def plain(value: Any) -> int | float | str | datetime | None:
+    """A decoded DLMS value as plain data: number, text (printable octets), hex, or time."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | float | str) or value is None:
+        return value
+    if isinstance(value, bytes | bytearray):
+        text = bytes(value)
+        if text and all(32 <= byte < 127 for byte in text):
+            return text.decode("ascii")
+        return text.hex().upper()
+    moment = from_cosem_time(value)
+    if moment is not None:
+        return moment
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return str(value)

@@ -1,0 +1,194 @@
+"""The DLMS fleet: simulated meters served over TCP and ptys on the driver kit's frame server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import ClassVar
+
+from gurux_dlms.enums import InterfaceType
+
+from meterhub.extensions.driverkit import ByteChannel, FrameServer, SimulatedMeter
+from meterhub.extensions.simulator import Faults, RunningFleet, SimulatedEndpoint, Simulator
+from meterhub.plugins.drivers.dlms.simulator.server import _Session
+from meterhub.plugins.drivers.dlms.simulator.state import (
+    _AUTH_LEVELS,
+    CLIENT_MANAGEMENT,
+    PHYSICAL_ADDRESS,
+    ImageState,
+    MeterState,
+    meter_secrets,
+)
+
+__all__ = ["DlmsFleet", "DlmsSimulator"]
+
+
+@dataclass
+class _Meter:
+    state: MeterState
+    endpoint: SimulatedEndpoint
+    interface_type: InterfaceType
+
+
+def _tcp_session(meter: _Meter) -> Callable[[ByteChannel], None]:
+    """One association per connection; a ``drop_after`` fault ends the connection."""
+
+    def serve(channel: ByteChannel) -> None:
+        session = _Session(meter.state, meter.interface_type)
+        while True:
+            data = channel.read(4096, 0.2)
+            if not data:
+                continue
+            answer, drop = session.handle(data)
+            if answer is not None:
+                channel.write(answer)
+            if drop:
+                return
+
+    return serve
+
+
+def _pty_session(meter: _Meter) -> Callable[[ByteChannel], None]:
+    """A serial line cannot drop: a ``drop_after`` fault starts a fresh server instead."""
+
+    def serve(channel: ByteChannel) -> None:
+        session = _Session(meter.state, meter.interface_type)
+        while True:
+            data = channel.read(4096, 0.2)
+            if not data:
+                continue
+            answer, drop = session.handle(data)
+            if answer is not None:
+                channel.write(answer)
+            if drop:
+                session = _Session(meter.state, meter.interface_type)
+
+    return serve
+
+
+class DlmsFleet(RunningFleet):
+    """Simulated DLMS meters serving until :meth:`stop`."""
+
+    def __init__(self, meters: list[_Meter], server: FrameServer) -> None:
+        self._meters = meters
+        self._server = server
+
+    @property
+    def endpoints(self) -> list[SimulatedEndpoint]:
+        """One endpoint per meter, in serial order."""
+        return [meter.endpoint for meter in self._meters]
+
+    def state(self, serial: str) -> MeterState:
+        """The state of the meter ``serial`` (tests look at its breaker, clock, calendar)."""
+        for meter in self._meters:
+            if meter.state.serial == serial:
+                return meter.state
+        raise KeyError(serial)
+
+    def stop(self) -> None:
+        """Close every socket and pty and end the threads; may be called twice."""
+        self._server.stop()
+
+
+class DlmsSimulator(Simulator):
+    """Starts DLMS/COSEM meters on gurux-dlms' server classes (see the package docstring)."""
+
+    name: ClassVar[str] = "dlms"
+    description: ClassVar[str] = (
+        "DLMS/COSEM meters (gurux-dlms server): wrapper or HDLC over TCP, HDLC over a pty"
+    )
+
+    def start(
+        self,
+        count: int,
+        *,
+        host: str = "127.0.0.1",
+        base_port: int = 0,
+        faults: Faults | None = None,
+        options: Mapping[str, str] | None = None,
+    ) -> DlmsFleet:
+        """Start ``count`` meters; see the package docstring for the options."""
+        options = dict(options or {})
+        framing = options.get("framing", "wrapper")
+        transport = options.get("transport", "tcp")
+        authentication = options.get("authentication", "none")
+        prefix = options.get("serial_prefix", "DLMS-")
+        if framing not in ("wrapper", "hdlc"):
+            raise ValueError(f"framing must be wrapper or hdlc, not {framing!r}")
+        if transport not in ("tcp", "serial"):
+            raise ValueError(f"transport must be tcp or serial, not {transport!r}")
+        if transport == "serial":
+            framing = "hdlc"
+        if authentication not in _AUTH_LEVELS:
+            raise ValueError(f"authentication must be none, low or high, not {authentication!r}")
+        image_options = _image_options(options)
+        interface = InterfaceType.HDLC if framing == "hdlc" else InterfaceType.WRAPPER
+        server = FrameServer("dlms-sim")
+        meters: list[_Meter] = []
+        try:
+            for number in range(1, count + 1):
+                serial = f"{prefix}{number:04d}"
+                secrets = meter_secrets(serial)
+                state = MeterState(
+                    serial, SimulatedMeter(serial), faults or Faults(), authentication, secrets,
+                    image=image_options(),
+                )  # fmt: skip
+                settings = _endpoint_settings(framing, authentication, secrets)
+                meter = _Meter(state, SimulatedEndpoint(serial, "dlms", "", ""), interface)
+                if transport == "tcp":
+                    port = base_port + number - 1 if base_port else 0
+                    bound_host, bound_port = server.listen(host, port, _tcp_session(meter))
+                    address, medium = f"{bound_host}:{bound_port}", "tcp"
+                else:
+                    address, medium = server.serve_pty(_pty_session(meter)), "serial"
+                meter.endpoint = SimulatedEndpoint(serial, "dlms", medium, address, settings)
+                meters.append(meter)
+        except Exception:
+            server.stop()
+            raise
+        return DlmsFleet(meters, server)
+
+
+def _image_options(options: Mapping[str, str]) -> Callable[[], ImageState]:
+    """Check the ``image_*`` options; return a factory of one meter's :class:`ImageState`."""
+    mode = options.get("image_transfer", "yes")
+    if mode not in ("yes", "no", "disabled"):
+        raise ValueError(f"image_transfer must be yes, no or disabled, not {mode!r}")
+    verify = options.get("image_verify", "ok")
+    if verify not in ("ok", "fail"):
+        raise ValueError(f"image_verify must be ok or fail, not {verify!r}")
+    try:
+        block_size = int(options.get("image_block_size", "192"))
+        busy = float(options.get("image_busy", "0"))
+        lose = {int(options["image_lose_block"])} if options.get("image_lose_block") else set()
+    except ValueError:
+        raise ValueError("image_block_size, image_busy and image_lose_block are numbers") from None
+    if not 16 <= block_size <= 960:
+        raise ValueError(f"image_block_size must be 16..960, not {block_size}")
+
+    def make() -> ImageState:
+        return ImageState(
+            present=mode != "no",
+            enabled=mode == "yes",
+            block_size=block_size,
+            verify_ok=verify == "ok",
+            busy=busy,
+            lose=set(lose),
+        )
+
+    return make
+
+
+def _endpoint_settings(framing: str, authentication: str, secrets: dict[str, str]) -> dict:
+    settings = {"framing": framing, "authentication": authentication}
+    if framing == "hdlc":
+        settings["physical_address"] = str(PHYSICAL_ADDRESS)
+    settings["client_address"] = str(CLIENT_MANAGEMENT)
+    if authentication == "none":
+        return settings
+    if authentication == "low":
+        settings["password"] = secrets["password"]
+    else:
+        for name in ("authentication_key", "block_cipher_key", "system_title"):
+            settings[name] = secrets[name]
+    return settings
