@@ -264,9 +264,9 @@ def profile_channel(
     obis: str,
     unit: str | None,
     scaler: int,
-    ends: Sequence[datetime] | npt.ArrayLike,
-    values: npt.ArrayLike,
-    status: npt.ArrayLike | None = None,
+    ends: Sequence[datetime] | npt.NDArray[Any],
+    values: Sequence[float | None] | npt.NDArray[Any],
+    status: Sequence[int] | npt.NDArray[Any] | None = None,
 ) -> ProfileChannel:
     """A :class:`ProfileChannel` from aware datetimes (or ``datetime64``) and values.
 
@@ -280,14 +280,12 @@ def profile_channel(
             _require_aware("ProfileChannel end", end)
             seconds.append(int(end.timestamp()))
         stamps = np.array(seconds, dtype=np.int64).astype("datetime64[s]")
-    numbers = np.array(
-        [np.nan if value is None else value for value in values]  # type: ignore[union-attr]
-        if not isinstance(values, np.ndarray)
-        else values,
-        dtype=np.float64,
-    )
-    words = np.zeros(len(numbers), np.uint32) if status is None else status
-    return ProfileChannel(obis, unit, scaler, stamps, numbers, words)  # type: ignore[arg-type]
+    if isinstance(values, np.ndarray):
+        numbers = values.astype(np.float64)
+    else:
+        numbers = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    words = np.zeros(len(numbers), np.uint32) if status is None else np.asarray(status, np.uint32)
+    return ProfileChannel(obis, unit, scaler, stamps, numbers, words)
 
 
 @dataclass(frozen=True, slots=True)

@@ -126,11 +126,15 @@ def _spec_of(name: str, info: FieldInfo) -> SecretSpec | None:
         return None
     declared = extra[_SECRET_KEY]
     assert isinstance(declared, dict)
+    sizes = declared["sizes"]
+    length = declared["max_length"]
     return SecretSpec(
         name=name,
-        encoding=declared["encoding"],
-        sizes=tuple(declared["sizes"]),
-        max_length=declared["max_length"],
+        encoding="hex" if declared["encoding"] == "hex" else "text",
+        sizes=tuple(size for size in sizes if isinstance(size, int))
+        if isinstance(sizes, list)
+        else (),
+        max_length=length if isinstance(length, int) else None,
     )
 
 

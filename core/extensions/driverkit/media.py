@@ -41,7 +41,7 @@ def medium_class(kind: str) -> type[Medium]:
         plugin = entry.load()
         instance = plugin() if isinstance(plugin, type) else plugin
         for medium in instance.register_media() or ():
-            if getattr(medium, "name", None) == kind:
+            if isinstance(medium, type) and issubclass(medium, Medium) and medium.name == kind:
                 return medium
     raise InvalidValue("medium", f"no installed plugin provides the medium {kind!r}")
 
