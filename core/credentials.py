@@ -15,7 +15,14 @@ Token layout (bytes): ``0x01`` (format version) | key id (8) | nonce (12) | ciph
 (the plaintext is the secrets as compact JSON, keys sorted).
 
 The key is 32 random bytes kept in a file of its own (:func:`load_or_create_key`), mode 0600,
-outside the database and its backups.
+outside the database and its backups. A missing key file is never silently replaced while
+encrypted credentials exist (:mod:`meterhub.credential_keys` checks the database first).
+
+**Rotation** (``meterhub credentials rotate``) keeps a crash safe at every step:
+:func:`begin_rotation` writes the new key to ``<key file>.new``; the database re-encrypts every
+token in one transaction; :func:`finish_rotation` keeps the old key as ``<key file>.old-<key id>``
+and moves the new one into place. A cipher made by :meth:`CredentialCipher.from_key_file` also
+reads with a ``.new`` key left by an interrupted rotation, so every token stays readable.
 """
 
 from __future__ import annotations
@@ -49,6 +56,59 @@ _HEADER_SIZE = 1 + _KEY_ID_SIZE
 
 class CredentialError(MeterHubError):
     """Credentials cannot be encrypted or decrypted: wrong key, damaged token, bad key file."""
+
+
+class KeyFileMissing(CredentialError):
+    """The credential key file does not exist (and must not simply be created anew)."""
+
+    def __init__(self, path: Path, detail: str = "") -> None:
+        super().__init__(f"credential key file {path} does not exist{detail}")
+        self.path = path
+
+
+def pending_key_path(path: Path) -> Path:
+    """Where a rotation keeps the new key until the database uses it: ``<path>.new``."""
+    path = Path(path)
+    return path.with_name(path.name + ".new")
+
+
+def _write_key(path: Path, key: bytes) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as stream:
+        os.fchmod(stream.fileno(), 0o600)
+        stream.write(base64.urlsafe_b64encode(key) + b"\n")
+        stream.flush()
+        os.fsync(stream.fileno())
+
+
+def begin_rotation(path: Path) -> tuple[bytes, bytes]:
+    """``(old key, new key)``: the new key written to ``<path>.new`` (or taken from it when an
+    earlier rotation stopped half-way)."""
+    path = Path(path)
+    if not path.exists():
+        raise KeyFileMissing(path)
+    old = load_or_create_key(path)
+    pending = pending_key_path(path)
+    if pending.exists():
+        return old, load_or_create_key(pending)
+    new = generate_key()
+    _write_key(pending, new)
+    return old, new
+
+
+def finish_rotation(path: Path) -> Path:
+    """Keep the old key as ``<path>.old-<key id>`` and move ``<path>.new`` to ``path``.
+
+    Returns where the old key went (keep it with the backups of the database that used it).
+    """
+    path = Path(path)
+    pending = pending_key_path(path)
+    old = load_or_create_key(path)
+    backup = path.with_name(f"{path.name}.old-{key_id(old)}")
+    os.replace(path, backup)
+    os.replace(pending, path)
+    return backup
 
 
 def generate_key() -> bytes:
@@ -87,9 +147,19 @@ class CredentialCipher:
             self._keys.setdefault(_key_id_bytes(old), AESGCM(old))
 
     @classmethod
-    def from_key_file(cls, path: Path) -> CredentialCipher:
-        """A cipher with the key in ``path``, created (mode 0600) when the file is missing."""
-        return cls(load_or_create_key(path))
+    def from_key_file(cls, path: Path, *, create: bool = True) -> CredentialCipher:
+        """A cipher with the key in ``path``; with ``create`` a missing file is made (0600).
+
+        A key left in ``<path>.new`` by an interrupted rotation decrypts too.
+
+        :raises KeyFileMissing: the file is missing and ``create`` is false.
+        """
+        path = Path(path)
+        if not create and not path.exists():
+            raise KeyFileMissing(path)
+        pending = pending_key_path(path)
+        old = [load_or_create_key(pending)] if pending.exists() else []
+        return cls(load_or_create_key(path), old_keys=old)
 
     @property
     def key_id(self) -> str:

@@ -34,10 +34,6 @@ DEMO_ROOT = "Demo Utility"
 DEMO_GROUP = "All demo meters"
 DEMO_MANUFACTURER = "MeterHub Simulator"
 DEMO_START = datetime(2026, 1, 1, tzinfo=UTC)
-#: Driver settings that are secrets: stored encrypted, never in ``driver_settings``.
-SECRET_SETTINGS = frozenset(
-    {"password", "authentication_key", "block_cipher_key", "system_title", "dedicated_key"}
-)
 #: Profile channels of a meter whose driver reads load profiles: (OBIS, unit).
 PROFILE_CHANNELS = (("1-0:1.29.0", "Wh"), ("1-0:3.29.0", "varh"))
 #: Register channels of every demo meter.
@@ -171,8 +167,10 @@ def populate_demo(
             metering.add_channel(
                 session, virtual_meter=virtual_meter, obis=obis, kind="register", unit=unit
             )
-        settings = {k: v for k, v in endpoint.settings.items() if k not in SECRET_SETTINGS}
-        secrets = {k: v for k, v in endpoint.settings.items() if k in SECRET_SETTINGS}
+        # The driver's own declarations say which settings are credentials (stored encrypted).
+        declared = meters.declared_secrets(endpoint.driver, drivers) or {}
+        settings = {k: v for k, v in endpoint.settings.items() if k not in declared}
+        secrets = {k: v for k, v in endpoint.settings.items() if k in declared}
         meter = meters.create_meter(
             session,
             manufacturer=DEMO_MANUFACTURER,
@@ -180,9 +178,10 @@ def populate_demo(
             driver=endpoint.driver,
             model=f"Simulated {endpoint.driver} meter",
             driver_settings=settings,
+            drivers=drivers,
         )
         if secrets:
-            meters.set_credentials(session, meter, cipher, secrets)
+            meters.set_credentials(session, meter, cipher, secrets, drivers=drivers)
         meters.assign_meter(session, virtual_meter, meter, DEMO_START)
         device = devices.create_device(session, name=device_name, **_device_fields(endpoint))
         devices.add_path(session, meter, device, 1)

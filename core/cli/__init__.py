@@ -1,6 +1,7 @@
 """The ``meterhub`` command: a plain click group with MeterHub's commands.
 
-The core's commands (``init``, ``user``, ``license``, ``plugins``, ``simulate``, ``worker``) are
+The core's commands (``init``, ``user``, ``license``, ``credentials``, ``plugins``, ``simulate``,
+``worker``) are
 built in; the web layer adds ``serve``, ``demo`` and ``openapi`` through the
 ``meterhub.commands`` entry points (:mod:`meterhub.cli.group`), so the core imports no web code.
 Commands read the settings and build the runtime only when they need them
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 import click
 
 from meterhub import __version__
+from meterhub.cli.credentials_cmd import credentials_group
 from meterhub.cli.group import MeterHubGroup
 from meterhub.cli.init_cmd import init_command
 from meterhub.cli.later_cmd import worker_command
@@ -52,6 +54,7 @@ for command in (
     simulate_command,
     license_group,
     user_group,
+    credentials_group,
 ):
     cli.add_command(command)
 

@@ -9,8 +9,14 @@ import click
 
 from meterhub.cli.state import current_state
 from meterhub.config import Settings
-from meterhub.credentials import load_or_create_key
-from meterhub.db import current_revision, describe_database, make_engine, upgrade_database
+from meterhub.credential_keys import open_cipher
+from meterhub.db import (
+    current_revision,
+    describe_database,
+    make_engine,
+    make_sessionmaker,
+    upgrade_database,
+)
 from meterhub.errors import ConfigurationError
 
 __all__ = ["init_command", "initialise", "prepare_data_dir"]
@@ -32,15 +38,18 @@ def prepare_data_dir(path: Path) -> None:
 def initialise(settings: Settings) -> tuple[str, str | None]:
     """Create the data directory, migrate the database to the newest revision, create the key.
 
-    Returns the database (named without its password) and the revision reached.
+    The credential key is created only while no meter has encrypted credentials: a missing key
+    file with credentials in the database is refused with the way to restore it
+    (:class:`~meterhub.credentials.KeyFileMissing`). Returns the database (named without its
+    password) and the revision reached.
     """
     prepare_data_dir(settings.data_dir)
-    load_or_create_key(settings.effective_credential_key_file)
     url = settings.effective_database_url
     engine = make_engine(url)
     try:
         upgrade_database(engine)
         revision = current_revision(engine)
+        open_cipher(settings.effective_credential_key_file, make_sessionmaker(engine))
     finally:
         engine.dispose()
     return describe_database(url), revision

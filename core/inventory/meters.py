@@ -7,6 +7,15 @@ meter delivered the data of every instant. At any instant a virtual meter has at
 and a meter serves at most one virtual meter; an operation that would break either rule raises
 :class:`~meterhub.errors.Conflict` and writes nothing.
 
+**Secrets.** A meter's credentials (passwords, keys) live only in the encrypted credential
+store (:func:`set_credentials`). Each driver declares which of its settings are secrets, with
+their encoding and sizes (:attr:`meterhub.extensions.driver.DriverInfo.secrets`);
+:func:`create_meter` refuses them in plain ``driver_settings`` — so a password is never stored or
+audited in clear — and :func:`set_credentials` checks each secret against its declaration. Pass
+the loaded drivers (``runtime.plugins.drivers()``) as ``drivers``; without them a setting whose
+name looks like a credential (``password``, ``*_key``, ``secret``, ``token``, ``system_title``) is
+refused all the same.
+
 Like every inventory operation these validate first, flush, and never commit.
 """
 
@@ -22,6 +31,8 @@ from sqlalchemy.orm import Session
 
 from meterhub.credentials import CredentialCipher
 from meterhub.errors import Conflict, InvalidValue
+from meterhub.extensions.driver import Driver
+from meterhub.extensions.settings import SecretSpec
 from meterhub.inventory.common import check_instant, check_name, flush, optional_text
 from meterhub.inventory.metering import clean_settings, in_session
 from meterhub.model.metering import VirtualMeter
@@ -31,25 +42,45 @@ __all__ = [
     "assign_meter",
     "assignment_history",
     "create_meter",
+    "declared_secrets",
     "meter_at",
     "meter_history",
+    "count_encrypted_credentials",
     "read_credentials",
+    "reencrypt_credentials",
     "set_credentials",
     "unassign_meter",
 ]
 
 _DRIVER_NAME = re.compile(r"[a-z][a-z0-9_]*")
 _SECRET_NAME = re.compile(r"[a-z][a-z0-9_]*")
-_HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
+#: Setting names that are credentials when no driver declaration says otherwise.
+_SECRET_LOOKING = re.compile(
+    r"password|passwd|passphrase|secret|token|system_title|(^|_)key$", re.IGNORECASE
+)
 
-#: Secrets with a fixed binary size, given as hex digits: name -> allowed sizes in bytes.
-#: AES-128 keys (security suites 0 and 1) are 16 bytes, AES-256 keys (suite 2) 32 bytes; a
-#: system title is 8 bytes.
-HEX_SECRETS: Mapping[str, tuple[int, ...]] = {
-    "authentication_key": (16, 32),
-    "block_cipher_key": (16, 32),
-    "system_title": (8,),
-}
+#: The loaded drivers by name (``runtime.plugins.drivers()``), or just their names.
+Drivers = Mapping[str, type[Driver]] | Collection[str]
+
+
+def declared_secrets(driver: str, drivers: Drivers | None) -> Mapping[str, SecretSpec] | None:
+    """The secrets driver ``driver`` declares, or ``None`` when its declaration is not at hand."""
+    if not isinstance(drivers, Mapping) or driver not in drivers:
+        return None
+    return drivers[driver].info().secrets
+
+
+def _refuse_secrets(driver: str, settings: Mapping[str, Any], drivers: Drivers | None) -> None:
+    declared = declared_secrets(driver, drivers)
+    for key in settings:
+        secret = key in declared if declared is not None else bool(_SECRET_LOOKING.search(key))
+        if secret:
+            # Only the name is shown, never the value.
+            raise InvalidValue(
+                f"driver_settings.{key}",
+                f"is a credential of driver {driver!r}: set it with the meter's credentials "
+                "(stored encrypted), not in driver_settings",
+            )
 
 
 def _describe(meter: Meter) -> str:
@@ -65,14 +96,15 @@ def create_meter(
     model: str | None = None,
     driver_settings: Mapping[str, Any] | None = None,
     enabled: bool = True,
-    drivers: Collection[str] | None = None,
+    drivers: Drivers | None = None,
 ) -> Meter:
     """Create a physical meter; the serial number is unique per manufacturer.
 
     ``driver`` is a driver's short name (``dlms``, ``modbus``, ``iec62056_21``, ``simulated``:
     lowercase letters, digits, ``_``); when ``drivers`` is given (the names of the loaded
-    drivers) it must be one of them. ``driver_settings`` is a JSON object for the driver.
-    Credentials are set separately with :func:`set_credentials`.
+    drivers, or the loaded driver classes by name) it must be one of them. ``driver_settings`` is
+    a JSON object for the driver; a setting the driver declares secret is refused there (see
+    the module docstring). Credentials are set separately with :func:`set_credentials`.
     """
     manufacturer = check_name(manufacturer, field="manufacturer", max_length=64)
     serial_number = check_name(serial_number, field="serial_number", max_length=64)
@@ -89,6 +121,7 @@ def create_meter(
         dict(driver_settings) if isinstance(driver_settings, Mapping) else driver_settings,
         "driver_settings",
     )
+    _refuse_secrets(driver, settings, drivers)
     if not isinstance(enabled, bool):
         raise InvalidValue("enabled", f"must be true or false, not {enabled!r}")
     clash = session.scalars(
@@ -119,7 +152,9 @@ def create_meter(
 # -- credentials -------------------------------------------------------------------------------
 
 
-def _check_secrets(secrets: Mapping[str, str]) -> dict[str, str]:
+def _check_secrets(
+    secrets: Mapping[str, str], driver: str, declared: Mapping[str, SecretSpec] | None
+) -> dict[str, str]:
     if not isinstance(secrets, Mapping):
         raise InvalidValue("credentials", "must be a mapping of names to secret values")
     checked: dict[str, str] = {}
@@ -132,34 +167,69 @@ def _check_secrets(secrets: Mapping[str, str]) -> dict[str, str]:
         if not isinstance(value, str) or not value:
             # The value itself is never put in a message.
             raise InvalidValue(field, "must be non-empty text")
-        sizes = HEX_SECRETS.get(name)
-        if sizes is not None:
-            value = value.replace(" ", "")
-            if not _HEX.fullmatch(value) or len(value) // 2 not in sizes:
-                wanted = " or ".join(f"{2 * size} hex digits ({size} bytes)" for size in sizes)
-                raise InvalidValue(field, f"must be {wanted}")
-            value = value.upper()
+        if declared is not None:
+            spec = declared.get(name)
+            if spec is None:
+                known = ", ".join(sorted(declared)) or "none"
+                raise InvalidValue(
+                    field, f"driver {driver!r} declares no secret {name!r} (its secrets: {known})"
+                )
+            parsed = spec.check(value, field)
+            value = parsed.hex().upper() if isinstance(parsed, bytes) else parsed
         checked[name] = value
     return checked
 
 
 def set_credentials(
-    session: Session, meter: Meter, cipher: CredentialCipher, secrets: Mapping[str, str]
+    session: Session,
+    meter: Meter,
+    cipher: CredentialCipher,
+    secrets: Mapping[str, str],
+    *,
+    drivers: Drivers | None = None,
 ) -> Meter:
     """Replace the secrets of ``meter`` with ``secrets``, stored only encrypted by ``cipher``.
 
-    Names are lowercase identifiers: ``password`` (low-level authentication),
-    ``authentication_key``, ``block_cipher_key`` (16 or 32 bytes as hex digits) and
-    ``system_title`` (8 bytes as hex digits) are checked for their format; others are stored as
-    given. An empty mapping removes the credentials. Error messages never contain a secret.
+    Names are lowercase identifiers. With ``drivers`` (the loaded driver classes by name) each
+    name must be a secret the meter's driver declares and its value is checked against the
+    declaration (a hex key of the declared sizes is stored as upper-case hex); without them the
+    values are stored as given. An empty mapping removes the credentials. Error messages never
+    contain a secret.
     """
     meter = in_session(session, meter, "meter", Meter)
     if not isinstance(cipher, CredentialCipher):
         raise InvalidValue("cipher", "must be a CredentialCipher")
-    checked = _check_secrets(secrets)
+    checked = _check_secrets(secrets, meter.driver, declared_secrets(meter.driver, drivers))
     meter.credentials_encrypted = cipher.encrypt(checked) if checked else None
     flush(session, field="credentials")
     return meter
+
+
+def reencrypt_credentials(session: Session, cipher: CredentialCipher) -> int:
+    """Encrypt every meter's credentials again with ``cipher``'s current key; return how many.
+
+    ``cipher`` must still hold the old key among its decryption keys. One call is one step of
+    a key rotation (``meterhub credentials rotate``): everything is re-encrypted in the caller's
+    transaction, so a failure leaves every token as it was.
+    """
+    if not isinstance(cipher, CredentialCipher):
+        raise InvalidValue("cipher", "must be a CredentialCipher")
+    count = 0
+    for meter in session.scalars(
+        select(Meter).where(Meter.credentials_encrypted.is_not(None)).order_by(Meter.id)
+    ):
+        assert meter.credentials_encrypted is not None
+        meter.credentials_encrypted = cipher.encrypt(cipher.decrypt(meter.credentials_encrypted))
+        count += 1
+    flush(session, field="credentials")
+    return count
+
+
+def count_encrypted_credentials(session: Session) -> int:
+    """How many meters have encrypted credentials (they need the credential key to be read)."""
+    return len(
+        session.scalars(select(Meter.id).where(Meter.credentials_encrypted.is_not(None))).all()
+    )
 
 
 def read_credentials(meter: Meter, cipher: CredentialCipher) -> dict[str, str]:

@@ -36,3 +36,22 @@ def test_the_core_contract_lists_every_core_module() -> None:
     assert present - listed == set(), "add these to .importlinter source_modules"
     assert listed - present == set(), "these are listed in .importlinter but gone from core/"
     assert _lines(contract["forbidden_modules"]) == {"meterhub.plugins", "meterhub.webapi"}
+
+
+def test_the_independence_contract_lists_every_plugin() -> None:
+    listed = _lines(_contract("plugins-are-independent")["modules"])
+    plugins = ROOT / "plugins"
+    present = {
+        f"meterhub.plugins.{path.name}"
+        for path in plugins.iterdir()
+        if path.is_dir() and (path / "__init__.py").is_file() and path.name != "drivers"
+    }
+    drivers = plugins / "drivers"
+    present |= {
+        f"meterhub.plugins.drivers.{path.stem}"
+        for path in drivers.iterdir()
+        if (path.suffix == ".py" and path.stem != "__init__")
+        or (path.is_dir() and (path / "__init__.py").is_file())
+    }
+    assert present - listed == set(), "add these to the plugins-are-independent contract"
+    assert listed - present == set(), "these are listed in .importlinter but gone from plugins/"

@@ -23,6 +23,7 @@ from meterhub.inventory.meters import (
     meter_at,
     meter_history,
     read_credentials,
+    reencrypt_credentials,
     set_credentials,
     unassign_meter,
 )
@@ -31,6 +32,8 @@ from meterhub.model.elements import Element
 from meterhub.model.metering import VirtualMeter
 from meterhub.model.meters import Meter, MeterAssignment
 from meterhub.model.templates import Template
+from meterhub.plugins.drivers.dlms.driver import DlmsDriver
+from meterhub.plugins.drivers.iec62056_21.driver import IecDriver
 
 Factory = sessionmaker[Session]
 
@@ -38,6 +41,9 @@ START = datetime(2020, 1, 1, tzinfo=UTC)
 T1 = datetime(2024, 1, 1, tzinfo=UTC)
 T2 = datetime(2025, 3, 15, 10, 30, tzinfo=UTC)
 T3 = datetime(2026, 6, 1, tzinfo=UTC)
+
+#: The loaded drivers, as the runtime's plugin host gives them: their secret declarations count.
+DRIVERS = {"dlms": DlmsDriver, "iec62056_21": IecDriver}
 
 SECRETS = {
     "password": "LowLevelPass9",
@@ -68,9 +74,20 @@ def meters(session_factory: Factory) -> list[Meter]:
         ]
 
 
+_KEYS: dict[str, bytes] = {}
+
+
 @pytest.fixture
 def cipher() -> CredentialCipher:
-    return CredentialCipher(generate_key())
+    key = generate_key()
+    made = CredentialCipher(key)
+    _KEYS[made.key_id] = key
+    return made
+
+
+def cipher_key(cipher: CredentialCipher) -> bytes:
+    """The key of a cipher made by the fixture (a cipher never shows its key)."""
+    return _KEYS[cipher.key_id]
 
 
 # -- meters ------------------------------------------------------------------------------------
@@ -167,7 +184,13 @@ def test_credentials_are_stored_only_encrypted(
 ) -> None:
     meter = meters[0]
     with transaction(session_factory, user="dave") as session:
-        set_credentials(session, meter, cipher, SECRETS | {"system_title": "4d4d 4d00 00bc 614e"})
+        set_credentials(
+            session,
+            meter,
+            cipher,
+            SECRETS | {"system_title": "4d4d 4d00 00bc 614e"},
+            drivers=DRIVERS,
+        )
     with transaction(session_factory) as session:
         raw = _raw_credentials(session, meter.id)
         assert raw[:1] == b"\x01"  # a token of format 1, nothing else
@@ -222,6 +245,7 @@ def test_credentials_replaced_and_removed(
         ({"password": ""}, "credentials.password", "non-empty"),
         ({"password": 1234}, "credentials.password", "non-empty"),
         ({"Pass Word": "x"}, "credentials", "lowercase"),
+        ({"pin": "1234"}, "credentials.pin", "declares no secret 'pin'"),
         (["password"], "credentials", "mapping"),
     ],
 )
@@ -239,7 +263,7 @@ def test_bad_credentials(
         session_factory,
         InvalidValue,
         field,
-        lambda s: set_credentials(s, meters[0], cipher, secrets),
+        lambda s: set_credentials(s, meters[0], cipher, secrets, drivers=DRIVERS),
     )
     assert words in str(error)
     if isinstance(secrets, dict):
@@ -455,3 +479,69 @@ def test_database_refuses_an_empty_period(
                 )
             )
             session.flush()
+
+
+@pytest.mark.parametrize(
+    ("driver", "settings", "drivers"),
+    [
+        ("dlms", {"password": "LowLevelPass9"}, DRIVERS),
+        ("dlms", {"authentication_key": SECRETS["authentication_key"]}, DRIVERS),
+        ("iec62056_21", {"password": "00000000"}, DRIVERS),
+        # Without the drivers' declarations, names that look like credentials are refused too.
+        ("acme", {"master_key": "00112233"}, None),
+        ("acme", {"api_token": "t0k3n"}, None),
+        ("acme", {"Password": "x"}, {"acme"}),
+    ],
+)
+def test_driver_settings_refuse_secrets(
+    session_factory: Factory, driver: str, settings: dict[str, str], drivers: Any
+) -> None:
+    error = refused(
+        session_factory,
+        InvalidValue,
+        f"driver_settings.{next(iter(settings))}",
+        lambda s: create_meter(
+            s,
+            manufacturer="LGZ",
+            serial_number="9001",
+            driver=driver,
+            driver_settings=settings,
+            drivers=drivers,
+        ),
+    )
+    assert "credentials" in str(error)
+    assert next(iter(settings.values())) not in str(error)
+
+
+def test_driver_settings_keep_what_is_not_secret(session_factory: Factory) -> None:
+    with transaction(session_factory) as session:
+        meter = create_meter(
+            session,
+            manufacturer="LGZ",
+            serial_number="9002",
+            driver="dlms",
+            driver_settings={"authentication": "high", "timeout": "7", "client_address": "1"},
+            drivers=DRIVERS,
+        )
+        assert meter.driver_settings["authentication"] == "high"
+
+
+def test_reencrypt_credentials_under_a_new_key(
+    session_factory: Factory, meters: list[Meter], cipher: CredentialCipher
+) -> None:
+    with transaction(session_factory) as session:
+        set_credentials(session, meters[0], cipher, SECRETS, drivers=DRIVERS)
+        set_credentials(session, meters[1], cipher, {"password": "second"}, drivers=DRIVERS)
+    new_key = generate_key()
+    with transaction(session_factory) as session:
+        rotating = CredentialCipher(new_key, old_keys=[cipher_key(cipher)])
+        assert reencrypt_credentials(session, rotating) == 2
+    only_new = CredentialCipher(new_key)
+    with transaction(session_factory) as session:
+        first = session.get(Meter, meters[0].id)
+        second = session.get(Meter, meters[1].id)
+        assert first is not None and second is not None
+        assert read_credentials(first, only_new) == SECRETS
+        assert read_credentials(second, only_new) == {"password": "second"}
+        with pytest.raises(CredentialError, match="another key"):
+            read_credentials(first, cipher)

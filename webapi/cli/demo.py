@@ -10,7 +10,7 @@ import click
 
 from meterhub.cli.init_cmd import initialise
 from meterhub.cli.state import current_state
-from meterhub.credentials import CredentialCipher
+from meterhub.credential_keys import open_cipher
 from meterhub.db import transaction
 from meterhub.demo import populate_demo
 from meterhub.extensions.driver import DriverError, UnsupportedAction
@@ -98,7 +98,7 @@ def demo_command(data_dir: Path, per_protocol: int, host: str, port: int, no_ser
     database, revision = initialise(settings)
     click.echo(f"demo {database} (schema {revision})")
     runtime = state.runtime()
-    cipher = CredentialCipher.from_key_file(settings.effective_credential_key_file)
+    cipher = open_cipher(settings.effective_credential_key_file, runtime.sessions)
     with ExitStack() as stack:
         endpoints = start_fleets(runtime, per_protocol, "127.0.0.1", stack)
         with transaction(runtime.sessions, user="demo") as session:
