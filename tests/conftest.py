@@ -46,6 +46,32 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"meterhub database backend: {config.getoption('--db')}"
 
 
+#: Fixtures that give a test a database of the selected backend (directly or through others).
+DATABASE_FIXTURES = frozenset({"database_url", "empty_database_url", "backend"})
+
+
+def touches_database(item: pytest.Item) -> bool:
+    """Whether a test uses the selected backend: a database fixture, or the ``database`` mark."""
+    names = set(getattr(item, "fixturenames", ()))
+    return bool(names & DATABASE_FIXTURES) or item.get_closest_marker("database") is not None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On a backend other than SQLite, run only the tests that touch the database.
+
+    The SQLite run is the whole suite; a test that never opens a database (a driver against its
+    simulator, a parser) would only repeat itself on PostgreSQL, so it runs once.
+    """
+    if config.getoption("--db") == "sqlite":
+        return
+    kept, dropped = [], []
+    for item in items:
+        (kept if touches_database(item) else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 _LEFTOVERS = pytest.StashKey[str]()
 
 
