@@ -125,13 +125,15 @@ class ModbusSettings(PluginSettings):
 
 
 def plan_reads(
-    registers: Sequence[Register], max_gap: int
+    registers: Sequence[Register], max_gap: int, max_read: int = MAX_READ
 ) -> list[tuple[int, int, list[Register]]]:
-    """Group registers into read requests: ``(function, address, count, registers)`` blocks.
+    """Group registers into read requests: ``(function, address, registers)`` blocks.
 
     Registers of one function code are merged when the gap between them is at most ``max_gap``
-    and the block stays within :data:`MAX_READ` registers.
+    and the block stays within ``max_read`` registers (the meter's limit, at most
+    :data:`MAX_READ`); a value is never split over two requests.
     """
+    max_read = min(max_read, MAX_READ)
     blocks: list[tuple[int, int, list[Register]]] = []
     current: list[Register] = []
     for register in sorted(set(registers), key=lambda r: (r.function, r.address)):
@@ -141,7 +143,7 @@ def plan_reads(
             if (
                 register.function == first.function
                 and register.address - end <= max_gap
-                and register.end - first.address <= MAX_READ
+                and register.end - first.address <= max_read
             ):
                 current.append(register)
                 continue
@@ -297,7 +299,9 @@ class ModbusConnection(DriverConnection):
     def read_values(self, registers: Sequence[Register]) -> dict[str, Reading]:
         """Read the registers in as few requests as the map allows; OBIS → reading."""
         found: dict[str, Reading] = {}
-        for function, address, members in plan_reads(registers, self.map.max_gap):
+        for function, address, members in plan_reads(
+            registers, self.map.max_gap, self.map.max_read
+        ):
             count = max(r.end for r in members) - address
             result = self.read_block(function, address, count)
             at = _now()

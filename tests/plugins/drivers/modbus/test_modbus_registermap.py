@@ -93,7 +93,7 @@ def test_word_and_byte_order_examples() -> None:
 
 
 def test_shipped_maps() -> None:
-    assert shipped_map_names() == ["int32-lw", "sdm630"]
+    assert shipped_map_names() == ["em24", "int32-lw", "sdm120", "sdm630", "umg96rm"]
     sdm = shipped_map("sdm630")
     by_obis = sdm.by_obis()
     assert by_obis["1-0:1.8.0*255"].address == 0x0048
