@@ -358,6 +358,13 @@ class ModbusFleet(RunningFleet):
             result.append(SimulatedEndpoint(state.serial, "modbus", medium, address, settings))
         return result
 
+    @property
+    def server_addresses(self) -> list[str]:
+        """``host:port`` of each meter's own server: MBAP, or with ``framing=rtu`` RTU frames
+        over TCP, as a transparent serial gateway passes them (read with ``framing=rtu``)."""
+        host = "127.0.0.1" if self.rtu else self._host
+        return [f"{host}:{port}" for port in self._ports]
+
     def stop(self) -> None:
         """Stop the pty relays, the servers and the loop thread; idempotent."""
         if self._stopped:
