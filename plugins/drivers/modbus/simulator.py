@@ -45,7 +45,12 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.server.requesthandler import ServerRequestHandler
 
 from meterhub.errors import InvalidValue
-from meterhub.extensions.driverkit import ByteChannel, FrameServer, SimulatedMeter
+from meterhub.extensions.driverkit import (
+    ByteChannel,
+    FrameServer,
+    SessionFunction,
+    SimulatedMeter,
+)
 from meterhub.extensions.simulator import Faults, RunningFleet, SimulatedEndpoint, Simulator
 from meterhub.plugins.drivers.modbus.registermap import (
     Register,
@@ -233,7 +238,7 @@ class _Server(ModbusTcpServer):
         return handler
 
 
-def _relay(port: int) -> Any:
+def _relay(port: int) -> SessionFunction:
     """A session for :meth:`FrameServer.serve_pty`: RTU bytes between the pty and the RTU server.
 
     Modbus RTU is strictly question and answer, so one TCP connection to the meter's RTU server
