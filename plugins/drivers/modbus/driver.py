@@ -7,18 +7,24 @@ session trace and a modem line works like a direct one.
 Address: ``host:port`` for TCP, the serial device for RTU (or whatever the given medium takes).
 Settings:
 
-* ``map``: a shipped map (``sdm630`` default, ``int32-lw``), or ``map_file``: a TOML/JSON map;
+* ``map``: a shipped map (``sdm630`` default, ``sdm120``, ``em24``, ``umg96rm``, ``int32-lw``),
+  or ``map_file``: a TOML/JSON map (:mod:`.registermap`);
 * ``unit``: the unit (device) id, 0..255 (default 1);
 * ``framing``: ``tcp`` (MBAP) or ``rtu`` (default: ``tcp`` on a TCP address, else ``rtu``);
 * ``timeout``: seconds to wait for each response (default 2);
 * the medium's own settings when the driver opens the line itself (``baudrate``, ``parity``...).
 
-Actions: registers, instantaneous values, and the clock where the map has a clock register
-(set only when it is ``writable``). A load profile and an event log are not part of Modbus:
-those actions raise :class:`~meterhub.extensions.driver.UnsupportedAction`.
+Actions: registers (by OBIS code), the instantaneous measurements of the map (never energy
+counters), and the clock where the map has a clock register (set only when it is
+``writable``). Reads are planned per the map: registers merged across ``max_gap`` unmapped
+registers, each request within the meter's ``max_read``, no value split over two requests.
+A load profile and an event log are not part of Modbus: those actions raise
+:class:`~meterhub.extensions.driver.UnsupportedAction`.
 
-Per-value problems are qualities: a Modbus exception *illegal address*/*illegal function* gives
-``not_available``, *device busy* ``device_busy``, a value that decodes to NaN ``invalid``. A bad
+Modbus has no passwords: the driver declares no secrets. Per-value problems are qualities: a
+Modbus exception *illegal address* gives ``not_available``, *illegal function* ``unsupported``,
+*illegal data value* ``invalid``, *device busy* ``device_busy``, a value that decodes to NaN
+``invalid``. A bad
 CRC, a wrong transaction or unit in the answer, a truncated or oversized frame raise
 :class:`~meterhub.extensions.driver.ProtocolError`; no answer in time (an RTU meter ignores a
 wrong unit id) :class:`~meterhub.extensions.driver.MeterTimeout`; *gateway target failed to
@@ -109,7 +115,9 @@ def _now() -> datetime:
 class ModbusSettings(PluginSettings):
     """Settings of the ``modbus`` driver."""
 
-    map: str | None = Field(None, description="a shipped map: sdm630 (default), int32-lw")
+    map: str | None = Field(
+        None, description="a shipped map: sdm630 (default), sdm120, em24, umg96rm, int32-lw"
+    )
     map_file: str | None = Field(None, description="path of a TOML/JSON register map")
     unit: WholeNumber = Field(1, ge=0, le=255, description="the unit (device) id")
     framing: Literal["tcp", "rtu"] | None = Field(
@@ -125,13 +133,15 @@ class ModbusSettings(PluginSettings):
 
 
 def plan_reads(
-    registers: Sequence[Register], max_gap: int
+    registers: Sequence[Register], max_gap: int, max_read: int = MAX_READ
 ) -> list[tuple[int, int, list[Register]]]:
-    """Group registers into read requests: ``(function, address, count, registers)`` blocks.
+    """Group registers into read requests: ``(function, address, registers)`` blocks.
 
     Registers of one function code are merged when the gap between them is at most ``max_gap``
-    and the block stays within :data:`MAX_READ` registers.
+    and the block stays within ``max_read`` registers (the meter's limit, at most
+    :data:`MAX_READ`); a value is never split over two requests.
     """
+    max_read = min(max_read, MAX_READ)
     blocks: list[tuple[int, int, list[Register]]] = []
     current: list[Register] = []
     for register in sorted(set(registers), key=lambda r: (r.function, r.address)):
@@ -141,7 +151,7 @@ def plan_reads(
             if (
                 register.function == first.function
                 and register.address - end <= max_gap
-                and register.end - first.address <= MAX_READ
+                and register.end - first.address <= max_read
             ):
                 current.append(register)
                 continue
@@ -297,7 +307,9 @@ class ModbusConnection(DriverConnection):
     def read_values(self, registers: Sequence[Register]) -> dict[str, Reading]:
         """Read the registers in as few requests as the map allows; OBIS → reading."""
         found: dict[str, Reading] = {}
-        for function, address, members in plan_reads(registers, self.map.max_gap):
+        for function, address, members in plan_reads(
+            registers, self.map.max_gap, self.map.max_read
+        ):
             count = max(r.end for r in members) - address
             result = self.read_block(function, address, count)
             at = _now()
@@ -331,7 +343,11 @@ class ModbusConnection(DriverConnection):
         ]
 
     def read_instantaneous(self) -> list[Reading]:
-        """Every register of kind ``instantaneous`` in the map."""
+        """The measurements: every register of kind ``instantaneous`` (OBIS D = 7) in the map.
+
+        Energy counters (time integrals) are never instantaneous, the map refuses that kind
+        for them; read them with :meth:`read_registers`.
+        """
         registers = self.map.of_kind("instantaneous")
         found = self.read_values(registers)
         return [found[register.obis] for register in registers]

@@ -1,12 +1,16 @@
-"""Modbus register maps as data, and the encoding of values in registers.
+"""Modbus register maps as data: one file per meter type, validated before any line is opened.
 
-A register map describes one meter type: which holding (function 3) or input (function 4)
-registers hold which quantity, how the value is encoded and what it means. Maps are TOML or JSON
-files (:func:`load_map`); the driver ships some (:func:`shipped_map`). A map file::
+A register map says which holding (function 3) or input (function 4) registers hold which
+quantity, how the value is encoded (:mod:`.encoding`), what it means (an OBIS code, a unit, a
+sign convention) and how the meter wants to be read (``max_read`` registers per request,
+``max_gap`` unmapped registers a block read may span). Maps are TOML or JSON files
+(:func:`load_map`); the driver ships some (:func:`shipped_map`). A map file::
 
     name = "sdm630"
     description = "Eastron SDM630 three-phase meter"
-    max_gap = 16                # registers a block read may skip (0: only adjacent ones)
+    reference = "Eastron SDM630 Modbus Protocol Implementation V1.8"
+    max_gap = 64                # unmapped registers a block read may span (0: adjacent only)
+    max_read = 80               # registers per request the meter accepts (Modbus allows 125)
 
     [defaults]                  # applied to every register that does not say otherwise
     function = 4
@@ -15,29 +19,30 @@ files (:func:`load_map`); the driver ships some (:func:`shipped_map`). A map fil
     byte_order = "big"
 
     [[registers]]
-    name = "voltage_l1"
-    address = 0x0000            # 0-based PDU address
-    unit = "V"
-    obis = "1-0:32.7.0*255"
-    kind = "instantaneous"      # instantaneous | register | clock (default: register)
+    name = "active_power_l1"
+    description = "Phase 1 power"
+    address = 0x000C            # 0-based PDU address
+    unit = "W"
+    obis = "1-0:36.7.0"
+    sign = "import-export"      # see SIGNS
+    kind = "instantaneous"      # instantaneous | register | clock (default: from the OBIS code)
     scale = 1.0                 # physical value = raw * scale
     writable = false            # holding registers the driver may write (the clock)
 
-Data types: ``int16``, ``uint16``, ``int32``, ``uint32``, ``float32``, ``float64``. ``word_order``
-is the order of the 16-bit words of a multi-register value (``big``: most significant word
-first; ``little``: least significant first); ``byte_order`` the order of the two bytes inside each
-word (``big`` is Modbus' own). A ``clock`` register holds Unix seconds (UTC) in an integer type.
+Data types: ``int16``, ``uint16``, ``int32``, ``uint32``, ``float32``, ``float64``. A ``clock``
+register holds Unix seconds (UTC) in an integer type. ``kind`` defaults to ``instantaneous``
+when the OBIS code's value group D is 7 (instantaneous value), to ``clock`` for ``0-0:1.0.0``
+and to ``register`` otherwise; a time integral (D 8, 9, 10, 17-20, 29, 30, 58: an energy
+counter) can never be ``instantaneous``.
 
-Every problem is a :class:`MapError` naming the file, the entry and the field. Decoding raises
-:class:`RegisterDecodeError` (a :class:`ValueError`) for a wrong register count or a register
-outside 0..65535; it never raises anything else.
+Every problem is a :class:`MapError` (an :class:`~meterhub.errors.InvalidValue`) naming the
+file, the register (number and name) and the field.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import struct
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -46,10 +51,20 @@ from pathlib import Path
 from typing import Any
 
 from meterhub.errors import InvalidValue
-from meterhub.identifiers import canonical_obis
+from meterhub.identifiers import ObisCode
+from meterhub.plugins.drivers.modbus.encoding import (
+    DATA_TYPES,
+    ORDERS,
+    SIGNED_TYPES,
+    RegisterDecodeError,
+    decode_value,
+    encode_value,
+)
 
 __all__ = [
     "DATA_TYPES",
+    "MAX_READ",
+    "SIGNS",
     "MapError",
     "Register",
     "RegisterDecodeError",
@@ -62,88 +77,30 @@ __all__ = [
     "shipped_map_names",
 ]
 
-#: Data type → (struct code, number of registers).
-DATA_TYPES: Mapping[str, tuple[str, int]] = {
-    "int16": ("h", 1),
-    "uint16": ("H", 1),
-    "int32": ("i", 2),
-    "uint32": ("I", 2),
-    "float32": ("f", 2),
-    "float64": ("d", 4),
-}
-ORDERS = ("big", "little")
 KINDS = ("register", "instantaneous", "clock")
 FUNCTIONS = (3, 4)
 CLOCK_OBIS = "0-0:1.0.0*255"
 #: Registers per read request (Modbus allows 125).
 MAX_READ = 125
-
-
-class RegisterDecodeError(ValueError):
-    """Registers that cannot be a value of the given type."""
+#: Value group D codes that are time integrals (energy counters), never instantaneous values.
+TIME_INTEGRALS = frozenset({8, 9, 10, 17, 18, 19, 20, 29, 30, 58})
+#: Sign conventions of a register (the ``sign`` field) and what a negative value means.
+SIGNS: Mapping[str, str] = {
+    "none": "never negative",
+    "import-export": (
+        "positive: import, energy flowing to the customer (QI+QIV); negative: export (QII+QIII)"
+    ),
+    "reactive": (
+        "positive: +R (QI+QII, inductive while importing); "
+        "negative: -R (QIII+QIV, capacitive while importing)"
+    ),
+    "lag-lead": "positive: lagging (inductive, L); negative: leading (capacitive, C)",
+    "angle": "an angle in degrees, -180..180, counted as the meter does",
+}
 
 
 class MapError(InvalidValue):
-    """A register map that cannot be used; ``field`` names file, entry and field."""
-
-
-def _words_to_bytes(registers: Sequence[int], word_order: str, byte_order: str) -> bytes:
-    words = list(registers) if word_order == "big" else list(reversed(registers))
-    out = bytearray()
-    for word in words:
-        pair = word.to_bytes(2, "big")
-        out += pair if byte_order == "big" else pair[::-1]
-    return bytes(out)
-
-
-def decode_value(
-    registers: Sequence[int], data_type: str, word_order: str = "big", byte_order: str = "big"
-) -> int | float:
-    """The value encoded in ``registers`` (as read, in address order)."""
-    if data_type not in DATA_TYPES:
-        raise RegisterDecodeError(f"unknown data type {data_type!r}")
-    if word_order not in ORDERS or byte_order not in ORDERS:
-        raise RegisterDecodeError(f"word and byte order must be big or little, got {word_order!r}")
-    code, count = DATA_TYPES[data_type]
-    if len(registers) != count:
-        raise RegisterDecodeError(f"{data_type} needs {count} register(s), got {len(registers)}")
-    for register in registers:
-        if (
-            isinstance(register, bool)
-            or not isinstance(register, int)
-            or not 0 <= register <= 0xFFFF
-        ):
-            raise RegisterDecodeError(f"a register holds 0..65535, got {register!r}")
-    return struct.unpack(f">{code}", _words_to_bytes(registers, word_order, byte_order))[0]
-
-
-def encode_value(
-    value: int | float, data_type: str, word_order: str = "big", byte_order: str = "big"
-) -> list[int]:
-    """The registers (in address order) that hold ``value``; the inverse of :func:`decode_value`.
-
-    :raises RegisterDecodeError: the value does not fit the type (an integer out of range, a
-        float for an integer type).
-    """
-    if data_type not in DATA_TYPES:
-        raise RegisterDecodeError(f"unknown data type {data_type!r}")
-    if word_order not in ORDERS or byte_order not in ORDERS:
-        raise RegisterDecodeError(f"word and byte order must be big or little, got {word_order!r}")
-    code, count = DATA_TYPES[data_type]
-    if code not in "fd":
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise RegisterDecodeError(f"{data_type} holds whole numbers, got {value!r}")
-            value = int(value)
-    try:
-        raw = struct.pack(f">{code}", value)
-    except (struct.error, OverflowError) as exc:
-        raise RegisterDecodeError(f"{value!r} does not fit {data_type}: {exc}") from None
-    words = [raw[i : i + 2] for i in range(0, len(raw), 2)]
-    if byte_order == "little":
-        words = [word[::-1] for word in words]
-    registers = [int.from_bytes(word, "big") for word in words]
-    return registers if word_order == "big" else list(reversed(registers))
+    """A register map that cannot be used; ``field`` names file, register and field."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +118,8 @@ class Register:
     obis: str
     kind: str = "register"
     writable: bool = False
+    sign: str = "none"
+    description: str = ""
 
     @property
     def count(self) -> int:
@@ -191,13 +150,15 @@ class Register:
 
 @dataclass(frozen=True, slots=True)
 class RegisterMap:
-    """A meter type's registers, by OBIS code and in address order."""
+    """A meter type's registers, by OBIS code and in map order."""
 
     name: str
     description: str
     registers: tuple[Register, ...]
     max_gap: int = 0
     source: str = ""
+    max_read: int = MAX_READ
+    reference: str = ""
 
     def by_obis(self) -> dict[str, Register]:
         """OBIS code → register."""
@@ -216,132 +177,145 @@ class RegisterMap:
 
 _REGISTER_FIELDS = (
     "name", "address", "function", "type", "word_order", "byte_order", "scale", "unit", "obis",
-    "kind", "writable",
+    "kind", "writable", "sign", "description",
 )  # fmt: skip
+_MAP_FIELDS = ("name", "description", "reference", "max_gap", "max_read", "defaults", "registers")
 
 
 def _fail(source: str, entry: str, field: str, reason: str) -> MapError:
     return MapError(f"{source}: {entry}: field {field!r}", reason)
 
 
-def _register(source: str, index: int, item: object, defaults: Mapping[str, Any]) -> Register:
-    entry = f"register {index}"
-    if not isinstance(item, Mapping):
-        raise MapError(
-            f"{source}: {entry}", f"must be a table of fields, got {type(item).__name__}"
-        )
-    name = item.get("name")
-    if isinstance(name, str) and name:
-        entry = f"register {index} ({name!r})"
-    unknown = sorted(set(item) - set(_REGISTER_FIELDS))
-    if unknown:
-        raise _fail(
-            source, entry, unknown[0], f"unknown field; known: {', '.join(_REGISTER_FIELDS)}"
-        )
-    merged = {**defaults, **item}
+class _Entry:
+    """One ``[[registers]]`` table being checked: its merged fields and where it is."""
 
-    def need(field: str, kinds: type | tuple[type, ...], what: str) -> Any:
-        if field not in merged:
-            raise _fail(source, entry, field, "is missing")
-        value = merged[field]
-        if isinstance(value, bool) and bool not in (
-            kinds if isinstance(kinds, tuple) else (kinds,)
-        ):
-            raise _fail(source, entry, field, f"must be {what}, got {value!r}")
-        if not isinstance(value, kinds):
-            raise _fail(source, entry, field, f"must be {what}, got {value!r}")
+    def __init__(self, source: str, index: int, item: Mapping[str, Any], defaults: Any) -> None:
+        self.source = source
+        name = item.get("name")
+        self.entry = f"register {index}" + (
+            f" ({name!r})" if isinstance(name, str) and name else ""
+        )
+        self.fields = {**defaults, **item}
+
+    def fail(self, field: str, reason: str) -> MapError:
+        return _fail(self.source, self.entry, field, reason)
+
+    def need(self, field: str, kinds: type | tuple[type, ...], what: str) -> Any:
+        if field not in self.fields:
+            raise self.fail(field, "is missing")
+        value = self.fields[field]
+        allowed = kinds if isinstance(kinds, tuple) else (kinds,)
+        if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
+            raise self.fail(field, f"must be {what}, got {value!r}")
         return value
 
-    if not isinstance(name, str) or not name.strip():
-        raise _fail(source, entry, "name", "must be a non-empty text")
-    address = need("address", int, "a whole number 0..65535")
-    if not 0 <= address <= 0xFFFF:
-        raise _fail(source, entry, "address", f"must be 0..65535, got {address}")
-    function = need("function", int, "3 or 4")
-    if function not in FUNCTIONS:
-        raise _fail(source, entry, "function", f"must be 3 (holding) or 4 (input), got {function}")
-    data_type = need("type", str, "a data type")
-    if data_type not in DATA_TYPES:
-        raise _fail(
-            source, entry, "type", f"must be one of {', '.join(DATA_TYPES)}, got {data_type!r}"
+    def choice(self, field: str, default: str, choices: Sequence[str]) -> str:
+        value = self.fields.get(field, default)
+        if value not in choices:
+            allowed = " or ".join(choices) if len(choices) == 2 else f"one of {', '.join(choices)}"
+            raise self.fail(field, f"must be {allowed}, got {value!r}")
+        return str(value)
+
+    def text(self, field: str) -> str | None:
+        value = self.fields.get(field)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise self.fail(field, f"must be a non-empty text, got {value!r}")
+        return value.strip() if value is not None else None
+
+
+def _register(
+    source: str, index: int, item: object, defaults: Mapping[str, Any], max_read: int
+) -> Register:
+    if not isinstance(item, Mapping):
+        raise MapError(
+            f"{source}: register {index}", f"must be a table of fields, got {type(item).__name__}"
         )
-    if address + DATA_TYPES[data_type][1] > 0x10000:
-        raise _fail(source, entry, "address", "the value runs past register 65535")
-    orders = {}
-    for field in ("word_order", "byte_order"):
-        value = merged.get(field, "big")
-        if value not in ORDERS:
-            raise _fail(source, entry, field, f"must be big or little, got {value!r}")
-        orders[field] = value
-    scale = merged.get("scale", 1.0)
+    entry = _Entry(source, index, item, defaults)
+    unknown = sorted(set(item) - set(_REGISTER_FIELDS))
+    if unknown:
+        raise entry.fail(unknown[0], f"unknown field; known: {', '.join(_REGISTER_FIELDS)}")
+    name = item.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise entry.fail("name", "must be a non-empty text")
+    address = entry.need("address", int, "a whole number 0..65535")
+    if not 0 <= address <= 0xFFFF:
+        raise entry.fail("address", f"must be 0..65535, got {address}")
+    function = entry.need("function", int, "3 or 4")
+    if function not in FUNCTIONS:
+        raise entry.fail("function", f"must be 3 (holding) or 4 (input), got {function}")
+    data_type = entry.need("type", str, "a data type")
+    if data_type not in DATA_TYPES:
+        raise entry.fail("type", f"must be one of {', '.join(DATA_TYPES)}, got {data_type!r}")
+    count = DATA_TYPES[data_type][1]
+    if address + count > 0x10000:
+        raise entry.fail("address", "the value runs past register 65535")
+    if count > max_read:
+        raise entry.fail("type", f"{data_type} takes {count} registers, more than max_read")
+    word_order = entry.choice("word_order", "big", ORDERS)
+    byte_order = entry.choice("byte_order", "big", ORDERS)
+    scale = entry.fields.get("scale", 1.0)
     if (
         isinstance(scale, bool)
         or not isinstance(scale, int | float)
         or not math.isfinite(scale)
         or scale == 0
     ):
-        raise _fail(source, entry, "scale", f"must be a non-zero number, got {scale!r}")
-    unit = merged.get("unit")
-    if unit is not None and (not isinstance(unit, str) or not unit):
-        raise _fail(source, entry, "unit", f"must be a non-empty text, got {unit!r}")
-    obis_text = need("obis", str, "an OBIS code")
+        raise entry.fail("scale", f"must be a non-zero number, got {scale!r}")
+    unit = entry.text("unit")
+    obis_text = entry.need("obis", str, "an OBIS code")
     try:
-        obis = canonical_obis(obis_text, field="obis")
+        code = ObisCode.parse(obis_text, field="obis")
     except InvalidValue as exc:
-        raise _fail(source, entry, "obis", exc.reason) from None
-    kind = merged.get("kind", "clock" if obis == CLOCK_OBIS else "register")
-    if kind not in KINDS:
-        raise _fail(source, entry, "kind", f"must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise entry.fail("obis", exc.reason) from None
+    obis = str(code)
+    kind = entry.choice("kind", _default_kind(code, obis), KINDS)
     if kind == "clock" and data_type.startswith("float"):
-        raise _fail(source, entry, "type", "a clock holds Unix seconds in an integer type")
-    writable = merged.get("writable", False)
+        raise entry.fail("type", "a clock holds Unix seconds in an integer type")
+    if kind == "instantaneous" and code.d in TIME_INTEGRALS:
+        raise entry.fail(
+            "kind", f"{obis} is a time integral (an energy counter), not an instantaneous value"
+        )
+    sign = entry.choice("sign", "none", tuple(SIGNS))
+    if sign != "none" and data_type not in SIGNED_TYPES:
+        raise entry.fail("sign", f"a {data_type} cannot hold a negative value: use sign 'none'")
+    if sign != "none" and kind == "clock":
+        raise entry.fail("sign", "a clock is never signed")
+    writable = entry.fields.get("writable", False)
     if not isinstance(writable, bool):
-        raise _fail(source, entry, "writable", f"must be true or false, got {writable!r}")
+        raise entry.fail("writable", f"must be true or false, got {writable!r}")
     if writable and function != 3:
-        raise _fail(source, entry, "writable", "only holding registers (function 3) are writable")
+        raise entry.fail("writable", "only holding registers (function 3) are writable")
     return Register(
         name=name.strip(),
         address=address,
         function=function,
         data_type=data_type,
-        word_order=orders["word_order"],
-        byte_order=orders["byte_order"],
+        word_order=word_order,
+        byte_order=byte_order,
         scale=float(scale),
         unit=unit,
         obis=obis,
         kind=kind,
         writable=writable,
+        sign=sign,
+        description=entry.text("description") or "",
     )
 
 
-def parse_map(data: object, source: str = "<map>") -> RegisterMap:
-    """Validate a map given as plain data (a parsed TOML or JSON document)."""
-    if not isinstance(data, Mapping):
-        raise MapError(source, "a register map must be a table (TOML) or an object (JSON)")
-    unknown = sorted(set(data) - {"name", "description", "max_gap", "defaults", "registers"})
-    if unknown:
-        raise MapError(f"{source}: {unknown[0]}", "unknown top-level field")
-    name = data.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise MapError(f"{source}: name", "the map needs a non-empty name")
-    description = data.get("description", "")
-    if not isinstance(description, str):
-        raise MapError(f"{source}: description", "must be a text")
-    max_gap = data.get("max_gap", 0)
-    if isinstance(max_gap, bool) or not isinstance(max_gap, int) or not 0 <= max_gap <= MAX_READ:
-        raise MapError(f"{source}: max_gap", f"must be a whole number 0..{MAX_READ}")
-    defaults = data.get("defaults", {})
-    if not isinstance(defaults, Mapping):
-        raise MapError(f"{source}: defaults", "must be a table of register fields")
-    bad_default = sorted(set(defaults) - (set(_REGISTER_FIELDS) - {"name", "address", "obis"}))
-    if bad_default:
-        raise MapError(f"{source}: defaults.{bad_default[0]}", "is not a field with a default")
-    items = data.get("registers")
-    if not isinstance(items, list) or not items:
-        raise MapError(f"{source}: registers", "the map needs a non-empty list of registers")
-    registers = tuple(
-        _register(source, index, item, defaults) for index, item in enumerate(items, start=1)
-    )
+def _default_kind(code: ObisCode, obis: str) -> str:
+    if obis == CLOCK_OBIS:
+        return "clock"
+    return "instantaneous" if code.d == 7 else "register"
+
+
+def _whole(source: str, data: Mapping[str, Any], field: str, default: int, low: int) -> int:
+    value = data.get(field, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_READ:
+        raise MapError(f"{source}: {field}", f"must be a whole number {low}..{MAX_READ}")
+    return value
+
+
+def _check_layout(source: str, registers: Sequence[Register]) -> None:
     seen_obis: dict[str, str] = {}
     used: dict[tuple[int, int], str] = {}
     for index, register in enumerate(registers, start=1):
@@ -355,21 +329,71 @@ def parse_map(data: object, source: str = "<map>") -> RegisterMap:
             other = used.get((register.function, address))
             if other is not None:
                 raise _fail(
-                    source, entry, "address", f"register {address} is also used by {other!r}"
+                    source,
+                    entry,
+                    "address",
+                    f"register {address} is also used by {other!r} (address 0x{address:04X})",
                 )
             used[(register.function, address)] = register.name
     if len([r for r in registers if r.kind == "clock"]) > 1:
         raise MapError(f"{source}: registers", "a map has at most one clock register")
-    return RegisterMap(name.strip(), description, registers, max_gap, source)
+
+
+def parse_map(data: object, source: str = "<map>") -> RegisterMap:
+    """Validate a map given as plain data (a parsed TOML or JSON document)."""
+    if not isinstance(data, Mapping):
+        raise MapError(source, "a register map must be a table (TOML) or an object (JSON)")
+    unknown = sorted(set(data) - set(_MAP_FIELDS))
+    if unknown:
+        raise MapError(f"{source}: {unknown[0]}", "unknown top-level field")
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise MapError(f"{source}: name", "the map needs a non-empty name")
+    texts = {}
+    for field in ("description", "reference"):
+        texts[field] = data.get(field, "")
+        if not isinstance(texts[field], str):
+            raise MapError(f"{source}: {field}", "must be a text")
+    max_read = _whole(source, data, "max_read", MAX_READ, 1)
+    max_gap = _whole(source, data, "max_gap", 0, 0)
+    if max_gap >= max_read:
+        raise MapError(f"{source}: max_gap", f"must be less than max_read ({max_read})")
+    defaults = data.get("defaults", {})
+    if not isinstance(defaults, Mapping):
+        raise MapError(f"{source}: defaults", "must be a table of register fields")
+    bad_default = sorted(
+        set(defaults) - (set(_REGISTER_FIELDS) - {"name", "address", "obis", "description"})
+    )
+    if bad_default:
+        raise MapError(f"{source}: defaults.{bad_default[0]}", "is not a field with a default")
+    items = data.get("registers")
+    if not isinstance(items, list) or not items:
+        raise MapError(f"{source}: registers", "the map needs a non-empty list of registers")
+    registers = tuple(
+        _register(source, index, item, defaults, max_read)
+        for index, item in enumerate(items, start=1)
+    )
+    _check_layout(source, registers)
+    return RegisterMap(
+        name=name.strip(),
+        description=texts["description"],
+        registers=registers,
+        max_gap=max_gap,
+        source=source,
+        max_read=max_read,
+        reference=texts["reference"],
+    )
 
 
 def load_map(path: str | Path) -> RegisterMap:
-    """Read and validate a map file (``.toml`` or ``.json``)."""
+    """Read and validate a map file (``.toml`` or ``.json``); errors name the file."""
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise MapError(str(file), f"cannot read the map file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise MapError(str(file), f"not UTF-8 text: {exc.reason}") from None
     try:
         if file.suffix.lower() == ".json":
             data = json.loads(text)
@@ -383,7 +407,7 @@ def load_map(path: str | Path) -> RegisterMap:
 
 
 def shipped_map_names() -> list[str]:
-    """The names of the maps that come with the driver (``sdm630``, ``int32-lw``)."""
+    """The names of the maps that come with the driver (``sdm630``, ``em24``, ...)."""
     folder = resources.files(__package__).joinpath("maps")
     return sorted(item.name[:-5] for item in folder.iterdir() if item.name.endswith(".toml"))
 

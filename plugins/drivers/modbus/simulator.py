@@ -1,15 +1,21 @@
-"""The ``modbus`` simulator: energy meters on pymodbus' server, values from ``SimulatedMeter``.
+"""The ``modbus`` simulator: energy meters on pymodbus' server, laid out from a register map.
 
 Each meter is one pymodbus :class:`~pymodbus.server.ModbusTcpServer` on its own loopback port,
 all served by one asyncio loop in a background thread. The registers are computed on every
-request from :class:`meterhub.plugins.drivers.simulated.SimulatedMeter` and the register map, so a
-test knows what it must read (:func:`expected_raw` / :func:`physical_value`).
+request from the map and the electrical model of :mod:`.simmodel` (which spreads
+:class:`~meterhub.extensions.driverkit.SimulatedMeter` over three phases), so a test knows
+exactly what it must read (:func:`expected_raw`). The meter keeps to its map: a read longer
+than the map's ``max_read`` gets exception 3 (illegal data value), a read of registers the map
+does not hold gets exception 2 (illegal address) unless the map lets block reads span gaps
+(``max_gap``), where the unlisted registers read 0.
 
 Options (``meterhub simulate --option``):
 
-* ``map``: ``sdm630`` (default) or ``int32-lw``;
+* ``map``: a shipped map (``sdm630`` default, ``sdm120``, ``em24``, ``umg96rm``, ``int32-lw``);
 * ``framing``: ``tcp`` (default) or ``rtu``: RTU frames on a pty per meter (the driver opens the
-  pty with the ``serial`` medium; the simulator bridges it to its RTU server);
+  pty with the ``serial`` medium; a relay on the kit's
+  :class:`~meterhub.extensions.driverkit.FrameServer` carries the bytes to and from the meter's
+  RTU server);
 * ``unit``: the unit id the meters answer to (default 1); others get no answer on RTU and
   *gateway target failed to respond* on TCP;
 * ``time``: an ISO time the meters are frozen at (tests), default the running clock.
@@ -17,14 +23,14 @@ Options (``meterhub simulate --option``):
 Faults: ``latency`` (awaited before each answer), ``drop_after`` (close the connection after that
 many answers), ``silent_after`` (stop answering), ``corrupt_every`` (a bad protocol id on TCP, a
 bad CRC on RTU), ``clock_drift`` (seconds added to the meter clock). ``wrong_password`` has no
-meaning for Modbus and is ignored.
+meaning for Modbus (it has no passwords) and is ignored.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-import select
+import selectors
 import socket
 import threading
 from collections.abc import Mapping
@@ -39,44 +45,44 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.server.requesthandler import ServerRequestHandler
 
 from meterhub.errors import InvalidValue
-from meterhub.extensions.driverkit import PtyClosed, PtyPair, SimulatedMeter
+from meterhub.extensions.driverkit import (
+    ByteChannel,
+    FrameServer,
+    SessionFunction,
+    SimulatedMeter,
+)
 from meterhub.extensions.simulator import Faults, RunningFleet, SimulatedEndpoint, Simulator
 from meterhub.plugins.drivers.modbus.registermap import (
     Register,
     RegisterDecodeError,
     RegisterMap,
     shipped_map,
+    shipped_map_names,
 )
+from meterhub.plugins.drivers.modbus.simmodel import quantities, value_in
 
-__all__ = ["ModbusFleet", "ModbusSimulator", "expected_raw", "physical_value"]
+__all__ = ["ModbusFleet", "ModbusSimulator", "expected_raw", "raw_value"]
 
 
-def physical_value(meter: SimulatedMeter, obis: str, at: int) -> float | int | None:
-    """The physical value of ``obis`` (in the maps' units) at Unix second ``at``."""
-    values: dict[str, float | int] = {
-        "1-0:32.7.0*255": meter.voltage(at) / 10,
-        "1-0:31.7.0*255": meter.current(at) / 100,
-        "1-0:21.7.0*255": meter.power(at),
-        "1-0:1.7.0*255": meter.power(at),
-        "1-0:14.7.0*255": 50.0,
-        "1-0:1.8.0*255": meter.active_energy(at) / 1000,
-        "1-0:2.8.0*255": 0.0,
-        "1-0:15.8.0*255": meter.active_energy(at) / 1000,
-        "1-0:3.8.0*255": meter.reactive_energy(at) / 1000,
-        "0-0:97.97.0*255": 0,
-    }
-    return values.get(obis)
+def raw_value(register: Register, values: Mapping[str, float]) -> int | float | None:
+    """The raw value of ``register`` given the model's :func:`.simmodel.quantities`.
+
+    Integer types hold the value divided by the register's scale, rounded; float types hold it
+    rounded to the type as it travels on the wire (float32 keeps about 7 digits). ``None`` for a
+    quantity the model lacks (and for the clock, which the meter state keeps).
+    """
+    value = value_in(values, register.obis, register.unit, register.sign)
+    if value is None:
+        return None
+    if register.data_type.startswith("float"):
+        raw = value / register.scale if register.scale != 1.0 else value
+        return register.decode(register.encode(raw))
+    return round(value / register.scale)
 
 
 def expected_raw(register: Register, meter: SimulatedMeter, at: int) -> int | float | None:
     """The raw value the simulator puts in ``register`` at ``at`` (as the driver decodes it)."""
-    value = physical_value(meter, register.obis, at)
-    if value is None:
-        return None
-    if register.data_type.startswith("float"):
-        raw = value / register.scale
-        return register.decode(register.encode(raw))  # float32 rounding, as on the wire
-    return round(value / register.scale)
+    return raw_value(register, quantities(meter, at))
 
 
 class _MeterState:
@@ -99,6 +105,11 @@ class _MeterState:
         self.clock_offset = self.meter.clock_drift + int(faults.clock_drift)
         self.replies = 0
         self.lock = threading.Lock()
+        #: Function → (first address, address after the last) of the map's registers.
+        self.span: dict[int, tuple[int, int]] = {}
+        for register in register_map.registers:
+            low, high = self.span.get(register.function, (register.address, register.end))
+            self.span[register.function] = (min(low, register.address), max(high, register.end))
 
     def now(self) -> int:
         if self.frozen is not None:
@@ -107,7 +118,10 @@ class _MeterState:
 
     def image(self, function: int, address: int, count: int) -> list[int] | ExcCodes:
         """The registers ``address .. address+count-1`` of ``function`` right now."""
+        if count > self.map.max_read:
+            return ExcCodes.ILLEGAL_VALUE
         at = self.now()
+        values: Mapping[str, float] | None = None
         words: dict[int, int] = {}
         for register in self.map.registers:
             if register.function != function:
@@ -117,7 +131,9 @@ class _MeterState:
             if register.kind == "clock":
                 raw: int | float | None = at + self.clock_offset
             else:
-                raw = expected_raw(register, self.meter, at)
+                if values is None:
+                    values = quantities(self.meter, at)
+                raw = raw_value(register, values)
             if raw is None or (isinstance(raw, float) and not math.isfinite(raw)):
                 raw = 0
             try:
@@ -126,9 +142,10 @@ class _MeterState:
                 encoded = [0] * register.count
             for offset, word in enumerate(encoded):
                 words[register.address + offset] = word
+        low, high = self.span.get(function, (0, 0))
         result = []
         for position in range(address, address + count):
-            if position not in words and self.map.max_gap == 0:
+            if position not in words and (self.map.max_gap == 0 or not low <= position < high):
                 return ExcCodes.ILLEGAL_ADDRESS
             result.append(words.get(position, 0))
         return result
@@ -221,55 +238,52 @@ class _Server(ModbusTcpServer):
         return handler
 
 
-class _PtyBridge:
-    """Carries RTU bytes between a pty (the meter's serial port) and its RTU-over-TCP server."""
+def _relay(port: int) -> SessionFunction:
+    """A session for :meth:`FrameServer.serve_pty`: RTU bytes between the pty and the RTU server.
 
-    def __init__(self, port: int) -> None:
-        self.pty = PtyPair()
-        self.port = port
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=f"rtu {self.pty.path}", daemon=True)
-        self.thread.start()
+    Modbus RTU is strictly question and answer, so one TCP connection to the meter's RTU server
+    carries the frames both ways; it is opened with the first request and again after the
+    server dropped it (the ``drop_after`` fault). The session ends when the server stops.
+    """
 
-    def _run(self) -> None:
-        sock: socket.socket | None = None
+    def serve(channel: ByteChannel) -> None:
+        connection: socket.socket | None = None
+        selector = selectors.DefaultSelector()
         try:
-            while not self.stop.is_set():
-                readers: list[Any] = [self.pty.master] + ([sock] if sock else [])
-                try:
-                    ready, _, _ = select.select(readers, [], [], 0.05)
-                except (OSError, ValueError):
-                    return
-                if self.pty.master in ready:
-                    data = self.pty.read(4096, 0)
-                    if data:
-                        if sock is None:
-                            sock = socket.create_connection(("127.0.0.1", self.port), timeout=2)
-                        try:
-                            sock.sendall(data)
-                        except OSError:
-                            sock.close()
-                            sock = None
-                if sock is not None and sock in ready:
+            while True:
+                request = channel.read(4096, 0.1 if connection is None else 0.01)
+                if request:
+                    if connection is None:
+                        connection = socket.create_connection(("127.0.0.1", port), timeout=2)
+                        connection.setblocking(False)
+                        selector.register(connection, selectors.EVENT_READ)
                     try:
-                        data = sock.recv(4096)
-                    except OSError:
-                        data = b""
-                    if not data:
-                        sock.close()
-                        sock = None
+                        connection.sendall(request)
+                    except OSError:  # the server dropped the connection: the request is lost
+                        selector.unregister(connection)
+                        connection.close()
+                        connection = None
                         continue
-                    self.pty.write(data)
-        except PtyClosed:
-            pass
+                if connection is None or not selector.select(0.02):
+                    continue
+                try:
+                    answer = connection.recv(4096)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    answer = b""
+                if answer:
+                    channel.write(answer)
+                    continue
+                selector.unregister(connection)
+                connection.close()
+                connection = None
         finally:
-            if sock is not None:
-                sock.close()
+            if connection is not None:
+                connection.close()
+            selector.close()
 
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(timeout=2)
-        self.pty.close()
+    return serve
 
 
 class ModbusFleet(RunningFleet):
@@ -289,7 +303,8 @@ class ModbusFleet(RunningFleet):
         self.map_name = map_name
         self._loop = asyncio.new_event_loop()
         self._servers: list[_Server] = []
-        self._bridges: list[_PtyBridge] = []
+        self._relays = FrameServer("modbus-rtu")
+        self._pty_paths: list[str] = []
         self._ports: list[int] = []
         self._host = host
         self._stopped = False
@@ -304,7 +319,7 @@ class ModbusFleet(RunningFleet):
             self.stop()
             raise self._error
         if rtu:
-            self._bridges = [_PtyBridge(port) for port in self._ports]
+            self._pty_paths = [self._relays.serve_pty(_relay(port)) for port in self._ports]
 
     def _run(self, base_port: int, started: threading.Event) -> None:
         asyncio.set_event_loop(self._loop)
@@ -342,19 +357,25 @@ class ModbusFleet(RunningFleet):
             settings = {"map": self.map_name, "unit": str(state.unit)}
             if self.rtu:
                 settings["framing"] = "rtu"
-                address, medium = self._bridges[index].pty.path, "serial"
+                address, medium = self._pty_paths[index], "serial"
             else:
                 address, medium = f"{self._host}:{self._ports[index]}", "tcp"
             result.append(SimulatedEndpoint(state.serial, "modbus", medium, address, settings))
         return result
 
+    @property
+    def server_addresses(self) -> list[str]:
+        """``host:port`` of each meter's own server: MBAP, or with ``framing=rtu`` RTU frames
+        over TCP, as a transparent serial gateway passes them (read with ``framing=rtu``)."""
+        host = "127.0.0.1" if self.rtu else self._host
+        return [f"{host}:{port}" for port in self._ports]
+
     def stop(self) -> None:
-        """Stop the servers, the loop thread and the pty bridges; idempotent."""
+        """Stop the pty relays, the servers and the loop thread; idempotent."""
         if self._stopped:
             return
         self._stopped = True
-        for bridge in self._bridges:
-            bridge.close()
+        self._relays.stop()
         if self._loop.is_running():
             self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
@@ -373,7 +394,7 @@ def _frozen_time(text: str | None) -> int | None:
 
 
 class ModbusSimulator(Simulator):
-    """Simulated Modbus energy meters (SDM630 or int32 map) on pymodbus' server."""
+    """Simulated Modbus energy meters laid out from a shipped map, on pymodbus' server."""
 
     name: ClassVar[str] = "modbus"
     description: ClassVar[str] = "Modbus TCP/RTU energy meters (pymodbus server, shipped maps)"
@@ -395,6 +416,11 @@ class ModbusSimulator(Simulator):
                 "options", f"unknown option {unknown[0]!r}; known: map, framing, unit, time"
             )
         map_name = options.get("map", "sdm630")
+        if map_name not in shipped_map_names():
+            raise InvalidValue(
+                "options.map",
+                f"no shipped map {map_name!r}; shipped: {', '.join(shipped_map_names())}",
+            )
         register_map = shipped_map(map_name)
         framing = options.get("framing", "tcp")
         if framing not in ("tcp", "rtu"):

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from meterhub.errors import InvalidValue
 from meterhub.plugins.drivers.modbus.registermap import (
     DATA_TYPES,
     MapError,
@@ -93,7 +94,7 @@ def test_word_and_byte_order_examples() -> None:
 
 
 def test_shipped_maps() -> None:
-    assert shipped_map_names() == ["int32-lw", "sdm630"]
+    assert shipped_map_names() == ["em24", "int32-lw", "sdm120", "sdm630", "umg96rm"]
     sdm = shipped_map("sdm630")
     by_obis = sdm.by_obis()
     assert by_obis["1-0:1.8.0*255"].address == 0x0048
@@ -161,3 +162,100 @@ def test_load_json_and_toml_files(tmp_path: Path) -> None:
         load_map(tmp_path / "bad.toml")
     with pytest.raises(MapError, match="cannot read"):
         load_map(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"sign": "both"}, "field 'sign': must be one of none, import-export, reactive"),
+        ({"type": "uint32", "sign": "import-export"}, "a uint32 cannot hold a negative value"),
+        ({"obis": "1.8.0", "kind": "instantaneous"}, "is a time integral (an energy counter)"),
+        ({"byte_order": "LSB"}, "field 'byte_order': must be big or little, got 'LSB'"),
+        ({"word_order": "lsw"}, "field 'word_order': must be big or little, got 'lsw'"),
+        ({"type": "float"}, "field 'type': must be one of int16, uint16, int32"),
+        ({"type": 32}, "field 'type': must be a data type, got 32"),
+        ({"unit": ""}, "field 'unit': must be a non-empty text"),
+        ({"description": 5}, "field 'description': must be a non-empty text"),
+        ({"obis": "0-0:1.0.0", "type": "uint32", "sign": "import-export"}, "field 'sign'"),
+    ],
+)
+def test_more_map_errors_name_file_register_and_field(
+    change: dict[str, object], message: str
+) -> None:
+    with pytest.raises(MapError) as caught:
+        parse_map(_map(**change), "meter.toml")
+    assert message in str(caught.value)
+    assert str(caught.value).startswith("meter.toml: register 1 ('e1'): ")
+
+
+def test_kind_follows_the_obis_code() -> None:
+    register = parse_map(_map(obis="32.7.0"), "m.toml").registers[0]
+    assert register.kind == "instantaneous"
+    assert parse_map(_map(obis="1.8.0"), "m.toml").registers[0].kind == "register"
+    assert parse_map(_map(obis="1.6.0"), "m.toml").registers[0].kind == "register"
+    clock = parse_map(_map(obis="0-0:1.0.0", type="uint32"), "m.toml").registers[0]
+    assert clock.kind == "clock"
+
+
+@pytest.mark.parametrize(
+    ("top", "message"),
+    [
+        ({"max_read": 0}, "m.toml: max_read: must be a whole number 1..125"),
+        ({"max_read": 126}, "m.toml: max_read: must be a whole number 1..125"),
+        ({"max_read": "80"}, "m.toml: max_read: must be a whole number 1..125"),
+        ({"max_read": 10, "max_gap": 10}, "m.toml: max_gap: must be less than max_read (10)"),
+        ({"max_read": 1}, "register 1 ('e1'): field 'type': float32 takes 2 registers"),
+        ({"reference": 3}, "m.toml: reference: must be a text"),
+        ({"defaults": {"description": "x"}}, "m.toml: defaults.description: is not a field"),
+        ({"owner": "me"}, "m.toml: owner: unknown top-level field"),
+    ],
+)
+def test_map_level_errors(top: dict[str, object], message: str) -> None:
+    with pytest.raises(MapError) as caught:
+        parse_map({**_map(), **top}, "m.toml")
+    assert message in str(caught.value)
+
+
+def test_overlap_of_a_multi_register_value_names_file_register_and_address(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "em.toml").write_text(
+        'name = "em"\n[defaults]\nfunction = 4\ntype = "int32"\nword_order = "little"\n'
+        '[[registers]]\nname = "current"\naddress = 12\nobis = "31.7.0"\n'
+        '[[registers]]\nname = "power"\naddress = 13\nobis = "36.7.0"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(InvalidValue) as caught:
+        load_map(tmp_path / "em.toml")
+    assert str(caught.value) == (
+        "em.toml: register 2 ('power'): field 'address': "
+        "register 13 is also used by 'current' (address 0x000D)"
+    )
+    # the same register number under another function code is no overlap
+    text = (tmp_path / "em.toml").read_text(encoding="utf-8")
+    (tmp_path / "em.toml").write_text(
+        text.replace("address = 13\n", "address = 13\nfunction = 3\n"), encoding="utf-8"
+    )
+    assert len(load_map(tmp_path / "em.toml").registers) == 2
+
+
+def test_bad_files_are_named(tmp_path: Path) -> None:
+    (tmp_path / "latin.toml").write_bytes('name = "Z\xe4hler"\n'.encode("latin-1"))
+    with pytest.raises(MapError, match="latin.toml: not UTF-8 text"):
+        load_map(tmp_path / "latin.toml")
+    (tmp_path / "m.json").write_text('{"name": "m", "registers": [{"name": "x"}]}')
+    with pytest.raises(MapError, match="m.json: register 1 \\('x'\\): field 'address': is missing"):
+        load_map(tmp_path / "m.json")
+
+
+def test_the_driver_refuses_a_bad_map_file_before_opening_a_line(tmp_path: Path) -> None:
+    from meterhub.plugins.drivers.modbus.driver import ModbusDriver
+
+    (tmp_path / "bad.toml").write_text(
+        'name = "b"\n[[registers]]\nname = "e"\naddress = 0\nfunction = 4\ntype = "uint16"\n'
+        'obis = "36.7.0"\nsign = "import-export"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(InvalidValue, match="bad.toml: register 1 \\('e'\\): field 'sign'"):
+        # port 1 on loopback: nothing listens, so reaching the line would fail differently
+        ModbusDriver().connect("127.0.0.1:1", {"map_file": str(tmp_path / "bad.toml")})
