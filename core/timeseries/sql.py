@@ -24,17 +24,30 @@ from sqlalchemy import (
     Executable,
     and_,
     bindparam,
+    column,
     delete,
     func,
     insert,
     literal_column,
     or_,
     select,
+    table,
     union_all,
     update,
 )
 
 from meterhub.timeseries import tables as t
+
+#: The channel table of the domain model, as far as the store reads and locks it.
+channel = table(
+    "channel",
+    column("id"),
+    column("virtual_meter_id"),
+    column("kind"),
+    column("interval_minutes"),
+    column("unit"),
+    column("scaler"),
+)
 
 #: Most channel ids in one ``IN`` list.
 IDS_PER_STATEMENT = 1000
@@ -97,6 +110,19 @@ def _registers(current: bool) -> Executable:
 def _build() -> dict[str, Executable]:
     r, n, a, cf, rn = t.raw_block, t.norm_block, t.norm_archive, t.conflict, t.register_norm
     statements: dict[str, Executable] = {
+        # writers of a channel take its row lock, in id order (PostgreSQL, Oracle)
+        "lock_channels": select(channel.c.id)
+        .where(channel.c.id.in_(_ids))
+        .order_by(channel.c.id)
+        .with_for_update(key_share=True),
+        "change_insert": insert(t.change)
+        .values(
+            recorded_at=bindparam("recorded_at"),
+            user_name=bindparam("user_name"),
+            reason=bindparam("reason"),
+            comment_text=bindparam("comment_text"),
+        )
+        .returning(t.change.c.id),
         "raw_blocks": select(r.c.channel_id, r.c.day_no, r.c.value_data, r.c.status_data)
         .where(_in_days(r))
         .order_by(r.c.channel_id, r.c.day_no),
@@ -246,6 +272,16 @@ BULK_COLUMNS: dict[str, tuple[str, ...]] = {
         "flag_data",
     ),
     "ts_register": ("channel_id", "ts", "value", "status", "capture_ts", "received_at"),
+    "ts_conflict": (
+        "channel_id",
+        "ts",
+        "stored_value",
+        "stored_status",
+        "value",
+        "status",
+        "received_at",
+    ),
+    "ts_event": ("channel_id", "ts", "code", "value", "received_at"),
     "ts_register_norm": (
         "channel_id",
         "ts",
@@ -262,6 +298,8 @@ _PG_TYPES = {
     "ts_raw_block": ["int4", "int4", "int8", "bytea", "bytea"],
     "ts_norm_block": ["int4", "int4", "int4", "int4", "int8", "int8", "bytea", "bytea"],
     "ts_register": ["int4", "int8", "float8", "int8", "int8", "int8"],
+    "ts_conflict": ["int4", "int8", "float8", "int8", "float8", "int8", "int8"],
+    "ts_event": ["int4", "int8", "int4", "float8", "int8"],
     "ts_register_norm": ["int4", "int8", "int4", "int4", "int8", "int8", "float8", "int8"],
 }
 
@@ -349,9 +387,24 @@ class Runner:
         finally:
             cursor.close()
 
+    def insert_change(self, conn: Any, params: dict[str, Any]) -> int:
+        """Insert one ``ts_change`` row; its id. ``conn`` is the SQLAlchemy connection (Oracle
+        returns ids through SQLAlchemy's ``RETURNING ... INTO`` handling)."""
+        if self.name == "oracle":
+            return int(conn.execute(STATEMENTS["change_insert"], params).scalar_one())
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute(*self.compiled("change_insert").render(None, params))
+            return int(cursor.fetchone()[0])
+        finally:
+            cursor.close()
+
     def bulk_insert(self, table: str, rows: Iterable[tuple[Any, ...]]) -> None:
         """Insert tuples in :data:`BULK_COLUMNS` order with the driver's fastest path."""
         columns = BULK_COLUMNS[table]
+        rows = rows if isinstance(rows, list) else list(rows)
+        if not rows:
+            return
         if self.name == "postgresql":
             cursor = self.connection.cursor()
             try:
@@ -364,9 +417,6 @@ class Runner:
                 cursor.close()
             return
         text = bulk_insert_sql(table, self.dialect.paramstyle)
-        rows = rows if isinstance(rows, list) else list(rows)
-        if not rows:
-            return
         cursor = self.connection.cursor()
         try:
             if self.name == "oracle":
