@@ -63,22 +63,22 @@ def ingest(
         check_end(infos, first, vals.shape[1], end, zone, label)
     # normalized before anything is written, so an overflow refuses the whole call
     normalized = normalize(vals, [info.factor for info in infos], ids)
+    identity = normalized is vals  # every factor is 1
     groups = []
     for interval, rows in by_interval(infos):
-        if rows.size == ids.size:
-            groups.append(cut(interval, ids, first, vals, stat, mask, normalized))
-        else:
-            groups.append(
-                cut(
-                    interval,
-                    ids[rows],
-                    first[rows],
-                    vals[rows],
-                    stat[rows],
-                    None if mask is None else mask[rows],
-                    normalized[rows],
-                )
-            )
+        whole = rows.size == ids.size
+        blocks = cut(
+            interval,
+            ids if whole else ids[rows],
+            first if whole else first[rows],
+            vals if whole else vals[rows],
+            stat if whole else stat[rows],
+            None if mask is None else mask if whole else mask[rows],
+            None if identity else normalized if whole else normalized[rows],
+        )
+        if identity:
+            blocks.normalized = blocks.values
+        groups.append(blocks)
     tx.lock(ids)
     report = WriteReport()
     for blocks in groups:
@@ -206,8 +206,13 @@ def merge(
                     tx, blocks, where, clashing, stored, stored_status, now
                 )
     fresh = np.flatnonzero(~exists & blocks.written.any(axis=1))
+    raw_blobs: tuple[list[bytes], list[bytes | None]] | None = None
     if fresh.size:
         everything = fresh.size == count
+        value_blobs = codec.encode_values(blocks.values if everything else blocks.values[fresh])
+        flag_blobs = codec.encode_flags(blocks.flags if everything else blocks.flags[fresh])
+        if everything:
+            raw_blobs = (value_blobs, flag_blobs)
         tx.run.bulk_insert(
             "ts_raw_block",
             list(
@@ -215,8 +220,8 @@ def merge(
                     (blocks.channel if everything else blocks.channel[fresh]).tolist(),
                     (blocks.day_no if everything else blocks.day_no[fresh]).tolist(),
                     [now] * fresh.size,
-                    codec.encode_values(blocks.values if everything else blocks.values[fresh]),
-                    codec.encode_flags(blocks.flags if everything else blocks.flags[fresh]),
+                    value_blobs,
+                    flag_blobs,
                     strict=True,
                 )
             ),
@@ -237,11 +242,23 @@ def merge(
         if cur.exists.any():
             replaceable |= ((cur_flags & _ESTIMATED) != 0) & ((cur_flags & _LOCKED) == 0)
         take = sub_fill & replaceable
-        merged = np.where(take, normalized if whole else normalized[touched], cur_vals)
-        merged_flags = np.where(take, sub.flags & _METER_STATUS, cur_flags)
+        encoded = None
+        if whole and take.all():  # a fresh block: the normalized values are the new ones
+            merged = normalized
+            merged_flags = sub.flags & _METER_STATUS
+            if raw_blobs is not None and normalized is blocks.values:
+                # factor 1: the normalized blocks are the raw blocks, encoded once
+                high_status = bool((blocks.flags > _METER_STATUS).any())
+                encoded = (raw_blobs[0], None if high_status else raw_blobs[1])
+        else:
+            merged = np.where(take, normalized if whole else normalized[touched], cur_vals)
+            merged_flags = np.where(take, sub.flags & _METER_STATUS, cur_flags)
         if clash is not None:
             merged_flags[clash if whole else clash[touched]] |= _CONFLICT
-        stored_norm = store_versions(tx, sub, cur, merged, merged_flags, now, user, reason, comment)
+            encoded = None
+        stored_norm = store_versions(
+            tx, sub, cur, merged, merged_flags, now, user, reason, comment, encoded
+        )
         if tx.notices is not None:
             tx.notices.readings_stored("raw", changed_spans(blocks, changed_slots, zone))
     return WriteReport(

@@ -224,10 +224,11 @@ def normalize(
     to row ``i``, or 1-D with one factor per element. NaN (no value) stays NaN. Where
     ``raw * num`` overflows but the result does not, ``raw / den * num`` is used instead; a
     normalized value that is not a finite float64 is refused with :class:`InvalidValue` naming
-    ``field``, the channel and the value. The result is a new array.
+    ``field``, the channel and the value. The result is a new array, or ``values`` itself when
+    every factor is 1 (callers never change it in place).
     """
     if all(f == 1 for f in factors):
-        return np.array(values, dtype=np.float64)
+        return values
     num = np.array([float(f.numerator) for f in factors])
     den = np.array([float(f.denominator) for f in factors])
     if values.ndim == 2:

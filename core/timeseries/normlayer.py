@@ -83,8 +83,13 @@ def store_versions(
     user: str,
     reason: str,
     comment: str | None,
+    encoded: tuple[list[bytes], list[bytes | None] | None] | None = None,
 ) -> Stored:
-    """Write new versions of the blocks whose values or flags differ from ``cur``."""
+    """Write new versions of the blocks whose values or flags differ from ``cur``.
+
+    ``encoded``, when given, holds the values blobs (and the flags blobs, or ``None``) of every
+    row of ``values`` and ``flags`` already encoded (ingest of fresh blocks with factor 1).
+    """
     unchanged = same(values, cur.values, flags, cur.flags)
     if unchanged.all():
         return Stored()
@@ -125,10 +130,16 @@ def store_versions(
                 [change_id] * size,
                 recorded.tolist(),
                 [None] * size,
-                codec.encode_values(values[write]),
-                codec.encode_flags(flags[write]),
+                _pick(encoded[0], write) if encoded else codec.encode_values(values[write]),
+                _pick(encoded[1], write)
+                if encoded and encoded[1] is not None
+                else codec.encode_flags(flags[write]),
                 strict=True,
             )
         ),
     )
     return Stored(versions=size, change_id=change_id)
+
+
+def _pick(items: list[Any], rows: np.ndarray) -> list[Any]:
+    return items if rows.size == len(items) else [items[i] for i in rows.tolist()]

@@ -305,23 +305,63 @@ _PG_TYPES = {
 
 
 class Compiled:
-    """One statement compiled for one dialect: its text and how to order parameters."""
+    """One statement compiled for one dialect: its text and how to order parameters.
+
+    On SQLite and PostgreSQL the channel ids of an ``IN`` list are bound as parameters (one
+    placeholder each), so a statement with the same number of ids has the same text: the
+    driver reuses its prepared statement (``sqlite3``'s statement cache, psycopg's prepared
+    statements). Oracle gets them as literal integers.
+    """
 
     def __init__(self, statement: Executable, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
         self.text = compiled.string
         self.positional = dialect.positional
-        names = list(compiled.positiontup or []) if self.positional else []
-        self.names = [name for name in names if name != "ids"]
+        self.order = list(compiled.positiontup or []) if self.positional else []
+        self.names = [name for name in self.order if name != "ids"]
+        self.bind_ids = dialect.name in ("sqlite", "postgresql")
+        self._texts: dict[int, str] = {}
 
     def render(self, ids: Sequence[int] | None, params: dict[str, Any]) -> tuple[str, Any]:
-        """The SQL text with ``ids`` inlined and the parameters in the driver's form."""
-        text = self.text
-        if ids is not None:
-            text = text.replace(_IDS_TOKEN, ",".join(str(int(i)) for i in ids))
+        """The SQL text for ``ids`` (Python ints) and the parameters in the driver's form."""
+        if ids is None:
+            if self.positional:
+                return self.text, tuple(params[name] for name in self.names)
+            return self.text, params
+        if not self.bind_ids:
+            text = self.text.replace(_IDS_TOKEN, ",".join(str(int(i)) for i in ids))
+            if self.positional:
+                return text, tuple(params[name] for name in self.names)
+            return text, params
+        count = len(ids)
+        text = self._texts.get(count)
+        if text is None:
+            if self.positional:
+                marks = ", ".join("?" * count)
+            else:
+                marks = ", ".join(f"%(_id{i})s" for i in range(count))
+            text = self._texts[count] = self.text.replace(_IDS_TOKEN, marks)
         if self.positional:
-            return text, tuple(params[name] for name in self.names)
-        return text, params
+            bound: list[Any] = []
+            for name in self.order:
+                if name == "ids":
+                    bound.extend(ids)
+                else:
+                    bound.append(params[name])
+            return text, tuple(bound)
+        named = dict(params)
+        named.update(zip(_id_names(count), ids, strict=True))
+        return text, named
+
+
+def _id_names(count: int) -> list[str]:
+    found = _ID_NAMES.get(count)
+    if found is None:
+        found = _ID_NAMES[count] = [f"_id{i}" for i in range(count)]
+    return found
+
+
+_ID_NAMES: dict[int, list[str]] = {}
 
 
 class Runner:
