@@ -51,6 +51,10 @@ _WIDTH = {
 }
 _FLAG_DTYPES = {1: "<u1", 2: "<u2", 4: "<u4"}
 _MAX_DECIMALS = 6
+#: Up to this many blocks, whole-number blocks are encoded one by one (fewer array calls).
+_FEW_BLOCKS = 16
+#: Header bytes of integer blocks without decimals or mask, by format.
+_INT_HEADERS = {f: bytes([f, 0]) for f in _INT_DTYPES}
 _POW10 = 10.0 ** np.arange(_MAX_DECIMALS + 1)
 
 
@@ -97,6 +101,12 @@ def _encode_whole_numbers(values: np.ndarray) -> list[bytes] | None:
     largest = np.maximum(high, -low)
     if largest.max() > 2_147_483_647:
         return None
+    if blocks <= _FEW_BLOCKS:  # one meter-day: a few rows, cheaper one by one
+        out = []
+        for row, big in zip(ints, largest.tolist(), strict=True):
+            code = FORMAT_INT8 if big <= 127 else FORMAT_INT16 if big <= 32767 else FORMAT_INT32
+            out.append(_INT_HEADERS[code] + row.astype(_INT_DTYPES[code]).tobytes())
+        return out
     fmt = np.where(
         largest <= 127, FORMAT_INT8, np.where(largest <= 32767, FORMAT_INT16, FORMAT_INT32)
     )

@@ -52,6 +52,7 @@ channel = table(
 #: Most channel ids in one ``IN`` list.
 IDS_PER_STATEMENT = 1000
 
+
 _IDS_TOKEN = "__[POSTCOMPILE_ids]"
 
 _ids = bindparam("ids", expanding=True)
@@ -304,6 +305,19 @@ _PG_TYPES = {
 }
 
 
+def _pg_oids(table: str) -> list[int]:
+    """The type OIDs of :data:`_PG_TYPES` (``set_types`` with OIDs skips a look-up by name)."""
+    found = _PG_OIDS.get(table)
+    if found is None:
+        from psycopg.postgres import types
+
+        found = _PG_OIDS[table] = [types[name].oid for name in _PG_TYPES[table]]
+    return found
+
+
+_PG_OIDS: dict[str, list[int]] = {}
+
+
 class Compiled:
     """One statement compiled for one dialect: its text and how to order parameters.
 
@@ -450,7 +464,7 @@ class Runner:
             try:
                 copy_sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
                 with cursor.copy(copy_sql) as copy:
-                    copy.set_types(_PG_TYPES[table])
+                    copy.set_types(_pg_oids(table))
                     for row in rows:
                         copy.write_row(row)
             finally:
@@ -473,6 +487,8 @@ def bulk_insert_sql(table: str, paramstyle: str) -> str:
     columns = BULK_COLUMNS[table]
     if paramstyle == "qmark":
         placeholders = ", ".join("?" for _ in columns)
+    elif paramstyle in ("format", "pyformat"):
+        placeholders = ", ".join("%s" for _ in columns)
     else:
         placeholders = ", ".join(f":{i + 1}" for i in range(len(columns)))
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"

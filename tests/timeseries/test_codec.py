@@ -88,7 +88,7 @@ def test_flags_compact_forms() -> None:
 @given(
     arrays(
         np.float64,
-        st.tuples(st.integers(1, 6), st.sampled_from([4, 96])),
+        st.tuples(st.integers(1, 20), st.sampled_from([4, 96])),
         elements=st.one_of(
             st.integers(-(2**31), 2**31).map(float),
             st.integers(-200, 200).map(float),
