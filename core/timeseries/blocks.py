@@ -169,7 +169,7 @@ def cut(
 
 def same(a: np.ndarray, b: np.ndarray, fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
     """Per block: are values (NaN equal to NaN) and flags identical?"""
-    return ~slot_differs(a, b, fa, fb).any(axis=1)
+    return np.asarray(~slot_differs(a, b, fa, fb).any(axis=1))
 
 
 def slot_differs(a: np.ndarray, b: np.ndarray, fa: np.ndarray, fb: np.ndarray) -> np.ndarray:

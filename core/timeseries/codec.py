@@ -102,11 +102,11 @@ def _encode_whole_numbers(values: np.ndarray) -> list[bytes] | None:
     if largest.max() > 2_147_483_647:
         return None
     if blocks <= _FEW_BLOCKS:  # one meter-day: a few rows, cheaper one by one
-        out = []
+        few: list[bytes] = []
         for row, big in zip(ints, largest.tolist(), strict=True):
             code = FORMAT_INT8 if big <= 127 else FORMAT_INT16 if big <= 32767 else FORMAT_INT32
-            out.append(_INT_HEADERS[code] + row.astype(_INT_DTYPES[code]).tobytes())
-        return out
+            few.append(_INT_HEADERS[code] + row.astype(_INT_DTYPES[code]).tobytes())
+        return few
     fmt = np.where(
         largest <= 127, FORMAT_INT8, np.where(largest <= 32767, FORMAT_INT16, FORMAT_INT32)
     )

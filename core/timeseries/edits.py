@@ -68,7 +68,7 @@ class Edits:
         inputs.who(user, reason)
         inputs.normalized_kind(kind)
         # without new values, a zero matrix of the flags' shape stands in (and is not used)
-        given = values if values is not None else np.zeros(np.shape(flags))
+        given = values if values is not None else np.zeros(np.shape(np.asarray(flags)))
         vals, flg, mask = inputs.matrices(ids, given, flags, where, "flags")
 
         def work(tx: Transaction) -> WriteReport:

@@ -17,9 +17,10 @@ A list of channel ids is rendered as literal integers (they are validated ``int6
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
+    ClauseElement,
     Dialect,
     Executable,
     and_,
@@ -55,7 +56,7 @@ IDS_PER_STATEMENT = 1000
 
 _IDS_TOKEN = "__[POSTCOMPILE_ids]"
 
-_ids = bindparam("ids", expanding=True)
+_ids: Any = bindparam("ids", expanding=True)
 
 
 def _norm_columns(table: Any) -> list[Any]:
@@ -328,7 +329,7 @@ class Compiled:
     """
 
     def __init__(self, statement: Executable, dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
+        compiled: Any = cast(ClauseElement, statement).compile(dialect=dialect)
         self.text = compiled.string
         self.positional = dialect.positional
         self.order = list(compiled.positiontup or []) if self.positional else []
@@ -348,13 +349,14 @@ class Compiled:
                 return text, tuple(params[name] for name in self.names)
             return text, params
         count = len(ids)
-        text = self._texts.get(count)
-        if text is None:
+        found = self._texts.get(count)
+        if found is None:
             if self.positional:
                 marks = ", ".join("?" * count)
             else:
                 marks = ", ".join(f"%(_id{i})s" for i in range(count))
-            text = self._texts[count] = self.text.replace(_IDS_TOKEN, marks)
+            found = self._texts[count] = self.text.replace(_IDS_TOKEN, marks)
+        text = found
         if self.positional:
             bound: list[Any] = []
             for name in self.order:
