@@ -238,10 +238,12 @@ def merge(
         sub_fill = fill if whole else fill[touched]
         cur = current(tx, sub)
         cur_vals, cur_flags = cur.values, cur.flags
-        replaceable = np.isnan(cur_vals)
         if cur.exists.any():
+            replaceable = np.isnan(cur_vals)
             replaceable |= ((cur_flags & _ESTIMATED) != 0) & ((cur_flags & _LOCKED) == 0)
-        take = sub_fill & replaceable
+            take = sub_fill & replaceable
+        else:  # no normalized version yet: every new raw slot is taken
+            take = sub_fill
         encoded = None
         if whole and take.all():  # a fresh block: the normalized values are the new ones
             merged = normalized

@@ -90,17 +90,20 @@ def store_versions(
     ``encoded``, when given, holds the values blobs (and the flags blobs, or ``None``) of every
     row of ``values`` and ``flags`` already encoded (ingest of fresh blocks with factor 1).
     """
-    unchanged = same(values, cur.values, flags, cur.flags)
-    if unchanged.all():
-        return Stored()
-    empty = np.isnan(values).all(axis=1) & ~flags.any(axis=1)
-    write = np.flatnonzero(~unchanged & (cur.exists | ~empty))
+    if cur.exists.any():
+        unchanged = same(values, cur.values, flags, cur.flags)
+        if unchanged.all():
+            return Stored()
+        empty = np.isnan(values).all(axis=1) & ~flags.any(axis=1)
+        write = np.flatnonzero(~unchanged & (cur.exists | ~empty))
+    else:  # no version yet: every block that holds something is new
+        write = np.flatnonzero(~np.isnan(values).all(axis=1) | flags.any(axis=1))
     if write.size == 0:
         return Stored()
     change_id = tx.change(now, user, reason, comment)
     recorded = np.maximum(cur.recorded[write], now)
     closing = write[cur.exists[write]]
-    if closing.size:
+    if closing.size:  # the versions these replace are closed
         tx.run.execute_many(
             "norm_close",
             [
