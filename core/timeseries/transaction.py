@@ -1,7 +1,9 @@
 """Transactions of the store, the locks that serialize writers, and the retry with back-off.
 
 Every public call of :class:`~meterhub.timeseries.MeterDataStore` runs in one
-:class:`Transaction`; a :class:`~meterhub.timeseries.UnitOfWork` runs many calls in one.
+:class:`Transaction`; a :class:`~meterhub.timeseries.UnitOfWork` runs many calls in one. A read
+sees one snapshot in all its statements (SQLite: a deferred ``BEGIN``; PostgreSQL:
+``REPEATABLE READ``).
 
 Writers of the same channels are serialized, so a merge (raw slots filled in, normalized
 versions closed and added, recalculation from raw) is always based on what is committed:
@@ -129,10 +131,16 @@ def transaction(state: StoreState, write: bool = True) -> Iterator[Transaction]:
     """One transaction on its own connection: committed at the end of the block, rolled back
     on any error (a lost race becomes :class:`ConcurrentWrite`)."""
     with state.engine.connect() as conn:
+        if not write and state.engine.dialect.name == "postgresql":
+            # every statement of a read sees the same snapshot
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
         run = Runner(conn.connection.driver_connection, state.engine.dialect, state.compiled)
         tx = Transaction(conn, run, state, write)
         try:
             if not write:
+                if run.name == "sqlite":
+                    # one read transaction: its snapshot holds for every statement
+                    run.connection.execute("BEGIN")
                 yield tx
                 return
             try:

@@ -163,3 +163,30 @@ def test_concurrent_units_of_work_on_the_same_meters_all_land(
     assert not day.conflict.any()
     normalized = store.read_intervals(ids, JAN, JAN + timedelta(days=1))
     assert np.array_equal(normalized.values, day.values)
+
+
+def test_a_read_sees_one_snapshot_in_all_its_statements(
+    store: MeterDataStore, channels, monkeypatch
+) -> None:
+    """A raw read paused between its block and its conflict statements: a write committed in
+    between (a new slot and a differing re-read) shows in neither or in both."""
+    (cid,) = channels(1)
+    store.write_intervals([cid], JAN, [[1.0, 2.0]])
+    reached = pause_inside(monkeypatch, "raw_blocks", "reader", 0.5)
+    seen: list[object] = []
+
+    def read() -> None:
+        seen.append(MeterDataStore(store.engine).read_intervals([cid], JAN, HOUR, layer="raw"))
+
+    thread = threading.Thread(target=read, name="reader")
+    thread.start()
+    try:
+        assert reached.wait(10)
+        MeterDataStore(store.engine).write_intervals([cid], JAN, [[5.0, 2.0, 3.0]])
+    finally:
+        thread.join()
+    (raw,) = seen
+    assert np.array_equal(raw.values, [[1.0, 2.0, np.nan, np.nan]], equal_nan=True)
+    assert not raw.conflict.any()  # the conflict recorded meanwhile is not in this snapshot
+    after = store.read_intervals([cid], JAN, HOUR, layer="raw")
+    assert after.values[0, 2] == 3.0 and after.conflict[0, 0]
