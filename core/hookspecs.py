@@ -175,8 +175,13 @@ def readings_stored(channel_ids: Sequence[int], start: datetime, end: datetime, 
     """Interval values of some channels were stored (after the transaction committed).
 
     Chains such as "calculate after acquisition" or "export after validation" listen here.
+    The meter data store fires it once its transaction has committed, never for one that was
+    rolled back: after ``write_intervals`` (kind ``raw``: new raw values or a differing
+    re-read) and after ``write_normalized`` with kind ``validated``, ``estimated`` or
+    ``calculated``. A unit of work fires once, after its commit, with its writes merged: each
+    channel appears once per kind, and channels with the same period share one call.
 
-    :param channel_ids: the ids of the channels written, a tuple of ints.
+    :param channel_ids: the ids of the channels written, a tuple of ints (ascending).
     :param start: the start of the first interval written, an aware UTC datetime.
     :param end: the end of the last interval written, an aware UTC datetime.
     :param kind: what was stored: ``raw`` (acquired or imported), ``validated``,
@@ -187,6 +192,10 @@ def readings_stored(channel_ids: Sequence[int], start: datetime, end: datetime, 
 @hookspec
 def values_edited(channel_id: int, start: datetime, end: datetime, user: str, reason: str) -> None:
     """A user edited interval values by hand; the edit is stored as a new version.
+
+    The meter data store fires it once per changed channel after the transaction committed:
+    after ``write_normalized`` with kind ``manual`` (the default), ``recalculate`` and
+    ``restore`` (edits a person starts). Only the slots whose value or flags changed count.
 
     :param channel_id: the id of the channel edited.
     :param start: the start of the first interval edited, an aware UTC datetime.

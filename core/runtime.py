@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,6 +18,9 @@ from meterhub.config import Settings, load_settings
 from meterhub.db import make_engine, make_sessionmaker, require_current_schema
 from meterhub.licensing import License, load_license
 from meterhub.pluginhost import PluginHost, build_plugin_host
+
+if TYPE_CHECKING:
+    from meterhub.timeseries import MeterDataStore
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +34,17 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     plugins: PluginHost
+
+    @cached_property
+    def store(self) -> MeterDataStore:
+        """The meter data store on this runtime's database, built on first use.
+
+        It owns the transactions of meter data and fires the plugins' ``readings_stored`` and
+        ``values_edited`` events through :meth:`PluginHost.notify` after each commit.
+        """
+        from meterhub.timeseries import MeterDataStore
+
+        return MeterDataStore(self.engine, notify=self.plugins.notify)
 
     def close(self) -> None:
         """Release the database connections."""

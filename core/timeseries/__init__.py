@@ -1,6 +1,7 @@
 """Meter data store: raw and normalized interval data, registers and events, versioned.
 
-Use :class:`MeterDataStore`; see ``docs/datastore.md`` for the layout and conventions.
+Use :class:`MeterDataStore` (and its :meth:`~MeterDataStore.unit_of_work` for many writes in one
+transaction); see ``docs/datastore.md`` for the layout and conventions.
 """
 
 from meterhub.timeseries.flags import EstimationMethod, Flag
@@ -16,6 +17,7 @@ from meterhub.timeseries.results import (
 )
 from meterhub.timeseries.store import ChannelInfo, MeterDataStore
 from meterhub.timeseries.timegrid import LocalDay, local_day_range, resolve_tz
+from meterhub.timeseries.unitofwork import UnitOfWork, UnitOfWorkFailed
 
 __all__ = [
     "ChannelInfo",
@@ -29,6 +31,8 @@ __all__ = [
     "MeterDataStore",
     "RegisterData",
     "Unit",
+    "UnitOfWork",
+    "UnitOfWorkFailed",
     "ValueChange",
     "VersionInfo",
     "WriteReport",

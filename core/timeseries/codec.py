@@ -51,6 +51,10 @@ _WIDTH = {
 }
 _FLAG_DTYPES = {1: "<u1", 2: "<u2", 4: "<u4"}
 _MAX_DECIMALS = 6
+#: Up to this many blocks, whole-number blocks are encoded one by one (fewer array calls).
+_FEW_BLOCKS = 16
+#: Header bytes of integer blocks without decimals or mask, by format.
+_INT_HEADERS = {f: bytes([f, 0]) for f in _INT_DTYPES}
 _POW10 = 10.0 ** np.arange(_MAX_DECIMALS + 1)
 
 
@@ -60,7 +64,11 @@ def mask_bytes(slots: int) -> int:
 
 
 def _rows_to_bytes(matrix: np.ndarray) -> list[bytes]:
-    return [row.tobytes() for row in matrix]
+    data = np.ascontiguousarray(matrix).tobytes()
+    width = matrix.shape[1]
+    return (
+        [data[i : i + width] for i in range(0, len(data), width)] if width else [b""] * len(matrix)
+    )
 
 
 def encode_values(values: np.ndarray) -> list[bytes]:
@@ -72,6 +80,55 @@ def encode_values(values: np.ndarray) -> list[bytes]:
 
 def _encode_values(values: np.ndarray) -> list[bytes]:
     values = np.ascontiguousarray(values, dtype=np.float64)
+    found = _encode_whole_numbers(values)
+    return found if found is not None else _encode_general(values)
+
+
+def _encode_whole_numbers(values: np.ndarray) -> list[bytes] | None:
+    """The usual meter block in few array operations: every slot present and a whole number
+    (no -0.0) within int32. Gives exactly the bytes of :func:`_encode_general`; ``None`` when
+    the blocks are not all like that."""
+    blocks, slots = values.shape
+    if blocks == 0 or slots == 0:
+        return None
+    ints = np.rint(values)
+    if not (ints == values).all():  # NaN (absent) is never equal
+        return None
+    high = ints.max(axis=1)
+    low = ints.min(axis=1)
+    if low.min() <= 0.0 and (np.signbit(values) & (values == 0.0)).any():
+        return None
+    largest = np.maximum(high, -low)
+    if largest.max() > 2_147_483_647:
+        return None
+    if blocks <= _FEW_BLOCKS:  # one meter-day: a few rows, cheaper one by one
+        few: list[bytes] = []
+        for row, big in zip(ints, largest.tolist(), strict=True):
+            code = FORMAT_INT8 if big <= 127 else FORMAT_INT16 if big <= 32767 else FORMAT_INT32
+            few.append(_INT_HEADERS[code] + row.astype(_INT_DTYPES[code]).tobytes())
+        return few
+    fmt = np.where(
+        largest <= 127, FORMAT_INT8, np.where(largest <= 32767, FORMAT_INT16, FORMAT_INT32)
+    )
+    codes = set(fmt.tolist())
+    out: list[bytes] = [b""] * blocks
+    for code in codes:
+        rows = np.flatnonzero(fmt == code) if len(codes) > 1 else None
+        width = _WIDTH[code]
+        count = blocks if rows is None else rows.size
+        matrix = np.empty((count, 2 + slots * width), dtype=np.uint8)
+        matrix[:, 0] = code
+        matrix[:, 1] = 0
+        payload = (ints if rows is None else ints[rows]).astype(_INT_DTYPES[code])
+        matrix[:, 2:] = payload.view(np.uint8).reshape(count, slots * width)
+        if rows is None:
+            return _rows_to_bytes(matrix)
+        for i, blob in zip(rows.tolist(), _rows_to_bytes(matrix), strict=True):
+            out[i] = blob
+    return out
+
+
+def _encode_general(values: np.ndarray) -> list[bytes]:
     blocks, slots = values.shape
     present = values == values  # False only for NaN
     all_present = present.all(axis=1)
@@ -216,7 +273,7 @@ def encode_flags(flags: np.ndarray) -> list[bytes | None]:
     flags = np.ascontiguousarray(flags, dtype=np.uint32)
     blocks, slots = flags.shape
     out: list[bytes | None] = [None] * blocks
-    if blocks == 0 or slots == 0:
+    if blocks == 0 or slots == 0 or not flags.any():
         return out
     largest = flags.max(axis=1)
     constant = (flags == flags[:, :1]).all(axis=1)

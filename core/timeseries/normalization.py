@@ -4,7 +4,9 @@ Every formula MeterHub knows is a product of exact factors, so one formula becom
 ``num / den`` per channel and normalizing a block is ``raw * num / den`` on the whole array.
 Keeping the factor a fraction (not a float) keeps results exact where they can be: ``1234 Wh``
 becomes ``1.234 kWh`` exactly as ``1234 / 1000`` rounds, which the block codec can store as an
-integer with three decimals.
+integer with three decimals. :func:`normalize` is the one place that rule is computed: ingest,
+recalculation and register writes all call it, so the same raw value and factor always give the
+same bits (a recalculation never makes a version that differs only in rounding).
 
 The factors, in the order they apply:
 
@@ -21,9 +23,11 @@ integral over time (``W`` → ``Wh``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+
+import numpy as np
 
 from meterhub.errors import InvalidValue
 
@@ -206,3 +210,43 @@ def channel_factor(
         factor *= units.conversion(current, formula.target_unit)
         current = formula.target_unit
     return factor, current
+
+
+def normalize(
+    values: np.ndarray,
+    factors: Sequence[Fraction],
+    channel_ids: Sequence[int],
+    field: str = "values",
+) -> np.ndarray:
+    """Normalized values: ``raw * num / den`` with each channel's exact factor ``num / den``.
+
+    ``values`` is ``[rows, slots]`` with ``factors[i]`` (of channel ``channel_ids[i]``) applying
+    to row ``i``, or 1-D with one factor per element. NaN (no value) stays NaN. Where
+    ``raw * num`` overflows but the result does not, ``raw / den * num`` is used instead; a
+    normalized value that is not a finite float64 is refused with :class:`InvalidValue` naming
+    ``field``, the channel and the value. The result is a new array, or ``values`` itself when
+    every factor is 1 (callers never change it in place).
+    """
+    if all(f == 1 for f in factors):
+        return values
+    num = np.array([float(f.numerator) for f in factors])
+    den = np.array([float(f.denominator) for f in factors])
+    if values.ndim == 2:
+        num, den = num[:, None], den[:, None]
+    with np.errstate(over="ignore"):
+        out = values * num
+        out /= den
+    overflow = np.isinf(out)
+    if overflow.any():
+        with np.errstate(over="ignore", under="ignore"):
+            out[overflow] = (values / den * num)[overflow]
+        left = np.argwhere(np.isinf(out))
+        if left.size:
+            row = int(left[0][0])
+            raw = float(values[tuple(left[0])])
+            raise InvalidValue(
+                field,
+                f"channel {int(channel_ids[row])}: {raw!r} × {factors[row]} is beyond the range "
+                "of a float64 after normalization",
+            )
+    return out

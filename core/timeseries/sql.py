@@ -17,31 +17,46 @@ A list of channel ids is rendered as literal integers (they are validated ``int6
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
+    ClauseElement,
     Dialect,
     Executable,
     and_,
     bindparam,
+    column,
     delete,
     func,
     insert,
     literal_column,
     or_,
     select,
+    table,
     union_all,
     update,
 )
 
 from meterhub.timeseries import tables as t
 
+#: The channel table of the domain model, as far as the store reads and locks it.
+channel = table(
+    "channel",
+    column("id"),
+    column("virtual_meter_id"),
+    column("kind"),
+    column("interval_minutes"),
+    column("unit"),
+    column("scaler"),
+)
+
 #: Most channel ids in one ``IN`` list.
 IDS_PER_STATEMENT = 1000
 
+
 _IDS_TOKEN = "__[POSTCOMPILE_ids]"
 
-_ids = bindparam("ids", expanding=True)
+_ids: Any = bindparam("ids", expanding=True)
 
 
 def _norm_columns(table: Any) -> list[Any]:
@@ -97,6 +112,19 @@ def _registers(current: bool) -> Executable:
 def _build() -> dict[str, Executable]:
     r, n, a, cf, rn = t.raw_block, t.norm_block, t.norm_archive, t.conflict, t.register_norm
     statements: dict[str, Executable] = {
+        # writers of a channel take its row lock, in id order (PostgreSQL, Oracle)
+        "lock_channels": select(channel.c.id)
+        .where(channel.c.id.in_(_ids))
+        .order_by(channel.c.id)
+        .with_for_update(key_share=True),
+        "change_insert": insert(t.change)
+        .values(
+            recorded_at=bindparam("recorded_at"),
+            user_name=bindparam("user_name"),
+            reason=bindparam("reason"),
+            comment_text=bindparam("comment_text"),
+        )
+        .returning(t.change.c.id),
         "raw_blocks": select(r.c.channel_id, r.c.day_no, r.c.value_data, r.c.status_data)
         .where(_in_days(r))
         .order_by(r.c.channel_id, r.c.day_no),
@@ -246,6 +274,16 @@ BULK_COLUMNS: dict[str, tuple[str, ...]] = {
         "flag_data",
     ),
     "ts_register": ("channel_id", "ts", "value", "status", "capture_ts", "received_at"),
+    "ts_conflict": (
+        "channel_id",
+        "ts",
+        "stored_value",
+        "stored_status",
+        "value",
+        "status",
+        "received_at",
+    ),
+    "ts_event": ("channel_id", "ts", "code", "value", "received_at"),
     "ts_register_norm": (
         "channel_id",
         "ts",
@@ -262,28 +300,84 @@ _PG_TYPES = {
     "ts_raw_block": ["int4", "int4", "int8", "bytea", "bytea"],
     "ts_norm_block": ["int4", "int4", "int4", "int4", "int8", "int8", "bytea", "bytea"],
     "ts_register": ["int4", "int8", "float8", "int8", "int8", "int8"],
+    "ts_conflict": ["int4", "int8", "float8", "int8", "float8", "int8", "int8"],
+    "ts_event": ["int4", "int8", "int4", "float8", "int8"],
     "ts_register_norm": ["int4", "int8", "int4", "int4", "int8", "int8", "float8", "int8"],
 }
 
 
+def _pg_oids(table: str) -> list[int]:
+    """The type OIDs of :data:`_PG_TYPES` (``set_types`` with OIDs skips a look-up by name)."""
+    found = _PG_OIDS.get(table)
+    if found is None:
+        from psycopg.postgres import types
+
+        found = _PG_OIDS[table] = [types[name].oid for name in _PG_TYPES[table]]
+    return found
+
+
+_PG_OIDS: dict[str, list[int]] = {}
+
+
 class Compiled:
-    """One statement compiled for one dialect: its text and how to order parameters."""
+    """One statement compiled for one dialect: its text and how to order parameters.
+
+    On SQLite and PostgreSQL the channel ids of an ``IN`` list are bound as parameters (one
+    placeholder each), so a statement with the same number of ids has the same text: the
+    driver reuses its prepared statement (``sqlite3``'s statement cache, psycopg's prepared
+    statements). Oracle gets them as literal integers.
+    """
 
     def __init__(self, statement: Executable, dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
+        compiled: Any = cast(ClauseElement, statement).compile(dialect=dialect)
         self.text = compiled.string
         self.positional = dialect.positional
-        names = list(compiled.positiontup or []) if self.positional else []
-        self.names = [name for name in names if name != "ids"]
+        self.order = list(compiled.positiontup or []) if self.positional else []
+        self.names = [name for name in self.order if name != "ids"]
+        self.bind_ids = dialect.name in ("sqlite", "postgresql")
+        self._texts: dict[int, str] = {}
 
     def render(self, ids: Sequence[int] | None, params: dict[str, Any]) -> tuple[str, Any]:
-        """The SQL text with ``ids`` inlined and the parameters in the driver's form."""
-        text = self.text
-        if ids is not None:
-            text = text.replace(_IDS_TOKEN, ",".join(str(int(i)) for i in ids))
+        """The SQL text for ``ids`` (Python ints) and the parameters in the driver's form."""
+        if ids is None:
+            if self.positional:
+                return self.text, tuple(params[name] for name in self.names)
+            return self.text, params
+        if not self.bind_ids:
+            text = self.text.replace(_IDS_TOKEN, ",".join(str(int(i)) for i in ids))
+            if self.positional:
+                return text, tuple(params[name] for name in self.names)
+            return text, params
+        count = len(ids)
+        found = self._texts.get(count)
+        if found is None:
+            if self.positional:
+                marks = ", ".join("?" * count)
+            else:
+                marks = ", ".join(f"%(_id{i})s" for i in range(count))
+            found = self._texts[count] = self.text.replace(_IDS_TOKEN, marks)
+        text = found
         if self.positional:
-            return text, tuple(params[name] for name in self.names)
-        return text, params
+            bound: list[Any] = []
+            for name in self.order:
+                if name == "ids":
+                    bound.extend(ids)
+                else:
+                    bound.append(params[name])
+            return text, tuple(bound)
+        named = dict(params)
+        named.update(zip(_id_names(count), ids, strict=True))
+        return text, named
+
+
+def _id_names(count: int) -> list[str]:
+    found = _ID_NAMES.get(count)
+    if found is None:
+        found = _ID_NAMES[count] = [f"_id{i}" for i in range(count)]
+    return found
+
+
+_ID_NAMES: dict[int, list[str]] = {}
 
 
 class Runner:
@@ -349,24 +443,36 @@ class Runner:
         finally:
             cursor.close()
 
+    def insert_change(self, conn: Any, params: dict[str, Any]) -> int:
+        """Insert one ``ts_change`` row; its id. ``conn`` is the SQLAlchemy connection (Oracle
+        returns ids through SQLAlchemy's ``RETURNING ... INTO`` handling)."""
+        if self.name == "oracle":
+            return int(conn.execute(STATEMENTS["change_insert"], params).scalar_one())
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute(*self.compiled("change_insert").render(None, params))
+            return int(cursor.fetchone()[0])
+        finally:
+            cursor.close()
+
     def bulk_insert(self, table: str, rows: Iterable[tuple[Any, ...]]) -> None:
         """Insert tuples in :data:`BULK_COLUMNS` order with the driver's fastest path."""
         columns = BULK_COLUMNS[table]
+        rows = rows if isinstance(rows, list) else list(rows)
+        if not rows:
+            return
         if self.name == "postgresql":
             cursor = self.connection.cursor()
             try:
                 copy_sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
                 with cursor.copy(copy_sql) as copy:
-                    copy.set_types(_PG_TYPES[table])
+                    copy.set_types(_pg_oids(table))
                     for row in rows:
                         copy.write_row(row)
             finally:
                 cursor.close()
             return
         text = bulk_insert_sql(table, self.dialect.paramstyle)
-        rows = rows if isinstance(rows, list) else list(rows)
-        if not rows:
-            return
         cursor = self.connection.cursor()
         try:
             if self.name == "oracle":
@@ -383,6 +489,8 @@ def bulk_insert_sql(table: str, paramstyle: str) -> str:
     columns = BULK_COLUMNS[table]
     if paramstyle == "qmark":
         placeholders = ", ".join("?" for _ in columns)
+    elif paramstyle in ("format", "pyformat"):
+        placeholders = ", ".join("%s" for _ in columns)
     else:
         placeholders = ", ".join(f":{i + 1}" for i in range(len(columns)))
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"

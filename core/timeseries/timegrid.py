@@ -84,20 +84,81 @@ def slots_per_block(interval_minutes: int) -> int:
     return 1440 // interval_minutes
 
 
-def to_tick(value: datetime, tz: tzinfo, field: str) -> int:
+def to_tick(value: datetime | np.datetime64, tz: tzinfo, field: str) -> int:
     """The instant ``value`` as microseconds since the epoch (UTC).
 
-    An aware ``datetime`` is an instant whatever its zone; a naive one is wall-clock time in ``tz``
-    (``fold`` picks the first or second occurrence of an ambiguous hour).
+    An aware ``datetime`` is an instant whatever its zone. A naive ``datetime`` and a
+    ``numpy.datetime64`` (which has no zone) are wall-clock time in ``tz``; see
+    :func:`wall_to_tick` for the wall-clock times a DST change skips or repeats.
     """
     if isinstance(value, np.datetime64):
-        return int(value.astype("datetime64[us]").astype(np.int64))
+        if np.isnat(value):
+            raise InvalidValue(field, "NaT is not a time")
+        tick = int(value.astype("datetime64[us]").astype(np.int64))
+        return tick if tz is UTC else wall_to_tick(_naive(tick), tz, field, fold_given=False)
     if not isinstance(value, datetime):
         raise InvalidValue(field, f"must be a datetime, not {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
-        value = value.replace(tzinfo=tz)
+        if tz is UTC:
+            value = value.replace(tzinfo=UTC)
+        else:
+            return wall_to_tick(value.replace(tzinfo=None), tz, field, fold_given=True)
     delta = value.astimezone(UTC) - _EPOCH
     return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def wall_to_tick(wall: datetime, tz: tzinfo, field: str, *, fold_given: bool) -> int:
+    """The instant of the naive wall-clock time ``wall`` in ``tz``.
+
+    A wall-clock time that does not exist in ``tz`` (skipped when the clocks go forward, such
+    as 02:30 on 2026-03-29 in Europe/Prague) is refused. One that occurs twice (02:30 on
+    2026-10-25 in Europe/Prague) is resolved by its ``fold`` when ``fold_given`` (a ``datetime``,
+    PEP 495: ``fold=0`` the first occurrence, still on summer time; ``fold=1`` the second) and
+    refused otherwise (a ``numpy.datetime64`` cannot say which one it means).
+    """
+    first = _aware_tick(wall.replace(tzinfo=tz, fold=0))
+    if wall.fold == 0 or not fold_given:
+        chosen = first
+    else:
+        chosen = _aware_tick(wall.replace(tzinfo=tz, fold=1))
+    if tick_to_datetime(chosen, tz).replace(tzinfo=None, fold=0) != wall.replace(fold=0):
+        raise InvalidValue(
+            field,
+            f"{wall.isoformat()} does not exist in {tz}: the clocks skip it when they go "
+            "forward; give an aware datetime or a wall-clock time that exists",
+        )
+    if not fold_given:
+        second = _aware_tick(wall.replace(tzinfo=tz, fold=1))
+        if second != first:
+            raise InvalidValue(
+                field,
+                f"{wall.isoformat()} occurs twice in {tz} (the clocks go back): a datetime64 "
+                "cannot say which; give an aware datetime, or a naive one with fold=0 (first) "
+                "or fold=1 (second)",
+            )
+    return chosen
+
+
+def _aware_tick(value: datetime) -> int:
+    delta = value.astimezone(UTC) - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _naive(tick: int) -> datetime:
+    return (_EPOCH + timedelta(microseconds=tick)).replace(tzinfo=None)
+
+
+def ticks_of(values: np.ndarray, tz: tzinfo, field: str) -> np.ndarray:
+    """``int64`` instants of a ``datetime64`` array read as wall-clock time in ``tz``."""
+    if np.isnat(values).any():
+        raise InvalidValue(field, "NaT is not a time")
+    ticks = values.astype("datetime64[us]").astype(np.int64)
+    if tz is UTC or ticks.size == 0:
+        return ticks
+    return np.array(
+        [wall_to_tick(_naive(t), tz, field, fold_given=False) for t in ticks.tolist()],
+        dtype=np.int64,
+    )
 
 
 def tick_to_datetime(tick: int, tz: tzinfo = UTC) -> datetime:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
@@ -10,10 +10,13 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from meterhub import hookimpl
+from meterhub.config import load_settings
 from meterhub.db import transaction
 from meterhub.inventory.elements import create_element
 from meterhub.inventory.metering import add_channel, create_metering_point, create_virtual_meter
 from meterhub.inventory.templates import create_template
+from meterhub.pluginhost import PluginHost, build_plugin_host
 from meterhub.timeseries import MeterDataStore
 
 _numbers = count(1)
@@ -105,3 +108,79 @@ def clocked_store(
 ) -> MeterDataStore:
     """A store whose notion of 'now' is :func:`clock`."""
     return MeterDataStore(engine, clock=clock)
+
+
+class Listener:
+    """A real plugin: records the meter data events it receives, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, object]]] = []
+
+    @hookimpl
+    def readings_stored(
+        self, channel_ids: tuple[int, ...], start: datetime, end: datetime, kind: str
+    ) -> None:
+        self.calls.append(
+            (
+                "readings_stored",
+                {"channel_ids": channel_ids, "start": start, "end": end, "kind": kind},
+            )
+        )
+
+    @hookimpl
+    def values_edited(
+        self, channel_id: int, start: datetime, end: datetime, user: str, reason: str
+    ) -> None:
+        self.calls.append(
+            (
+                "values_edited",
+                {
+                    "channel_id": channel_id,
+                    "start": start,
+                    "end": end,
+                    "user": user,
+                    "reason": reason,
+                },
+            )
+        )
+
+
+class DevelopmentLicense:
+    """Allows every feature (the plugin host only asks ``allows``)."""
+
+    customer = "tests"
+    development = True
+
+    def allows(self, feature: str) -> bool:
+        return True
+
+
+@pytest.fixture
+def listener() -> Listener:
+    """A listener plugin; see :func:`plugin_host`."""
+    return Listener()
+
+
+@pytest.fixture
+def make_host(tmp_path) -> Callable[..., PluginHost]:
+    """``make_host(*plugins)``: a real plugin host (no installed plugins) with ``plugins``."""
+
+    def make(*plugins: object) -> PluginHost:
+        settings = load_settings(data_dir=tmp_path, plugins_disable_autoload=True)
+        return build_plugin_host(DevelopmentLicense(), settings, extra_plugins=plugins)
+
+    return make
+
+
+@pytest.fixture
+def plugin_host(listener: Listener, make_host: Callable[..., PluginHost]) -> PluginHost:
+    """A real plugin host with :func:`listener` registered."""
+    return make_host(listener)
+
+
+@pytest.fixture
+def notifying_store(
+    engine: Engine, session_factory: sessionmaker[Session], plugin_host: PluginHost, clock: Clock
+) -> MeterDataStore:
+    """A store that fires its events into :func:`plugin_host`, with the test clock."""
+    return MeterDataStore(engine, clock=clock, notify=plugin_host.notify)

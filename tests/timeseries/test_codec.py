@@ -82,3 +82,31 @@ def test_flags_compact_forms() -> None:
     assert blobs[1] is not None and len(blobs[1]) == 3
     assert blobs[2] is not None and len(blobs[2]) == 97
     assert np.array_equal(codec.decode_flags(blobs, 96), flags)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(1, 20), st.sampled_from([4, 96])),
+        elements=st.one_of(
+            st.integers(-(2**31), 2**31).map(float),
+            st.integers(-200, 200).map(float),
+            st.sampled_from([0.0, -0.0, 0.5, float("nan"), 2.0**31, -(2.0**31) - 1]),
+        ),
+    )
+)
+def test_whole_number_fast_path_gives_the_general_bytes(values: np.ndarray) -> None:
+    """The fast path for blocks of whole numbers writes exactly what the general encoder writes,
+    and declines (``None``) whatever it does not handle."""
+    fast = codec._encode_whole_numbers(values)
+    general = codec._encode_general(values)
+    if fast is not None:
+        assert fast == general
+    else:
+        assert (
+            not np.isfinite(values).all()
+            or not (np.rint(values) == values).all()
+            or (np.abs(values).max() > 2_147_483_647 or np.signbit(values[values == 0]).any())
+        )
+    assert codec.encode_values(values) == general
