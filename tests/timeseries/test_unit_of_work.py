@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from meterhub.errors import InvalidValue
 from meterhub.inventory.groups import create_group
-from meterhub.model.metering import MeterGroup
+from meterhub.model.groups import MeterGroup
 from meterhub.timeseries import Formula, MeterDataStore, UnitOfWork, UnitOfWorkFailed
 from meterhub.timeseries.tables import ALL_TABLES
 
