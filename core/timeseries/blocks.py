@@ -144,18 +144,18 @@ def cut(
     else:
         start = (np.cumsum(nb) - nb) * slots + first - b_first * slots
         dest = (start[:, None] + np.arange(length)).ravel()
-        out_v = np.full(total * slots, np.nan)
-        out_f = np.zeros(total * slots, dtype=np.uint32)
-        out_w = np.zeros(total * slots, dtype=bool)
-        out_v[dest] = values.ravel()
-        out_f[dest] = flags.ravel()
-        out_w[dest] = True if written is None else written.ravel()
-        out_v, out_f, out_w = (a.reshape(total, slots) for a in (out_v, out_f, out_w))
+        flat_v = np.full(total * slots, np.nan)
+        flat_f = np.zeros(total * slots, dtype=np.uint32)
+        flat_w = np.zeros(total * slots, dtype=bool)
+        flat_v[dest] = values.ravel()
+        flat_f[dest] = flags.ravel()
+        flat_w[dest] = True if written is None else written.ravel()
+        out_v, out_f, out_w = (a.reshape(total, slots) for a in (flat_v, flat_f, flat_w))
         out_n = None
         if normalized is not None:
-            out_n = np.full(total * slots, np.nan)
-            out_n[dest] = normalized.ravel()
-            out_n = out_n.reshape(total, slots)
+            flat_n = np.full(total * slots, np.nan)
+            flat_n[dest] = normalized.ravel()
+            out_n = flat_n.reshape(total, slots)
     return Blocks(
         interval=interval,
         channel=ids[row_of],
@@ -174,7 +174,7 @@ def same(a: np.ndarray, b: np.ndarray, fa: np.ndarray, fb: np.ndarray) -> np.nda
 
 def slot_differs(a: np.ndarray, b: np.ndarray, fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
     """Per slot: does the value (NaN equal to NaN) or the flag word differ?"""
-    differs = a != b
+    differs: np.ndarray = np.asarray(a != b)
     differs &= ~(np.isnan(a) & np.isnan(b))
     differs |= fa != fb
     return differs
@@ -245,8 +245,8 @@ def tick_slots(interval: int, ticks: np.ndarray) -> np.ndarray:
 def slot_ticks(interval: int, day_no: np.ndarray, slot: np.ndarray) -> np.ndarray:
     """Internal ticks of slot ``slot`` of the blocks starting at ``day_no``."""
     if interval == DAILY:
-        return (day_no + slot) * US_PER_DAY
-    return day_no * US_PER_DAY + slot * interval_us(interval)
+        return np.asarray((day_no + slot) * US_PER_DAY)
+    return np.asarray(day_no * US_PER_DAY + slot * interval_us(interval))
 
 
 def block_start(interval: int, day_no: int, zone: tzinfo) -> datetime:

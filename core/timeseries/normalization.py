@@ -215,7 +215,7 @@ def channel_factor(
 def normalize(
     values: np.ndarray,
     factors: Sequence[Fraction],
-    channel_ids: Sequence[int],
+    channel_ids: Sequence[int] | np.ndarray,
     field: str = "values",
 ) -> np.ndarray:
     """Normalized values: ``raw * num / den`` with each channel's exact factor ``num / den``.
@@ -234,7 +234,7 @@ def normalize(
     if values.ndim == 2:
         num, den = num[:, None], den[:, None]
     with np.errstate(over="ignore"):
-        out = values * num
+        out: np.ndarray = np.asarray(values * num)
         out /= den
     overflow = np.isinf(out)
     if overflow.any():

@@ -53,7 +53,7 @@ class IntervalData:
     @property
     def present(self) -> np.ndarray:
         """``bool[channels, slots]``: where a value is present."""
-        return ~np.isnan(self.values)
+        return np.asarray(~np.isnan(self.values))
 
     def start_ticks(self) -> np.ndarray:
         """UTC microseconds of each slot's start (``int64[slots]``)."""
@@ -93,7 +93,7 @@ class IntervalData:
         :meth:`utc_offsets` to tell them apart.
         """
         ticks = self._label_ticks()
-        return (ticks + local_offsets(ticks, self.tz)).astype("datetime64[us]")
+        return np.asarray((ticks + local_offsets(ticks, self.tz)).astype("datetime64[us]"))
 
     def timestamps(self) -> list[datetime]:
         """Each slot's label as an aware ``datetime`` in ``tz`` (one object per slot, not value)."""

@@ -407,7 +407,7 @@ class Runner:
         try:
             if ids is None:
                 cursor.execute(*compiled.render(None, params))
-                return cursor.fetchall()
+                return list(cursor.fetchall())
             rows: list[Any] = []
             for chunk in _chunks(ids, IDS_PER_STATEMENT):
                 cursor.execute(*compiled.render(chunk, params))
@@ -421,7 +421,7 @@ class Runner:
         cursor = self.connection.cursor()
         try:
             cursor.execute(*self.compiled(name).render(None, params))
-            return cursor.rowcount
+            return int(cursor.rowcount)
         finally:
             cursor.close()
 
