@@ -20,7 +20,7 @@ of each month; ``VZ`` is the billing period counter (months since 2000, modulo 1
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 from meterhub.extensions.driverkit import SimulatedMeter
 
@@ -42,8 +42,8 @@ _HOUR = 3600
 QUIRKY_TAIL = b"\r\n\x7f\x00\r\n"
 
 
-def _stamp(at: int, pattern: str) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime(pattern)
+def _stamp(at: int, pattern: str, zone: tzinfo = UTC) -> str:
+    return datetime.fromtimestamp(at, zone).strftime(pattern)
 
 
 def identification(serial: str, baud_char: str, dialect: str) -> bytes:
@@ -52,14 +52,14 @@ def identification(serial: str, baud_char: str, dialect: str) -> bytes:
     return f"/{MANUFACTURER}{baud_char}{ident}\r\n".encode("ascii")
 
 
-def month_ends(at: int, count: int) -> list[tuple[int, int]]:
-    """The last ``count`` month starts (00:00 UTC) at or before ``at``, newest first, each
-    with its billing period counter ``VZ``."""
-    moment = datetime.fromtimestamp(at, UTC)
+def month_ends(at: int, count: int, zone: tzinfo = UTC) -> list[tuple[int, int]]:
+    """The last ``count`` month starts (00:00 in ``zone``) at or before ``at``, newest first,
+    each with its billing period counter ``VZ``."""
+    moment = datetime.fromtimestamp(at, zone)
     year, month = moment.year, moment.month
     found = []
     for _ in range(count):
-        start = datetime(year, month, 1, tzinfo=UTC)
+        start = datetime(year, month, 1, tzinfo=zone)
         counter = ((year - 2000) * 12 + month - 1) % 100
         found.append((int(start.timestamp()), counter))
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
@@ -102,8 +102,12 @@ def readout_lines(
     *,
     dialect: str = "standard",
     billing_periods: int = 0,
+    zone: tzinfo = UTC,
 ) -> list[str]:
-    """The data lines of a readout at Unix second ``at``; the clock shows ``meter_time``."""
+    """The data lines of a readout at Unix second ``at``; the clock shows ``meter_time``.
+
+    Times are written in ``zone`` (the simulated mode C meter keeps UTC).
+    """
     day_start = at - at % 86_400
     hours = [(meter.power(hour), hour) for hour in range(day_start, at + 1, _HOUR)]
     peak, peak_at = max(hours) if hours else (meter.power(at), at)
@@ -111,15 +115,15 @@ def readout_lines(
     serial_digits = "".join(char for char in meter.serial if char.isdigit()) or "0"
     channel = "1-1:" if quirky else ""
     demand = (
-        f"1.6.0({_stamp(peak_at, '%y-%m-%d %H:%M')})({peak / 1000:06.3f}*kW)"
+        f"1.6.0({_stamp(peak_at, '%y-%m-%d %H:%M', zone)})({peak / 1000:06.3f}*kW)"
         if quirky
-        else f"1.6.0({peak / 1000:06.3f}*kW)({_stamp(peak_at, '%y-%m-%d %H:%M')})"
+        else f"1.6.0({peak / 1000:06.3f}*kW)({_stamp(peak_at, '%y-%m-%d %H:%M', zone)})"
     )
     lines = [
         f"0.0.0({serial_digits.zfill(10)})" if quirky else f"0.0.0({meter.serial})",
         f"C.1.0({meter.serial})",
-        f"{channel}0.9.1({_stamp(meter_time, '%H:%M:%S')})",
-        f"{channel}0.9.2({_stamp(meter_time, '%y-%m-%d')})",
+        f"{channel}0.9.1({_stamp(meter_time, '%H:%M:%S', zone)})",
+        f"{channel}0.9.2({_stamp(meter_time, '%y-%m-%d', zone)})",
         f"1.8.0({meter.active_energy(at) / 1000:010.3f}*kWh)",
         f"3.8.0({meter.reactive_energy(at) / 1000:010.3f}*kvarh)",
         f"1.7.0({meter.power(at) / 1000:06.3f}*kW)",

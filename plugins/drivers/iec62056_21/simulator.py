@@ -48,7 +48,14 @@ from meterhub.plugins.drivers.iec62056_21.simreadout import (
     readout_lines,
 )
 
-__all__ = ["IecFleet", "IecMeter", "IecSimulator", "MeterOptions", "readout_lines"]
+__all__ = [
+    "IecFleet",
+    "IecMeter",
+    "IecSimulator",
+    "MeterOptions",
+    "readout_lines",
+    "send_paced",
+]
 
 _SPEEDS = {300: termios.B300, 600: termios.B600, 1200: termios.B1200, 2400: termios.B2400,
            4800: termios.B4800, 9600: termios.B9600, 19200: termios.B19200}  # fmt: skip
@@ -118,22 +125,28 @@ class _Line:
             time.sleep(0.001)
 
     def send(self, data: bytes, pace: bool) -> None:
-        """Write ``data``; paced, at most ~10 ms of characters at a time, on the clock of the
-        line's rate, and return when the last character would have left."""
-        if not pace:
+        """Write ``data``, paced at the line's rate when ``pace`` is set."""
+        if pace:
+            send_paced(self.channel, data, self.baudrate)
+        else:
             self.channel.write(data)
-            return
-        seconds = BITS_PER_CHARACTER / self.baudrate
-        chunk = max(1, int(0.01 / seconds))
-        started = time.monotonic()
-        for offset in range(0, len(data), chunk):
-            wait = started + offset * seconds - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            self.channel.write(data[offset : offset + chunk])
-        wait = started + len(data) * seconds - time.monotonic()
+
+
+def send_paced(channel: ByteChannel, data: bytes, baudrate: int) -> None:
+    """Write ``data`` as fast as a real line at ``baudrate`` carries it (10 bits a character):
+    at most ~10 ms of characters at a time, on the clock of the line, returning when the last
+    character would have left."""
+    seconds = BITS_PER_CHARACTER / baudrate
+    chunk = max(1, int(0.01 / seconds))
+    started = time.monotonic()
+    for offset in range(0, len(data), chunk):
+        wait = started + offset * seconds - time.monotonic()
         if wait > 0:
             time.sleep(wait)
+        channel.write(data[offset : offset + chunk])
+    wait = started + len(data) * seconds - time.monotonic()
+    if wait > 0:
+        time.sleep(wait)
 
 
 class IecMeter:
