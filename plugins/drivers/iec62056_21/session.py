@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 from datetime import tzinfo
 
-from meterhub.extensions.driver import AuthenticationFailed, ProtocolError
-from meterhub.extensions.driverkit import take_pending
+from meterhub.extensions.driver import AuthenticationFailed, MeterTimeout, ProtocolError
+from meterhub.extensions.driverkit import read_exactly, take_pending, unread
 from meterhub.extensions.medium import Medium
 from meterhub.plugins.drivers.iec62056_21.link import Timing, read_answer
 from meterhub.plugins.drivers.iec62056_21.protocol import (
@@ -56,6 +56,35 @@ class IecSession:
         line = getattr(medium, "line", None)
         self.initial_baudrate: int | None = getattr(line, "baudrate", None)
         self.identification: Identification | None = None
+        #: Whether the line echoes what the driver sends (half-duplex RS-485, some probes).
+        self.echo = False
+
+    def write(self, frame: bytes, *, secret: bool = False) -> None:
+        """Send ``frame``; on an echoing line, drop its echo (the bytes that come back first).
+
+        With ``secret``, the echo is recorded in the trace as one entry, so the masking of the
+        secret cannot miss a part of it that arrived in another chunk.
+        """
+        self.medium.write(frame)
+        if not self.echo:
+            return
+        trace = self.medium.trace
+        if secret:
+            self.medium.trace = None
+        try:
+            heard = read_exactly(self.medium, len(frame), self.timing.reaction, what="echo")
+        except MeterTimeout as exc:
+            heard = b""
+            unread(self.medium, exc.frame or b"")  # no echo this time: keep it for the answer
+        finally:
+            self.medium.trace = trace
+        if secret and trace is not None and heard:
+            # the echo's block check is computed from the secret too (every byte of its value
+            # in the echo is masked with it: the echo's content is known anyway)
+            with trace.secret(frame[-1:] if heard == frame else b""):
+                trace.received(heard)
+        if heard and heard != frame:
+            unread(self.medium, heard)
 
     def note(self, text: str) -> None:
         """A remark in the medium's frame trace."""
@@ -71,7 +100,8 @@ class IecSession:
         for _ in range(_SKIPPED_LINES + 1):
             line = read_answer(self.medium, b"\n", self.timing, max_size=256, what="identification")
             if is_echo(line):
-                self.note("echo of the request skipped")
+                self.note("the line echoes what the driver sends: echoes are skipped")
+                self.echo = True
                 continue
             start = line.find(b"/")
             return parse_identification(line[start:] if start >= 0 else line)
@@ -82,6 +112,7 @@ class IecSession:
         if self.initial_baudrate is not None:
             self._set_baudrate(self.initial_baudrate)
         take_pending(self.medium, 1 << 30)  # nothing of an earlier exchange is an answer
+        self.echo = False
         self.medium.write(sign_on(self.device_address))
         identification = self._identification()
         self.identification = identification
@@ -93,7 +124,7 @@ class IecSession:
         # a mode C meter offers 0..6; anything else (mode B letters) stays at the sign-on rate
         meter_char = identification.baud_char if identification.baud_char in BAUD_CHARS else "0"
         char = min(meter_char, max(offered))
-        self.medium.write(option_select(char, mode))
+        self.write(option_select(char, mode))
         self._set_baudrate(BAUD_CHARS[char])
         self.note(
             f"{identification.manufacturer} {identification.identification}: "
@@ -134,14 +165,14 @@ class IecSession:
         frame = command_frame("P1", f"({self.password})")
         trace = self.medium.trace
         if trace is None or not secret:
-            self.medium.write(frame)
+            self.write(frame)
             answer = self.answer("password answer")
         else:
             start = frame.index(b"(") + 1
             # the password and the block check, which is computed from it
             trace.mask_next([(start, start + len(secret)), (len(frame) - 1, len(frame))])
             with trace.secret(secret):
-                self.medium.write(frame)
+                self.write(frame, secret=True)
                 answer = self.answer("password answer")
         if answer == NAK:
             self.end()
@@ -151,13 +182,13 @@ class IecSession:
 
     def command(self, command: str, data: str, what: str) -> bytes:
         """Send a programming command; ACK, NAK or the body of the answer block."""
-        self.medium.write(command_frame(command, data))
+        self.write(command_frame(command, data))
         return self.answer(what)
 
     def end(self) -> None:
         """``B0``: end programming mode and go back to the sign-on rate."""
         try:
-            self.medium.write(break_frame())
+            self.write(break_frame())
         finally:
             if self.initial_baudrate is not None:
                 self._set_baudrate(self.initial_baudrate)

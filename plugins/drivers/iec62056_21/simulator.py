@@ -11,8 +11,9 @@ Options: ``password`` (default ``00000000``), ``time`` (a frozen ISO time for te
 ``interval`` (profile minutes, default 15), ``transport`` (``pty`` or ``tcp``), ``dialect``
 (``standard`` or ``quirky``, see :mod:`.simreadout`), ``billing_periods`` (stored billing
 periods in the readout, default 0), ``pace`` (``true``: send every byte at the line's real
-speed, 10 bits per 7E1 character: 300 Bd at sign-on, then the agreed rate) and ``stall_after``
-(the meter falls silent after that many bytes of its data message). Faults: ``latency``,
+speed, 10 bits per 7E1 character: 300 Bd at sign-on, then the agreed rate), ``stall_after``
+(the meter falls silent after that many bytes of its data message) and ``echo`` (``true``: the
+line hands the client back every byte it sends, as a half-duplex RS-485 line does). Faults: ``latency``,
 ``corrupt_every`` (flips the BCC: a bad block check), ``wrong_password`` (the meter expects
 another password than the endpoint's), ``silent_after``/``drop_after`` (stop answering),
 ``clock_drift``.
@@ -64,7 +65,7 @@ MAX_BAUD_CHAR = "5"
 BITS_PER_CHARACTER = 10
 _OPTIONS = (
     "password", "time", "interval", "transport", "dialect", "billing_periods", "pace",
-    "stall_after",
+    "stall_after", "echo",
 )  # fmt: skip
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
@@ -80,13 +81,15 @@ class MeterOptions:
     billing_periods: int = 0
     pace: bool = False
     stall_after: int | None = None
+    echo: bool = False
 
 
 class _Line:
     """One session's view of the channel: a read buffer and the meter's side of the rate."""
 
-    def __init__(self, channel: ByteChannel) -> None:
+    def __init__(self, channel: ByteChannel, echo: bool = False) -> None:
         self.channel = channel
+        self.echo = echo
         self.buffer = bytearray()
         self.baudrate = 300
         self.slave = channel.slave if isinstance(channel, PtyPair) else None
@@ -104,7 +107,10 @@ class _Line:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            self.buffer += self.channel.read(1024, min(left, 0.05))
+            heard = self.channel.read(1024, min(left, 0.05))
+            if heard and self.echo:
+                self.channel.write(heard)  # a half-duplex line hands the client its own bytes
+            self.buffer += heard
             if len(self.buffer) > 4096:
                 del self.buffer[:-1024]
 
@@ -206,7 +212,7 @@ class IecMeter:
 
     def serve(self, channel: ByteChannel) -> None:
         """The frame server's session function: sessions until the channel closes."""
-        line = _Line(channel)
+        line = _Line(channel, self.options.echo)
         while True:
             self._session(line)
 
@@ -404,6 +410,7 @@ def meter_options(options: Mapping[str, str]) -> tuple[MeterOptions, str]:
             billing_periods=_whole(options, "billing_periods", 0, 0, 99),
             pace=_flag(options, "pace"),
             stall_after=_whole(options, "stall_after", 0, 1, 1 << 20) if stall else None,
+            echo=_flag(options, "echo"),
         ),
         transport,
     )

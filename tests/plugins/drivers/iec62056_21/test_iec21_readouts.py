@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from meterhub.extensions.driver import BillingPeriod, Quality
 from meterhub.plugins.drivers.iec62056_21.protocol import (
@@ -261,3 +263,21 @@ def test_times_with_season_letters_settle_the_repeated_hour() -> None:
     assert parse_date_time("26-03-02", "12:15", UTC) == datetime(2026, 3, 2, 12, 15, tzinfo=UTC)
     assert parse_date_time("26-02-30", "12:15", UTC) is None
     assert parse_date_time("yesterday", "12:15", UTC) is None
+
+
+ALPHABET = st.sampled_from(list("0123456789.*&()-:CFPSW !\r\nkWhV"))
+
+
+@given(st.text(ALPHABET, max_size=300))
+def test_whatever_parses_maps_to_readings_without_crashing(text: str) -> None:
+    try:
+        datasets = parse_data_block(text)
+    except Iec21ParseError:
+        return
+    readout = Readout(datasets, ZoneInfo("Europe/Prague"), READ_AT)
+    for obis in readout.by_obis:
+        assert readout.register(obis).obis == obis
+    readout.instantaneous()
+    assert readout.clock().obis == "0-0:1.0.0*255"
+    billing = readout.billing(datetime(2000, 1, 1, tzinfo=UTC), READ_AT)
+    assert all(r.timestamp.tzinfo is UTC for r in billing.readings)
