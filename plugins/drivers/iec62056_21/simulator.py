@@ -13,10 +13,10 @@ Options: ``password`` (default ``00000000``), ``time`` (a frozen ISO time for te
 periods in the readout, default 0), ``pace`` (``true``: send every byte at the line's real
 speed, 10 bits per 7E1 character: 300 Bd at sign-on, then the agreed rate), ``stall_after``
 (the meter falls silent after that many bytes of its data message) and ``echo`` (``true``: the
-line hands the client back every byte it sends, as a half-duplex RS-485 line does). Faults: ``latency``,
-``corrupt_every`` (flips the BCC: a bad block check), ``wrong_password`` (the meter expects
-another password than the endpoint's), ``silent_after``/``drop_after`` (stop answering),
-``clock_drift``.
+line hands the client back every byte it sends, as a half-duplex RS-485 line does). Faults:
+``latency``, ``corrupt_every`` (flips the BCC: a bad block check), ``wrong_password`` (the
+meter expects another password than the endpoint's), ``silent_after``/``drop_after`` (stop
+answering), ``clock_drift``.
 """
 
 from __future__ import annotations
