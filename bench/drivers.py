@@ -8,10 +8,17 @@ the ``int32-lw`` map only, and says so in the case name.
 
 Prints one JSON line per protocol (``meters_per_s``, ``cpu_s_per_meter``, ``p50_ms`` per meter,
 median of ``--repeat`` runs after a warm-up), progress on stderr. A protocol whose simulator or
-driver is not available is reported as ``skipped`` with the reason.
+driver is not available is reported as ``skipped`` with the reason. The ``p1`` protocol (push
+meters, not in the default list) reads the clock and 4 registers of a DSMR 5.0 meter pushing
+every 50 ms: its rate is bound by the push interval, not by the driver.
+
+The ``parse`` cases measure the IEC 62056-21 and P1 decoding alone, in this process: a 4.5 KB
+mode C readout (30 billing periods) parsed into readings, billing values and measurements
+(``readouts_per_s``, ``values_per_s``), and one telegram per P1 version checked (CRC16),
+parsed and mapped to the electricity meter and its M-Bus meters (``telegrams_per_s``).
 
     .venv/bin/python bench/drivers.py [--meters 10] [--repeat 3]
-        [--protocols modbus,iec62056-21,dlms]
+        [--protocols modbus,iec62056-21,dlms] [--cases read,parse]
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from typing import Any
 
 from meterhub.config import load_settings
 from meterhub.extensions.driver import Action
+from meterhub.extensions.driverkit import line_settings
 from meterhub.licensing import development_license
 from meterhub.pluginhost import build_plugin_host
 
@@ -40,8 +48,16 @@ REGISTERS = {
     "modbus": ["1-0:1.8.0*255", "1-0:3.8.0*255", "1-0:32.7.0*255", "1-0:1.7.0*255"],
     "iec62056-21": ["1-0:1.8.0*255", "1-0:3.8.0*255", "1-0:32.7.0*255", "1-0:1.7.0*255"],
     "dlms": ["1-0:1.8.0*255", "1-0:3.8.0*255", "1-0:32.7.0*255", "1-0:1.7.0*255"],
+    "p1": ["1-0:1.8.1*255", "1-0:1.8.2*255", "1-0:32.7.0*255", "1-0:1.7.0*255"],
 }
-OPTIONS = {"modbus": ["--option", "map=int32-lw"]}
+OPTIONS = {
+    "modbus": ["--option", "map=int32-lw"],
+    "p1": ["--option", "version=5.0", "--option", "interval=0.05"],
+}
+CASES_WITHOUT_PROFILE = {
+    "modbus": "clock + 4 registers (no load profile in plain Modbus)",
+    "p1": "clock + 4 registers of a pushed DSMR 5.0 telegram (push every 50 ms)",
+}
 
 
 def note(message: str) -> None:
@@ -82,7 +98,9 @@ def stop_fleet(process: subprocess.Popen[str]) -> None:
 def read_meter(host: Any, endpoint: dict[str, Any], protocol: str) -> int:
     """One complete reading of one meter; returns the number of values read."""
     driver = host.drivers()[endpoint["driver"]]()
-    medium = host.media()[endpoint["medium"]](endpoint["address"], endpoint["settings"])
+    # the endpoint's settings hold the line's and the driver's: the medium takes its own part
+    line = line_settings(endpoint["medium"], endpoint["settings"])
+    medium = host.media()[endpoint["medium"]](endpoint["address"], line)
     medium.open(5)
     values = 0
     try:
@@ -120,7 +138,7 @@ def bench_protocol(host: Any, protocol: str, meters: int, repeat: int) -> None:
         case = (
             "1 day 15-min load profile (2 ch) + clock + 4 registers"
             if has_profile
-            else "clock + 4 registers (no load profile in plain Modbus)"
+            else CASES_WITHOUT_PROFILE.get(protocol, "clock + 4 registers")
         )
         try:
             values = read_meter(host, endpoints[0], protocol)  # warm-up
@@ -154,15 +172,95 @@ def bench_protocol(host: Any, protocol: str, meters: int, repeat: int) -> None:
         stop_fleet(process)
 
 
+def _timed(work: Any, count: int, repeat: int) -> tuple[float, float]:
+    """Median wall seconds and CPU seconds of ``count`` calls of ``work``, after a warm-up."""
+    work()
+    walls, cpus = [], []
+    for _ in range(repeat):
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        for _ in range(count):
+            work()
+        walls.append(time.perf_counter() - wall0)
+        cpus.append(time.process_time() - cpu0)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def bench_parsing(repeat: int) -> None:
+    """IEC 62056-21 readout and P1 telegram decoding, without a line."""
+    try:
+        from meterhub.extensions.driverkit import SimulatedMeter
+        from meterhub.plugins.drivers.iec62056_21.p1.compose import telegram
+        from meterhub.plugins.drivers.iec62056_21.p1.meters import TelegramMeters
+        from meterhub.plugins.drivers.iec62056_21.p1.telegram import parse_telegram
+        from meterhub.plugins.drivers.iec62056_21.protocol import parse_data_block
+        from meterhub.plugins.drivers.iec62056_21.simreadout import readout_body, readout_lines
+        from meterhub.plugins.drivers.iec62056_21.values import Readout
+    except ImportError as exc:
+        emit(case="parse", backend="iec62056-21", skipped=f"driver not installed: {exc}")
+        return
+    at = int(datetime(2026, 3, 2, 12, tzinfo=UTC).timestamp())
+    start, end = datetime(2023, 1, 1, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC)
+    body = readout_body(
+        readout_lines(SimulatedMeter("IEC-0001"), at, at, billing_periods=30), "standard"
+    )
+
+    def decode_readout() -> int:
+        readout = Readout(parse_data_block(body), UTC, datetime.now(UTC))
+        found = [readout.register(code) for code in REGISTERS["iec62056-21"]]
+        found += readout.instantaneous()
+        found.append(readout.clock())
+        return len(found) + len(readout.billing(start, end).readings)
+
+    values = decode_readout()
+    count = 200
+    seconds, cpu = _timed(decode_readout, count, repeat)
+    emit(
+        case=f"mode C readout of {len(body)} B (30 billing periods) parsed to readings",
+        backend="iec62056-21",
+        n=count,
+        values_per_readout=values,
+        seconds=round(seconds, 4),
+        readouts_per_s=round(count / seconds, 1),
+        values_per_s=round(count * values / seconds),
+        cpu_ms=round(cpu / count * 1000, 3),
+    )
+    for version in ("2.2", "4.2", "5.0", "emucs"):
+        raw = telegram(version, "P1-0001", at)
+
+        def decode_telegram(raw: bytes = raw) -> int:
+            parsed = parse_telegram(raw)
+            meters = TelegramMeters(parsed.datasets, UTC, datetime.now(UTC))
+            found = meters.instantaneous()
+            found.append(meters.clock())
+            return len(found) + sum(len(sub.readings) for sub in meters.submeters())
+
+        count = 1000
+        seconds, cpu = _timed(decode_telegram, count, repeat)
+        emit(
+            case=f"P1 telegram {version} of {len(raw)} B: CRC, parse, meters and sub-meters",
+            backend="p1",
+            n=count,
+            seconds=round(seconds, 4),
+            telegrams_per_s=round(count / seconds, 1),
+            cpu_ms=round(cpu / count * 1000, 3),
+        )
+        note(f"p1 {version}: {count / seconds:.0f} telegrams/s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--meters", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--protocols", default="modbus,iec62056-21,dlms")
+    parser.add_argument("--cases", default="read,parse", help="read, parse or both")
     args = parser.parse_args()
+    cases = {case.strip() for case in args.cases.split(",")}
     host = build_plugin_host(development_license(), load_settings())
-    for protocol in args.protocols.split(","):
-        bench_protocol(host, protocol.strip(), args.meters, max(args.repeat, 3))
+    if "read" in cases:
+        for protocol in args.protocols.split(","):
+            bench_protocol(host, protocol.strip(), args.meters, max(args.repeat, 3))
+    if "parse" in cases:
+        bench_parsing(max(args.repeat, 3))
 
 
 if __name__ == "__main__":

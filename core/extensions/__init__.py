@@ -49,6 +49,7 @@ from meterhub.extensions.driver import (
     ProtocolError,
     Quality,
     Reading,
+    Submeter,
     UnsupportedAction,
     profile_channel,
 )
@@ -109,6 +110,7 @@ __all__ = [
     "Reading",
     "ReportData",
     "ReportRenderer",
+    "Submeter",
     "UnsupportedAction",
     "Validator",
 ]

@@ -71,6 +71,7 @@ __all__ = [
     "MeterEvent",
     "Quality",
     "Reading",
+    "Submeter",
     "UnsupportedAction",
 ]
 
@@ -114,6 +115,7 @@ class Action(StrEnum):
     SET_RELAY = "set_relay"
     READ_LOAD_LIMIT = "read_load_limit"
     SET_LOAD_LIMIT = "set_load_limit"
+    READ_SUBMETERS = "read_submeters"
     UPLOAD_TARIFF = "upload_tariff"
     UPGRADE_FIRMWARE = "upgrade_firmware"
 
@@ -338,6 +340,29 @@ class BillingValues:
 
 
 @dataclass(frozen=True, slots=True)
+class Submeter:
+    """A meter read through the one the connection talks to: what
+    :meth:`DriverConnection.read_submeters` returns for each.
+
+    A DSMR P1 electricity meter carries the gas, water and heat meters of its M-Bus channels;
+    each is a meter of its own, with its own identity and its own capture times. ``channel`` is
+    the channel it is read on (value group B of its OBIS codes, 1..4 for M-Bus);
+    ``device_type`` the medium it reports (EN 13757-3: 3 gas, 4 heat, 6 warm water, 7 water;
+    ``None`` when not given); ``equipment_id`` its identifier as the meter gives it and
+    ``serial_number`` that identifier made readable (a hex-encoded ASCII identifier decoded,
+    else the same text), either ``None`` when not given. ``readings`` are its values, each
+    stamped with the time the sub-meter captured it.
+    """
+
+    channel: int
+    device_type: int | None = None
+    equipment_id: str | None = None
+    serial_number: str | None = None
+    readings: tuple[Reading, ...] = ()
+    quality: Quality = Quality.VALID
+
+
+@dataclass(frozen=True, slots=True)
 class LoadLimit:
     """The load limiter of a meter (DLMS limiter, class 71).
 
@@ -529,6 +554,11 @@ class DriverConnection(ABC):
     ) -> BillingValues:
         """Read the billing values of ``period`` stored for period ends in ``[start, end]``."""
         raise self.unsupported(Action.READ_BILLING)
+
+    def read_submeters(self) -> list[Submeter]:
+        """Read the meters this one carries (gas and water meters on a P1 meter's M-Bus
+        channels), one :class:`Submeter` each, by channel."""
+        raise self.unsupported(Action.READ_SUBMETERS)
 
     def read_load_limit(self) -> LoadLimit:
         """Read the load limiter's thresholds."""

@@ -97,6 +97,7 @@ class MinimalConnection(DriverConnection):
         (lambda c: c.upload_tariff({}), Action.UPLOAD_TARIFF),
         (lambda c: c.upgrade_firmware(b"", "2.0"), Action.UPGRADE_FIRMWARE),
         (lambda c: c.read_load_profile(T0, T0), Action.READ_LOAD_PROFILE),
+        (lambda c: c.read_submeters(), Action.READ_SUBMETERS),
     ],
 )
 def test_optional_actions_default_to_unsupported(call, action) -> None:  # type: ignore[no-untyped-def]

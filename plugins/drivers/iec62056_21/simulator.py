@@ -1,36 +1,35 @@
-"""The ``iec62056-21`` simulator: mode C meters on pseudo-terminals, values from ``SimulatedMeter``.
+"""Simulated IEC 62056-21 mode C meters on ptys or TCP, served by the driver kit's frame server.
 
-Each meter owns a pty pair and a thread on the master side. It answers the sign-on ``/?!`` (or
-``/?<device address>!``) with ``/MHs5<serial>`` (lowercase ``s``: 20 ms reaction time; ``5``: up
-to 9600 Bd), switches its baud rate after the option select message exactly like the client must
-(on a pty the switch is a ``tcsetattr`` without physical effect), then sends the data readout or
-enters programming mode: ``P0`` → ``P1(password)`` → ACK/NAK; ``R1`` reads a register, ``W1`` sets
-``0.9.1`` (time) and ``0.9.2`` (date) after the password; ``R5`` with ``P.01(start;end)`` sends the
-15-minute load profile; ``B0`` ends the session.
+A pty is the serial port a client opens (``/dev/pts/N``); a TCP endpoint is a meter behind a
+TCP converter (no baud switch). Each meter signs on at 300 Bd as ``/MHs5IEC-0001`` (20 ms
+reaction time, up to 9600 Bd), switches to the rate the client selects and answers with a
+data readout (mode 0) or programming mode (mode 1: ``P0``/``P1`` password, ``R1``, ``W1`` of
+the clock, ``R5`` of the load profile ``P.01``, ``B0``). What it says is composed in
+:mod:`.simreadout`.
 
-The readout (meter local time = UTC)::
-
-    0.0.0(<serial>)  C.1.0(<serial>)  0.9.1(hh:mm:ss)  0.9.2(YY-MM-DD)
-    1.8.0(<Wh/1000>*kWh)  3.8.0(<varh/1000>*kvarh)  1.7.0(<W/1000>*kW)
-    32.7.0(<V>*V)  31.7.0(<A>*A)  1.6.0(<max W/1000 today>*kW)(YY-MM-DD hh:mm)  F.F(00000000)
-
-Options: ``password`` (default ``00000000``), ``time`` (a frozen ISO time for tests), ``interval``
-(profile minutes, default 15). Faults: ``latency``, ``corrupt_every`` (flips the BCC: a bad
-block check), ``wrong_password`` (the meter expects another password than the endpoint's),
-``silent_after``/``drop_after`` (stop answering), ``clock_drift``.
+Options: ``password`` (default ``00000000``), ``time`` (a frozen ISO time for tests),
+``interval`` (profile minutes, default 15), ``transport`` (``pty`` or ``tcp``), ``dialect``
+(``standard`` or ``quirky``, see :mod:`.simreadout`), ``billing_periods`` (stored billing
+periods in the readout, default 0), ``pace`` (``true``: send every byte at the line's real
+speed, 10 bits per 7E1 character: 300 Bd at sign-on, then the agreed rate), ``stall_after``
+(the meter falls silent after that many bytes of its data message) and ``echo`` (``true``: the
+line hands the client back every byte it sends, as a half-duplex RS-485 line does). Faults:
+``latency``, ``corrupt_every`` (flips the BCC: a bad block check), ``wrong_password`` (the
+meter expects another password than the endpoint's), ``silent_after``/``drop_after`` (stop
+answering), ``clock_drift``.
 """
 
 from __future__ import annotations
 
 import termios
-import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
 
 from meterhub.errors import InvalidValue
-from meterhub.extensions.driverkit import PtyClosed, PtyPair, SimulatedMeter
+from meterhub.extensions.driverkit import ByteChannel, FrameServer, PtyPair, SimulatedMeter
 from meterhub.extensions.simulator import Faults, RunningFleet, SimulatedEndpoint, Simulator
 from meterhub.plugins.drivers.iec62056_21.protocol import (
     ACK,
@@ -42,81 +41,140 @@ from meterhub.plugins.drivers.iec62056_21.protocol import (
     bcc,
     parse_timestamp,
 )
+from meterhub.plugins.drivers.iec62056_21.simreadout import (
+    DIALECTS,
+    identification,
+    profile_lines,
+    readout_body,
+    readout_lines,
+)
 
-__all__ = ["IecFleet", "IecMeter", "IecSimulator", "readout_lines"]
+__all__ = [
+    "IecFleet",
+    "IecMeter",
+    "IecSimulator",
+    "MeterOptions",
+    "readout_lines",
+    "send_paced",
+]
 
 _SPEEDS = {300: termios.B300, 600: termios.B600, 1200: termios.B1200, 2400: termios.B2400,
            4800: termios.B4800, 9600: termios.B9600, 19200: termios.B19200}  # fmt: skip
-MANUFACTURER = "MHs"
 MAX_BAUD_CHAR = "5"
+#: Bits on the line per character: start, 7 data, parity, stop (7E1).
+BITS_PER_CHARACTER = 10
+_OPTIONS = (
+    "password", "time", "interval", "transport", "dialect", "billing_periods", "pace",
+    "stall_after", "echo",
+)  # fmt: skip
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
-def _stamp(at: int, pattern: str) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime(pattern)
+@dataclass(frozen=True, slots=True)
+class MeterOptions:
+    """How a simulated meter behaves beyond the faults (see the module notes)."""
+
+    password: str = "00000000"
+    frozen: int | None = None
+    interval: int = 15
+    dialect: str = "standard"
+    billing_periods: int = 0
+    pace: bool = False
+    stall_after: int | None = None
+    echo: bool = False
 
 
-def readout_lines(meter: SimulatedMeter, at: int, meter_time: int) -> list[str]:
-    """The data lines of a readout at Unix second ``at``; the clock shows ``meter_time``."""
-    day_start = at - at % 86_400
-    hours = [(meter.power(hour), hour) for hour in range(day_start, at + 1, 3600)]
-    peak, peak_at = max(hours) if hours else (meter.power(at), at)
-    return [
-        f"0.0.0({meter.serial})",
-        f"C.1.0({meter.serial})",
-        f"0.9.1({_stamp(meter_time, '%H:%M:%S')})",
-        f"0.9.2({_stamp(meter_time, '%y-%m-%d')})",
-        f"1.8.0({meter.active_energy(at) / 1000:010.3f}*kWh)",
-        f"3.8.0({meter.reactive_energy(at) / 1000:010.3f}*kvarh)",
-        f"1.7.0({meter.power(at) / 1000:06.3f}*kW)",
-        f"32.7.0({meter.voltage(at) / 10:05.1f}*V)",
-        f"31.7.0({meter.current(at) / 100:05.2f}*A)",
-        f"1.6.0({peak / 1000:06.3f}*kW)({_stamp(peak_at, '%y-%m-%d %H:%M')})",
-        "F.F(00000000)",
-    ]
+class _Line:
+    """One session's view of the channel: a read buffer and the meter's side of the rate."""
+
+    def __init__(self, channel: ByteChannel, echo: bool = False) -> None:
+        self.channel = channel
+        self.echo = echo
+        self.buffer = bytearray()
+        self.baudrate = 300
+        self.slave = channel.slave if isinstance(channel, PtyPair) else None
+
+    def read_until(self, ends: tuple[bytes, ...], timeout: float, extra: int = 0) -> bytes | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            for end in ends:
+                index = self.buffer.find(end)
+                if index >= 0 and len(self.buffer) >= index + len(end) + extra:
+                    cut = index + len(end) + extra
+                    frame = bytes(self.buffer[:cut])
+                    del self.buffer[:cut]
+                    return frame
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            heard = self.channel.read(1024, min(left, 0.05))
+            if heard and self.echo:
+                self.channel.write(heard)  # a half-duplex line hands the client its own bytes
+            self.buffer += heard
+            if len(self.buffer) > 4096:
+                del self.buffer[:-1024]
+
+    def client_baud(self, expected: int, wait: float = 0.1) -> int | None:
+        """The rate of the client's side of the pty (waits briefly for its switch); ``None``
+        over TCP, where there is no rate."""
+        if self.slave is None:
+            return None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                speed = termios.tcgetattr(self.slave)[4]
+            except (termios.error, OSError):
+                return None
+            seen = next((rate for rate, code in _SPEEDS.items() if code == speed), None)
+            if seen == expected or time.monotonic() >= deadline:
+                return seen
+            time.sleep(0.001)
+
+    def send(self, data: bytes, pace: bool) -> None:
+        """Write ``data``, paced at the line's rate when ``pace`` is set."""
+        if pace:
+            send_paced(self.channel, data, self.baudrate)
+        else:
+            self.channel.write(data)
 
 
-def profile_lines(
-    meter: SimulatedMeter, start: int, end: int, now: int, interval: int
-) -> list[str]:
-    """``P.01`` block: header (first interval end, status, minutes, channels, codes, units)."""
-    period = interval * 60
-    first = (start // period + 1) * period
-    last = min(end, now) // period * period
-    if last < first:
-        return ["P.01(ERROR)"]
-    lines = [f"P.01({_stamp(first, '%y%m%d%H%M')})(00)({interval})(2)(1.29.0)(kWh)(3.29.0)(kvarh)"]
-    for edge in range(first, last + 1, period):
-        active = meter.active_energy(edge) - meter.active_energy(edge - period)
-        reactive = meter.reactive_energy(edge) - meter.reactive_energy(edge - period)
-        lines.append(f"({active / 1000:.3f})({reactive / 1000:.3f})")
-    return lines
+def send_paced(channel: ByteChannel, data: bytes, baudrate: int) -> None:
+    """Write ``data`` as fast as a real line at ``baudrate`` carries it (10 bits a character):
+    at most ~10 ms of characters at a time, on the clock of the line, returning when the last
+    character would have left."""
+    seconds = BITS_PER_CHARACTER / baudrate
+    chunk = max(1, int(0.01 / seconds))
+    started = time.monotonic()
+    for offset in range(0, len(data), chunk):
+        wait = started + offset * seconds - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        channel.write(data[offset : offset + chunk])
+    wait = started + len(data) * seconds - time.monotonic()
+    if wait > 0:
+        time.sleep(wait)
 
 
 class IecMeter:
-    """One simulated IEC 62056-21 meter serving its pty until stopped."""
+    """One simulated IEC 62056-21 meter: its state and the session function that serves it."""
 
-    def __init__(
-        self, serial: str, password: str, faults: Faults, frozen: int | None, interval: int
-    ) -> None:
+    def __init__(self, serial: str, faults: Faults, options: MeterOptions) -> None:
         self.serial = serial
         self.meter = SimulatedMeter(serial)
-        self.password = password
-        self.expected_password = password + "-X" if faults.wrong_password else password
+        self.options = options
+        self.password = options.password
+        self.expected_password = (
+            options.password + "-X" if faults.wrong_password else options.password
+        )
         self.faults = faults
-        self.frozen = frozen
-        self.interval = interval
+        self.frozen = options.frozen
+        self.interval = options.interval
         self.clock_offset = self.meter.clock_drift + int(faults.clock_drift)
-        self.pty = PtyPair()
-        self.baudrate = 300
         #: Every baud rate the meter switched to, for tests.
         self.baud_switches: list[int] = []
         #: The rate the client's side was at after each switch (``None``: unknown).
         self.client_bauds: list[int | None] = []
         self.replies = 0
-        self._buffer = bytearray()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"iec {serial}", daemon=True)
-        self._thread.start()
 
     # -- time ----------------------------------------------------------------------------------
 
@@ -128,47 +186,9 @@ class IecMeter:
         """What the meter clock shows."""
         return self.now() + self.clock_offset
 
-    # -- line ------------------------------------------------------------------------------------
+    # -- replies -------------------------------------------------------------------------------
 
-    def _set_baud(self, baudrate: int) -> None:
-        """Switch the meter side. A pty has one set of line settings, which the client owns, so
-        the meter only records its rate and then watches the client's (see :meth:`_client_baud`).
-        """
-        self.baudrate = baudrate
-
-    def _client_baud(self, expected: int, wait: float = 0.1) -> int | None:
-        """The rate the client's side of the pty is set to (waits briefly for the switch)."""
-        deadline = time.monotonic() + wait
-        seen = None
-        while True:
-            try:
-                speed = termios.tcgetattr(self.pty.slave)[4]
-            except (termios.error, OSError):
-                return None
-            seen = next((rate for rate, code in _SPEEDS.items() if code == speed), None)
-            if seen == expected or time.monotonic() >= deadline:
-                return seen
-            time.sleep(0.001)
-
-    def _read_until(self, ends: tuple[bytes, ...], timeout: float, extra: int = 0) -> bytes | None:
-        deadline = time.monotonic() + timeout
-        while not self._stop.is_set():
-            for end in ends:
-                index = self._buffer.find(end)
-                if index >= 0 and len(self._buffer) >= index + len(end) + extra:
-                    cut = index + len(end) + extra
-                    frame = bytes(self._buffer[:cut])
-                    del self._buffer[:cut]
-                    return frame
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            self._buffer += self.pty.read(1024, min(left, 0.05))
-            if len(self._buffer) > 4096:
-                del self._buffer[:-1024]
-        return None
-
-    def _send(self, data: bytes, *, block: bool = False) -> bool:
+    def _send(self, line: _Line, data: bytes, *, block: bool = False) -> bool:
         """Reply (with the faults); False when the meter has gone silent."""
         self.replies += 1
         limit = min(
@@ -180,7 +200,7 @@ class IecMeter:
             time.sleep(self.faults.latency)
         if block and self.faults.corrupt_every and self.replies % self.faults.corrupt_every == 0:
             data = data[:-1] + bytes([data[-1] ^ 0x55])
-        self.pty.write(data)
+        line.send(data, self.options.pace)
         return True
 
     @staticmethod
@@ -190,16 +210,15 @@ class IecMeter:
 
     # -- protocol ------------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                self._session()
-        except PtyClosed:
-            pass
+    def serve(self, channel: ByteChannel) -> None:
+        """The frame server's session function: sessions until the channel closes."""
+        line = _Line(channel, self.options.echo)
+        while True:
+            self._session(line)
 
-    def _session(self) -> None:
-        self._set_baud(300)
-        request = self._read_until((b"!\r\n",), 0.2)
+    def _session(self, line: _Line) -> None:
+        line.baudrate = 300
+        request = line.read_until((b"!\r\n",), 0.2)
         if request is None:
             return
         start = request.rfind(b"/?")
@@ -208,34 +227,46 @@ class IecMeter:
         address = request[start + 2 : -3].decode("ascii", "replace").strip()
         if address and address not in (self.serial, self.serial.split("-")[-1]):
             return  # another meter on the bus
-        ident = f"/{MANUFACTURER}{MAX_BAUD_CHAR}{self.serial}\r\n".encode("ascii")
-        if not self._send(ident):
+        if not self._send(line, identification(self.serial, MAX_BAUD_CHAR, self.options.dialect)):
             return
-        option = self._read_until((b"\r\n",), 2.0)
+        option = line.read_until((b"\r\n",), 2.0)
         if option is None or not option.startswith(ACK) or len(option) < 6:
             return
         _protocol, baud_char, mode = chr(option[1]), chr(option[2]), chr(option[3])
         if baud_char not in BAUD_CHARS or baud_char > MAX_BAUD_CHAR:
             return
-        self._set_baud(BAUD_CHARS[baud_char])
-        self.baud_switches.append(self.baudrate)
-        client = self._client_baud(self.baudrate)
+        line.baudrate = BAUD_CHARS[baud_char]
+        self.baud_switches.append(line.baudrate)
+        client = line.client_baud(line.baudrate)
         self.client_bauds.append(client)
-        if client is not None and client != self.baudrate:
+        if client is not None and client != line.baudrate:
             return  # the client did not switch: a real meter would hear only noise
         if mode == "0":
-            lines = readout_lines(self.meter, self.now(), self.meter_time())
-            body = ("\r\n".join(lines) + "\r\n!\r\n").encode("ascii")
-            self._send(self._block(body), block=True)
+            self._readout(line)
         elif mode == "1":
-            self._programming()
+            self._programming(line)
 
-    def _programming(self) -> None:
-        if not self._send(self._block(b"P0" + STX + f"({self.serial})".encode("ascii"), SOH)):
+    def _readout(self, line: _Line) -> None:
+        lines = readout_lines(
+            self.meter,
+            self.now(),
+            self.meter_time(),
+            dialect=self.options.dialect,
+            billing_periods=self.options.billing_periods,
+        )
+        frame = self._block(readout_body(lines, self.options.dialect))
+        if self.options.stall_after is not None:
+            self._send(line, frame[: self.options.stall_after])
+            return  # silent from here: the client must give up after its inter-character time
+        self._send(line, frame, block=True)
+
+    def _programming(self, line: _Line) -> None:
+        operand = self._block(b"P0" + STX + f"({self.serial})".encode("ascii"), SOH)
+        if not self._send(line, operand):
             return
         authorised = False
-        while not self._stop.is_set():
-            frame = self._read_until((ETX,), 5.0, extra=1)
+        while True:
+            frame = line.read_until((ETX,), 5.0, extra=1)
             if frame is None:
                 return
             start = frame.rfind(SOH)
@@ -243,7 +274,7 @@ class IecMeter:
                 continue
             frame = frame[start:]
             if bcc(frame[1:-1]) != frame[-1]:
-                self._send(NAK)
+                self._send(line, NAK)
                 continue
             command = frame[1:3].decode("ascii", "replace")
             data = frame[4:-2].decode("ascii", "replace") if frame[3:4] == STX else ""
@@ -251,26 +282,23 @@ class IecMeter:
                 return
             if command == "P1":
                 authorised = data == f"({self.expected_password})"
-                if not self._send(ACK if authorised else NAK):
-                    return
+                reply, block = (ACK if authorised else NAK), False
             elif command == "R1":
-                reply = self._register(data.partition("(")[0])
-                if not self._send(self._block(reply.encode("ascii")), block=True):
-                    return
+                reply, block = self._block(self._register(data.partition("(")[0])), True
             elif command == "W1":
-                if not self._send(ACK if authorised and self._write(data) else NAK):
-                    return
+                reply, block = (ACK if authorised and self._write(data) else NAK), False
             elif command == "R5":
-                if not self._send(self._block(self._profile(data).encode("ascii")), block=True):
-                    return
-            elif not self._send(NAK):
+                reply, block = self._block(self._profile(data).encode("ascii")), True
+            else:
+                reply, block = NAK, False
+            if not self._send(line, reply, block=block):
                 return
 
-    def _register(self, address: str) -> str:
+    def _register(self, address: str) -> bytes:
         for line in readout_lines(self.meter, self.now(), self.meter_time()):
             if line.startswith(f"{address}("):
-                return line
-        return f"{address}(ERROR)"
+                return line.encode("ascii")
+        return f"{address}(ERROR)".encode("ascii")
 
     def _write(self, data: str) -> bool:
         address, _, rest = data.partition("(")
@@ -301,55 +329,98 @@ class IecMeter:
         )
         return "\r\n".join(lines) + "\r\n"
 
-    def stop(self) -> None:
-        """End the thread and close the pty."""
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.pty.close()
-
 
 class IecFleet(RunningFleet):
-    """Running IEC 62056-21 meters, one pty each."""
+    """Running IEC 62056-21 meters, one pty or TCP port each."""
 
-    def __init__(self, meters: list[IecMeter], password: str) -> None:
+    def __init__(
+        self,
+        meters: list[IecMeter],
+        server: FrameServer,
+        endpoints: list[SimulatedEndpoint],
+        password: str,
+    ) -> None:
         self.meters = meters
+        self.server = server
         self.password = password
-        self._stopped = False
+        self._endpoints = endpoints
 
     @property
     def endpoints(self) -> list[SimulatedEndpoint]:
-        """One endpoint per meter: the pty path with the serial medium at 300 7E1."""
-        return [
-            SimulatedEndpoint(
-                meter.serial,
-                "iec62056_21",
-                "serial",
-                meter.pty.path,
-                {
-                    "baudrate": "300",
-                    "bytesize": "7",
-                    "parity": "E",
-                    "stopbits": "1",
-                    "password": self.password,
-                },
-            )
-            for meter in self.meters
-        ]
+        """One endpoint per meter: a pty with the serial medium at 300 7E1, or a TCP port."""
+        return list(self._endpoints)
 
     def stop(self) -> None:
         """Stop every meter; idempotent."""
-        if self._stopped:
-            return
-        self._stopped = True
-        for meter in self.meters:
-            meter.stop()
+        self.server.stop()
+
+
+def _whole(options: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = options.get(name, "") or str(default)
+    try:
+        value = int(text)
+    except ValueError:
+        raise InvalidValue(f"options.{name}", f"must be a whole number, got {text!r}") from None
+    if not low <= value <= high:
+        raise InvalidValue(f"options.{name}", f"must be {low}..{high}, got {value}")
+    return value
+
+
+def _flag(options: Mapping[str, str], name: str) -> bool:
+    text = options.get(name, "").strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InvalidValue(f"options.{name}", f"must be true or false, got {text!r}")
+
+
+def meter_options(options: Mapping[str, str]) -> tuple[MeterOptions, str]:
+    """The meters' options and the transport from the simulator options (checked)."""
+    unknown = sorted(set(options) - set(_OPTIONS))
+    if unknown:
+        raise InvalidValue(
+            "options", f"unknown option {unknown[0]!r}; known: {', '.join(_OPTIONS)}"
+        )
+    frozen = None
+    if options.get("time"):
+        try:
+            moment = datetime.fromisoformat(options["time"].replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidValue("options.time", "must be an ISO time with offset") from None
+        if moment.tzinfo is None:
+            raise InvalidValue("options.time", "must carry a UTC offset")
+        frozen = int(moment.timestamp())
+    interval = _whole(options, "interval", 15, 1, 60)
+    if interval not in (1, 5, 10, 15, 30, 60):
+        raise InvalidValue("options.interval", "must be 1, 5, 10, 15, 30 or 60 minutes")
+    dialect = options.get("dialect", "") or "standard"
+    if dialect not in DIALECTS:
+        raise InvalidValue("options.dialect", f"must be one of {', '.join(DIALECTS)}")
+    transport = options.get("transport", "") or "pty"
+    if transport not in ("pty", "tcp"):
+        raise InvalidValue("options.transport", "must be pty or tcp")
+    stall = options.get("stall_after", "")
+    return (
+        MeterOptions(
+            password=options.get("password", "00000000"),
+            frozen=frozen,
+            interval=interval,
+            dialect=dialect,
+            billing_periods=_whole(options, "billing_periods", 0, 0, 99),
+            pace=_flag(options, "pace"),
+            stall_after=_whole(options, "stall_after", 0, 1, 1 << 20) if stall else None,
+            echo=_flag(options, "echo"),
+        ),
+        transport,
+    )
 
 
 class IecSimulator(Simulator):
-    """Simulated IEC 62056-21 mode C meters on ptys."""
+    """Simulated IEC 62056-21 mode C meters on ptys (or TCP converters)."""
 
     name: ClassVar[str] = "iec62056-21"
-    description: ClassVar[str] = "IEC 62056-21 mode C meters on pseudo-terminals"
+    description: ClassVar[str] = "IEC 62056-21 mode C meters on pseudo-terminals or TCP"
 
     def start(
         self,
@@ -360,28 +431,37 @@ class IecSimulator(Simulator):
         faults: Faults | None = None,
         options: Mapping[str, str] | None = None,
     ) -> IecFleet:
-        """Start ``count`` meters ``IEC-0001`` …; ``host`` and ``base_port`` do not apply."""
-        options = dict(options or {})
-        unknown = sorted(set(options) - {"password", "time", "interval"})
-        if unknown:
-            raise InvalidValue(
-                "options", f"unknown option {unknown[0]!r}; known: password, time, interval"
-            )
-        password = options.get("password", "00000000")
-        frozen = None
-        if options.get("time"):
-            try:
-                moment = datetime.fromisoformat(options["time"].replace("Z", "+00:00"))
-            except ValueError:
-                raise InvalidValue("options.time", "must be an ISO time with offset") from None
-            if moment.tzinfo is None:
-                raise InvalidValue("options.time", "must carry a UTC offset")
-            frozen = int(moment.timestamp())
-        interval = int(options.get("interval", "15") or 15)
-        if interval not in (1, 5, 10, 15, 30, 60):
-            raise InvalidValue("options.interval", "must be 1, 5, 10, 15, 30 or 60 minutes")
-        meters = [
-            IecMeter(f"IEC-{number:04d}", password, faults or Faults(), frozen, interval)
-            for number in range(1, count + 1)
-        ]
-        return IecFleet(meters, password)
+        """Start ``count`` meters ``IEC-0001`` …; ``host`` and ``base_port`` apply to TCP."""
+        settings, transport = meter_options(dict(options or {}))
+        server = FrameServer("iec-sim")
+        meters, endpoints = [], []
+        try:
+            for number in range(1, count + 1):
+                meter = IecMeter(f"IEC-{number:04d}", faults or Faults(), settings)
+                meters.append(meter)
+                if transport == "tcp":
+                    bound = server.listen(
+                        host, base_port + number - 1 if base_port else 0, meter.serve
+                    )
+                    endpoints.append(
+                        SimulatedEndpoint(
+                            meter.serial,
+                            "iec62056_21",
+                            "tcp",
+                            f"{bound[0]}:{bound[1]}",
+                            {"password": settings.password},
+                        )
+                    )
+                else:
+                    path = server.serve_pty(meter.serve)
+                    endpoints.append(
+                        SimulatedEndpoint(
+                            meter.serial, "iec62056_21", "serial", path,
+                            {"baudrate": "300", "bytesize": "7", "parity": "E", "stopbits": "1",
+                             "password": settings.password},
+                        )
+                    )  # fmt: skip
+        except BaseException:
+            server.stop()
+            raise
+        return IecFleet(meters, server, endpoints, settings.password)

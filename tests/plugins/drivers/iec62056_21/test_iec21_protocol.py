@@ -45,7 +45,7 @@ def test_identification() -> None:
     assert ident.fast_reaction and ident.max_baudrate == 9600
     slow = parse_identification(b"/LGZ4\\2ZMD3104407.B32\r\n")
     assert not slow.fast_reaction and slow.enhanced == "\\2" and slow.max_baudrate == 4800
-    for bad in (b"MHs5X\r\n", b"/MH5X\r\n", b"/MHs5\r\n", b"/MHs5" + b"X" * 17 + b"\r\n"):
+    for bad in (b"MHs5X\r\n", b"/MH5X\r\n", b"/MHs5\r\n", b"/MHs5" + b"X" * 101 + b"\r\n"):
         with pytest.raises(Iec21ParseError):
             parse_identification(bad)
 
