@@ -42,7 +42,10 @@ def fake_python(tmp_path: Path, *, with_venv: bool) -> dict[str, str]:
     script = bin_dir / "python3"
     script.write_text(f'#!/bin/sh\nPYTHONPATH={shadow} exec {sys.executable} "$@"\n')
     script.chmod(0o755)
-    return os.environ | {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    # A user runs make from a shell, not from inside another make (as `make test` runs this):
+    # the outer make's variables would add "Entering directory" lines to the output.
+    outside = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    return outside | {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
 
 
 @pytest.mark.parametrize("target", ["demo", "test"])
