@@ -76,6 +76,10 @@ def mask_spans(data: bytes, secrets: Iterable[bytes]) -> list[tuple[int, int]]:
         while start >= 0:
             spans.append((start, start + len(secret)))
             start = data.find(secret, start + 1)
+    return _merge(spans)
+
+
+def _merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     merged: list[tuple[int, int]] = []
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
@@ -83,6 +87,14 @@ def mask_spans(data: bytes, secrets: Iterable[bytes]) -> list[tuple[int, int]]:
         else:
             merged.append((start, end))
     return merged
+
+
+def _apply(data: bytes, spans: Iterable[tuple[int, int]]) -> bytes:
+    """``data`` with ``*`` bytes in ``spans``."""
+    buffer = bytearray(data)
+    for start, end in spans:
+        buffer[start:end] = bytes([MASK_BYTE]) * (end - start)
+    return bytes(buffer)
 
 
 class FrameTrace:
@@ -104,12 +116,16 @@ class FrameTrace:
 
     def _add(self, entry: TraceEntry) -> None:
         with self._lock:
-            self._entries.append(entry)
-            self._size += len(entry.data) + len(entry.text)
-            while self._size > self.limit and len(self._entries) > 1:
-                gone = self._entries.pop(0)
-                self._size -= len(gone.data) + len(gone.text)
-                self.dropped += 1
+            self._append(entry)
+
+    def _append(self, entry: TraceEntry) -> None:
+        """Store ``entry`` (the caller holds the lock), dropping the oldest past the limit."""
+        self._entries.append(entry)
+        self._size += len(entry.data) + len(entry.text)
+        while self._size > self.limit and len(self._entries) > 1:
+            gone = self._entries.pop(0)
+            self._size -= len(gone.data) + len(gone.text)
+            self.dropped += 1
 
     # -- secrets ---------------------------------------------------------------------------------
 
@@ -139,7 +155,9 @@ class FrameTrace:
         with self._lock:
             self._next_spans.extend((int(start), int(end)) for start, end in spans)
 
-    def _masked(self, data: bytes, direction: Direction) -> TraceEntry:
+    def _record(self, data: bytes, direction: Direction) -> None:
+        """Mask and store one frame; a secret split across two chunks of the same direction
+        is masked in both (the earlier entry is replaced by its masked copy)."""
         with self._lock:
             spans = mask_spans(data, self._secrets)
             if direction == Direction.TX and self._next_spans:
@@ -147,23 +165,45 @@ class FrameTrace:
                     {*spans, *((max(s, 0), min(e, len(data))) for s, e in self._next_spans)}
                 )
                 self._next_spans = []
-        if spans:
-            buffer = bytearray(data)
-            for start, end in spans:
-                buffer[start:end] = bytes([MASK_BYTE]) * (end - start)
-            data = bytes(buffer)
-        return TraceEntry(self._clock(), direction, data, masked=tuple(spans))
+            self._mask_across(data, direction, spans)
+            entry = TraceEntry(self._clock(), direction, _apply(data, spans), masked=tuple(spans))
+            self._append(entry)
+
+    def _mask_across(self, data: bytes, direction: Direction, spans: list[tuple[int, int]]) -> None:
+        """Find secrets that began in the previous chunk and end in ``data``; mask both parts."""
+        if not self._secrets or not self._entries or self._entries[-1].direction != direction:
+            return
+        previous = self._entries[-1]
+        keep = max(len(secret) for secret in self._secrets) - 1
+        tail = previous.data[-keep:] if keep else b""
+        joined = tail + data
+        cut = len(tail)
+        earlier = list(previous.masked)
+        for start, end in mask_spans(joined, self._secrets):
+            if start < cut < end:
+                earlier.append((len(previous.data) - cut + start, len(previous.data)))
+                spans.append((0, end - cut))
+        if len(earlier) > len(previous.masked):
+            merged = _merge(earlier)
+            self._entries[-1] = TraceEntry(
+                previous.time,
+                previous.direction,
+                _apply(previous.data, merged),
+                previous.text,
+                tuple(merged),
+            )
+            spans[:] = _merge(spans)
 
     # -- recording -------------------------------------------------------------------------------
 
     def sent(self, data: bytes) -> None:
         """Record bytes written to the line (secrets masked)."""
-        self._add(self._masked(bytes(data), Direction.TX))
+        self._record(bytes(data), Direction.TX)
 
     def received(self, data: bytes) -> None:
         """Record bytes read from the line (empty reads are not recorded; secrets masked)."""
         if data:
-            self._add(self._masked(bytes(data), Direction.RX))
+            self._record(bytes(data), Direction.RX)
 
     def note(self, text: str) -> None:
         """Record a remark of the driver."""

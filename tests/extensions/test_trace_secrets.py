@@ -46,3 +46,18 @@ def test_mask_next_masks_exact_spans_of_the_next_frame_only() -> None:
 def test_overlapping_secrets_are_merged() -> None:
     assert mask_spans(b"abcabc", [b"abc", b"bca", b""]) == [(0, 6)]
     assert mask_spans(b"xyz", [b"q"]) == []
+
+
+def test_a_secret_split_across_two_chunks_is_masked_in_both() -> None:
+    trace = FrameTrace()
+    trace.add_secret(b"s3cr3t")
+    trace.received(b"(echo P1(s3c")
+    trace.received(b"r3t))")
+    first, second = trace.entries
+    assert first.data.endswith(b"(***") and first.masked == ((9, 12),)
+    assert second.data == b"***))" and second.masked == ((0, 3),)
+    assert b"s3c" not in first.data and b"r3t" not in second.data
+    # Another direction in between: no stitching across directions.
+    trace.sent(b"ok")
+    trace.received(b"r3t")
+    assert trace.entries[-1].masked == ()
