@@ -31,6 +31,7 @@ acquisition engine merges it, and a caller without one stores it itself.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from meterhub.errors import InvalidValue
@@ -109,27 +110,73 @@ class DlmsDriver(Driver):
         :raises ProtocolError: an answer that cannot be right.
         :raises meterhub.errors.InvalidValue: the address or a setting is malformed.
         """
-        if not isinstance(address, str) or not address.strip():
-            raise InvalidValue("address", "must be host:port or a serial device path")
-        address = address.strip()
-        serial_line = address.startswith("/") or address.upper().startswith("COM")
-        kind = medium.name if medium is not None else ("serial" if serial_line else "tcp")
-        own_part, line_part = split_settings(settings, DlmsSettings, kind)
-        options = DlmsSettings.parse(own_part)
-        own = medium is None
-        if medium is None:
-            medium = open_medium(kind, address, line_part, timeout=options.timeout)
-        try:
-            connection = DlmsConnection(
-                address, options, medium, own_medium=own, serial=serial_line
-            )
-        except BaseException:
-            if own:
-                medium.close()
-            raise
+        connection = self._session(address, settings, medium)
         try:
             connection.open()
         except BaseException:
             connection.close()
             raise
         return connection
+
+    def read_invocation_counter(
+        self, address: str, settings: Mapping[str, Any], medium: Medium | None = None
+    ) -> int:
+        """The meter's HLS frame counter, read by the public client without security.
+
+        Reads ``invocation_counter_object`` (default ``0-0:43.1.0``) through an association
+        of ``public_client_address`` (default 16); start the next HLS session with a counter
+        after it. The same checks and clean-up as :meth:`connect`.
+
+        :raises DeviceError: the meter has no such object or refused it to the public client.
+        """
+        connection = self._session(address, settings, medium)
+        try:
+            return connection.read_public_counter()
+        finally:
+            connection.close()
+
+    def _session(
+        self, address: str, settings: Mapping[str, Any], medium: Medium | None
+    ) -> DlmsConnection:
+        """A connection not yet associated: settings checked first, then the line opened."""
+        if not isinstance(address, str) or not address.strip():
+            raise InvalidValue("address", "must be host:port or a serial device path")
+        address = address.strip()
+        serial_line = address.startswith("/") or address.upper().startswith("COM")
+        kind = medium.name if medium is not None else ("serial" if serial_line else "tcp")
+        own_part, line_part = split_settings(settings, DlmsSettings, kind)
+        options = _parse_settings(own_part)
+        own = medium is None
+        if medium is None:
+            medium = open_medium(kind, address, line_part, timeout=options.timeout)
+        try:
+            return DlmsConnection(address, options, medium, own_medium=own, serial=serial_line)
+        except BaseException:
+            if own:
+                medium.close()
+            raise
+
+
+def _parse_settings(settings: Mapping[str, Any]) -> DlmsSettings:
+    """:meth:`DlmsSettings.parse`, remembered for settings without credentials.
+
+    A fleet of meters of one type repeats the same settings, and pydantic's validation is a
+    measurable part of a short session's CPU. Settings holding a secret are parsed every time,
+    so no credential outlives its session in a cache.
+    """
+    if any(name in settings for name in _SECRETS):
+        return DlmsSettings.parse(settings)
+    try:
+        key = tuple(sorted(settings.items()))
+        hash(key)
+    except TypeError:
+        return DlmsSettings.parse(settings)
+    return _parse_cached(key)
+
+
+_SECRETS = frozenset(DlmsSettings.secrets())
+
+
+@lru_cache(maxsize=256)
+def _parse_cached(key: tuple[tuple[str, Any], ...]) -> DlmsSettings:
+    return DlmsSettings.parse(dict(key))

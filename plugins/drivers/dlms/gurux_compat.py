@@ -89,6 +89,10 @@ one, its test fails and tells us to drop the workaround.
     through ``imageData.put`` on ``None``: no block can ever be transferred →
     :class:`CompatImageTransfer` records blocks by number and keeps the blocks status bit
     string and image_first_not_transferred_block_number.
+23  ``_GXAPDU.generateAARE`` writes the responding-authentication-value (the HLS challenge
+    StoC) as ``AA <n> 80 <n> <StoC>``: the outer length lacks the inner tag and length, so the
+    AARE is malformed BER (gurux's own client reads past it; a strict one refuses it) →
+    :class:`AareBuffer` corrects the outer length.
 ==  =========================================================================================
 
 :func:`install` changes gurux classes of the process (defects 4, 10, 13, 14, 16, 17, 20):
@@ -346,15 +350,19 @@ def probe_unpatched() -> dict[str, str]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-# -- defects 2, 3, 5, 7, 8, 9, 11, 15 ----------------------------------------------------------
+# -- defects 2, 3, 5, 7, 8, 9, 11, 15, 23 ------------------------------------------------------
 
 
 class AareBuffer(GXByteBuffer):
-    """Defect 15: the server's reply buffer, tolerant of ``generateAARE``'s ``setUInt8()``.
+    """Defects 15 and 23: the server's reply buffer, repairing what ``generateAARE`` writes.
 
-    gurux writes ``A4 <len(title)> 04`` and then ``setUInt8()`` with no value where the inner
-    length belongs. Here that call writes the inner length and makes the outer one
+    Defect 15: gurux writes ``A4 <len(title)> 04`` and then ``setUInt8()`` with no value where
+    the inner length belongs. Here that call writes the inner length and makes the outer one
     ``len(title) + 2``, giving the BER ``A4 0A 04 08 <title>``.
+
+    Defect 23: the responding-authentication-value goes out as ``AA <n> 80 <n> <StoC>``, the
+    outer length without the two bytes of the inner tag and length. When an AARE (0x61, after
+    the HDLC LLC header if any) ends in that pattern, the outer length becomes ``n + 2``.
     """
 
     def setUInt8(self, item: Any = None, index: int | None = None) -> None:
@@ -365,6 +373,22 @@ class AareBuffer(GXByteBuffer):
             super().setUInt8(inner)
             return
         super().setUInt8(item, index)
+        if index is None and self.size >= 5 and self._building_aare():
+            end = self.size
+            tail = [self.getUInt8(at) for at in range(end - 4, end)]
+            if tail[0] == _AUTHENTICATION_VALUE_TAG and tail[2] == 0x80 and tail[1] == tail[3]:
+                super().setUInt8(tail[1] + 2, end - 3)
+
+    def _building_aare(self) -> bool:
+        """Whether the buffer holds an AARE being built (after the HDLC LLC header or not)."""
+        first = self.getUInt8(0)
+        if first == _AARE_TAG:
+            return True
+        return first == 0xE6 and self.size > 3 and self.getUInt8(3) == _AARE_TAG
+
+
+_AARE_TAG = 0x61
+_AUTHENTICATION_VALUE_TAG = 0xAA
 
 
 # -- defects 18, 19 ----------------------------------------------------------------------------

@@ -64,6 +64,10 @@ class FrameLink:
         self.trace = trace
         self._pending = b""
 
+    def reset(self) -> None:
+        """Forget bytes read ahead (the line was opened again)."""
+        self._pending = b""
+
     def send(self, frame: bytes) -> None:
         """Write one frame."""
         self.medium.write(bytes(frame))

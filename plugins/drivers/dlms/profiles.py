@@ -35,7 +35,7 @@ from meterhub.plugins.drivers.dlms.cosem import (
     obis_text,
     to_cosem_time,
 )
-from meterhub.plugins.drivers.dlms.events import EVENT_TEXTS
+from meterhub.plugins.drivers.dlms.events import event_table
 from meterhub.plugins.drivers.dlms.registers import RegisterReading
 from meterhub.plugins.drivers.dlms.session import ACCESS_RESULT
 
@@ -246,12 +246,13 @@ class ProfileReading(RegisterReading):
         obis = self.settings.event_log
         readings, quality = self.read_profile(obis, start, end)
         start_utc, end_utc = start.astimezone(UTC), end.astimezone(UTC)
+        table = event_table(self.settings.event_table)
         events = []
         for reading in readings:
             if not start_utc <= reading.timestamp < end_utc or not isinstance(reading.value, int):
                 continue
             code = reading.value
-            events.append(MeterEvent(reading.timestamp, code, obis, EVENT_TEXTS.get(code, "")))
+            events.append(MeterEvent(reading.timestamp, code, obis, table.text(code)))
         events.sort(key=lambda event: (event.timestamp, event.code))
         return EventLog(tuple(events), quality)
 
