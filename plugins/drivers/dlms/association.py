@@ -67,12 +67,14 @@ class Association(DlmsSession):
     def _aarq(self, client: GXDLMSClient, authentication: str, label: str = "") -> None:
         """AARQ/AARE; the calling-authentication-value is masked, the AARE checked."""
         frames = list(client.aarqRequest())
-        span = authentication_value(apdu_of(frames, self.framing))
-        masks = frame_spans(frames, self.framing, [span] if span else [])
+        masks: list[list[tuple[int, int]]] = []
+        if authentication != "none":  # only then does the AARQ carry a value to mask
+            span = authentication_value(apdu_of(frames, self.framing))
+            masks = frame_spans(frames, self.framing, [span] if span else [])
         try:
             note = f"AARQ ({label or authentication})"
             reply = self._request(frames, note, client=client, masks=masks)
-            check_aare(bytes(reply.data))
+            check_aare(bytes(reply.data.array()))
             client.parseAareResponse(reply.data)
         except DeviceError as exc:
             if authentication == "none":
@@ -98,7 +100,9 @@ class Association(DlmsSession):
             reply = self._request(frames, "HLS pass 3", client=client, masks=masks)
             client.parseApplicationAssociationResponse(reply.data)
         except (DeviceError, ProtocolError) as exc:
-            raise AuthenticationFailed(f"HLS authentication failed: {exc}", frame=exc.frame) from exc
+            raise AuthenticationFailed(
+                f"HLS authentication failed: {exc}", frame=exc.frame
+            ) from exc
         except DriverError:
             raise
         except Exception as exc:
@@ -123,7 +127,7 @@ class Association(DlmsSession):
         refused association used (then the counter was not the reason).
         """
         used = int(self.client.ciphering.invocationCounter)
-        self.trace.note(f"HLS association refused with invocation counter {used}: reading the meter's")
+        self.trace.note(f"HLS refused at invocation counter {used}: reading the meter's counter")
         self.release(self.client)  # HDLC: DISC before the public client's SNRM
         try:
             self._fresh_line()

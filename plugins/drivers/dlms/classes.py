@@ -246,4 +246,3 @@ class ClassDirectory:
         if guess is not None:
             return guess, ClassSource.STANDARD
         return None, ClassSource.UNKNOWN
-

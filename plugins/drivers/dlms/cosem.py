@@ -17,6 +17,7 @@ from meterhub.identifiers import canonical_obis
 
 __all__ = [
     "UNITS",
+    "canonical",
     "from_cosem_time",
     "logical_name",
     "obis_text",
@@ -89,6 +90,13 @@ def obis_text(ln: str | bytes | bytearray) -> str:
         raise ValueError(f"a logical name has 6 parts, got {ln!r}")
     a, b, c, d, e, f = parts
     return f"{a}-{b}:{c}.{d}.{e}*{f}"
+
+
+@lru_cache(maxsize=4096)
+def canonical(code: str, field: str = "obis") -> str:
+    """:func:`~meterhub.identifiers.canonical_obis`, remembered (a fleet reads the same codes
+    over and over); :class:`~meterhub.errors.InvalidValue` names ``field`` for a bad one."""
+    return canonical_obis(code, field=field)
 
 
 @lru_cache(maxsize=4096)

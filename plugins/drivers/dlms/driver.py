@@ -144,8 +144,7 @@ class DlmsDriver(Driver):
         address = address.strip()
         serial_line = address.startswith("/") or address.upper().startswith("COM")
         kind = medium.name if medium is not None else ("serial" if serial_line else "tcp")
-        own_part, line_part = split_settings(settings, DlmsSettings, kind)
-        options = _parse_settings(own_part)
+        options, line_part = _prepare(settings, kind)
         own = medium is None
         if medium is None:
             medium = open_medium(kind, address, line_part, timeout=options.timeout)
@@ -157,26 +156,33 @@ class DlmsDriver(Driver):
             raise
 
 
-def _parse_settings(settings: Mapping[str, Any]) -> DlmsSettings:
-    """:meth:`DlmsSettings.parse`, remembered for settings without credentials.
+def _prepare(settings: Mapping[str, Any], kind: str) -> tuple[DlmsSettings, dict[str, Any]]:
+    """The driver's parsed settings and the line's part, remembered for settings without
+    credentials.
 
     A fleet of meters of one type repeats the same settings, and pydantic's validation is a
     measurable part of a short session's CPU. Settings holding a secret are parsed every time,
     so no credential outlives its session in a cache.
     """
-    if any(name in settings for name in _SECRETS):
-        return DlmsSettings.parse(settings)
-    try:
-        key = tuple(sorted(settings.items()))
-        hash(key)
-    except TypeError:
-        return DlmsSettings.parse(settings)
-    return _parse_cached(key)
+    if not any(name in settings for name in _SECRETS):
+        try:
+            key = tuple(sorted(settings.items()))
+            hash(key)
+        except TypeError:
+            pass
+        else:
+            options, line_part = _prepare_cached(key, kind)
+            return options, dict(line_part)
+    own_part, line_part = split_settings(settings, DlmsSettings, kind)
+    return DlmsSettings.parse(own_part), line_part
 
 
 _SECRETS = frozenset(DlmsSettings.secrets())
 
 
 @lru_cache(maxsize=256)
-def _parse_cached(key: tuple[tuple[str, Any], ...]) -> DlmsSettings:
-    return DlmsSettings.parse(dict(key))
+def _prepare_cached(
+    key: tuple[tuple[str, Any], ...], kind: str
+) -> tuple[DlmsSettings, tuple[tuple[str, Any], ...]]:
+    own_part, line_part = split_settings(dict(key), DlmsSettings, kind)
+    return DlmsSettings.parse(own_part), tuple(line_part.items())

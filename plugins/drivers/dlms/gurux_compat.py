@@ -93,12 +93,19 @@ one, its test fails and tells us to drop the workaround.
     StoC) as ``AA <n> 80 <n> <StoC>``: the outer length lacks the inner tag and length, so the
     AARE is malformed BER (gurux's own client reads past it; a strict one refuses it) →
     :class:`AareBuffer` corrects the outer length.
+24  ``GXDLMSLNCommandHandler.getRequestWithList`` (GET-request-with-list) answers an item it
+    cannot give (object undefined, read-write denied) with ``01`` alone instead of ``01 <data-
+    access-result>``, and writes the error code before the data of a refused but existing
+    object: one refused item garbles the whole answer → :class:`CompatLNCommandHandler`
+    encodes every item as a proper Get-Data-Result; :func:`install` binds the name
+    ``GXDLMSLNCommandHandler`` in ``gurux_dlms.GXDLMSServer`` (the server's only caller) to it.
 ==  =========================================================================================
 
-:func:`install` changes gurux classes of the process (defects 4, 10, 13, 14, 16, 17, 20):
-it only *adds* members the classes lack (defect 17 rebinds one module name to a subclass that
-behaves like the original for correct calls), never replaces one, and is idempotent. The
-client side of gurux never uses the additions (except the silenced ``print``). The tests of
+:func:`install` changes gurux classes of the process (defects 4, 10, 13, 14, 16, 17, 20, 24):
+it only *adds* members the classes lack (defects 17 and 24 rebind one module name each to a
+subclass that behaves like the original for every call but the broken one), never replaces
+one, and is idempotent. The client side of gurux never uses the additions (except the silenced
+``print``). The tests of
 those defects therefore run in a fresh interpreter (:func:`probe_unpatched`).
 """
 
@@ -115,13 +122,18 @@ from typing import Any
 from gurux_dlms import GXByteBuffer
 from gurux_dlms.AesGcmParameter import AesGcmParameter
 from gurux_dlms.ConfirmedServiceError import ConfirmedServiceError
-from gurux_dlms.enums import Authentication, ErrorCode, InterfaceType
+from gurux_dlms.enums import Authentication, Command, ErrorCode, InterfaceType, ObjectType
+from gurux_dlms.enums.AccessMode import AccessMode
+from gurux_dlms.GXDLMS import GXDLMS
+from gurux_dlms.GXDLMSLNCommandHandler import GXDLMSLNCommandHandler
 from gurux_dlms.GXDLMSLNParameters import GXDLMSLNParameters
 from gurux_dlms.GXDLMSLongTransaction import GXDLMSLongTransaction
 from gurux_dlms.GXHdlcSettings import GXHdlcSettings
 from gurux_dlms.GXReplyData import GXReplyData
 from gurux_dlms.GXSecure import GXSecure
 from gurux_dlms.GXServerReply import GXServerReply
+from gurux_dlms.internal._GXCommon import _GXCommon
+from gurux_dlms.internal._GXDataInfo import _GXDataInfo
 from gurux_dlms.objects import GXDLMSAssociationLogicalName, GXDLMSImageTransfer
 from gurux_dlms.objects.enums import ImageTransferStatus
 from gurux_dlms.objects.enums.AssociationStatus import AssociationStatus
@@ -136,6 +148,7 @@ __all__ = [
     "AareBuffer",
     "CompatAssociation",
     "CompatImageTransfer",
+    "CompatLNCommandHandler",
     "HdlcLimits",
     "ShiftTolerantAesGcmParameter",
     "install",
@@ -150,6 +163,8 @@ _chippering = importlib.import_module("gurux_dlms.GXDLMSChippering")
 _client = importlib.import_module("gurux_dlms.GXDLMSClient")
 #: The module ``GXDLMS`` (not the class) whose ``AesGcmParameter`` defect 17 rebinds.
 _gxdlms = importlib.import_module("gurux_dlms.GXDLMS")
+#: The server module whose name ``GXDLMSLNCommandHandler`` defect 24 rebinds.
+_server_module = importlib.import_module("gurux_dlms.GXDLMSServer")
 _install_lock = threading.Lock()
 _installed = False
 
@@ -264,6 +279,70 @@ class ShiftTolerantAesGcmParameter(AesGcmParameter):
         super().__init__(tag, systemTitle, blockCipherKey, authenticationKey)
 
 
+class CompatLNCommandHandler(GXDLMSLNCommandHandler):
+    """Defect 24: GET-request-with-list answered with a Get-Data-Result per item.
+
+    Each item is ``00 <data>`` or ``01 <data-access-result>`` (object undefined, read-write
+    denied, or hardware fault when the object fails to give its value). The answer must fit
+    one PDU (a list of registers does); every other request is the original's.
+    """
+
+    @classmethod
+    def getRequestWithList(
+        cls, settings: Any, invokeID: int, server: Any, data: Any, replyData: Any, xml: Any
+    ) -> None:
+        """Read the attribute descriptors, answer each one."""
+        if xml:
+            super().getRequestWithList(settings, invokeID, server, data, replyData, xml)
+            return
+        count = _GXCommon.getObjectCount(data)
+        items = []
+        for _ in range(count):
+            class_id = ObjectType(data.getUInt16())
+            name = bytearray(6)
+            data.get(name)
+            attribute = data.getUInt8()
+            selector, parameters = 0, None
+            if data.getUInt8():
+                selector = data.getUInt8()
+                parameters = _GXCommon.getData(settings, data, _GXDataInfo())
+            ln = _GXCommon.toLogicalName(name)
+            target = settings.objects.findByLN(class_id, ln) or server.onFindObject(class_id, 0, ln)
+            item = ValueEventArgs(server, target, attribute, selector, parameters)
+            item.invokeId = invokeID
+            if target is None:
+                item.error = ErrorCode.UNDEFINED_OBJECT
+            elif server.onGetAttributeAccess(item) == AccessMode.NO_ACCESS:
+                item.error = ErrorCode.READ_WRITE_DENIED
+            items.append(item)
+        server.onPreRead(items)
+        answer = GXByteBuffer()
+        _GXCommon.setObjectCount(count, answer)
+        for item in items:
+            encoded = GXByteBuffer()
+            if not item.error:
+                try:
+                    value = item.value if item.handled else item.target.getValue(settings, item)
+                    if item.byteArray:
+                        encoded.set(value)
+                    else:
+                        GXDLMS.appendData(settings, item.target, item.index, encoded, value)
+                except Exception:
+                    log.debug("get-with-list: %s failed", item.target, exc_info=True)
+                    item.error = ErrorCode.HARDWARE_FAULT
+            if item.error:
+                answer.setUInt8(1)
+                answer.setUInt8(int(item.error))
+            else:
+                answer.setUInt8(0)
+                answer.set(encoded)
+        server.onPostRead(items)
+        parameters = GXDLMSLNParameters(
+            settings, invokeID, Command.GET_RESPONSE, 3, None, answer, 0xFF
+        )
+        GXDLMS.getLNPdu(parameters, replyData)
+
+
 def _set_transaction_data(self: GXDLMSLongTransaction, value: Any) -> None:
     self.data = value
 
@@ -273,7 +352,7 @@ def _silent_print(*args: Any, **kwargs: Any) -> None:
 
 
 def install() -> None:
-    """Defects 4, 10, 13, 14, 16, 17 and 20: add the members gurux's server code calls but lacks.
+    """Defects 4, 10, 13, 14, 16, 17, 20 and 24: add what gurux's server code calls but lacks.
 
     Idempotent; adds only members a class lacks (a fixed gurux keeps its own).
     """
@@ -295,6 +374,8 @@ def install() -> None:
             GXDLMSLongTransaction.setData = _set_transaction_data
         if _gxdlms.AesGcmParameter is AesGcmParameter:
             _gxdlms.AesGcmParameter = ShiftTolerantAesGcmParameter
+        if _server_module.GXDLMSLNCommandHandler is GXDLMSLNCommandHandler:
+            _server_module.GXDLMSLNCommandHandler = CompatLNCommandHandler
         for module in (_chippering, _client):
             if "print" not in vars(module):
                 module.print = _silent_print
@@ -303,7 +384,13 @@ def install() -> None:
 
 _PROBE = """
 import json
+from gurux_dlms.enums import Command, ObjectType
+from gurux_dlms.enums.AccessMode import AccessMode
+from gurux_dlms.GXDLMS import GXDLMS
+from gurux_dlms.GXDLMSLNCommandHandler import GXDLMSLNCommandHandler
 from gurux_dlms.GXDLMSLNParameters import GXDLMSLNParameters
+from gurux_dlms.internal._GXCommon import _GXCommon
+from gurux_dlms.internal._GXDataInfo import _GXDataInfo
 from gurux_dlms.GXDLMSSettings import GXDLMSSettings
 import importlib
 chippering = importlib.import_module("gurux_dlms.GXDLMSChippering")

@@ -7,7 +7,8 @@ the class comes from — never from an object list read in every session.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from gurux_dlms.enums import ObjectType
@@ -23,10 +24,10 @@ from gurux_dlms.objects.GXDLMSObject import GXDLMSObject
 
 from meterhub.errors import InvalidValue
 from meterhub.extensions.driver import DeviceError, ProtocolError, Quality, Reading
-from meterhub.identifiers import canonical_obis
-from meterhub.plugins.drivers.dlms.association import Association
+from meterhub.plugins.drivers.dlms.batch import BatchReading, Item
 from meterhub.plugins.drivers.dlms.classes import ClassSource, ObjectList
 from meterhub.plugins.drivers.dlms.cosem import (
+    canonical,
     from_cosem_time,
     logical_name,
     obis_text,
@@ -44,7 +45,40 @@ __all__ = ["RegisterReading"]
 _WRONG_CLASS = frozenset({4, 9})
 
 
-class RegisterReading(Association):
+@dataclass(slots=True)
+class _Plan:
+    """How one code is read: its items (value, scaler, capture time) and their results."""
+
+    obis: str
+    class_id: int
+    value: Item | None
+    items: list[Item]
+    scaler: Item | None = None
+    capture: Item | None = None
+
+    def refused(self) -> int | None:
+        """The data-access-result of the first refused item (``None``: none refused)."""
+        return next((item.result for item in self.items if item.result is not None), None)
+
+
+#: Register classes: value (attribute 2) raw, scaler and unit apart.
+_REGISTERS = frozenset(
+    {ObjectType.REGISTER, ObjectType.EXTENDED_REGISTER, ObjectType.DEMAND_REGISTER}
+)
+#: The capture-time attribute of extended (4) and demand (5) registers.
+_CAPTURE_TIME = {ObjectType.EXTENDED_REGISTER: 5, ObjectType.DEMAND_REGISTER: 6}
+#: The gurux object of each class ``read_registers`` reads.
+_OBJECTS: dict[int, Callable[[str], GXDLMSObject]] = {
+    ObjectType.DATA: GXDLMSData,
+    ObjectType.REGISTER: GXDLMSRegister,
+    ObjectType.EXTENDED_REGISTER: GXDLMSExtendedRegister,
+    ObjectType.DEMAND_REGISTER: GXDLMSDemandRegister,
+    ObjectType.CLOCK: GXDLMSClock,
+    ObjectType.DISCONNECT_CONTROL: GXDLMSDisconnectControl,
+}
+
+
+class RegisterReading(BatchReading):
     """Registers, instantaneous values and the clock."""
 
     def read_object_list(self) -> list[tuple[int, str, int]]:
@@ -65,8 +99,7 @@ class RegisterReading(Association):
         except Exception as exc:
             raise ProtocolError(f"cannot parse the object list: {exc}") from exc
         listing = ObjectList.from_entries(
-            (int(obj.objectType), obis_text(obj.logicalName), int(obj.version))
-            for obj in objects
+            (int(obj.objectType), obis_text(obj.logicalName), int(obj.version)) for obj in objects
         )
         self.directory.object_list = listing
         self._object_list_read = True
@@ -86,6 +119,7 @@ class RegisterReading(Association):
         return True
 
     def _scaler_unit(self, obj: GXDLMSObject, obis: str) -> tuple[int, str | None, Quality]:
+        """A register's scaler exponent and unit (read once per session)."""
         if obis in self._scalers:
             return (*self._scalers[obis], Quality.VALID)
         attribute = 4 if isinstance(obj, GXDLMSDemandRegister) else 3
@@ -96,73 +130,70 @@ class RegisterReading(Association):
         self._scalers[obis] = found
         return (*found, Quality.VALID)
 
-    def _read_one(self, obis: str, now: datetime, requested: int | None = None) -> Reading:
-        """One code: its class from :attr:`directory`, the object list read once if needed."""
-        self.last_access_result = None
+    def _plan(self, obis: str, class_id: int) -> _Plan:
+        """The attributes that make a reading of ``obis`` as an object of ``class_id``."""
+        ln = logical_name(obis)
+        maker = _OBJECTS.get(class_id)
+        if maker is None:
+            return _Plan(obis, class_id, None, [])
+        obj = maker(ln)
+        value = Item(obj, 2, raw=class_id in _REGISTERS)
+        items = [value]
+        scaler = capture = None
+        if class_id in _REGISTERS:
+            if obis not in self._scalers:
+                scaler = Item(obj, 4 if class_id == ObjectType.DEMAND_REGISTER else 3)
+                items.insert(0, scaler)  # one by one, a refused scaler saves the value's GET
+            if class_id != ObjectType.REGISTER:
+                capture = Item(obj, _CAPTURE_TIME[class_id], required=False)
+                items.append(capture)
+        return _Plan(obis, class_id, value, items, scaler, capture)
+
+    def _reading(self, plan: _Plan, now: datetime) -> Reading:
+        """The reading of a plan whose items were read."""
+        obis, value = plan.obis, plan.value
+        if value is None:
+            return Reading(obis, None, None, 0, now, Quality.UNSUPPORTED)
+        if plan.scaler is not None:
+            if plan.scaler.quality is not Quality.VALID:
+                return Reading(obis, None, None, 0, now, plan.scaler.quality)
+            obj = plan.scaler.obj
+            self._scalers[obis] = (scaler_exponent(obj.scaler), unit_text(obj.unit))
+        if value.quality is not Quality.VALID:
+            return Reading(obis, None, None, 0, now, value.quality)
+        if value.value is None:
+            self.trace.note(f"{obis}: the meter sent no value")
+            return Reading(obis, None, None, 0, now, Quality.INVALID)
+        class_id = plan.class_id
+        if class_id == ObjectType.CLOCK:
+            moment = from_cosem_time(value.value)
+            quality = Quality.VALID if moment is not None else Quality.INVALID
+            return Reading(obis, moment, None, 0, now, quality)
+        if class_id == ObjectType.DISCONNECT_CONTROL:
+            return Reading(obis, int(bool(value.value)), None, 0, now, Quality.VALID)
+        if class_id == ObjectType.DATA:
+            return Reading(obis, plain(value.value), None, 0, now, Quality.VALID)
+        scaler, unit = self._scalers[obis]
+        stamp = now
+        if plan.capture is not None and plan.capture.quality is Quality.VALID:
+            stamp = from_cosem_time(plan.capture.value) or now
+        return Reading(obis, number(value.value), unit, scaler, stamp, Quality.VALID)
+
+    def _resolve(self, obis: str, requested: int | None) -> tuple[int | None, ClassSource]:
+        """The class of ``obis``; an unknown one may make the session read the object list."""
         class_id, source = self.directory.resolve(obis, requested)
         if class_id is None and source is ClassSource.UNKNOWN:
             if self._object_list_on_demand(f"no class known for {obis}"):
                 class_id, source = self.directory.resolve(obis, requested)
         if class_id is None:
+            listing = self.directory.object_list
             where = (
-                f"not in the object list read at {self.directory.object_list.read_at:%Y-%m-%dT%H:%M:%SZ}"
-                if source is ClassSource.OBJECT_LIST and self.directory.object_list
+                f"not in the object list read at {listing.read_at:%Y-%m-%dT%H:%M:%SZ}"
+                if source is ClassSource.OBJECT_LIST and listing is not None
                 else "no interface class known (give it in object_classes or read_object_list())"
             )
             self.trace.note(f"{obis}: {where}")
-            return Reading(obis, None, None, 0, now, Quality.NOT_AVAILABLE)
-        reading = self._read_as(obis, class_id, now)
-        if source is ClassSource.STANDARD and self.last_access_result in _WRONG_CLASS:
-            if self._object_list_on_demand(f"{obis} refused as class {class_id}"):
-                declared, source = self.directory.resolve(obis, requested)
-                if declared is not None and declared != class_id:
-                    return self._read_as(obis, declared, now)
-        return reading
-
-    def _read_as(self, obis: str, class_id: int, now: datetime) -> Reading:
-        """Read ``obis`` as an object of interface class ``class_id``."""
-        ln = logical_name(obis)
-        if class_id == ObjectType.CLOCK:
-            value, quality = self._get(GXDLMSClock(ln), 2)
-            moment = from_cosem_time(value)
-            if quality is Quality.VALID and moment is None:
-                quality = Quality.INVALID
-            return Reading(obis, moment, None, 0, now, quality)
-        if class_id in (ObjectType.REGISTER, ObjectType.EXTENDED_REGISTER):
-            obj: GXDLMSObject = (
-                GXDLMSRegister(ln)
-                if class_id == ObjectType.REGISTER
-                else GXDLMSExtendedRegister(ln)
-            )
-            scaler, unit, quality = self._scaler_unit(obj, obis)
-            if quality is not Quality.VALID:
-                return Reading(obis, None, None, 0, now, quality)
-            value, quality = self._get(obj, 2, raw=True)
-            stamp = now
-            if quality is Quality.VALID and class_id == ObjectType.EXTENDED_REGISTER:
-                captured, capture_quality = self._get(obj, 5)
-                stamp = from_cosem_time(captured) or now
-                if capture_quality is not Quality.VALID:
-                    stamp = now
-            return Reading(obis, number(value), unit, scaler, stamp, quality)
-        if class_id == ObjectType.DEMAND_REGISTER:
-            demand = GXDLMSDemandRegister(ln)
-            scaler, unit, quality = self._scaler_unit(demand, obis)
-            if quality is not Quality.VALID:
-                return Reading(obis, None, None, 0, now, quality)
-            value, quality = self._get(demand, 2, raw=True)
-            stamp = now
-            if quality is Quality.VALID:
-                captured, _ = self._get(demand, 6)
-                stamp = from_cosem_time(captured) or now
-            return Reading(obis, number(value), unit, scaler, stamp, quality)
-        if class_id == ObjectType.DISCONNECT_CONTROL:
-            value, quality = self._get(GXDLMSDisconnectControl(ln), 2)
-            return Reading(obis, None if value is None else int(bool(value)), None, 0, now, quality)
-        if class_id == ObjectType.DATA:
-            value, quality = self._get(GXDLMSData(ln), 2)
-            return Reading(obis, plain(value), None, 0, now, quality)
-        return Reading(obis, None, None, 0, now, Quality.UNSUPPORTED)
+        return class_id, source
 
     def read_registers(
         self, obis_codes: Sequence[str], classes: Mapping[str, int] | None = None
@@ -171,15 +202,44 @@ class RegisterReading(Association):
 
         ``classes`` gives the interface class of codes the caller knows (``{"1-0:1.8.0": 4}``);
         the others come from the settings, the kept object list or the OBIS conventions
-        (:mod:`.classes`).
+        (:mod:`.classes`). The attributes of all codes are read together, by list where the
+        meter allows it (:mod:`.batch`).
         """
-        codes = [canonical_obis(code, field="obis_codes") for code in obis_codes]
+        codes = [canonical(code, "obis_codes") for code in obis_codes]
         requested = {
-            canonical_obis(code, field="classes"): int(class_id)
-            for code, class_id in (classes or {}).items()
+            canonical(code, "classes"): int(class_id) for code, class_id in (classes or {}).items()
         }
         now = datetime.now(UTC)
-        return [self._read_one(code, now, requested.get(code)) for code in codes]
+        plans: list[_Plan | None] = []
+        sources: list[ClassSource] = []
+        for code in codes:
+            class_id, source = self._resolve(code, requested.get(code))
+            plans.append(None if class_id is None else self._plan(code, class_id))
+            sources.append(source)
+        self.read_items([plan.items for plan in plans if plan is not None])
+        readings = []
+        for code, plan, source in zip(codes, plans, sources, strict=True):
+            if plan is None:
+                readings.append(Reading(code, None, None, 0, now, Quality.NOT_AVAILABLE))
+                continue
+            reading = self._reading(plan, now)
+            if source is ClassSource.STANDARD and plan.refused() in _WRONG_CLASS:
+                reading = self._reread(plan, reading, requested.get(code), now)
+            readings.append(reading)
+        return readings
+
+    def _reread(
+        self, plan: _Plan, reading: Reading, requested: int | None, now: datetime
+    ) -> Reading:
+        """A code the conventions got wrong: the object list says its class, read it again."""
+        if not self._object_list_on_demand(f"{plan.obis} refused as class {plan.class_id}"):
+            return reading
+        declared, _ = self.directory.resolve(plan.obis, requested)
+        if declared is None or declared == plan.class_id:
+            return reading
+        again = self._plan(plan.obis, declared)
+        self.read_items([again.items])
+        return self._reading(again, now)
 
     def read_instantaneous(self) -> list[Reading]:
         """The registers of the ``instantaneous`` setting."""

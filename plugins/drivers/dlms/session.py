@@ -51,6 +51,8 @@ _AUTHENTICATION = {
     "low": Authentication.LOW,
     "high": Authentication.HIGH_GMAC,
 }
+#: The settings that are credentials (all masked in the trace).
+_SECRET_NAMES = tuple(DlmsSettings.secrets())
 #: Shorter secrets are masked only at their known place (the AARQ), not anywhere in a frame.
 _MIN_ANYWHERE = 4
 #: Data-access-result codes (IEC 62056-5-3) → the quality of the value.
@@ -93,7 +95,7 @@ class DlmsSession(DriverConnection):
             medium.trace = FrameTrace()
         #: The session's frames (the medium records tx/rx, the driver adds notes).
         self.trace: FrameTrace = medium.trace
-        for name in settings.secrets():
+        for name in _SECRET_NAMES:
             value = getattr(settings, name)
             # Every credential is masked wherever it would appear (see .masking); a password
             # shorter than 4 bytes only where it is known to be (the AARQ), or every "1" in
@@ -193,7 +195,7 @@ class DlmsSession(DriverConnection):
             frames = [frames]
         client = client or self.client
         self.trace.note(note)
-        reply = GXReplyData()
+        reply: GXReplyData | None = None
         try:
             for index, frame in enumerate(frames):
                 reply = GXReplyData()
@@ -211,6 +213,8 @@ class DlmsSession(DriverConnection):
             # must not wait for answers to a release the meter may never give.
             self._broken = True
             raise
+        if reply is None:
+            raise ProtocolError(f"{note}: nothing to send")
         return reply
 
     def _answer(self, reply: GXReplyData, client: GXDLMSClient) -> bytes:

@@ -90,6 +90,10 @@ class DlmsSettings(PluginSettings):
     )
     timeout: float = Field(5.0, ge=1, le=600, description="seconds per answer")
     max_pdu: WholeNumber = Field(1024, ge=64, le=65535, description="max receive PDU size")
+    get_with_list: bool = Field(
+        True, description="read several attributes with one GET-request-with-list when the "
+        "meter offers it (multiple-references)",
+    )  # fmt: skip
     image_transfer: str = Field(IMAGE_TRANSFER, description="image transfer object (class 18)")
     firmware_timeout: float = Field(
         120, ge=1, le=86_400, description="seconds the meter has to verify and activate"

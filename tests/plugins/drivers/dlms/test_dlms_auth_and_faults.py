@@ -97,7 +97,8 @@ def test_corrupt_frame_is_a_protocol_error_with_the_frame(start_fleet, framing: 
     connection = None
     with pytest.raises(ProtocolError) as caught:
         connection = connect(fleet)
-        connection.read_registers(["1-0:1.8.0", "1-0:2.8.0"])
+        connection.read_registers(["1-0:1.8.0", "1-0:2.8.0"])  # by list: one exchange
+        connection.read_clock()  # the third answer is the corrupt one
     frame = caught.value.frame
     assert frame
     if connection is not None:
