@@ -91,11 +91,11 @@ def action_parameter(apdu: bytes) -> tuple[int, int] | None:
     HLS pass 3 answer when the method is the association's reply_to_HLS_authentication.
     """
     data = bytes(apdu)
-    if len(data) < 16 or data[0] != 0xC3 or data[1] != 0x01 or data[13] != 0x01:
+    if len(data) < 15 or data[0] != 0xC3 or data[1] != 0x01 or data[12] != 0x01:
         return None
-    if data[14] != 0x09:
+    if data[13] != 0x09:
         return None
-    size, at = data[15], 16
+    size, at = data[14], 15
     if size & 0x80:
         count = size & 0x7F
         if count not in (1, 2) or len(data) < at + count:

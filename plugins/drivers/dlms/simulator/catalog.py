@@ -22,6 +22,10 @@ objects                     class  values
 1/2/3/4/9.4.0               5      demand registers: quarter-hour averages
 ==========================  =====  ==========================================================
 
+One object departs from the conventions on purpose: ``1-0:15.8.0`` (absolute active energy
+import + export) is an extended register (class 4, with its capture time), as some meters model
+energies; the conventions say class 3, so a driver that guesses must notice and correct itself.
+
 Data objects (class 1): serial number, equipment id, logical device name, firmware version,
 current tariff, status word, event codes, power failure counters, the invocation counter; and
 the clock (8), profiles (7), disconnect control (70), limiter (71), activity calendar (20),
@@ -42,6 +46,7 @@ from gurux_dlms.enums import DataType, Unit
 from gurux_dlms.objects import (
     GXDLMSActionSchedule,
     GXDLMSData,
+    GXDLMSExtendedRegister,
     GXDLMSHdlcSetup,
     GXDLMSScriptTable,
     GXDLMSSecuritySetup,
@@ -77,7 +82,7 @@ from meterhub.plugins.drivers.dlms.simulator.state import (
     _utc,
 )
 
-__all__ = ["PHASE_SHARES", "TARIFF_SHARES", "Quantities", "build_objects"]
+__all__ = ["PHASE_SHARES", "TARIFF_SHARES", "UNCONVENTIONAL", "Quantities", "build_objects", "part"]
 
 #: Percent of the total each phase L1, L2, L3 carries.
 PHASE_SHARES = (40, 35, 25)
@@ -292,7 +297,27 @@ def _demands(q: Quantities, state: MeterState) -> list[Any]:
         found.append(_Demand(f"1.0.{c}.4.0.255", source, unit))
     for rate in (1, 2):
         found.append(_MaxDemand(f"1.0.1.6.{rate}.255", q.power, Unit.ACTIVE_POWER))
+    found.append(_AbsoluteEnergy(q))
     return found
+
+
+#: The object whose class departs from the OBIS conventions (see the module docstring).
+UNCONVENTIONAL = {"1-0:15.8.0*255": 4}
+
+
+class _AbsoluteEnergy(_MaxDemand):
+    """``1-0:15.8.0`` as an extended register: |+A| + |−A| in Wh, captured now."""
+
+    def __init__(self, q: Quantities) -> None:
+        super().__init__("1.0.15.8.0.255", q.power, Unit.ACTIVE_ENERGY)
+        self.quantities = q
+
+    def getValue(self, settings: Any, e: Any) -> Any:
+        now = int(time.time())
+        self.value = self.quantities.import_energy(now) + self.quantities.export_energy(now)
+        self.captureTime = _cosem(now)
+        self.status = 0
+        return GXDLMSExtendedRegister.getValue(self, settings, e)
 
 
 def _profiles(q: Quantities, state: MeterState, registers: dict[str, Any], clock: Any) -> list[Any]:
