@@ -21,6 +21,7 @@ ms per session ÷ the driver's (higher is better; 1.0 = as cheap as the plain cl
 
     .venv/bin/python bench/drivers.py [--meters 10] [--repeat 3]
         [--protocols modbus,iec62056-21,dlms] [--dlms-sessions 300]
+        [--dlms-setting get_with_list=false]
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from typing import Any
 
 from meterhub.config import load_settings
 from meterhub.extensions.driver import Action
+from meterhub.extensions.driverkit import line_settings
 from meterhub.licensing import development_license
 from meterhub.pluginhost import build_plugin_host
 
@@ -92,7 +94,9 @@ def stop_fleet(process: subprocess.Popen[str]) -> None:
 def read_meter(host: Any, endpoint: dict[str, Any], protocol: str) -> int:
     """One complete reading of one meter; returns the number of values read."""
     driver = host.drivers()[endpoint["driver"]]()
-    medium = host.media()[endpoint["medium"]](endpoint["address"], endpoint["settings"])
+    # The medium takes only its own settings (a driver's, such as DLMS credentials, it refuses).
+    line = line_settings(endpoint["medium"], endpoint["settings"])
+    medium = host.media()[endpoint["medium"]](endpoint["address"], line)
     medium.open(5)
     values = 0
     try:
@@ -214,8 +218,13 @@ def driver_session(driver: Any, address: str, settings: dict[str, str]) -> int:
     return int(reading.value)
 
 
-def bench_dlms_reference(host: Any, sessions: int, repeat: int) -> None:
-    """CPU per session of the driver and of a plain gurux-dlms client, alternating runs."""
+def bench_dlms_reference(
+    host: Any, sessions: int, repeat: int, extra: dict[str, str] | None = None
+) -> None:
+    """CPU per session of the driver and of a plain gurux-dlms client, alternating runs.
+
+    ``extra``: driver settings on top of the endpoint's (``get_with_list=false``, ...).
+    """
     if "dlms" not in host.simulators() or "dlms" not in host.drivers():
         emit(case=DLMS_SESSION, backend="dlms", skipped="the dlms driver or simulator is missing")
         return
@@ -226,7 +235,8 @@ def bench_dlms_reference(host: Any, sessions: int, repeat: int) -> None:
         return
     try:
         endpoint = endpoints[0]
-        address, settings = endpoint["address"], dict(endpoint["settings"])
+        address = endpoint["address"]
+        settings = {**endpoint["settings"], **(extra or {})}
         peer_host, port = address.rsplit(":", 1)
         client_address = int(settings.get("client_address", "16"))
         driver = host.drivers()["dlms"]()
@@ -276,6 +286,7 @@ def bench_dlms_reference(host: Any, sessions: int, repeat: int) -> None:
             case=f"dlms session: {DLMS_SESSION}",
             backend="dlms",
             role="driver",
+            driver_settings=extra or {},
             reference="plain gurux-dlms GXDLMSClient over a blocking socket",
             n=sessions,
             sessions_per_s=round(driver_rate, 1),
@@ -294,13 +305,21 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--protocols", default="modbus,iec62056-21,dlms")
     parser.add_argument("--dlms-sessions", type=int, default=300)
+    parser.add_argument(
+        "--dlms-setting",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a driver setting for the DLMS reference comparison (get_with_list=false, ...)",
+    )
     args = parser.parse_args()
     host = build_plugin_host(development_license(), load_settings())
     protocols = [protocol.strip() for protocol in args.protocols.split(",")]
     for protocol in protocols:
         bench_protocol(host, protocol, args.meters, max(args.repeat, 3))
     if "dlms" in protocols:
-        bench_dlms_reference(host, args.dlms_sessions, max(args.repeat, 3))
+        extra = dict(item.split("=", 1) for item in args.dlms_setting)
+        bench_dlms_reference(host, args.dlms_sessions, max(args.repeat, 3), extra)
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ def test_a_meter_that_stops_answering_leaves_no_line_behind(start_fleet) -> None
     with pytest.raises(MeterTimeout):
         connection.read_clock()
     connection.close()
-    with connect(fleet, timeout="2") as again:  # associated: the first line was closed
+    with connect(fleet, timeout="1") as again:  # associated: the first line was closed
         with pytest.raises(MeterTimeout):
             again.read_clock()
 
