@@ -118,18 +118,6 @@ class RegisterReading(BatchReading):
             return False
         return True
 
-    def _scaler_unit(self, obj: GXDLMSObject, obis: str) -> tuple[int, str | None, Quality]:
-        """A register's scaler exponent and unit (read once per session)."""
-        if obis in self._scalers:
-            return (*self._scalers[obis], Quality.VALID)
-        attribute = 4 if isinstance(obj, GXDLMSDemandRegister) else 3
-        _, quality = self._get(obj, attribute)
-        if quality is not Quality.VALID:
-            return 0, None, quality
-        found = (scaler_exponent(obj.scaler), unit_text(obj.unit))
-        self._scalers[obis] = found
-        return (*found, Quality.VALID)
-
     def _plan(self, obis: str, class_id: int) -> _Plan:
         """The attributes that make a reading of ``obis`` as an object of ``class_id``."""
         ln = logical_name(obis)
