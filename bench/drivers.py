@@ -17,8 +17,18 @@ mode C readout (30 billing periods) parsed into readings, billing values and mea
 (``readouts_per_s``, ``values_per_s``), and one telegram per P1 version checked (CRC16),
 parsed and mapped to the electricity meter and its M-Bus meters (``telegrams_per_s``).
 
+**DLMS against a plain gurux-dlms client.** With ``dlms`` among the protocols, two more lines
+measure one short session — association, clock, one register (scaler and value), release —
+against the same simulated meter: the reference is gurux-dlms' ``GXDLMSClient`` over a plain
+blocking socket (the simplest fast loop, in this file), the other the ``dlms`` driver found
+through the plugin host, opening its own TCP medium. The runs alternate, ``--dlms-sessions``
+sessions each, ``--repeat`` times. Since the simulator (another process) takes part of the wall
+time, the comparison is the CPU of this process: ``ratio_vs_reference`` = the reference's CPU
+ms per session ÷ the driver's (higher is better; 1.0 = as cheap as the plain client).
+
     .venv/bin/python bench/drivers.py [--meters 10] [--repeat 3]
-        [--protocols modbus,iec62056-21,dlms] [--cases read,parse]
+        [--protocols modbus,iec62056-21,dlms] [--cases read,parse] [--dlms-sessions 300]
+        [--dlms-setting get_with_list=false]
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ import json
 import os
 import platform
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -98,7 +109,7 @@ def stop_fleet(process: subprocess.Popen[str]) -> None:
 def read_meter(host: Any, endpoint: dict[str, Any], protocol: str) -> int:
     """One complete reading of one meter; returns the number of values read."""
     driver = host.drivers()[endpoint["driver"]]()
-    # the endpoint's settings hold the line's and the driver's: the medium takes its own part
+    # The medium takes only its own settings (a driver's, such as DLMS credentials, it refuses).
     line = line_settings(endpoint["medium"], endpoint["settings"])
     medium = host.media()[endpoint["medium"]](endpoint["address"], line)
     medium.open(5)
@@ -247,18 +258,161 @@ def bench_parsing(repeat: int) -> None:
         note(f"p1 {version}: {count / seconds:.0f} telegrams/s")
 
 
+# -- DLMS: the driver against a plain gurux-dlms client -----------------------------------------
+
+DLMS_SESSION = "association + clock + 1 register (scaler, value) + release"
+
+
+def plain_gurux_session(host: str, port: int, client_address: int, server_address: int) -> int:
+    """The reference session: gurux-dlms' client over a plain socket; returns the register."""
+    from gurux_dlms import GXByteBuffer, GXReplyData
+    from gurux_dlms.enums import Authentication, InterfaceType
+    from gurux_dlms.GXDLMSClient import GXDLMSClient
+    from gurux_dlms.objects import GXDLMSClock, GXDLMSRegister
+
+    client = GXDLMSClient(
+        True, client_address, server_address, Authentication.NONE, None, InterfaceType.WRAPPER
+    )
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def exchange(frame: bytes) -> Any:
+            reply, received = GXReplyData(), GXByteBuffer()
+            sock.sendall(frame)
+            while True:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    raise ConnectionError("the meter closed the connection")
+                received.set(chunk)
+                if client.getData(received, reply, GXReplyData()):
+                    if not reply.isMoreData():
+                        return reply
+                    sock.sendall(client.receiverReady(reply))
+                    received = GXByteBuffer()
+
+        client.parseAareResponse(exchange(client.aarqRequest()[0]).data)
+        clock = GXDLMSClock("0.0.1.0.0.255")
+        client.updateValue(clock, 2, exchange(client.read(clock, 2)[0]).value)
+        register = GXDLMSRegister("1.0.1.8.0.255")
+        client.updateValue(register, 3, exchange(client.read(register, 3)[0]).value)
+        value = exchange(client.read(register, 2)[0]).value
+        exchange(client.releaseRequest()[0])
+    return int(value)
+
+
+def driver_session(driver: Any, address: str, settings: dict[str, str]) -> int:
+    """The same session through the ``dlms`` driver's public API."""
+    with driver.connect(address, settings) as connection:
+        connection.read_clock()
+        reading = connection.read_registers(["1-0:1.8.0"])[0]
+    return int(reading.value)
+
+
+def bench_dlms_reference(
+    host: Any, sessions: int, repeat: int, extra: dict[str, str] | None = None
+) -> None:
+    """CPU per session of the driver and of a plain gurux-dlms client, alternating runs.
+
+    ``extra``: driver settings on top of the endpoint's (``get_with_list=false``, ...).
+    """
+    if "dlms" not in host.simulators() or "dlms" not in host.drivers():
+        emit(case=DLMS_SESSION, backend="dlms", skipped="the dlms driver or simulator is missing")
+        return
+    try:
+        process, endpoints = start_fleet("dlms", 1)
+    except Exception as exc:  # noqa: BLE001 - reported as skipped
+        emit(case=DLMS_SESSION, backend="dlms", skipped=str(exc))
+        return
+    try:
+        endpoint = endpoints[0]
+        address = endpoint["address"]
+        settings = {**endpoint["settings"], **(extra or {})}
+        peer_host, port = address.rsplit(":", 1)
+        client_address = int(settings.get("client_address", "16"))
+        driver = host.drivers()["dlms"]()
+        runs: dict[str, Any] = {
+            "reference": lambda: plain_gurux_session(peer_host, int(port), client_address, 1),
+            "driver": lambda: driver_session(driver, address, settings),
+        }
+        values = {name: run() for name, run in runs.items()}
+        if abs(values["reference"] - values["driver"]) > 10:
+            raise AssertionError(f"the two sessions read different registers: {values}")
+        for _ in range(max(sessions // 10, 20)):  # warm-up
+            for run in runs.values():
+                run()
+        cpu: dict[str, list[float]] = {name: [] for name in runs}
+        wall: dict[str, list[float]] = {name: [] for name in runs}
+        for rep in range(repeat):
+            for name, run in runs.items():
+                cpu0, wall0 = time.process_time(), time.perf_counter()
+                for _ in range(sessions):
+                    run()
+                wall[name].append(time.perf_counter() - wall0)
+                cpu[name].append(time.process_time() - cpu0)
+            note(
+                f"dlms reference run {rep + 1}/{repeat}: "
+                + ", ".join(f"{n} {cpu[n][-1] / sessions * 1000:.3f} ms CPU" for n in runs)
+            )
+        figures = {
+            name: (
+                statistics.median(cpu[name]) / sessions * 1000,
+                sessions / statistics.median(wall[name]),
+            )
+            for name in runs
+        }
+        reference_cpu, reference_rate = figures["reference"]
+        emit(
+            case=f"dlms session: {DLMS_SESSION}",
+            backend="dlms",
+            role="reference",
+            reference="plain gurux-dlms GXDLMSClient over a blocking socket",
+            n=sessions,
+            sessions_per_s=round(reference_rate, 1),
+            cpu_ms=round(reference_cpu, 4),
+            cpu_runs_ms=[round(c / sessions * 1000, 4) for c in cpu["reference"]],
+        )
+        driver_cpu, driver_rate = figures["driver"]
+        emit(
+            case=f"dlms session: {DLMS_SESSION}",
+            backend="dlms",
+            role="driver",
+            driver_settings=extra or {},
+            reference="plain gurux-dlms GXDLMSClient over a blocking socket",
+            n=sessions,
+            sessions_per_s=round(driver_rate, 1),
+            cpu_ms=round(driver_cpu, 4),
+            cpu_runs_ms=[round(c / sessions * 1000, 4) for c in cpu["driver"]],
+            ratio_vs_reference=round(reference_cpu / driver_cpu, 3),
+            target=0.7,
+        )
+    finally:
+        stop_fleet(process)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--meters", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--protocols", default="modbus,iec62056-21,dlms")
     parser.add_argument("--cases", default="read,parse", help="read, parse or both")
+    parser.add_argument("--dlms-sessions", type=int, default=300)
+    parser.add_argument(
+        "--dlms-setting",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a driver setting for the DLMS reference comparison (get_with_list=false, ...)",
+    )
     args = parser.parse_args()
     cases = {case.strip() for case in args.cases.split(",")}
     host = build_plugin_host(development_license(), load_settings())
+    protocols = [protocol.strip() for protocol in args.protocols.split(",")]
     if "read" in cases:
-        for protocol in args.protocols.split(","):
-            bench_protocol(host, protocol.strip(), args.meters, max(args.repeat, 3))
+        for protocol in protocols:
+            bench_protocol(host, protocol, args.meters, max(args.repeat, 3))
+        if "dlms" in protocols:
+            extra = dict(item.split("=", 1) for item in args.dlms_setting)
+            bench_dlms_reference(host, args.dlms_sessions, max(args.repeat, 3), extra)
     if "parse" in cases:
         bench_parsing(max(args.repeat, 3))
 

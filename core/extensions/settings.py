@@ -163,6 +163,10 @@ def invalid_value(
     return InvalidValue(field, reason)
 
 
+#: :meth:`PluginSettings.secrets` per model class (a model's fields never change).
+_SECRETS_OF: dict[type, dict[str, SecretSpec]] = {}
+
+
 class PluginSettings(BaseModel):
     """Base of the settings model of a driver or a medium (see the module docstring).
 
@@ -201,13 +205,20 @@ class PluginSettings(BaseModel):
 
     @classmethod
     def secrets(cls) -> dict[str, SecretSpec]:
-        """The secret settings by name, with their encoding and sizes."""
-        found = {}
-        for name, info in cls.model_fields.items():
-            spec = _spec_of(name, info)
-            if spec is not None:
-                found[name] = spec
-        return found
+        """The secret settings by name, with their encoding and sizes.
+
+        Worked out once per model class (``parse`` asks on every call, and a driver opens
+        thousands of sessions); each call returns a fresh dict.
+        """
+        found = _SECRETS_OF.get(cls)
+        if found is None:
+            found = {}
+            for name, info in cls.model_fields.items():
+                spec = _spec_of(name, info)
+                if spec is not None:
+                    found[name] = spec
+            _SECRETS_OF[cls] = found
+        return dict(found)
 
     @classmethod
     def parse(cls, settings: Mapping[str, Any] | None = None, *, prefix: str | None = None) -> Self:

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 __all__ = ["MASK_BYTE", "Direction", "FrameTrace", "TraceEntry", "mask_spans"]
@@ -107,7 +108,7 @@ class FrameTrace:
     def __init__(self, limit: int = 4 * 1024 * 1024, clock: Callable[[], datetime] | None = None):
         self.limit = limit
         self.dropped = 0
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock or partial(datetime.now, UTC)
         self._entries: list[TraceEntry] = []
         self._size = 0
         self._lock = threading.Lock()
@@ -158,6 +159,11 @@ class FrameTrace:
     def _record(self, data: bytes, direction: Direction) -> None:
         """Mask and store one frame; a secret split across two chunks of the same direction
         is masked in both (the earlier entry is replaced by its masked copy)."""
+        if not self._secrets and not self._next_spans:
+            # Nothing to mask (the common case): no scan. A secret added by another thread at
+            # this very moment applies from the next frame on, as it would anyway.
+            self._add(TraceEntry(self._clock(), direction, data))
+            return
         with self._lock:
             spans = mask_spans(data, self._secrets)
             if direction == Direction.TX and self._next_spans:

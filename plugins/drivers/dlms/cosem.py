@@ -8,6 +8,7 @@ COSEM date-times, which gurux hands over as :class:`~gurux_dlms.GXDateTime`.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 from gurux_dlms import GXDateTime
@@ -16,6 +17,7 @@ from meterhub.identifiers import canonical_obis
 
 __all__ = [
     "UNITS",
+    "canonical",
     "from_cosem_time",
     "logical_name",
     "obis_text",
@@ -69,18 +71,35 @@ UNITS: dict[int, str] = {
 }
 
 
-def obis_text(ln: str | bytes | bytearray) -> str:
-    """The canonical OBIS text of a gurux logical name (``1.0.1.8.0.255`` or 6 bytes)."""
-    if isinstance(ln, bytes | bytearray):
-        parts = list(ln)
-    else:
-        parts = [int(part) for part in str(ln).split(".")]
+@lru_cache(maxsize=4096)
+def _obis_text(ln: str) -> str:
+    parts = [int(part) for part in ln.split(".")]
     if len(parts) != 6:
         raise ValueError(f"a logical name has 6 parts, got {ln!r}")
     a, b, c, d, e, f = parts
     return f"{a}-{b}:{c}.{d}.{e}*{f}"
 
 
+def obis_text(ln: str | bytes | bytearray) -> str:
+    """The canonical OBIS text of a gurux logical name (``1.0.1.8.0.255`` or 6 bytes)."""
+    if isinstance(ln, bytes | bytearray):
+        parts = list(ln)
+    else:
+        return _obis_text(str(ln))
+    if len(parts) != 6:
+        raise ValueError(f"a logical name has 6 parts, got {ln!r}")
+    a, b, c, d, e, f = parts
+    return f"{a}-{b}:{c}.{d}.{e}*{f}"
+
+
+@lru_cache(maxsize=4096)
+def canonical(code: str, field: str = "obis") -> str:
+    """:func:`~meterhub.identifiers.canonical_obis`, remembered (a fleet reads the same codes
+    over and over); :class:`~meterhub.errors.InvalidValue` names ``field`` for a bad one."""
+    return canonical_obis(code, field=field)
+
+
+@lru_cache(maxsize=4096)
 def logical_name(obis: str) -> str:
     """The gurux logical name (``1.0.1.8.0.255``) of an OBIS code in any accepted form."""
     text = canonical_obis(obis, field="obis")

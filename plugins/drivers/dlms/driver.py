@@ -31,6 +31,7 @@ acquisition engine merges it, and a caller without one stores it itself.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from meterhub.errors import InvalidValue
@@ -109,27 +110,79 @@ class DlmsDriver(Driver):
         :raises ProtocolError: an answer that cannot be right.
         :raises meterhub.errors.InvalidValue: the address or a setting is malformed.
         """
-        if not isinstance(address, str) or not address.strip():
-            raise InvalidValue("address", "must be host:port or a serial device path")
-        address = address.strip()
-        serial_line = address.startswith("/") or address.upper().startswith("COM")
-        kind = medium.name if medium is not None else ("serial" if serial_line else "tcp")
-        own_part, line_part = split_settings(settings, DlmsSettings, kind)
-        options = DlmsSettings.parse(own_part)
-        own = medium is None
-        if medium is None:
-            medium = open_medium(kind, address, line_part, timeout=options.timeout)
-        try:
-            connection = DlmsConnection(
-                address, options, medium, own_medium=own, serial=serial_line
-            )
-        except BaseException:
-            if own:
-                medium.close()
-            raise
+        connection = self._session(address, settings, medium)
         try:
             connection.open()
         except BaseException:
             connection.close()
             raise
         return connection
+
+    def read_invocation_counter(
+        self, address: str, settings: Mapping[str, Any], medium: Medium | None = None
+    ) -> int:
+        """The meter's HLS frame counter, read by the public client without security.
+
+        Reads ``invocation_counter_object`` (default ``0-0:43.1.0``) through an association
+        of ``public_client_address`` (default 16); start the next HLS session with a counter
+        after it. The same checks and clean-up as :meth:`connect`.
+
+        :raises DeviceError: the meter has no such object or refused it to the public client.
+        """
+        connection = self._session(address, settings, medium)
+        try:
+            return connection.read_public_counter()
+        finally:
+            connection.close()
+
+    def _session(
+        self, address: str, settings: Mapping[str, Any], medium: Medium | None
+    ) -> DlmsConnection:
+        """A connection not yet associated: settings checked first, then the line opened."""
+        if not isinstance(address, str) or not address.strip():
+            raise InvalidValue("address", "must be host:port or a serial device path")
+        address = address.strip()
+        serial_line = address.startswith("/") or address.upper().startswith("COM")
+        kind = medium.name if medium is not None else ("serial" if serial_line else "tcp")
+        options, line_part = _prepare(settings, kind)
+        own = medium is None
+        if medium is None:
+            medium = open_medium(kind, address, line_part, timeout=options.timeout)
+        try:
+            return DlmsConnection(address, options, medium, own_medium=own, serial=serial_line)
+        except BaseException:
+            if own:
+                medium.close()
+            raise
+
+
+def _prepare(settings: Mapping[str, Any], kind: str) -> tuple[DlmsSettings, dict[str, Any]]:
+    """The driver's parsed settings and the line's part, remembered for settings without
+    credentials.
+
+    A fleet of meters of one type repeats the same settings, and pydantic's validation is a
+    measurable part of a short session's CPU. Settings holding a secret are parsed every time,
+    so no credential outlives its session in a cache.
+    """
+    if not any(name in settings for name in _SECRETS):
+        try:
+            key = tuple(sorted(settings.items()))
+            hash(key)
+        except TypeError:
+            pass
+        else:
+            options, line_part = _prepare_cached(key, kind)
+            return options, dict(line_part)
+    own_part, line_part = split_settings(settings, DlmsSettings, kind)
+    return DlmsSettings.parse(own_part), line_part
+
+
+_SECRETS = frozenset(DlmsSettings.secrets())
+
+
+@lru_cache(maxsize=256)
+def _prepare_cached(
+    key: tuple[tuple[str, Any], ...], kind: str
+) -> tuple[DlmsSettings, tuple[tuple[str, Any], ...]]:
+    own_part, line_part = split_settings(dict(key), DlmsSettings, kind)
+    return DlmsSettings.parse(own_part), tuple(line_part.items())

@@ -22,6 +22,8 @@ from meterhub.extensions.trace import FrameTrace
 __all__ = ["FrameLink", "fcs16"]
 
 _WRAPPER_HEADER = 8
+#: The least a read asks the medium for (it returns what is there, waiting only for the first).
+_CHUNK = 4096
 _HDLC_FLAG = 0x7E
 
 
@@ -64,6 +66,10 @@ class FrameLink:
         self.trace = trace
         self._pending = b""
 
+    def reset(self) -> None:
+        """Forget bytes read ahead (the line was opened again)."""
+        self._pending = b""
+
     def send(self, frame: bytes) -> None:
         """Write one frame."""
         self.medium.write(bytes(frame))
@@ -83,7 +89,9 @@ class FrameLink:
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            chunk = self.medium.read(max(size - len(self._pending), 1), left)
+            # Take whatever has arrived (one read per frame, not one for the header and one
+            # for the rest); bytes past this frame wait in ``_pending`` for the next one.
+            chunk = self.medium.read(max(size - len(self._pending), _CHUNK), left)
             if chunk:
                 self._pending += chunk
         return True
@@ -108,22 +116,21 @@ class FrameLink:
         return ProtocolError(message, frame=frame)
 
     def _wrapper(self, deadline: float) -> bytes:
-        if not self._fill(_WRAPPER_HEADER, deadline):
+        if len(self._pending) < _WRAPPER_HEADER and not self._fill(_WRAPPER_HEADER, deadline):
             raise self._silence("wrapper")
-        header = self._pending[:_WRAPPER_HEADER]
-        version = int.from_bytes(header[0:2], "big")
-        length = int.from_bytes(header[6:8], "big")
+        pending = self._pending
+        version = int.from_bytes(pending[0:2], "big")
+        total = _WRAPPER_HEADER + int.from_bytes(pending[6:8], "big")
         if version != 1:
-            raise self._bad(f"wrapper version {version}, expected 1", self._pending)
-        if _WRAPPER_HEADER + length > self.max_frame:
+            raise self._bad(f"wrapper version {version}, expected 1", pending)
+        if total > self.max_frame:
             raise self._bad(
-                f"oversized wrapper frame: {_WRAPPER_HEADER + length} bytes, limit "
-                f"{self.max_frame}",
-                self._pending,
+                f"oversized wrapper frame: {total} bytes, limit {self.max_frame}", pending
             )
-        if not self._fill(_WRAPPER_HEADER + length, deadline):
+        if len(pending) < total and not self._fill(total, deadline):
             raise self._silence("wrapper")
-        return self._take(_WRAPPER_HEADER + length)
+        frame, self._pending = self._pending[:total], self._pending[total:]
+        return frame
 
     def _hdlc(self, deadline: float) -> bytes:
         while True:

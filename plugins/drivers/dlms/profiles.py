@@ -29,13 +29,16 @@ from meterhub.extensions.driver import (
     Reading,
 )
 from meterhub.identifiers import canonical_obis
+from meterhub.plugins.drivers.dlms.batch import Item
 from meterhub.plugins.drivers.dlms.cosem import (
     from_cosem_time,
     logical_name,
     obis_text,
+    scaler_exponent,
     to_cosem_time,
+    unit_text,
 )
-from meterhub.plugins.drivers.dlms.events import EVENT_TEXTS
+from meterhub.plugins.drivers.dlms.events import event_table
 from meterhub.plugins.drivers.dlms.registers import RegisterReading
 from meterhub.plugins.drivers.dlms.session import ACCESS_RESULT
 
@@ -68,28 +71,42 @@ class ProfileReading(RegisterReading):
         if obis in self._profiles:
             return self._profiles[obis], Quality.VALID
         profile = GXDLMSProfileGeneric(logical_name(obis))
-        for attribute in (3, 4):
-            _, quality = self._get(profile, attribute)
-            if quality is not Quality.VALID:
-                return None, quality
+        layout = [Item(profile, 3), Item(profile, 4)]  # capture objects and period, together
+        self.read_items([layout])
+        for item in layout:
+            if item.quality is not Quality.VALID:
+                return None, item.quality
         self._profiles[obis] = profile
         return profile, Quality.VALID
 
     def _columns(self, profile: GXDLMSProfileGeneric) -> list[tuple[str, int, int, str | None]]:
         """Per capture object: (OBIS, class id, scaler, unit); the clock has class 8."""
+        registers = (
+            ObjectType.REGISTER,
+            ObjectType.EXTENDED_REGISTER,
+            ObjectType.DEMAND_REGISTER,
+        )
+        # The scalers the session does not know yet, read together. A fresh object each: with
+        # the scaler on the capture object itself, gurux would multiply the buffer's values by
+        # it, and readings keep raw values.
+        missing: dict[str, Item] = {}
+        for obj, _ in profile.captureObjects:
+            obis = obis_text(obj.logicalName)
+            if int(obj.objectType) in registers and obis not in self._scalers:
+                fresh = type(obj)(obj.logicalName)
+                attribute = 4 if int(obj.objectType) == ObjectType.DEMAND_REGISTER else 3
+                missing.setdefault(obis, Item(fresh, attribute))
+        self.read_items([[item] for item in missing.values()])
+        for obis, item in missing.items():
+            if item.quality is Quality.VALID:
+                self._scalers[obis] = (scaler_exponent(item.obj.scaler), unit_text(item.obj.unit))
         columns = []
         for obj, _ in profile.captureObjects:
             obis = obis_text(obj.logicalName)
             class_id = int(obj.objectType)
-            scaler, unit = 0, None
-            if class_id in (
-                ObjectType.REGISTER,
-                ObjectType.EXTENDED_REGISTER,
-                ObjectType.DEMAND_REGISTER,
-            ):
-                # A fresh object: with the scaler on the capture object itself, gurux would
-                # multiply the buffer's values by it, and readings keep raw values.
-                scaler, unit, _quality = self._scaler_unit(type(obj)(obj.logicalName), obis)
+            scaler, unit = (
+                self._scalers.get(obis, (0, None)) if class_id in registers else (0, None)
+            )
             columns.append((obis, class_id, scaler, unit))
         return columns
 
@@ -246,12 +263,13 @@ class ProfileReading(RegisterReading):
         obis = self.settings.event_log
         readings, quality = self.read_profile(obis, start, end)
         start_utc, end_utc = start.astimezone(UTC), end.astimezone(UTC)
+        table = event_table(self.settings.event_table)
         events = []
         for reading in readings:
             if not start_utc <= reading.timestamp < end_utc or not isinstance(reading.value, int):
                 continue
             code = reading.value
-            events.append(MeterEvent(reading.timestamp, code, obis, EVENT_TEXTS.get(code, "")))
+            events.append(MeterEvent(reading.timestamp, code, obis, table.text(code)))
         events.sort(key=lambda event: (event.timestamp, event.code))
         return EventLog(tuple(events), quality)
 

@@ -1,12 +1,14 @@
 """Reading registers and the clock: classes 1, 3, 4, 5, 8, 70 with scaler and unit.
 
 A register's interface class decides how it is read (value and scaler/unit for a register, the
-capture time of an extended or demand register, the time of a clock).
+capture time of an extended or demand register, the time of a clock); :mod:`.classes` says where
+the class comes from — never from an object list read in every session.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from gurux_dlms.enums import ObjectType
@@ -22,8 +24,10 @@ from gurux_dlms.objects.GXDLMSObject import GXDLMSObject
 
 from meterhub.errors import InvalidValue
 from meterhub.extensions.driver import DeviceError, ProtocolError, Quality, Reading
-from meterhub.identifiers import canonical_obis
+from meterhub.plugins.drivers.dlms.batch import BatchReading, Item
+from meterhub.plugins.drivers.dlms.classes import ClassSource, ObjectList
 from meterhub.plugins.drivers.dlms.cosem import (
+    canonical,
     from_cosem_time,
     logical_name,
     obis_text,
@@ -31,120 +35,199 @@ from meterhub.plugins.drivers.dlms.cosem import (
     to_cosem_time,
     unit_text,
 )
-from meterhub.plugins.drivers.dlms.session import DlmsSession, number, plain
-from meterhub.plugins.drivers.dlms.settings import (
-    ACTIVITY_CALENDAR,
-    CLOCK,
-    DISCONNECT_CONTROL,
-    IMAGE_TRANSFER,
-    LIMITER,
+from meterhub.plugins.drivers.dlms.session import number, plain
+from meterhub.plugins.drivers.dlms.settings import CLOCK
+
+__all__ = ["RegisterReading"]
+
+#: Data-access-results that say a guessed class was wrong: object-undefined (a meter that looks
+#: objects up by class and name) and object-class-inconsistent.
+_WRONG_CLASS = frozenset({4, 9})
+
+
+@dataclass(slots=True)
+class _Plan:
+    """How one code is read: its items (value, scaler, capture time) and their results."""
+
+    obis: str
+    class_id: int
+    value: Item | None
+    items: list[Item]
+    scaler: Item | None = None
+    capture: Item | None = None
+
+    def refused(self) -> int | None:
+        """The data-access-result of the first refused item (``None``: none refused)."""
+        return next((item.result for item in self.items if item.result is not None), None)
+
+
+#: Register classes: value (attribute 2) raw, scaler and unit apart.
+_REGISTERS = frozenset(
+    {ObjectType.REGISTER, ObjectType.EXTENDED_REGISTER, ObjectType.DEMAND_REGISTER}
 )
-
-__all__ = ["KNOWN_CLASSES", "RegisterReading"]
-
-#: Interface classes of common OBIS codes; others are looked up in the association's list.
-KNOWN_CLASSES = {
-    CLOCK: ObjectType.CLOCK,
-    DISCONNECT_CONTROL: ObjectType.DISCONNECT_CONTROL,
-    LIMITER: ObjectType.LIMITER,
-    ACTIVITY_CALENDAR: ObjectType.ACTIVITY_CALENDAR,
-    IMAGE_TRANSFER: ObjectType.IMAGE_TRANSFER,
+#: The capture-time attribute of extended (4) and demand (5) registers.
+_CAPTURE_TIME = {ObjectType.EXTENDED_REGISTER: 5, ObjectType.DEMAND_REGISTER: 6}
+#: The gurux object of each class ``read_registers`` reads.
+_OBJECTS: dict[int, Callable[[str], GXDLMSObject]] = {
+    ObjectType.DATA: GXDLMSData,
+    ObjectType.REGISTER: GXDLMSRegister,
+    ObjectType.EXTENDED_REGISTER: GXDLMSExtendedRegister,
+    ObjectType.DEMAND_REGISTER: GXDLMSDemandRegister,
+    ObjectType.CLOCK: GXDLMSClock,
+    ObjectType.DISCONNECT_CONTROL: GXDLMSDisconnectControl,
 }
 
 
-class RegisterReading(DlmsSession):
+class RegisterReading(BatchReading):
     """Registers, instantaneous values and the clock."""
 
     def read_object_list(self) -> list[tuple[int, str, int]]:
-        """The association's object list: ``(class id, OBIS, version)`` per object."""
-        if self._object_list is None:
-            reply = self._request(self.client.getObjectsRequest(), "GET association object list")
-            if reply.error:
-                raise DeviceError(f"the meter refused its object list (result {reply.error})")
-            try:
-                # parseLNObjects: parseObjects would also look up every object's description in
-                # gurux's OBIS table (about 100 ms for 25 objects), which a reading never uses.
-                objects = self.client.parseLNObjects(reply.data, True, True)
-            except Exception as exc:
-                raise ProtocolError(f"cannot parse the object list: {exc}") from exc
-            self._object_list = [
-                (int(obj.objectType), obis_text(obj.logicalName), int(obj.version))
-                for obj in objects
-            ]
-            for class_id, obis, _ in self._object_list:
-                self._classes.setdefault(obis, class_id)
-        return list(self._object_list)
+        """The association's object list, read from the meter: ``(class id, OBIS, version)``.
 
-    def _class_of(self, obis: str) -> int | None:
-        if obis in KNOWN_CLASSES:
-            return int(KNOWN_CLASSES[obis])
-        if obis not in self._classes:
+        The session then takes classes from it, and :attr:`state` hands it back as
+        ``object_list`` (compact text with the read time) for the caller to keep in the meter's
+        settings: later sessions need neither the list nor a guess.
+        """
+        self._object_list_tried = True
+        reply = self._request(self.client.getObjectsRequest(), "GET association object list")
+        if reply.error:
+            raise DeviceError(f"the meter refused its object list (result {reply.error})")
+        try:
+            # parseLNObjects: parseObjects would also look up every object's description in
+            # gurux's OBIS table (about 100 ms for 25 objects), which a reading never uses.
+            objects = self.client.parseLNObjects(reply.data, True, True)
+        except Exception as exc:
+            raise ProtocolError(f"cannot parse the object list: {exc}") from exc
+        listing = ObjectList.from_entries(
+            (int(obj.objectType), obis_text(obj.logicalName), int(obj.version)) for obj in objects
+        )
+        self.directory.object_list = listing
+        self._object_list_read = True
+        self.trace.note(f"object list: {len(listing.objects)} objects")
+        return listing.entries()
+
+    def _object_list_on_demand(self, why: str) -> bool:
+        """Read the object list once in this session when the settings allow; whether it was."""
+        if not self.settings.object_list_on_demand or self._object_list_tried:
+            return False
+        self.trace.note(f"{why}: reading the object list once")
+        try:
             self.read_object_list()
-        return self._classes.get(obis)
+        except DeviceError as exc:
+            self.trace.note(f"no object list: {exc}")
+            return False
+        return True
 
-    def _scaler_unit(self, obj: GXDLMSObject, obis: str) -> tuple[int, str | None, Quality]:
-        if obis in self._scalers:
-            return (*self._scalers[obis], Quality.VALID)
-        attribute = 4 if isinstance(obj, GXDLMSDemandRegister) else 3
-        _, quality = self._get(obj, attribute)
-        if quality is not Quality.VALID:
-            return 0, None, quality
-        found = (scaler_exponent(obj.scaler), unit_text(obj.unit))
-        self._scalers[obis] = found
-        return (*found, Quality.VALID)
-
-    def _read_one(self, obis: str, now: datetime) -> Reading:
-        class_id = self._class_of(obis)
-        if class_id is None:
-            return Reading(obis, None, None, 0, now, Quality.NOT_AVAILABLE)
+    def _plan(self, obis: str, class_id: int) -> _Plan:
+        """The attributes that make a reading of ``obis`` as an object of ``class_id``."""
         ln = logical_name(obis)
-        if class_id == ObjectType.CLOCK:
-            value, quality = self._get(GXDLMSClock(ln), 2)
-            moment = from_cosem_time(value)
-            if quality is Quality.VALID and moment is None:
-                quality = Quality.INVALID
-            return Reading(obis, moment, None, 0, now, quality)
-        if class_id in (ObjectType.REGISTER, ObjectType.EXTENDED_REGISTER):
-            obj: GXDLMSObject = (
-                GXDLMSRegister(ln)
-                if class_id == ObjectType.REGISTER
-                else GXDLMSExtendedRegister(ln)
-            )
-            scaler, unit, quality = self._scaler_unit(obj, obis)
-            if quality is not Quality.VALID:
-                return Reading(obis, None, None, 0, now, quality)
-            value, quality = self._get(obj, 2, raw=True)
-            stamp = now
-            if quality is Quality.VALID and class_id == ObjectType.EXTENDED_REGISTER:
-                captured, capture_quality = self._get(obj, 5)
-                stamp = from_cosem_time(captured) or now
-                if capture_quality is not Quality.VALID:
-                    stamp = now
-            return Reading(obis, number(value), unit, scaler, stamp, quality)
-        if class_id == ObjectType.DEMAND_REGISTER:
-            demand = GXDLMSDemandRegister(ln)
-            scaler, unit, quality = self._scaler_unit(demand, obis)
-            if quality is not Quality.VALID:
-                return Reading(obis, None, None, 0, now, quality)
-            value, quality = self._get(demand, 2, raw=True)
-            stamp = now
-            if quality is Quality.VALID:
-                captured, _ = self._get(demand, 6)
-                stamp = from_cosem_time(captured) or now
-            return Reading(obis, number(value), unit, scaler, stamp, quality)
-        if class_id == ObjectType.DISCONNECT_CONTROL:
-            value, quality = self._get(GXDLMSDisconnectControl(ln), 2)
-            return Reading(obis, None if value is None else int(bool(value)), None, 0, now, quality)
-        if class_id == ObjectType.DATA:
-            value, quality = self._get(GXDLMSData(ln), 2)
-            return Reading(obis, plain(value), None, 0, now, quality)
-        return Reading(obis, None, None, 0, now, Quality.UNSUPPORTED)
+        maker = _OBJECTS.get(class_id)
+        if maker is None:
+            return _Plan(obis, class_id, None, [])
+        obj = maker(ln)
+        value = Item(obj, 2, raw=class_id in _REGISTERS)
+        items = [value]
+        scaler = capture = None
+        if class_id in _REGISTERS:
+            if obis not in self._scalers:
+                scaler = Item(obj, 4 if class_id == ObjectType.DEMAND_REGISTER else 3)
+                items.insert(0, scaler)  # one by one, a refused scaler saves the value's GET
+            if class_id != ObjectType.REGISTER:
+                capture = Item(obj, _CAPTURE_TIME[class_id], required=False)
+                items.append(capture)
+        return _Plan(obis, class_id, value, items, scaler, capture)
 
-    def read_registers(self, obis_codes: Sequence[str]) -> list[Reading]:
-        """Registers (classes 1, 3, 4, 5, 8, 70) with scaler and unit, in the order asked."""
-        codes = [canonical_obis(code, field="obis_codes") for code in obis_codes]
+    def _reading(self, plan: _Plan, now: datetime) -> Reading:
+        """The reading of a plan whose items were read."""
+        obis, value = plan.obis, plan.value
+        if value is None:
+            return Reading(obis, None, None, 0, now, Quality.UNSUPPORTED)
+        if plan.scaler is not None:
+            if plan.scaler.quality is not Quality.VALID:
+                return Reading(obis, None, None, 0, now, plan.scaler.quality)
+            obj = plan.scaler.obj
+            self._scalers[obis] = (scaler_exponent(obj.scaler), unit_text(obj.unit))
+        if value.quality is not Quality.VALID:
+            return Reading(obis, None, None, 0, now, value.quality)
+        if value.value is None:
+            self.trace.note(f"{obis}: the meter sent no value")
+            return Reading(obis, None, None, 0, now, Quality.INVALID)
+        class_id = plan.class_id
+        if class_id == ObjectType.CLOCK:
+            moment = from_cosem_time(value.value)
+            quality = Quality.VALID if moment is not None else Quality.INVALID
+            return Reading(obis, moment, None, 0, now, quality)
+        if class_id == ObjectType.DISCONNECT_CONTROL:
+            return Reading(obis, int(bool(value.value)), None, 0, now, Quality.VALID)
+        if class_id == ObjectType.DATA:
+            return Reading(obis, plain(value.value), None, 0, now, Quality.VALID)
+        scaler, unit = self._scalers[obis]
+        stamp = now
+        if plan.capture is not None and plan.capture.quality is Quality.VALID:
+            stamp = from_cosem_time(plan.capture.value) or now
+        return Reading(obis, number(value.value), unit, scaler, stamp, Quality.VALID)
+
+    def _resolve(self, obis: str, requested: int | None) -> tuple[int | None, ClassSource]:
+        """The class of ``obis``; an unknown one may make the session read the object list."""
+        class_id, source = self.directory.resolve(obis, requested)
+        if class_id is None and source is ClassSource.UNKNOWN:
+            if self._object_list_on_demand(f"no class known for {obis}"):
+                class_id, source = self.directory.resolve(obis, requested)
+        if class_id is None:
+            listing = self.directory.object_list
+            where = (
+                f"not in the object list read at {listing.read_at:%Y-%m-%dT%H:%M:%SZ}"
+                if source is ClassSource.OBJECT_LIST and listing is not None
+                else "no interface class known (give it in object_classes or read_object_list())"
+            )
+            self.trace.note(f"{obis}: {where}")
+        return class_id, source
+
+    def read_registers(
+        self, obis_codes: Sequence[str], classes: Mapping[str, int] | None = None
+    ) -> list[Reading]:
+        """Registers (classes 1, 3, 4, 5, 8, 70) with scaler and unit, in the order asked.
+
+        ``classes`` gives the interface class of codes the caller knows (``{"1-0:1.8.0": 4}``);
+        the others come from the settings, the kept object list or the OBIS conventions
+        (:mod:`.classes`). The attributes of all codes are read together, by list where the
+        meter allows it (:mod:`.batch`).
+        """
+        codes = [canonical(code, "obis_codes") for code in obis_codes]
+        requested = {
+            canonical(code, "classes"): int(class_id) for code, class_id in (classes or {}).items()
+        }
         now = datetime.now(UTC)
-        return [self._read_one(code, now) for code in codes]
+        plans: list[_Plan | None] = []
+        sources: list[ClassSource] = []
+        for code in codes:
+            class_id, source = self._resolve(code, requested.get(code))
+            plans.append(None if class_id is None else self._plan(code, class_id))
+            sources.append(source)
+        self.read_items([plan.items for plan in plans if plan is not None])
+        readings = []
+        for code, plan, source in zip(codes, plans, sources, strict=True):
+            if plan is None:
+                readings.append(Reading(code, None, None, 0, now, Quality.NOT_AVAILABLE))
+                continue
+            reading = self._reading(plan, now)
+            if source is ClassSource.STANDARD and plan.refused() in _WRONG_CLASS:
+                reading = self._reread(plan, reading, requested.get(code), now)
+            readings.append(reading)
+        return readings
+
+    def _reread(
+        self, plan: _Plan, reading: Reading, requested: int | None, now: datetime
+    ) -> Reading:
+        """A code the conventions got wrong: the object list says its class, read it again."""
+        if not self._object_list_on_demand(f"{plan.obis} refused as class {plan.class_id}"):
+            return reading
+        declared, _ = self.directory.resolve(plan.obis, requested)
+        if declared is None or declared == plan.class_id:
+            return reading
+        again = self._plan(plan.obis, declared)
+        self.read_items([again.items])
+        return self._reading(again, now)
 
     def read_instantaneous(self) -> list[Reading]:
         """The registers of the ``instantaneous`` setting."""

@@ -8,8 +8,9 @@ control modules of this package add their actions on top of it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from gurux_dlms import GXByteBuffer, GXDLMSException, GXReplyData
@@ -32,6 +33,7 @@ from meterhub.extensions.driver import (
 from meterhub.extensions.medium import Medium
 from meterhub.extensions.trace import FrameTrace
 from meterhub.plugins.drivers.dlms import gurux_compat
+from meterhub.plugins.drivers.dlms.classes import ClassDirectory
 from meterhub.plugins.drivers.dlms.cosem import from_cosem_time, obis_text
 from meterhub.plugins.drivers.dlms.link import FrameLink
 from meterhub.plugins.drivers.dlms.settings import DlmsSettings
@@ -49,6 +51,10 @@ _AUTHENTICATION = {
     "low": Authentication.LOW,
     "high": Authentication.HIGH_GMAC,
 }
+#: The settings that are credentials (all masked in the trace).
+_SECRET_NAMES = tuple(DlmsSettings.secrets())
+#: Shorter secrets are masked only at their known place (the AARQ), not anywhere in a frame.
+_MIN_ANYWHERE = 4
 #: Data-access-result codes (IEC 62056-5-3) → the quality of the value.
 ACCESS_RESULT = {
     1: Quality.UNKNOWN_ERROR,  # hardware fault
@@ -66,7 +72,8 @@ ACCESS_RESULT = {
 
 
 class DlmsSession(DriverConnection):
-    """An association with one meter: frames, association, GET/SET/ACTION, release."""
+    """An association with one meter: frames, GET/SET/ACTION, release (:mod:`.association`
+    opens it)."""
 
     driver_name = "dlms"
 
@@ -88,74 +95,117 @@ class DlmsSession(DriverConnection):
             medium.trace = FrameTrace()
         #: The session's frames (the medium records tx/rx, the driver adds notes).
         self.trace: FrameTrace = medium.trace
+        for name in _SECRET_NAMES:
+            value = getattr(settings, name)
+            # Every credential is masked wherever it would appear (see .masking); a password
+            # shorter than 4 bytes only where it is known to be (the AARQ), or every "1" in
+            # every frame would be masked too.
+            if value and len(value) >= _MIN_ANYWHERE:
+                self.trace.add_secret(value)
         self.framing = settings.framing or ("hdlc" if serial else "wrapper")
         self.authentication = settings.authentication
         self.timeout = settings.timeout
-        if self.framing == "hdlc":
-            server_address = GXDLMSClient.getServerAddress(
-                settings.logical_address, settings.physical_address
-            )
-            interface = InterfaceType.HDLC
-        else:
-            server_address = settings.logical_address
-            interface = InterfaceType.WRAPPER
-        password = settings.password if settings.authentication == "low" else None
-        client = GXDLMSSecureClient(
-            True,
-            settings.client_address,
-            server_address,
-            _AUTHENTICATION[settings.authentication],
-            password,
-            interface,
+        self.client = self.new_client(
+            settings.client_address, settings.authentication, settings.invocation_counter
         )
-        client.maxReceivePDUSize = settings.max_pdu
-        if settings.authentication == "high":
-            cipher = client.ciphering
-            cipher.security = _SECURITY[settings.security]
-            cipher.systemTitle = bytearray(settings.system_title or b"")
-            cipher.authenticationKey = bytearray(settings.authentication_key or b"")
-            cipher.blockCipherKey = bytearray(settings.block_cipher_key or b"")
-            cipher.invocationCounter = settings.invocation_counter
-        self.client = client
         # HDLC: gurux's default information field is 128 bytes; ciphered PDUs come segmented.
         limit = settings.max_pdu + 64 if self.framing == "wrapper" else 2050
         self.link = FrameLink(medium, self.framing, self.timeout, limit, self.trace)
         self._associated = False
         self._broken = False
         self._closed = False
-        #: Caches of this session: interface class, scaler/unit and profile layout per OBIS.
-        self._classes: dict[str, int] = {}
-        self._object_list: list[tuple[int, str, int]] | None = None
+        #: Where interface classes come from (request, settings, object list, conventions).
+        self.directory = ClassDirectory(settings.class_map, settings.kept_object_list)
+        #: Whether this session read the object list (then ``state`` hands it back), and
+        #: whether it tried (the list is read at most once per session).
+        self._object_list_read = False
+        self._object_list_tried = False
+        #: Caches of this session: scaler/unit and profile layout per OBIS.
         self._scalers: dict[str, tuple[int, str | None]] = {}
         self._profiles: dict[str, Any] = {}
+        #: The data-access-result of the last refused GET (``None`` after a valid one).
+        self.last_access_result: int | None = None
+
+    def new_client(
+        self, client_address: int, authentication: str, invocation_counter: int = 0
+    ) -> GXDLMSClient:
+        """A gurux client for this meter's address and framing (HLS keys when ``high``)."""
+        settings = self.settings
+        if self.framing == "hdlc":
+            server_address, size = settings.server_address
+            interface = InterfaceType.HDLC
+        else:
+            server_address, size = settings.logical_address, 0
+            interface = InterfaceType.WRAPPER
+        password = settings.password if authentication == "low" else None
+        client_class = GXDLMSSecureClient if authentication == "high" else GXDLMSClient
+        client = client_class(
+            True,
+            client_address,
+            server_address,
+            _AUTHENTICATION[authentication],
+            password,
+            interface,
+        )
+        if size:
+            client.serverAddressSize = size
+        client.maxReceivePDUSize = settings.max_pdu
+        if authentication == "high":
+            cipher = client.ciphering
+            cipher.security = _SECURITY[settings.security]
+            cipher.systemTitle = bytearray(settings.system_title or b"")
+            cipher.authenticationKey = bytearray(settings.authentication_key or b"")
+            cipher.blockCipherKey = bytearray(settings.block_cipher_key or b"")
+            cipher.invocationCounter = invocation_counter
+        return client
 
     # -- session state ----------------------------------------------------------------------------
 
     @property
     def state(self) -> Mapping[str, str]:
-        """Settings to store back after the session: the next HLS invocation counter."""
-        if self.authentication != "high":
-            return {}
-        return {"invocation_counter": str(self.client.ciphering.invocationCounter)}
+        """Settings to store back after the session (read after :meth:`close` too).
+
+        ``invocation_counter``: the next HLS frame counter; ``object_list``: the meter's
+        object list with its read time, when this session read it (see :mod:`.classes`).
+        """
+        found: dict[str, str] = {}
+        if self.authentication == "high":
+            found["invocation_counter"] = str(self.client.ciphering.invocationCounter)
+        if self._object_list_read and self.directory.object_list is not None:
+            found["object_list"] = self.directory.object_list.text()
+        return MappingProxyType(found)
 
     # -- exchanging frames ---------------------------------------------------------------
 
-    def _request(self, frames: Any, note: str) -> GXReplyData:
-        """Send a request (one frame or a list) and collect the whole answer."""
+    def _request(
+        self,
+        frames: Any,
+        note: str,
+        *,
+        client: GXDLMSClient | None = None,
+        masks: Sequence[Sequence[tuple[int, int]]] = (),
+    ) -> GXReplyData:
+        """Send a request (one frame or a list) and collect the whole answer.
+
+        ``masks`` holds, per frame, the byte spans the trace must mask (see :mod:`.masking`).
+        """
         if self._closed:
             raise LinkLost("the DLMS session is closed")
         if isinstance(frames, bytes | bytearray):
             frames = [frames]
+        client = client or self.client
         self.trace.note(note)
-        reply = GXReplyData()
+        reply: GXReplyData | None = None
         try:
-            for frame in frames:
+            for index, frame in enumerate(frames):
                 reply = GXReplyData()
+                if index < len(masks) and masks[index]:
+                    self.trace.mask_next(masks[index])
                 self.link.send(bytes(frame))
                 while True:
-                    self._answer(reply)
+                    self._answer(reply, client)
                     if reply.isMoreData():
-                        self.link.send(bytes(self.client.receiverReady(reply)))
+                        self.link.send(bytes(client.receiverReady(reply)))
                         continue
                     break
         except (LinkLost, ProtocolError):
@@ -163,15 +213,17 @@ class DlmsSession(DriverConnection):
             # must not wait for answers to a release the meter may never give.
             self._broken = True
             raise
+        if reply is None:
+            raise ProtocolError(f"{note}: nothing to send")
         return reply
 
-    def _answer(self, reply: GXReplyData) -> bytes:
+    def _answer(self, reply: GXReplyData, client: GXDLMSClient) -> bytes:
         """Read frames until gurux has a complete answer; classify what it cannot parse."""
         while True:
             frame = self.link.receive()
             notify = GXReplyData()
             try:
-                done = self.client.getData(GXByteBuffer(bytearray(frame)), reply, notify)
+                done = client.getData(GXByteBuffer(bytearray(frame)), reply, notify)
             except (GXDLMSConfirmedServiceError, GXDLMSExceptionResponse) as exc:
                 self.trace.note(f"service error: {exc}")
                 raise DeviceError(f"the meter refused the request: {exc}", frame=frame) from exc
@@ -195,67 +247,37 @@ class DlmsSession(DriverConnection):
         return DeviceError(f"the meter answered with an error: {exc}", frame=frame)
 
     def open(self) -> None:
-        """SNRM/UA (HDLC), AARQ/AARE and, for HLS, the challenge exchange."""
-        client = self.client
-        if self.framing == "hdlc":
-            reply = self._request(client.snrmRequest(), "SNRM")
-            try:
-                client.parseUAResponse(reply.data)
-            except Exception as exc:
-                raise ProtocolError(
-                    f"bad UA frame: {exc}", frame=self.trace.last_received()
-                ) from exc
-        try:
-            reply = self._request(client.aarqRequest(), f"AARQ ({self.authentication})")
-            client.parseAareResponse(reply.data)
-        except DeviceError as exc:
-            if self.authentication == "none":
-                raise
-            raise AuthenticationFailed(
-                f"the meter refused the association: {exc}", frame=exc.frame
-            ) from exc
-        except GXDLMSException as exc:
-            raise self._refused(exc, self.trace.last_received() or b"") from exc
-        except DriverError:
-            raise
-        except Exception as exc:
-            raise ProtocolError(f"bad AARE: {exc}", frame=self.trace.last_received()) from exc
-        if client.isAuthenticationRequired:
-            try:
-                reply = self._request(client.getApplicationAssociationRequest(), "HLS pass 3")
-                client.parseApplicationAssociationResponse(reply.data)
-            except (DeviceError, ProtocolError) as exc:
-                raise AuthenticationFailed(
-                    f"HLS authentication failed: {exc}", frame=exc.frame
-                ) from exc
-            except DriverError:
-                raise
-            except Exception as exc:
-                self.trace.note(f"HLS pass 4 failed: {exc}")
-                raise AuthenticationFailed(
-                    f"HLS authentication failed: {exc}", frame=self.trace.last_received()
-                ) from exc
-        self._associated = True
-        self.trace.note("associated")
+        """Associate (implemented by :class:`~.association.Association`)."""
+        raise NotImplementedError
 
     # -- reading attributes -------------------------------------------------------------
 
-    def _get(self, obj: GXDLMSObject, attribute: int, *, raw: bool = False) -> tuple[Any, Quality]:
+    def _get(
+        self,
+        obj: GXDLMSObject,
+        attribute: int,
+        *,
+        raw: bool = False,
+        client: GXDLMSClient | None = None,
+    ) -> tuple[Any, Quality]:
         """Read one attribute; a refused value gives its quality, not an exception.
 
         ``raw`` returns the value as sent: gurux's ``updateValue`` multiplies a register's
         value by its scaler, while a reading keeps the raw value and the exponent apart.
         """
+        client = client or self.client
         note = f"GET {obis_text(obj.logicalName)} class {int(obj.objectType)} attr {attribute}"
-        reply = self._request(self.client.read(obj, attribute), note)
+        reply = self._request(client.read(obj, attribute), note, client=client)
         if reply.error:
+            self.last_access_result = int(reply.error)
             quality = ACCESS_RESULT.get(int(reply.error), Quality.UNKNOWN_ERROR)
             self.trace.note(f"data-access-result {int(reply.error)} → {quality.value}")
             return None, quality
+        self.last_access_result = None
         if raw:
             return reply.value, Quality.VALID
         try:
-            value = self.client.updateValue(obj, attribute, reply.value)
+            value = client.updateValue(obj, attribute, reply.value)
         except Exception as exc:
             self.trace.note(f"cannot decode attribute {attribute}: {exc}")
             return None, Quality.INVALID
@@ -280,6 +302,25 @@ class DlmsSession(DriverConnection):
 
     # -- session -------------------------------------------------------------------------------
 
+    def release(self, client: GXDLMSClient) -> None:
+        """Release ``client``'s association (RLRQ) and, on HDLC, disconnect (DISC); never
+        raises."""
+        if self._broken:
+            return
+        try:
+            frames = client.releaseRequest()
+            if frames:
+                self._request(frames, "RLRQ", client=client)
+        except Exception as exc:
+            self.trace.note(f"release failed: {exc}")
+        if self.framing == "hdlc" and not self._broken:
+            try:
+                frames = client.disconnectRequest()
+                if frames:
+                    self._request(frames, "DISC", client=client)
+            except Exception as exc:
+                self.trace.note(f"disconnect failed: {exc}")
+
     def close(self) -> None:
         """Release the association (and disconnect HDLC); never raises."""
         if self._closed:
@@ -287,17 +328,9 @@ class DlmsSession(DriverConnection):
         try:
             if self._broken:
                 self.trace.note("session broken: closing the line without a release")
-            elif self._associated:
+            elif self._associated or self.framing == "hdlc":
                 self._associated = False
-                try:
-                    self._request(self.client.releaseRequest(), "RLRQ")
-                except Exception as exc:
-                    self.trace.note(f"release failed: {exc}")
-            if self.framing == "hdlc" and not self._broken:
-                try:
-                    self._request(self.client.disconnectRequest(), "DISC")
-                except Exception as exc:
-                    self.trace.note(f"disconnect failed: {exc}")
+                self.release(self.client)
         finally:
             self._closed = True
             if self._own_medium:

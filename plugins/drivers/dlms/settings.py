@@ -12,14 +12,19 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from meterhub.errors import InvalidValue
 from meterhub.extensions.driverkit import PluginSettings, WholeNumber, secret
 from meterhub.identifiers import canonical_obis
+from meterhub.plugins.drivers.dlms.addressing import server_address
+from meterhub.plugins.drivers.dlms.classes import ObjectList, parse_object_classes
+from meterhub.plugins.drivers.dlms.events import event_tables
 
 __all__ = [
     "ACTIVITY_CALENDAR",
     "CLOCK",
     "DISCONNECT_CONTROL",
     "IMAGE_TRANSFER",
+    "INVOCATION_COUNTER",
     "LIMITER",
     "DlmsSettings",
 ]
@@ -30,8 +35,11 @@ LIMITER = "0-0:17.0.0*255"
 ACTIVITY_CALENDAR = "0-0:13.0.0*255"
 IMAGE_TRANSFER = "0-0:44.0.0*255"
 
+INVOCATION_COUNTER = "0-0:43.1.0*255"
+
 _OBIS_SETTINGS = (
     "image_transfer", "load_profile", "event_log", "daily_profile", "monthly_profile",
+    "invocation_counter_object",
 )  # fmt: skip
 
 
@@ -46,7 +54,10 @@ class DlmsSettings(PluginSettings):
         1, ge=0, le=0x3FFF, description="server logical device (1: management)"
     )
     physical_address: WholeNumber = Field(
-        17, ge=0, le=0x3FFF, description="server physical address (HDLC)"
+        17, ge=0, le=0x3FFF, description="server physical address (HDLC lower address)"
+    )
+    address_size: WholeNumber = Field(
+        0, description="HDLC server address bytes: 1, 2, 4 or 0 (2, or 4 when a part is > 127)"
     )
     authentication: Literal["none", "low", "high"] = Field(
         "none", description="none, low (password) or high (HLS GMAC, suite 0)"
@@ -67,8 +78,22 @@ class DlmsSettings(PluginSettings):
     invocation_counter: WholeNumber = Field(
         1, ge=0, le=0xFFFFFFFF, description="the next HLS frame counter"
     )
+    invocation_counter_object: str = Field(
+        INVOCATION_COUNTER,
+        description="frame counter object (class 1) the public client reads to resynchronise",
+    )
+    invocation_counter_resync: bool = Field(
+        True, description="on a refused HLS association, read the meter's counter and retry once"
+    )
+    public_client_address: WholeNumber = Field(
+        16, ge=1, le=0x7F, description="client SAP without authentication (counter reads)"
+    )
     timeout: float = Field(5.0, ge=1, le=600, description="seconds per answer")
     max_pdu: WholeNumber = Field(1024, ge=64, le=65535, description="max receive PDU size")
+    get_with_list: bool = Field(
+        True, description="read several attributes with one GET-request-with-list when the "
+        "meter offers it (multiple-references)",
+    )  # fmt: skip
     image_transfer: str = Field(IMAGE_TRANSFER, description="image transfer object (class 18)")
     firmware_timeout: float = Field(
         120, ge=1, le=86_400, description="seconds the meter has to verify and activate"
@@ -80,6 +105,21 @@ class DlmsSettings(PluginSettings):
     instantaneous: str = Field(
         "1-0:1.7.0*255,1-0:32.7.0*255,1-0:31.7.0*255",
         description="comma list of the registers read_instantaneous reads",
+    )
+    object_classes: str = Field(
+        "", description="interface classes of codes that differ from the OBIS conventions: "
+        "OBIS=class, comma separated",
+    )  # fmt: skip
+    object_list: str | None = Field(
+        None, description="the meter's object list as read_object_list() left it in state "
+        "(read time; class/version OBIS; ...)",
+    )  # fmt: skip
+    object_list_on_demand: bool = Field(
+        True, description="read the object list once in a session when a code's class is "
+        "unknown or the conventions' class is refused",
+    )  # fmt: skip
+    event_table: str = Field(
+        "standard", description="event code table of the meter type (texts of read_events)"
     )
 
     @field_validator(*_OBIS_SETTINGS)
@@ -97,6 +137,34 @@ class DlmsSettings(PluginSettings):
             if code.strip()
         ]
         return ",".join(codes)
+
+    @field_validator("object_classes")
+    @classmethod
+    def _classes(cls, value: str) -> str:
+        classes = parse_object_classes(value)
+        return ",".join(f"{obis}={class_id}" for obis, class_id in classes.items())
+
+    @field_validator("object_list")
+    @classmethod
+    def _object_list(cls, value: str | None) -> str | None:
+        if value is not None:
+            ObjectList.parse(value)
+        return value
+
+    @field_validator("event_table")
+    @classmethod
+    def _event_table(cls, value: str) -> str:
+        known = event_tables()
+        if value not in known:
+            raise InvalidValue(
+                "settings.event_table", f"unknown table {value!r}; known: {', '.join(known)}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _addresses(self) -> DlmsSettings:
+        server_address(self.logical_address, self.physical_address, self.address_size)
+        return self
 
     @model_validator(mode="after")
     def _credentials(self) -> DlmsSettings:
@@ -116,3 +184,18 @@ class DlmsSettings(PluginSettings):
     def instantaneous_codes(self) -> list[str]:
         """The OBIS codes of :attr:`instantaneous`."""
         return [code for code in self.instantaneous.split(",") if code]
+
+    @property
+    def class_map(self) -> dict[str, int]:
+        """:attr:`object_classes` as ``{OBIS: class id}``."""
+        return parse_object_classes(self.object_classes)
+
+    @property
+    def kept_object_list(self) -> ObjectList | None:
+        """:attr:`object_list` parsed (cached by its text), or ``None``."""
+        return ObjectList.parse(self.object_list) if self.object_list else None
+
+    @property
+    def server_address(self) -> tuple[int, int]:
+        """``(gurux server address, address size)`` on HDLC (see :mod:`.addressing`)."""
+        return server_address(self.logical_address, self.physical_address, self.address_size)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
 from gurux_dlms.enums import InterfaceType
 
+from meterhub.errors import InvalidValue
 from meterhub.extensions.driverkit import ByteChannel, FrameServer, SimulatedMeter
 from meterhub.extensions.simulator import Faults, RunningFleet, SimulatedEndpoint, Simulator
+from meterhub.plugins.drivers.dlms.addressing import server_address
 from meterhub.plugins.drivers.dlms.simulator.server import _Session
 from meterhub.plugins.drivers.dlms.simulator.state import (
     _AUTH_LEVELS,
     CLIENT_MANAGEMENT,
+    LOGICAL_ADDRESS,
     PHYSICAL_ADDRESS,
     ImageState,
     MeterState,
@@ -28,12 +32,32 @@ class _Meter:
     state: MeterState
     endpoint: SimulatedEndpoint
     interface_type: InterfaceType
+    #: At most this many clients served at a time (``None``: no limit).
+    slots: threading.Semaphore | None = None
 
 
 def _tcp_session(meter: _Meter) -> Callable[[ByteChannel], None]:
-    """One association per connection; a ``drop_after`` fault ends the connection."""
+    """One association per connection; a ``drop_after`` fault ends the connection.
+
+    With ``max_clients``, a connection beyond the limit waits (unserved) until an earlier one
+    ends, as a meter that takes one client at a time: a client that leaks its line blocks the
+    next one.
+    """
 
     def serve(channel: ByteChannel) -> None:
+        slots = meter.slots
+        if slots is not None:
+            while not slots.acquire(timeout=0.1):
+                if getattr(channel, "closed", None) is not None and channel.closed.is_set():
+                    return
+            try:
+                _serve(channel)
+            finally:
+                slots.release()
+            return
+        _serve(channel)
+
+    def _serve(channel: ByteChannel) -> None:
         session = _Session(meter.state, meter.interface_type)
         while True:
             data = channel.read(4096, 0.2)
@@ -122,6 +146,8 @@ class DlmsSimulator(Simulator):
         if authentication not in _AUTH_LEVELS:
             raise ValueError(f"authentication must be none, low or high, not {authentication!r}")
         image_options = _image_options(options)
+        addressing = _addressing(options)
+        max_clients = _whole(options, "max_clients", 0)
         interface = InterfaceType.HDLC if framing == "hdlc" else InterfaceType.WRAPPER
         server = FrameServer("dlms-sim")
         meters: list[_Meter] = []
@@ -131,10 +157,12 @@ class DlmsSimulator(Simulator):
                 secrets = meter_secrets(serial)
                 state = MeterState(
                     serial, SimulatedMeter(serial), faults or Faults(), authentication, secrets,
-                    image=image_options(),
+                    image=image_options(), **addressing,
                 )  # fmt: skip
-                settings = _endpoint_settings(framing, authentication, secrets)
-                meter = _Meter(state, SimulatedEndpoint(serial, "dlms", "", ""), interface)
+                settings = _endpoint_settings(framing, authentication, secrets, addressing)
+                slots = threading.Semaphore(max_clients) if max_clients else None
+                endpoint = SimulatedEndpoint(serial, "dlms", "", "")
+                meter = _Meter(state, endpoint, interface, slots)
                 if transport == "tcp":
                     port = base_port + number - 1 if base_port else 0
                     bound_host, bound_port = server.listen(host, port, _tcp_session(meter))
@@ -179,10 +207,34 @@ def _image_options(options: Mapping[str, str]) -> Callable[[], ImageState]:
     return make
 
 
-def _endpoint_settings(framing: str, authentication: str, secrets: dict[str, str]) -> dict:
+def _whole(options: Mapping[str, str], name: str, default: int) -> int:
+    try:
+        return int(options.get(name, str(default)), 0)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {options[name]!r}") from None
+
+
+def _addressing(options: Mapping[str, str]) -> dict[str, int]:
+    """The HDLC address options, checked like the driver's settings."""
+    found = {
+        "logical_address": _whole(options, "logical_address", LOGICAL_ADDRESS),
+        "physical_address": _whole(options, "physical_address", PHYSICAL_ADDRESS),
+        "address_size": _whole(options, "address_size", 0),
+    }
+    try:
+        server_address(found["logical_address"], found["physical_address"], found["address_size"])
+    except InvalidValue as exc:
+        raise ValueError(f"{exc.field.removeprefix('settings.')}: {exc.reason}") from None
+    return found
+
+
+def _endpoint_settings(
+    framing: str, authentication: str, secrets: dict[str, str], addressing: dict[str, int]
+) -> dict:
     settings = {"framing": framing, "authentication": authentication}
     if framing == "hdlc":
-        settings["physical_address"] = str(PHYSICAL_ADDRESS)
+        for name, value in addressing.items():
+            settings[name] = str(value)
     settings["client_address"] = str(CLIENT_MANAGEMENT)
     if authentication == "none":
         return settings

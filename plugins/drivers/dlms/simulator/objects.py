@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar as _calendar
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,17 +32,12 @@ from gurux_dlms.objects.GXDLMSImageActivateInfo import GXDLMSImageActivateInfo
 from meterhub.extensions.driverkit import SimulatedMeter
 from meterhub.plugins.drivers.dlms.gurux_compat import CompatImageTransfer
 from meterhub.plugins.drivers.dlms.simulator.state import (
-    _DAILY_DAYS,
     _DAY,
-    _DENIED,
     _EVENT_DAYS,
-    _LP_DAYS,
-    _MONTHS,
     _QUARTER,
     ImageState,
     MeterState,
     _cosem,
-    _utc,
 )
 
 
@@ -97,10 +91,22 @@ class _LiveData(GXDLMSData):
 
 
 class _MaxDemand(GXDLMSExtendedRegister):
-    def __init__(self, state: MeterState) -> None:
-        super().__init__("1.0.1.6.0.255")
-        self.state = state
-        self.unit = Unit.ACTIVE_POWER
+    """Maximum demand of the UTC day so far (class 4): the highest hourly power, and its hour."""
+
+    def __init__(
+        self,
+        ln: str = "1.0.1.6.0.255",
+        source: Callable[[int], int] | None = None,
+        unit: Unit = Unit.ACTIVE_POWER,
+        *,
+        state: MeterState | None = None,
+    ) -> None:
+        super().__init__(ln)
+        if source is None:
+            assert state is not None
+            source = state.model.power
+        self.source = source
+        self.unit = unit
         self.scaler = 1.0
         self.setDataType(2, DataType.UINT32)
 
@@ -108,18 +114,30 @@ class _MaxDemand(GXDLMSExtendedRegister):
         now = int(time.time())
         day = now - now % _DAY
         hours = range(day, now + 1, 3600)
-        peak = max(hours, key=lambda hour: (self.state.model.power(hour), -hour))
-        self.value = self.state.model.power(peak)
+        peak = max(hours, key=lambda hour: (self.source(hour), -hour))
+        self.value = self.source(peak)
         self.captureTime = _cosem(peak)
         self.status = 0
         return super().getValue(settings, e)
 
 
 class _Demand(GXDLMSDemandRegister):
-    def __init__(self, state: MeterState) -> None:
-        super().__init__("1.0.1.4.0.255")
-        self.state = state
-        self.unit = Unit.ACTIVE_POWER
+    """A demand register (class 5): current and last quarter-hour average of a power."""
+
+    def __init__(
+        self,
+        ln: str = "1.0.1.4.0.255",
+        source: Callable[[int], int] | None = None,
+        unit: Unit = Unit.ACTIVE_POWER,
+        *,
+        state: MeterState | None = None,
+    ) -> None:
+        super().__init__(ln)
+        if source is None:
+            assert state is not None
+            source = state.model.power
+        self.source = source
+        self.unit = unit
         self.scaler = 1.0
         self.period = _QUARTER
         self.numberOfPeriods = 1
@@ -129,8 +147,8 @@ class _Demand(GXDLMSDemandRegister):
     def getValue(self, settings: Any, e: Any) -> Any:
         now = int(time.time())
         start = now - now % _QUARTER
-        self.currentAverageValue = self.state.model.power(now)
-        self.lastAverageValue = self.state.model.power(start - 1)
+        self.currentAverageValue = self.source(now)
+        self.lastAverageValue = self.source(start - 1)
         self.captureTime = _cosem(start)
         self.startTimeCurrent = _cosem(start)
         self.status = 0
@@ -389,118 +407,6 @@ class _ImageTransfer(CompatImageTransfer):
         ):
             e.error = ErrorCode.OTHER_REASON
         return None
-
-
-def _build_objects(state: MeterState) -> list[Any]:
-    model = state.model
-    clock = _LiveClock(state)
-    event_code = _LiveData("0.0.96.11.0.255", lambda: _last_event(model), DataType.UINT16)
-    active = _LiveRegister(
-        "1.0.1.8.0.255", model.active_energy, Unit.ACTIVE_ENERGY, 0, DataType.UINT32
-    )
-    export = _LiveRegister(
-        "1.0.2.8.0.255", lambda at: state.export_energy(at) // 10, Unit.ACTIVE_ENERGY, 1,
-        DataType.UINT32,
-    )  # fmt: skip
-    reactive = _LiveRegister(
-        "1.0.3.8.0.255", model.reactive_energy, Unit.REACTIVE_ENERGY, 0, DataType.UINT32
-    )
-    power = _LiveRegister("1.0.1.7.0.255", model.power, Unit.ACTIVE_POWER, 0, DataType.INT32)
-    voltage = _LiveRegister("1.0.32.7.0.255", model.voltage, Unit.VOLTAGE, -1, DataType.UINT16)
-    current = _LiveRegister("1.0.31.7.0.255", model.current, Unit.CURRENT, -2, DataType.UINT16)
-
-    def last_quarter(register: Callable[[int], int]) -> Callable[[int], int]:
-        def value(at: int) -> int:
-            edge = at - at % _QUARTER
-            return register(edge) - register(edge - _QUARTER)
-
-        return value
-
-    lp_active = _LiveRegister(
-        "1.0.1.29.0.255", last_quarter(model.active_energy), Unit.ACTIVE_ENERGY, 0,
-        DataType.UINT32,
-    )  # fmt: skip
-    lp_reactive = _LiveRegister(
-        "1.0.3.29.0.255", last_quarter(model.reactive_energy), Unit.REACTIVE_ENERGY, 0,
-        DataType.UINT32,
-    )  # fmt: skip
-    time_column = _Column(clock, 2, DataType.OCTET_STRING)
-
-    def quarter_edges(now: int) -> list[int]:
-        last = now - now % _QUARTER
-        return list(range(last - (_LP_DAYS * 96 - 1) * _QUARTER, last + 1, _QUARTER))
-
-    load_profile = _LiveProfile(
-        "1.0.99.1.0.255",
-        _QUARTER,
-        [time_column, _Column(lp_active, 2, DataType.UINT32),
-         _Column(lp_reactive, 2, DataType.UINT32)],
-        quarter_edges,
-        lambda edge: [
-            _cosem(edge),
-            model.active_energy(edge) - model.active_energy(edge - _QUARTER),
-            model.reactive_energy(edge) - model.reactive_energy(edge - _QUARTER),
-        ],
-    )  # fmt: skip
-
-    def billing_row(edge: int) -> list[Any]:
-        return [_cosem(edge), model.active_energy(edge), state.export_energy(edge) // 10]
-
-    def day_edges(now: int) -> list[int]:
-        last = now - now % _DAY
-        return list(range(last - (_DAILY_DAYS - 1) * _DAY, last + 1, _DAY))
-
-    def month_edges(now: int) -> list[int]:
-        moment = _utc(now)
-        year, month = moment.year, moment.month
-        edges = []
-        for _ in range(_MONTHS):
-            edges.append(_calendar.timegm((year, month, 1, 0, 0, 0)))
-            year, month = (year, month - 1) if month > 1 else (year - 1, 12)
-        return sorted(edges)
-
-    billing_columns = [
-        time_column,
-        _Column(active, 2, DataType.UINT32),
-        _Column(export, 2, DataType.UINT32),
-    ]
-    daily = _LiveProfile("1.0.98.2.0.255", _DAY, billing_columns, day_edges, billing_row)
-    monthly = _LiveProfile("1.0.98.1.0.255", 0, billing_columns, month_edges, billing_row)
-
-    def event_edges(now: int) -> list[int]:
-        return [
-            int(event.timestamp.timestamp())
-            for event in model.events(now - _EVENT_DAYS * _DAY, now + 1)
-        ]
-
-    def event_row(at: int) -> list[Any]:
-        codes = [event.code for event in model.events(at, at + 1)]
-        return [_cosem(at), codes[0] if codes else 0]
-
-    events = _LiveProfile(
-        "0.0.99.98.0.255", 0,
-        [time_column, _Column(event_code, 2, DataType.UINT16)],
-        event_edges, event_row,
-    )  # fmt: skip
-
-    def text(value: str) -> Callable[[], bytes]:
-        return lambda: value.encode()
-
-    denied = GXDLMSData(_DENIED)
-    denied.value = 0
-    return [
-        clock,
-        _LiveData("0.0.42.0.0.255", text("MHS" + state.serial), DataType.OCTET_STRING),
-        _LiveData("0.0.96.1.0.255", text(state.serial), DataType.OCTET_STRING),
-        _LiveData("1.0.0.2.0.255", lambda: state.firmware().encode(), DataType.OCTET_STRING),
-        _LiveData(
-            "0.0.43.1.0.255", lambda: state.invocation_counter + 1, DataType.UINT32
-        ),
-        active, export, reactive, power, voltage, current, lp_active, lp_reactive,
-        _MaxDemand(state), _Demand(state),
-        load_profile, daily, monthly, events, event_code,
-        _Disconnector(state), _Limiter(state, power), _Calendar(state), denied,
-    ] + ([_ImageTransfer(state)] if state.image.present else [])  # fmt: skip
 
 
 def _last_event(model: SimulatedMeter) -> int:

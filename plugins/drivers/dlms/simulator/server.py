@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from gurux_dlms import GXDLMSClient
 from gurux_dlms.enums import (
     Authentication,
     InterfaceType,
@@ -15,8 +14,9 @@ from gurux_dlms.enums.MethodAccessMode import MethodAccessMode
 from gurux_dlms.enums.Security import Security
 from gurux_dlms.enums.SourceDiagnostic import SourceDiagnostic
 
+from meterhub.plugins.drivers.dlms.addressing import address_bytes, server_address
 from meterhub.plugins.drivers.dlms.gurux_compat import CompatServer
-from meterhub.plugins.drivers.dlms.simulator.objects import _build_objects
+from meterhub.plugins.drivers.dlms.simulator.catalog import build_objects
 from meterhub.plugins.drivers.dlms.simulator.state import (
     _AUTH_LEVELS,
     _DENIED,
@@ -25,8 +25,6 @@ from meterhub.plugins.drivers.dlms.simulator.state import (
     _WRITABLE,
     CLIENT_MANAGEMENT,
     CLIENT_PUBLIC,
-    LOGICAL_ADDRESS,
-    PHYSICAL_ADDRESS,
     MeterState,
 )
 
@@ -62,10 +60,13 @@ class _MeterServer(CompatServer):
         cipher.blockCipherKey = bytearray(bytes.fromhex(secrets["block_cipher_key"]))
         cipher.security = Security.NONE
         if interface_type == InterfaceType.HDLC:
-            self._address = GXDLMSClient.getServerAddress(LOGICAL_ADDRESS, PHYSICAL_ADDRESS)
+            self._address, size = server_address(
+                state.logical_address, state.physical_address, state.address_size
+            )
+            self.settings.serverAddressSize = size  # answers carry the same address form
         else:
-            self._address = LOGICAL_ADDRESS
-        self.add_objects(_build_objects(state))
+            self._address = state.logical_address
+        self.add_objects(build_objects(state))
 
     def reply(self, data: bytes, connection_info: Any = None) -> bytes | None:
         """Check the invocation counter of a ciphered AARQ, then let gurux answer."""
@@ -165,11 +166,37 @@ class _Session:
         self.interface_type = interface_type
         self.server = _MeterServer(state, interface_type)
         self.replies = 0
+        #: HDLC: the destination address field of frames for this meter, byte for byte.
+        self.address = (
+            address_bytes(state.logical_address, state.physical_address, state.address_size)
+            if interface_type == InterfaceType.HDLC
+            else b""
+        )
+
+    def addressed_to_me(self, data: bytes) -> bool:
+        """HDLC: whether a frame's destination address is this meter's, in the same form.
+
+        A meter on a bus stays silent for frames to other stations; an address of another
+        size (one byte instead of two) is another station too. Fragments (a frame arriving
+        in pieces) are let through.
+        """
+        if not self.address or len(data) < 3 or data[0] != 0x7E:
+            return True
+        field = bytearray()
+        for byte in data[3:]:
+            field.append(byte)
+            if byte & 1:
+                break
+        if not field or not field[-1] & 1:
+            return True  # cut short: gurux waits for the rest
+        return bytes(field) == self.address
 
     def handle(self, data: bytes) -> tuple[bytes | None, bool]:
         """Return (reply to send or ``None``, whether to drop the line afterwards)."""
         faults = self.faults
         if faults.silent_after is not None and self.replies >= faults.silent_after:
+            return None, False
+        if not self.addressed_to_me(data):
             return None, False
         answer = self.server.reply(data)
         if answer is None:

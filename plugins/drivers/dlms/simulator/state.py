@@ -149,6 +149,10 @@ class MeterState:
     invocation_counter: int = 0
     #: The image transfer object's state and what it received.
     image: ImageState = field(default_factory=ImageState)
+    #: HDLC: the server address the meter answers on (logical and physical device, size).
+    logical_address: int = LOGICAL_ADDRESS
+    physical_address: int = PHYSICAL_ADDRESS
+    address_size: int = 0
 
     def firmware(self) -> str:
         """The firmware version: the identifier of the last activated image, or the factory's."""

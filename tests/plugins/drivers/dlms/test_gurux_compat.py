@@ -166,7 +166,7 @@ def test_defect_13_set_handler_calls_missing_parameter_accessors(
 
 
 def test_defect_14_gurux_prints_to_stdout(unpatched: dict[str, str]) -> None:
-    assert unpatched["print"] and unpatched["client_print"]
+    assert unpatched["print"] and unpatched["client_print"] and unpatched["apdu_print"]
 
 
 def test_defect_15_aare_with_a_system_title_cannot_be_built() -> None:
@@ -251,3 +251,54 @@ def test_defect_22_image_block_transfer_cannot_store_a_block() -> None:
     assert fixed.blocks == {0: bytes(200)}
     assert fixed.imageTransferredBlocksStatus == "10"
     assert fixed.imageFirstNotTransferredBlockNumber == 1
+
+
+def test_defect_23_aare_authentication_value_has_the_inner_length_outside() -> None:
+    import importlib
+
+    apdu = importlib.import_module("gurux_dlms._GXAPDU")._GXAPDU
+    settings = GXDLMSSettings(True, None)
+    settings.authentication = Authentication.HIGH  # no AP title: defect 15 stays out
+    settings.stoCChallenge = bytearray(range(16))
+    plain = GXByteBuffer()
+    apdu.generateAARE(settings, plain, 0, 0, None, None, None)
+    assert b"\xaa\x10\x80\x10" + bytes(range(16)) in bytes(plain.array())
+    fixed = gurux_compat.AareBuffer()
+    apdu.generateAARE(settings, fixed, 0, 0, None, None, None)
+    assert b"\xaa\x12\x80\x10" + bytes(range(16)) in bytes(fixed.array())
+
+
+class _ListServer:
+    """What ``getRequestWithList`` asks of a server: no object is found."""
+
+    def __init__(self, settings: GXDLMSSettings) -> None:
+        self.settings = settings
+
+    def onFindObject(self, *args: object) -> None:
+        return None
+
+    def onPreRead(self, args: object) -> None:
+        pass
+
+    def onPostRead(self, args: object) -> None:
+        pass
+
+
+def test_defect_24_get_with_list_drops_the_access_result_of_a_missing_object() -> None:
+    def answer(handler: type) -> bytes:
+        settings = GXDLMSSettings(True, None)
+        request = GXByteBuffer()
+        request.set(bytes.fromhex("0100030100010800ff0200"))  # 1 descriptor
+        reply = GXByteBuffer()
+        handler.getRequestWithList(settings, 0xC1, _ListServer(settings), request, reply, None)
+        return bytes(reply.array())
+
+    # get-response-with-list (C4 03), invoke id, 1 result: only "01", no data-access-result.
+    assert answer(GXDLMSLNCommandHandler).endswith(bytes.fromhex("c403c10101"))
+    assert answer(gurux_compat.CompatLNCommandHandler).endswith(bytes.fromhex("c403c1010104"))
+
+
+def test_defect_25_settings_lack_get_max_pdu_size(unpatched: dict[str, str]) -> None:
+    assert unpatched["getMaxPduSize"].startswith("AttributeError")
+    source = inspect.getsource(GXDLMSLNCommandHandler.getRequestNextDataBlock)
+    assert "settings.getMaxPduSize()" in source

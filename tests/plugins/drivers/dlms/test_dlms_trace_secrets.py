@@ -1,0 +1,138 @@
+"""Frame traces never hold secrets: LLS password, HLS challenge and answer, keys, system title.
+
+Each test reads through a medium whose trace the test holds, then looks for every secret byte
+sequence in the stored records (hex) and in the text (spaced hex), as an operator would see it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from meterhub.extensions.driver import Quality
+from meterhub.extensions.driverkit import open_medium
+from meterhub.extensions.trace import MASK_BYTE, FrameTrace
+from meterhub.plugins.drivers.dlms.driver import DlmsDriver
+from meterhub.plugins.drivers.dlms.simulator import DlmsFleet
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def spaced(data: bytes) -> str:
+    return " ".join(f"{byte:02X}" for byte in data)
+
+
+def assert_absent(trace: FrameTrace, secrets: dict[str, bytes]) -> None:
+    records = trace.as_records()
+    stored = "".join(record["hex"] for record in records)
+    text = trace.text()
+    for name, value in secrets.items():
+        assert value, name
+        assert value.hex() not in stored, f"{name} is in the stored trace"
+        assert spaced(value) not in text, f"{name} is in the trace text"
+
+
+def session(fleet: DlmsFleet, kind: str, **extra: str) -> tuple[FrameTrace, dict[str, Any]]:
+    endpoint = fleet.endpoints[0]
+    trace = FrameTrace()
+    medium = open_medium(kind, endpoint.address, {}, timeout=5, trace=trace)
+    seen: dict[str, Any] = {}
+    try:
+        with DlmsDriver().connect(endpoint.address, {**endpoint.settings, **extra}, medium) as c:
+            seen["challenge"] = bytes(c.client.settings.ctoSChallenge or b"")
+            seen["clock"] = c.read_clock().quality
+    finally:
+        medium.close()
+    return trace, seen
+
+
+@pytest.mark.parametrize(("framing", "transport"), [("wrapper", "tcp"), ("hdlc", "serial")])
+def test_low_authentication_password_is_masked(start_fleet, framing: str, transport: str) -> None:
+    fleet = start_fleet(authentication="low", framing=framing, transport=transport)
+    password = fleet.endpoints[0].settings["password"].encode()
+    trace, seen = session(fleet, "tcp" if transport == "tcp" else "serial")
+    assert seen["clock"] is Quality.VALID
+    assert_absent(trace, {"password": password})
+    # Masked in place, same length, and marked.
+    aarq = next(entry for entry in trace.entries if entry.direction == "tx" and entry.masked)
+    (start, end), *_ = aarq.masked
+    assert aarq.data[start:end] == bytes([MASK_BYTE]) * len(password)
+    assert f"{'** ' * len(password)}".strip() in aarq.line() and aarq.line().endswith("(masked)")
+
+
+def test_a_short_password_is_masked_where_it_is(start_fleet) -> None:
+    fleet = start_fleet(authentication="low")
+    endpoint = fleet.endpoints[0]
+    state = fleet.state(endpoint.serial)
+    state.secrets["password"] = "7"  # the meter's password is one character
+    trace, seen = session(fleet, "tcp", password="7")
+    assert seen["clock"] is Quality.VALID
+    aarq = next(entry for entry in trace.entries if entry.direction == "tx" and entry.masked)
+    assert aarq.masked and all(end - start == 1 for start, end in aarq.masked)
+    # Only the AARQ's field is masked: other frames keep their 0x37 bytes.
+    assert sum(bool(entry.masked) for entry in trace.entries) == 1
+
+
+@pytest.mark.parametrize(("framing", "transport"), [("wrapper", "tcp"), ("hdlc", "tcp")])
+def test_high_authentication_secrets_are_masked(start_fleet, framing: str, transport: str) -> None:
+    fleet = start_fleet(authentication="high", framing=framing)
+    settings = fleet.endpoints[0].settings
+    trace, seen = session(fleet, transport)
+    assert seen["clock"] is Quality.VALID
+    secrets = {
+        name: bytes.fromhex(settings[name])
+        for name in ("authentication_key", "block_cipher_key", "system_title")
+    }
+    secrets["challenge CtoS"] = seen["challenge"]
+    assert len(secrets["challenge CtoS"]) >= 8
+    assert_absent(trace, secrets)
+    masked = [entry for entry in trace.entries if entry.masked]
+    assert masked and all(entry.direction == "tx" for entry in masked)
+
+
+def test_the_hls_answer_is_masked_when_it_travels_in_clear(start_fleet) -> None:
+    """With security none the pass 3 ACTION is not ciphered: its f(StoC) is masked."""
+    fleet = start_fleet(authentication="high")
+    trace, seen = session(fleet, "tcp", security="none")
+    assert seen["clock"] is Quality.VALID
+    (action,) = [
+        entry
+        for entry in trace.entries
+        if entry.direction == "tx" and entry.data[8:10] == b"\xc3\x01"
+    ]
+    # ACTION-request on 0-0:40.0.0 method 1: C3 01 id 000F <LN> 01 01 09 <length> f(StoC)
+    assert action.data[8 + 3 : 8 + 12] == bytes.fromhex("000f0000280000ff01")
+    length = action.data[8 + 14]
+    assert action.masked == ((8 + 15, 8 + 15 + length),)
+    assert action.data[8 + 15 :] == bytes([MASK_BYTE]) * length
+
+
+def test_a_password_split_over_hdlc_frames_is_masked_in_each() -> None:
+    from gurux_dlms.enums import Authentication, InterfaceType
+    from gurux_dlms.GXDLMSClient import GXDLMSClient
+
+    from meterhub.plugins.drivers.dlms.aare import authentication_value
+    from meterhub.plugins.drivers.dlms.masking import apdu_of, frame_spans
+
+    password = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+    client = GXDLMSClient(True, 1, 0x91, Authentication.LOW, password.decode(), InterfaceType.HDLC)
+    client.hdlcSettings.maxInfoTX = 32  # a meter with a small information field
+    frames = [bytes(frame) for frame in client.aarqRequest()]
+    assert len(frames) >= 3
+    apdu = apdu_of(frames, "hdlc")
+    assert apdu.startswith(b"\x60") and password in apdu
+    assert not any(password in frame for frame in frames)  # it is split
+    span = authentication_value(apdu)
+    assert span is not None and apdu[span[0] : span[1]] == password
+    trace = FrameTrace()
+    for frame, spans in zip(frames, frame_spans(frames, "hdlc", [span]), strict=True):
+        trace.mask_next(spans)
+        trace.sent(frame)
+    masked = [entry for entry in trace.entries if entry.masked]
+    assert len(masked) >= 2
+    assert sum(end - start for entry in masked for start, end in entry.masked) == len(password)
+    recorded = b"".join(entry.data for entry in trace.entries)
+    for size in (4, 5, 6):  # no piece of the password of any length is left
+        pieces = {password[i : i + size] for i in range(len(password) - size + 1)}
+        assert not any(piece in recorded for piece in pieces)
