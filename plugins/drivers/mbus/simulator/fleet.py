@@ -38,6 +38,8 @@ from meterhub.plugins.drivers.mbus.simulator.model import (
 __all__ = ["MbusFleet", "MbusSimulator", "WmbusFleet", "WmbusSimulator", "parse_media"]
 
 _MEDIA = {"heat": HEAT, "water": WATER, "warm_water": WARM_WATER, "gas": GAS}
+#: The line settings of the simulated bus on a pty (see :attr:`MbusFleet.endpoints`).
+PTY_LINE = {"baudrate": "2400", "parity": "N"}
 #: Channels the demo registers per medium: (OBIS, unit, kind).
 DEMO_CHANNELS = {
     HEAT: (("6-0:1.0.0*255", "Wh", "register"), ("6-0:2.0.0*255", "m³", "register")),
@@ -107,17 +109,21 @@ class MbusFleet(RunningFleet):
         found = []
         for slave in self.bus.slaves:
             spec = slave.spec
+            settings = {"primary_address": str(spec.primary_address)}
             if self.tcp is not None:
                 medium, address = "tcp", f"{self.tcp[0]}:{self.tcp[1]}"
             else:
+                # A pty refuses even parity when it is opened a second time (EINVAL from
+                # tcsetattr); the bits on a pty are not physical, so no parity is the same line.
                 medium, address = "serial", str(self.pty)
+                settings.update(PTY_LINE)
             found.append(
                 SimulatedEndpoint(
                     spec.identification,
                     "mbus",
                     medium,
                     address,
-                    {"primary_address": str(spec.primary_address)},
+                    settings,
                     channels=DEMO_CHANNELS[spec.medium],
                 )
             )

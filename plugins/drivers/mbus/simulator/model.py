@@ -7,7 +7,8 @@ identification number), so tests compute exactly what a driver must read:
   volume = energy / 23.26 Wh per litre (ΔT = 20 K), sent in 10 l steps; power W = 4 × the
   model's power; flow l/h = power / 23.26; flow temperature 65..75 °C varying per quarter-hour,
   return = flow − 20 K; tariff 2 energy; a second volume input as subunit 1;
-* **water** (07h) and **warm water** (06h, with a temperature): volume l = active energy / 10,
+* **water** (07h) and **warm water** (06h, with a temperature): volume l = active energy / 10
+  (sent in 10 l steps),
   flow l/h = power / 10; **gas** (03h): volume l = active energy / 5;
 * every meter: date and time (type F), on-time hours, error flags, fabrication number, and the
   values at the start of each of the last ``storages`` months (UTC) as storage numbers 1..n with
@@ -117,7 +118,7 @@ def records_of(
         ]
     else:
         found += [
-            record(0x0C, b"\x13", bcd(values["volume_l"], 4)),
+            record(0x0C, b"\x14", bcd(values["volume_l"] // 10, 4)),
             record(0x04, b"\x3b", integer(values["flow_lph"], 4)),
         ]
         if "flow_temp" in values:
@@ -135,7 +136,7 @@ def records_of(
         if spec.medium == HEAT:
             found.append(record(0x0C, b"\x06", bcd(then["energy_wh"] // 1000, 4), storage=number))
         else:
-            found.append(record(0x0C, b"\x13", bcd(then["volume_l"], 4), storage=number))
+            found.append(record(0x0C, b"\x14", bcd(then["volume_l"] // 10, 4), storage=number))
     if tail and spec.medium == HEAT:
         found.append(b"\x0f" + bytes([0x4D, at & 0xFF]))
     return found

@@ -3,12 +3,13 @@
 Address: where telegrams come from — ``host:port`` (a TCP feed of hex lines), ``udp://host:port``
 (a local port telegrams are pushed to), ``file:/path`` (a receiver's log) or a serial device
 (a receiver stick: ``receiver=lines`` or ``amber``). Settings
-(:class:`~..settings.WmbusSettings`): the meter's ``meter_id`` (and ``manufacturer``), its ``key`` (a secret from the credential store),
-how long to ``listen``.
+(:class:`~..settings.WmbusSettings`): the meter's ``meter_id`` (and ``manufacturer``), its
+``key`` (a secret from the credential store), how long to ``listen``.
 
 A session listens until the meter's next telegram that passes every check arrives: CRCs, the
 key (mode 5: ``2F 2F`` after decryption; mode 7: the MAC), and the replay check against the
-access number and message counter taken last (kept across sessions in :attr:`WmbusConnection.state`).
+access number and message counter taken last (kept across sessions in
+:attr:`WmbusConnection.state`).
 Telegrams of other meters are skipped and listed in :attr:`WmbusConnection.heard`. A wrong key
 raises :class:`~meterhub.extensions.driver.AuthenticationFailed`; silence for ``listen``
 seconds :class:`~meterhub.extensions.driver.MeterTimeout`. The telegram then gives registers,

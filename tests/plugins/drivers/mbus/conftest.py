@@ -1,0 +1,8 @@
+"""Shared helpers of the M-Bus tests: the frozen time of the simulators."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
+AT = int(NOW.timestamp())
