@@ -80,7 +80,7 @@ def strip_link(frame: bytes, frame_format: str = "auto") -> bytes:
             frame_format = "none"
         else:
             raise TelegramError(
-                Status.TRUNCATED if len(frame) < length + 1 else Status.MALFORMED,
+                Status.TRUNCATED if len(frame) < wire_a else Status.MALFORMED,
                 f"{len(frame)} bytes do not fit the L field {length}",
             )
     if frame_format == "a":
