@@ -11,7 +11,10 @@ median of ``--repeat`` runs after a warm-up), progress on stderr. A protocol who
 driver is not available is reported as ``skipped`` with the reason.
 
     .venv/bin/python bench/drivers.py [--meters 10] [--repeat 3]
-        [--protocols modbus,iec62056-21,dlms]
+        [--protocols modbus,iec62056-21,dlms,mbus,wmbus] [--full]
+
+The M-Bus cases (``mbus``: a bus paced at 2400 Bd, readout and secondary search; ``wmbus``:
+the bulk decoder) are described in ``bench/mbus_cases.py``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import mbus_cases
 
 from meterhub.config import load_settings
 from meterhub.extensions.driver import Action
@@ -52,10 +57,12 @@ def emit(**fields: Any) -> None:
     print(json.dumps({"bench": "drivers", **fields, "machine": MACHINE}), flush=True)
 
 
-def start_fleet(protocol: str, meters: int) -> tuple[subprocess.Popen[str], list[dict[str, Any]]]:
+def start_fleet(
+    protocol: str, meters: int, options: list[str] | None = None
+) -> tuple[subprocess.Popen[str], list[dict[str, Any]]]:
     command = [METERHUB, "simulate", "--protocol", protocol, "--meters", str(meters), "--json"]
     process = subprocess.Popen(
-        [*command, *OPTIONS.get(protocol, [])],
+        [*command, *OPTIONS.get(protocol, []), *(options or [])],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -158,11 +165,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--meters", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--protocols", default="modbus,iec62056-21,dlms")
+    parser.add_argument("--protocols", default="modbus,iec62056-21,dlms,mbus,wmbus")
+    parser.add_argument("--full", action="store_true", help="M-Bus: read and search all 250")
+    parser.add_argument("--mbus-read", type=int, default=20, help="meters read on the bus")
+    parser.add_argument(
+        "--mbus-search-bus", type=int, default=12, help="meters on the bus searched"
+    )
+    parser.add_argument("--wmbus-telegrams", type=int, default=40_000)
     args = parser.parse_args()
     host = build_plugin_host(development_license(), load_settings())
     for protocol in args.protocols.split(","):
-        bench_protocol(host, protocol.strip(), args.meters, max(args.repeat, 3))
+        protocol = protocol.strip()
+        if protocol == "mbus":
+            read = 250 if args.full else args.mbus_read
+            search = 250 if args.full else args.mbus_search_bus
+            mbus_cases.wired(emit, note, start_fleet, stop_fleet, 250, read, search)
+        elif protocol == "wmbus":
+            mbus_cases.wireless(emit, note, args.wmbus_telegrams, max(args.repeat, 3))
+        else:
+            bench_protocol(host, protocol, args.meters, max(args.repeat, 3))
 
 
 if __name__ == "__main__":

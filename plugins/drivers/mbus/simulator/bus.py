@@ -248,10 +248,15 @@ class SimulatedBus:
                     reply = reply[:-2] + bytes([reply[-2] ^ 0x5A]) + reply[-1:]
                 if faults.latency:
                     time.sleep(faults.latency)
-                self._pace(len(reply))
                 self.state.replies += 1
                 self.state.bytes_out += len(reply)
-                channel.write(reply)
+                if not self.baudrate:
+                    channel.write(reply)
+                    continue
+                for start in range(0, len(reply), 8):  # the bytes come as the bus carries them
+                    chunk = reply[start : start + 8]
+                    self._pace(len(chunk))
+                    channel.write(chunk)
 
 
 def _next_frame(buffer: bytearray) -> tuple[bytes | None, int]:
