@@ -155,11 +155,14 @@ def populate_demo(
         driver = drivers.get(endpoint.driver)
         if endpoint.channels:  # what the simulated meter says it offers (heat, water, ...)
             for obis, unit, kind in endpoint.channels:
-                interval = {"interval_minutes": 15} if kind == "profile" else {}
                 metering.add_channel(
-                    session, virtual_meter=virtual_meter, obis=obis, kind=kind, unit=unit,
-                    **interval,
-                )  # fmt: skip
+                    session,
+                    virtual_meter=virtual_meter,
+                    obis=obis,
+                    kind=kind,
+                    unit=unit,
+                    interval_minutes=15 if kind == "profile" else None,
+                )
         else:
             if driver is not None and Action.READ_LOAD_PROFILE in driver.info().actions:
                 for obis, unit in PROFILE_CHANNELS:
