@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from conftest import AT, NOW
+from mbus_clock import AT, NOW
 
 from meterhub.extensions.driver import (
     Action,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pymbusparser
 import pytest
-from conftest import AT
+from mbus_clock import AT
 
 from meterhub.plugins.drivers.mbus.obis import map_record
 from meterhub.plugins.drivers.mbus.records import decode_records

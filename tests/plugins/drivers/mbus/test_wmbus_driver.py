@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import AT, NOW
+from mbus_clock import AT, NOW
 
 from meterhub.extensions.driver import (
     AuthenticationFailed,

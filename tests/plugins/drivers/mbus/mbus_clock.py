@@ -1,4 +1,4 @@
-"""Shared helpers of the M-Bus tests: the frozen time of the simulators."""
+"""The frozen time the M-Bus tests run their simulators at."""
 
 from __future__ import annotations
 
