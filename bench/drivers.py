@@ -27,8 +27,11 @@ time, the comparison is the CPU of this process: ``ratio_vs_reference`` = the re
 ms per session ÷ the driver's (higher is better; 1.0 = as cheap as the plain client).
 
     .venv/bin/python bench/drivers.py [--meters 10] [--repeat 3]
-        [--protocols modbus,iec62056-21,dlms] [--cases read,parse] [--dlms-sessions 300]
-        [--dlms-setting get_with_list=false]
+        [--protocols modbus,iec62056-21,dlms,mbus,wmbus] [--cases read,parse]
+        [--dlms-sessions 300] [--dlms-setting get_with_list=false] [--full]
+
+The M-Bus cases (``mbus``: a bus paced at 2400 Bd, readout and secondary search; ``wmbus``:
+the bulk decoder) are described in ``bench/mbus_cases.py``.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import mbus_cases
 
 from meterhub.config import load_settings
 from meterhub.extensions.driver import Action
@@ -79,10 +84,12 @@ def emit(**fields: Any) -> None:
     print(json.dumps({"bench": "drivers", **fields, "machine": MACHINE}), flush=True)
 
 
-def start_fleet(protocol: str, meters: int) -> tuple[subprocess.Popen[str], list[dict[str, Any]]]:
+def start_fleet(
+    protocol: str, meters: int, options: list[str] | None = None
+) -> tuple[subprocess.Popen[str], list[dict[str, Any]]]:
     command = [METERHUB, "simulate", "--protocol", protocol, "--meters", str(meters), "--json"]
     process = subprocess.Popen(
-        [*command, *OPTIONS.get(protocol, [])],
+        [*command, *OPTIONS.get(protocol, []), *(options or [])],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -393,7 +400,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--meters", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--protocols", default="modbus,iec62056-21,dlms")
+    parser.add_argument("--protocols", default="modbus,iec62056-21,dlms,mbus,wmbus")
     parser.add_argument("--cases", default="read,parse", help="read, parse or both")
     parser.add_argument("--dlms-sessions", type=int, default=300)
     parser.add_argument(
@@ -403,13 +410,26 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="a driver setting for the DLMS reference comparison (get_with_list=false, ...)",
     )
+    parser.add_argument("--full", action="store_true", help="M-Bus: read and search all 250")
+    parser.add_argument("--mbus-read", type=int, default=20, help="meters read on the bus")
+    parser.add_argument(
+        "--mbus-search-bus", type=int, default=12, help="meters on the bus searched"
+    )
+    parser.add_argument("--wmbus-telegrams", type=int, default=40_000)
     args = parser.parse_args()
     cases = {case.strip() for case in args.cases.split(",")}
     host = build_plugin_host(development_license(), load_settings())
     protocols = [protocol.strip() for protocol in args.protocols.split(",")]
     if "read" in cases:
         for protocol in protocols:
-            bench_protocol(host, protocol, args.meters, max(args.repeat, 3))
+            if protocol == "mbus":
+                read = 250 if args.full else args.mbus_read
+                search = 250 if args.full else args.mbus_search_bus
+                mbus_cases.wired(emit, note, start_fleet, stop_fleet, 250, read, search)
+            elif protocol == "wmbus":
+                mbus_cases.wireless(emit, note, args.wmbus_telegrams, max(args.repeat, 3))
+            else:
+                bench_protocol(host, protocol, args.meters, max(args.repeat, 3))
         if "dlms" in protocols:
             extra = dict(item.split("=", 1) for item in args.dlms_setting)
             bench_dlms_reference(host, args.dlms_sessions, max(args.repeat, 3), extra)

@@ -153,20 +153,31 @@ def populate_demo(
         )
         virtual_meter = metering.create_virtual_meter(session, metering_point=point, name="main")
         driver = drivers.get(endpoint.driver)
-        if driver is not None and Action.READ_LOAD_PROFILE in driver.info().actions:
-            for obis, unit in PROFILE_CHANNELS:
+        if endpoint.channels:  # what the simulated meter says it offers (heat, water, ...)
+            for obis, unit, kind in endpoint.channels:
                 metering.add_channel(
                     session,
                     virtual_meter=virtual_meter,
                     obis=obis,
-                    kind="profile",
-                    interval_minutes=15,
+                    kind=kind,
                     unit=unit,
+                    interval_minutes=15 if kind == "profile" else None,
                 )
-        for obis, unit in REGISTER_CHANNELS:
-            metering.add_channel(
-                session, virtual_meter=virtual_meter, obis=obis, kind="register", unit=unit
-            )
+        else:
+            if driver is not None and Action.READ_LOAD_PROFILE in driver.info().actions:
+                for obis, unit in PROFILE_CHANNELS:
+                    metering.add_channel(
+                        session,
+                        virtual_meter=virtual_meter,
+                        obis=obis,
+                        kind="profile",
+                        interval_minutes=15,
+                        unit=unit,
+                    )
+            for obis, unit in REGISTER_CHANNELS:
+                metering.add_channel(
+                    session, virtual_meter=virtual_meter, obis=obis, kind="register", unit=unit
+                )
         # The driver's own declarations say which settings are credentials (stored encrypted).
         declared = meters.declared_secrets(endpoint.driver, drivers) or {}
         settings = {k: v for k, v in endpoint.settings.items() if k not in declared}

@@ -41,13 +41,19 @@ class Faults:
 
 @dataclass(frozen=True, slots=True)
 class SimulatedEndpoint:
-    """How to read one simulated meter: everything a communication path would hold."""
+    """How to read one simulated meter: everything a communication path would hold.
+
+    ``channels`` lists what the meter offers as ``(OBIS, unit, kind)`` with kind ``register``
+    or ``profile`` (a heat meter's energy ``6-0:1.0.0*255`` in Wh); empty means the electricity
+    defaults of the demo.
+    """
 
     serial: str
     driver: str
     medium: str
     address: str
     settings: Mapping[str, str] = field(default_factory=dict)
+    channels: tuple[tuple[str, str, str], ...] = ()
 
 
 class RunningFleet(ABC):

@@ -22,7 +22,7 @@ from meterhub.webapi.cli.serve import serve_runtime
 __all__ = ["demo_command", "probe_fleet", "start_fleets"]
 
 #: Simulator options per protocol for the demo fleet (protocols not listed use defaults).
-DEMO_OPTIONS = {"dlms": {"framing": "wrapper"}}
+DEMO_OPTIONS = {"dlms": {"framing": "wrapper"}, "wmbus": {"interval": "1"}}
 
 
 def start_fleets(

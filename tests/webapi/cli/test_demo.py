@@ -64,12 +64,15 @@ def test_demo_starts_on_sqlite_and_says_where_it_serves(
         remaining, _ = process.communicate(timeout=20)
         lines.append(remaining or "")
     output = "".join(lines)
-    assert "demo fleet: 4 simulated meters (4 new, 0 re-addressed)" in output
+    assert "demo fleet: 6 simulated meters (6 new, 0 re-addressed)" in output
     # every simulated meter answered its driver over a real socket or pty
     assert re.search(r"DLMS-0001 +dlms 127\.0\.0\.1:\d+ +clock [+-]\d+ s", output)
     assert re.search(r"IEC-0001 +iec62056_21 /dev/pts/\d+ +clock [+-]\d+ s", output)
     assert re.search(r"MB-0001 +modbus 127\.0\.0\.1:\d+ +1\.8\.0 = [\d.]+ kWh", output)
     assert re.search(r"P1-0001 +p1 /dev/pts/\d+ +clock [+-]\d+ s", output)
+    # the heat meter on the wired bus and the wireless meter (M-Bus, issue 12)
+    assert re.search(r"31000001 +mbus 127\.0\.0\.1:\d+ +clock [+-]\d+ s", output)
+    assert re.search(r"32000001 +wmbus 127\.0\.0\.1:\d+ +clock [+-]\d+ s", output)
     assert (tmp_path / "demo" / "meterhub.sqlite3").is_file()
 
 
@@ -80,10 +83,10 @@ def test_a_second_demo_start_keeps_the_data_and_readdresses_the_fleet(
     first = subprocess.run(
         [*command, "--no-serve"], cwd=tmp_path, env=cli_env, capture_output=True, text=True
     )
-    assert "4 simulated meters (4 new" in first.stdout, first.stdout + first.stderr
+    assert "6 simulated meters (6 new" in first.stdout, first.stdout + first.stderr
     second = subprocess.run(
         [*command, "--no-serve"], cwd=tmp_path, env=cli_env, capture_output=True, text=True
     )
     assert second.returncode == 0, second.stderr
-    assert re.search(r"4 simulated meters \(0 new, [1-4] re-addressed\)", second.stdout)
+    assert re.search(r"6 simulated meters \(0 new, [1-6] re-addressed\)", second.stdout)
     assert "DLMS-0001" in second.stdout and "clock" in second.stdout

@@ -1,0 +1,278 @@
+"""The ``wmbus`` driver: one wireless M-Bus / OMS meter, heard through a receiver.
+
+Address: where telegrams come from — ``host:port`` (a TCP feed of hex lines), ``udp://host:port``
+(a local port telegrams are pushed to), ``file:/path`` (a receiver's log) or a serial device
+(a receiver stick: ``receiver=lines`` or ``amber``). Settings
+(:class:`~..settings.WmbusSettings`): the meter's ``meter_id`` (and ``manufacturer``), its
+``key`` (a secret from the credential store), how long to ``listen``.
+
+A session listens until the meter's next telegram that passes every check arrives: CRCs, the
+key (mode 5: ``2F 2F`` after decryption; mode 7: the MAC), and the replay check against the
+access number and message counter taken last (kept across sessions in
+:attr:`WmbusConnection.state`).
+Telegrams of other meters are skipped and listed in :attr:`WmbusConnection.heard`. A wrong key
+raises :class:`~meterhub.extensions.driver.AuthenticationFailed`; silence for ``listen``
+seconds :class:`~meterhub.extensions.driver.MeterTimeout`. The telegram then gives registers,
+current values, the clock and the storage numbers, like a wired readout. Wireless meters do not
+listen, so the clock cannot be set.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, ClassVar, Protocol
+from zoneinfo import ZoneInfo
+
+from meterhub.errors import InvalidValue
+from meterhub.extensions.driver import (
+    Action,
+    AuthenticationFailed,
+    BillingPeriod,
+    BillingValues,
+    Driver,
+    DriverConnection,
+    DriverInfo,
+    EventLog,
+    LoadProfile,
+    MeterTimeout,
+    ProtocolError,
+    Quality,
+    Reading,
+)
+from meterhub.extensions.driverkit import PluginSettings, open_medium, split_settings
+from meterhub.extensions.medium import Medium
+from meterhub.identifiers import canonical_obis
+from meterhub.plugins.drivers.mbus.readout import CLOCK, Readout
+from meterhub.plugins.drivers.mbus.records import decode_records
+from meterhub.plugins.drivers.mbus.settings import WmbusSettings
+from meterhub.plugins.drivers.mbus.wireless.link import strip_link
+from meterhub.plugins.drivers.mbus.wireless.receiver import (
+    AmberReceiver,
+    FileReceiver,
+    LineReceiver,
+    UdpReceiver,
+)
+from meterhub.plugins.drivers.mbus.wireless.security import MeterKey
+from meterhub.plugins.drivers.mbus.wireless.status import Status, TelegramError
+from meterhub.plugins.drivers.mbus.wireless.telegram import ReplayGuard, open_telegram, read_address
+
+__all__ = ["WmbusConnection", "WmbusDriver"]
+
+
+class Receiver(Protocol):
+    """A source of telegrams."""
+
+    def receive(self, timeout: float) -> tuple[bytes, datetime] | None:
+        """The next raw telegram and its arrival time, or ``None`` after ``timeout``."""
+        ...
+
+
+class WmbusConnection(DriverConnection):
+    """Listening for one wireless meter's telegrams."""
+
+    driver_name = "wmbus"
+
+    def __init__(
+        self,
+        receiver: Receiver,
+        settings: WmbusSettings,
+        medium: Medium | None = None,
+        owned: list[Any] | None = None,
+    ) -> None:
+        self.receiver = receiver
+        self.settings = settings
+        self.medium = medium
+        self.zone = UTC if settings.timezone == "UTC" else ZoneInfo(settings.timezone)
+        self.key = MeterKey(settings.key) if settings.key else None
+        self.guard = ReplayGuard(settings.last_access_number, settings.last_counter)
+        self._wanted = bytes.fromhex(settings.meter_id)[::-1]
+        self._owned = owned or []
+        self._readout: Readout | None = None
+        #: Meters heard while listening (other than this one): id → telegrams.
+        self.heard: dict[str, int] = {}
+        #: This meter's telegrams not taken, by status (replays, CRC errors, ...).
+        self.refused: dict[Status, int] = {}
+
+    def _note(self, text: str) -> None:
+        trace = getattr(self.medium, "trace", None)
+        if trace is not None:
+            trace.note(text)
+
+    def readout(self) -> Readout:
+        """The meter's next valid telegram, decoded (once per connection)."""
+        if self._readout is not None:
+            return self._readout
+        deadline = time.monotonic() + self.settings.listen
+        last_error: TelegramError | None = None
+        while True:
+            left = deadline - time.monotonic()
+            got = self.receiver.receive(left) if left > 0 else None
+            if got is None:
+                if last_error is not None and last_error.status in (
+                    Status.CRC_ERROR,
+                    Status.TRUNCATED,
+                    Status.MALFORMED,
+                ):
+                    raise ProtocolError(f"meter {self.settings.meter_id}: {last_error}")
+                raise MeterTimeout(
+                    f"no valid telegram of meter {self.settings.meter_id} within "
+                    f"{self.settings.listen:g} s"
+                )
+            raw, arrived = got
+            try:
+                frame = strip_link(raw, self.settings.link_crc)
+            except TelegramError as exc:
+                if len(raw) > 8 and raw[4:8] == self._wanted:
+                    last_error = exc
+                    self.refused[exc.status] = self.refused.get(exc.status, 0) + 1
+                continue
+            address = read_address(frame)
+            if address.identification != self._wanted:
+                self.heard[address.meter_id] = self.heard.get(address.meter_id, 0) + 1
+                continue
+            if self.settings.manufacturer and address.letters != self.settings.manufacturer:
+                self.heard[address.meter_id] = self.heard.get(address.meter_id, 0) + 1
+                continue
+            try:
+                opened = open_telegram(frame, self.key, self.guard)
+            except TelegramError as exc:
+                self.refused[exc.status] = self.refused.get(exc.status, 0) + 1
+                self._note(f"telegram of {self.settings.meter_id} refused: {exc}")
+                if exc.status in (Status.WRONG_KEY, Status.UNKNOWN_METER):
+                    raise AuthenticationFailed(
+                        f"meter {self.settings.meter_id}: {exc.reason}", frame=raw
+                    ) from None
+                last_error = exc
+                continue
+            break
+        self._readout = Readout(
+            identification=opened.address.meter_id,
+            manufacturer=opened.address.letters,
+            version=opened.address.version,
+            medium=opened.address.medium,
+            access=opened.access,
+            status=opened.status,
+            records=decode_records(opened.records),
+            read_at=arrived.astimezone(UTC),
+            zone=self.zone,
+        )
+        for unmapped in self._readout.unmapped():
+            self._note(f"record {unmapped.index} kept raw ({unmapped.reason}): {unmapped.raw}")
+        return self._readout
+
+    @property
+    def state(self) -> Mapping[str, str]:
+        """The access number and counter taken last, for the replay check of the next session."""
+        found = {}
+        if self.guard.access is not None:
+            found["last_access_number"] = str(self.guard.access)
+        if self.guard.counter is not None:
+            found["last_counter"] = str(self.guard.counter)
+        return MappingProxyType(found)
+
+    def read_registers(self, obis_codes: Sequence[str]) -> list[Reading]:
+        """Values of the telegram by OBIS code; a code it lacks is not available."""
+        codes = [canonical_obis(code, field="obis_codes") for code in obis_codes]
+        readout = self.readout()
+        found = {reading.obis: reading for reading in readout.current() + readout.historic()}
+        return [
+            found.get(code) or Reading(code, None, None, 0, readout.read_at, Quality.NOT_AVAILABLE)
+            for code in codes
+        ]
+
+    def read_instantaneous(self) -> list[Reading]:
+        """The current values of the telegram."""
+        return self.readout().current()
+
+    def read_billing(
+        self, start: datetime, end: datetime, period: BillingPeriod = BillingPeriod.MONTHLY
+    ) -> BillingValues:
+        """The telegram's historic values (storage numbers with dates) in ``[start, end]``."""
+        return self.readout().billing(start, end, period)
+
+    def read_load_profile(self, start: datetime, end: datetime) -> LoadProfile:
+        """The telegram's storage numbers as columns."""
+        return self.readout().profile(start, end)
+
+    def read_events(self, start: datetime, end: datetime) -> EventLog:
+        """Not offered."""
+        raise self.unsupported(Action.READ_EVENTS)
+
+    def read_clock(self) -> Reading:
+        """The date and time the meter put in its telegram."""
+        readout = self.readout()
+        moment = readout.clock()
+        if moment is None:
+            return Reading(CLOCK, None, None, 0, readout.read_at, Quality.NOT_AVAILABLE)
+        return Reading(CLOCK, moment, None, 0, readout.read_at)
+
+    def set_clock(self, time: datetime) -> Quality:
+        """Not offered: a unidirectional wireless meter does not listen."""
+        raise self.unsupported(Action.SET_CLOCK)
+
+    def close(self) -> None:
+        """Close what the connection opened itself."""
+        self._readout = None
+        for item in self._owned:
+            item.close()
+        self._owned = []
+
+
+class WmbusDriver(Driver):
+    """Wireless M-Bus / OMS meters (EN 13757-4, OMS security modes 5 and 7)."""
+
+    name: ClassVar[str] = "wmbus"
+    settings_model: ClassVar[type[PluginSettings]] = WmbusSettings
+
+    @classmethod
+    def info(cls) -> DriverInfo:
+        """Describe the wireless M-Bus driver."""
+        return DriverInfo(
+            name=cls.name,
+            description="Wireless M-Bus / OMS: link CRCs, AES modes 5 and 7, pymbusparser records",
+            actions=frozenset(
+                {
+                    Action.READ_REGISTERS,
+                    Action.READ_INSTANTANEOUS,
+                    Action.READ_BILLING,
+                    Action.READ_LOAD_PROFILE,
+                    Action.READ_CLOCK,
+                }
+            ),
+            address_syntax="host:port (TCP feed), udp://host:port, file:/path or a serial device",
+            settings_model=WmbusSettings,
+            media=("tcp", "serial"),
+        )
+
+    def connect(
+        self, address: str, settings: Mapping[str, Any], medium: Medium | None = None
+    ) -> WmbusConnection:
+        """Open the receiver (settings checked first) and prepare to listen."""
+        text = address.strip() if isinstance(address, str) else ""
+        if medium is not None:
+            own_part, _ = split_settings(settings, WmbusSettings, medium.name)
+            options = WmbusSettings.parse(own_part)
+            return WmbusConnection(_framing(medium, options), options, medium)
+        if text.startswith("udp://") or text.startswith("file:"):
+            options = WmbusSettings.parse(settings)
+            if text.startswith("file:"):
+                return WmbusConnection(FileReceiver(Path(text[5:])), options)
+            host, _, port = text[6:].rpartition(":")
+            if not host or not port.isdigit():
+                raise InvalidValue("address", "must be udp://host:port")
+            receiver = UdpReceiver(host.strip("[]"), int(port))
+            return WmbusConnection(receiver, options, owned=[receiver])
+        host, sep, port = text.rpartition(":")
+        kind = "tcp" if sep and host and port.isdigit() and not text.startswith("/") else "serial"
+        own_part, line_part = split_settings(settings, WmbusSettings, kind)
+        options = WmbusSettings.parse(own_part)
+        own = open_medium(kind, text, line_part, timeout=5.0)
+        return WmbusConnection(_framing(own, options), options, own, owned=[own])
+
+
+def _framing(medium: Medium, options: WmbusSettings) -> Receiver:
+    return AmberReceiver(medium) if options.receiver == "amber" else LineReceiver(medium)
