@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from meterhub.extensions.export import ExportDestination
     from meterhub.extensions.importer import ImportFormat
     from meterhub.extensions.medium import Medium
+    from meterhub.extensions.metertype import MeterType
     from meterhub.extensions.report import ReportRenderer
     from meterhub.extensions.simulator import Simulator
     from meterhub.extensions.validator import Validator
@@ -80,6 +81,17 @@ def register_simulators() -> list[type[Simulator]] | None:
     ``Simulator.name``, the protocol that ``meterhub simulate --protocol`` takes (``dlms``,
     ``modbus``, ``iec62056-21``). Simulators have no entry-point group of their own: the driver
     plugin of a protocol usually contributes its simulator too, under the driver's feature.
+    """
+
+
+@hookspec
+def register_meter_types() -> list[type[MeterType]] | None:
+    """Contribute meter types: the driver, settings and channels of a make and model of meter.
+
+    Return a list of :class:`~meterhub.extensions.metertype.MeterType` subclasses (usually made
+    from data with ``MeterType.from_mapping``). The key is ``MeterType.name``. Like simulators,
+    meter types have no entry-point group of their own: a driver plugin contributes the types of
+    the meters it reads, under its own feature.
     """
 
 

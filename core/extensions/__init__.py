@@ -17,6 +17,7 @@ module                            base class                   hook
 :mod:`~.report`                   :class:`ReportRenderer`      ``register_reports()``
 :mod:`~.cim`                      :class:`CimAdapter`          ``register_cim_adapters()``
 :mod:`~.api`                      :class:`ApiExtension`        ``register_api_blueprints()``
+:mod:`~.metertype`                :class:`MeterType`           ``register_meter_types()``
 ================================  ===========================  ==============================
 
 :mod:`~.series` holds the interval block shared by validators, estimators and calculations;
@@ -58,6 +59,7 @@ from meterhub.extensions.events import FinishedJob, FinishedTask
 from meterhub.extensions.export import DeliveryFailed, ExportDestination, ExportMetadata
 from meterhub.extensions.importer import ImportFormat, ImportRecord, ParseError
 from meterhub.extensions.medium import Medium
+from meterhub.extensions.metertype import ChannelSpec, MeterType
 from meterhub.extensions.report import Column, ReportData, ReportRenderer
 from meterhub.extensions.series import IntervalBlock
 from meterhub.extensions.settings import PluginSettings, SecretSpec, WholeNumber, secret
@@ -104,6 +106,8 @@ __all__ = [
     "LinkLost",
     "LoadProfile",
     "Medium",
+    "MeterType",
+    "ChannelSpec",
     "MeterEvent",
     "ParseError",
     "Quality",

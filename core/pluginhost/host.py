@@ -20,6 +20,7 @@ from meterhub.extensions.estimator import Estimator
 from meterhub.extensions.export import ExportDestination
 from meterhub.extensions.importer import ImportFormat
 from meterhub.extensions.medium import Medium
+from meterhub.extensions.metertype import MeterType
 from meterhub.extensions.report import ReportRenderer
 from meterhub.extensions.simulator import Simulator
 from meterhub.extensions.validator import Validator
@@ -375,6 +376,10 @@ class PluginHost:
     def simulators(self) -> dict[str, type[Simulator]]:
         """Meter simulators by protocol name (``dlms``, ``modbus``, ``iec62056-21``)."""
         return cast(dict[str, type[Simulator]], self.contributions("simulator"))
+
+    def meter_types(self) -> dict[str, type[MeterType]]:
+        """Meter types by name (``kamstrup-multical-603``)."""
+        return cast(dict[str, type[MeterType]], self.contributions("meter_type"))
 
     # -- events --------------------------------------------------------------------------------
 

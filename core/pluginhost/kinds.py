@@ -20,6 +20,7 @@ from meterhub.extensions.estimator import Estimator
 from meterhub.extensions.export import ExportDestination
 from meterhub.extensions.importer import ImportFormat
 from meterhub.extensions.medium import Medium
+from meterhub.extensions.metertype import MeterType
 from meterhub.extensions.report import ReportRenderer
 from meterhub.extensions.simulator import Simulator
 from meterhub.extensions.validator import Validator
@@ -66,6 +67,7 @@ KINDS: Mapping[str, Kind] = MappingProxyType(
         "cim": Kind("meterhub.cim", CimAdapter),
         "api": Kind("meterhub.api", ApiExtension),
         "simulator": Kind(None, Simulator),
+        "meter_type": Kind(None, MeterType),
     }
 )
 
