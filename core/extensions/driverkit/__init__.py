@@ -10,7 +10,9 @@ settings                          :class:`PluginSettings` (a pydantic model per 
 exact reads over a medium         :func:`read_exactly`, :func:`read_until` (deadline, frames
                                   in chunks, :class:`MeterTimeout` on silence), :func:`pending`,
                                   :func:`unread`, :func:`take_pending`
-opening a line                    :func:`open_medium` (by the medium's entry-point name),
+opening a line                    :func:`open_line` (settings parsed, then the given medium
+                                  or one opened here), :func:`open_medium` (by the medium's
+                                  entry-point name),
                                   :func:`medium_class`, :func:`split_settings`,
                                   :func:`line_settings`
 simulators                        :class:`FrameServer` (TCP listeners and ptys, a thread per
@@ -38,8 +40,11 @@ from meterhub.extensions.driverkit.channel import ByteChannel, ChannelClosed
 from meterhub.extensions.driverkit.frameserver import FrameServer, SessionFunction, SocketChannel
 from meterhub.extensions.driverkit.media import (
     MEDIA_GROUP,
+    Line,
+    line_kind,
     line_settings,
     medium_class,
+    open_line,
     open_medium,
     split_settings,
 )
@@ -73,6 +78,7 @@ __all__ = [
     "ByteChannel",
     "ChannelClosed",
     "FrameServer",
+    "Line",
     "PluginSettings",
     "PtyClosed",
     "PtyPair",
@@ -81,8 +87,10 @@ __all__ = [
     "SimulatedMeter",
     "SocketChannel",
     "WholeNumber",
+    "line_kind",
     "line_settings",
     "medium_class",
+    "open_line",
     "open_medium",
     "parse_whole_number",
     "pending",

@@ -14,19 +14,31 @@ neither knows is refused with the keys both know.
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from meterhub.errors import InvalidValue
 from meterhub.extensions.medium import Medium
 from meterhub.extensions.settings import PluginSettings
 from meterhub.extensions.trace import FrameTrace
 
-__all__ = ["MEDIA_GROUP", "line_settings", "medium_class", "open_medium", "split_settings"]
+__all__ = [
+    "MEDIA_GROUP",
+    "Line",
+    "line_kind",
+    "line_settings",
+    "medium_class",
+    "open_line",
+    "open_medium",
+    "split_settings",
+]
 
 #: The entry-point group of media plugins.
 MEDIA_GROUP = "meterhub.media"
+
+S = TypeVar("S", bound=PluginSettings)
 
 
 @cache
@@ -94,3 +106,54 @@ def open_medium(
         medium.close()
         raise
     return medium
+
+
+def line_kind(address: str) -> str:
+    """``tcp`` for ``host:port`` (``[v6]:port``), else ``serial`` (a device path or ``COM3``)."""
+    text = address.strip() if isinstance(address, str) else ""
+    host, sep, port = text.rpartition(":")
+    return "tcp" if sep and host and port.isdigit() and not text.startswith("/") else "serial"
+
+
+@dataclass(frozen=True)
+class Line(Generic[S]):
+    """A driver's parsed settings and the medium its session runs over.
+
+    ``owned`` says the driver opened the medium itself and closes it with the session; a
+    medium the core handed over belongs to the core.
+    """
+
+    options: S
+    medium: Medium
+    owned: bool
+
+
+def open_line(
+    address: str,
+    settings: Mapping[str, Any] | None,
+    model: type[S],
+    medium: Medium | None = None,
+    *,
+    serial_defaults: Mapping[str, str] | None = None,
+    timeout: float | Callable[[S], float] | None = None,
+) -> Line[S]:
+    """The settings parsed by ``model`` and the line: ``medium`` when given, else opened here.
+
+    Everything is checked before anything is opened: the keys (a driver's or its line's), then
+    the driver's values, then the line's (by the medium). Without ``medium`` the driver opens
+    ``tcp`` for ``host:port`` and ``serial`` otherwise, with ``serial_defaults`` for what the
+    settings leave open (IEC 62056-21 signs on at 300 Bd 7E1), within ``timeout`` seconds
+    (default: the settings' own ``timeout``, else 5).
+    """
+    kind = medium.name if medium is not None else line_kind(address)
+    own_part, line_part = split_settings(settings, model, kind)
+    options = model.parse(own_part)
+    if medium is not None:
+        return Line(options, medium, owned=False)
+    if kind == "serial" and serial_defaults:
+        line_part = {**serial_defaults, **line_part}
+    if callable(timeout):
+        seconds = timeout(options)
+    else:
+        seconds = timeout if timeout is not None else float(getattr(options, "timeout", 5.0))
+    return Line(options, open_medium(kind, address.strip(), line_part, timeout=seconds), True)

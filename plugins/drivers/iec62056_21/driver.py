@@ -37,7 +37,7 @@ from meterhub.extensions.driver import (
     Quality,
     Reading,
 )
-from meterhub.extensions.driverkit import PluginSettings, open_medium, split_settings
+from meterhub.extensions.driverkit import PluginSettings, open_line
 from meterhub.extensions.medium import Medium
 from meterhub.identifiers import canonical_obis
 from meterhub.plugins.drivers.iec62056_21.loadprofile import profile_from_block
@@ -72,8 +72,10 @@ class IecConnection(DriverConnection):
 
     driver_name = "iec62056_21"
 
-    def __init__(self, medium: Medium, settings: IecSettings) -> None:
+    def __init__(self, medium: Medium, settings: IecSettings, *, owns_medium: bool = False) -> None:
         self.medium = medium
+        #: Whether the connection opened the medium itself and closes it with the session.
+        self.owns_medium = owns_medium
         self.session = IecSession(medium, settings)
         self.zone = self.session.zone
         self._readout: Readout | None = None
@@ -156,14 +158,10 @@ class IecConnection(DriverConnection):
         raise self.unsupported(Action.READ_EVENTS)
 
     def close(self) -> None:
-        """End the connection (the medium belongs to whoever opened it)."""
+        """End the connection; close the medium when the connection opened it."""
         self._readout = None
-
-
-class _OwnedMediumConnection(IecConnection):
-    def close(self) -> None:
-        super().close()
-        self.medium.close()
+        if self.owns_medium:
+            self.medium.close()
 
 
 class IecDriver(Driver):
@@ -201,16 +199,5 @@ class IecDriver(Driver):
         Settings are checked before any line is opened. The driver's own serial line signs on
         at 300 Bd 7E1 unless the settings say otherwise.
         """
-        if medium is not None:
-            own_part, _ = split_settings(settings, IecSettings, medium.name)
-            return IecConnection(medium, IecSettings.parse(own_part))
-        host, sep, port = address.strip().rpartition(":")
-        kind = (
-            "tcp" if sep and host and port.isdigit() and not address.startswith("/") else "serial"
-        )
-        own_part, line_part = split_settings(settings, IecSettings, kind)
-        options = IecSettings.parse(own_part)
-        if kind == "serial":
-            line_part = {**_SIGN_ON_LINE, **line_part}
-        own = open_medium(kind, address, line_part, timeout=options.timeout)
-        return _OwnedMediumConnection(own, options)
+        line = open_line(address, settings, IecSettings, medium, serial_defaults=_SIGN_ON_LINE)
+        return IecConnection(line.medium, line.options, owns_medium=line.owned)

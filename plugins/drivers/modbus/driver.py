@@ -66,7 +66,8 @@ from meterhub.extensions.driver import (
 from meterhub.extensions.driverkit import (
     PluginSettings,
     WholeNumber,
-    open_medium,
+    line_kind,
+    open_line,
     read_exactly,
     split_settings,
 )
@@ -168,9 +169,18 @@ class ModbusConnection(DriverConnection):
     driver_name = "modbus"
 
     def __init__(
-        self, medium: Medium, register_map: RegisterMap, unit: int, framing: str, timeout: float
+        self,
+        medium: Medium,
+        register_map: RegisterMap,
+        unit: int,
+        framing: str,
+        timeout: float,
+        *,
+        owns_medium: bool = False,
     ) -> None:
         self.medium = medium
+        #: Whether the connection opened the medium itself and closes it with the session.
+        self.owns_medium = owns_medium
         self.map = register_map
         self.unit = unit
         self.framing = framing
@@ -388,21 +398,10 @@ class ModbusConnection(DriverConnection):
         raise self.unsupported(Action.READ_EVENTS)
 
     def close(self) -> None:
-        """End the session (the medium is closed by whoever opened it)."""
+        """End the session; close the medium when the connection opened it."""
         self._closed = True
-
-
-class _OwnedMediumConnection(ModbusConnection):
-    """A connection that opened its medium itself and closes it too."""
-
-    def close(self) -> None:
-        super().close()
-        self.medium.close()
-
-
-def _looks_like_tcp(address: str) -> bool:
-    host, sep, port = address.strip().rpartition(":")
-    return bool(sep and host and port.isdigit() and not address.startswith("/"))
+        if self.owns_medium:
+            self.medium.close()
 
 
 class ModbusDriver(Driver):
@@ -457,13 +456,17 @@ class ModbusDriver(Driver):
         Settings (and the map they name) are checked before any line is opened; line settings
         (``baudrate``, ``parity``, ``nodelay`` ...) go to the medium the driver opens itself.
         """
-        is_tcp = medium.name == "tcp" if medium is not None else _looks_like_tcp(address)
-        kind = "tcp" if is_tcp else "serial"
-        own_part, line_part = split_settings(settings, ModbusSettings, kind)
-        options = ModbusSettings.parse(own_part)
-        register_map = self.register_map(options)
-        framing = options.framing or ("tcp" if is_tcp else "rtu")
-        if medium is not None:
-            return ModbusConnection(medium, register_map, options.unit, framing, options.timeout)
-        own = open_medium(kind, address, line_part, timeout=options.timeout)
-        return _OwnedMediumConnection(own, register_map, options.unit, framing, options.timeout)
+        kind = medium.name if medium is not None else line_kind(address)
+        own_part, _ = split_settings(settings, ModbusSettings, kind)
+        register_map = self.register_map(ModbusSettings.parse(own_part))  # before any line
+        line = open_line(address, settings, ModbusSettings, medium)
+        options = line.options
+        framing = options.framing or ("tcp" if kind == "tcp" else "rtu")
+        return ModbusConnection(
+            line.medium,
+            register_map,
+            options.unit,
+            framing,
+            options.timeout,
+            owns_medium=line.owned,
+        )

@@ -11,8 +11,10 @@ from meterhub.errors import InvalidValue
 from meterhub.extensions.driver import LinkLost
 from meterhub.extensions.driverkit import (
     PluginSettings,
+    line_kind,
     line_settings,
     medium_class,
+    open_line,
     open_medium,
     split_settings,
 )
@@ -52,3 +54,23 @@ def test_open_medium_opens_or_fails_cleanly() -> None:
         open_medium("tcp", f"127.0.0.1:{port}", {"nodelay": "perhaps"}, timeout=2)
     with pytest.raises(LinkLost):
         open_medium("tcp", f"127.0.0.1:{port}", {}, timeout=1)
+
+
+def test_open_line_uses_a_given_medium_or_opens_one() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    try:
+        line = open_line(f"127.0.0.1:{port}", {"timeout": "1", "nodelay": "false"}, DriverSettings)
+        try:
+            assert line.owned and line.medium.name == "tcp" and line.options.timeout == 1
+            assert line.medium.options.nodelay is False
+            given = open_line("ignored", {"timeout": "3"}, DriverSettings, line.medium)
+            assert not given.owned and given.medium is line.medium
+        finally:
+            line.medium.close()
+        with pytest.raises(InvalidValue, match="settings.timeout"):
+            open_line(f"127.0.0.1:{port}", {"timeout": "soon"}, DriverSettings)
+    finally:
+        listener.close()
+    assert line_kind("10.0.0.5:4059") == "tcp" and line_kind("[::1]:502") == "tcp"
+    assert line_kind("/dev/ttyUSB0") == "serial" and line_kind("COM3") == "serial"

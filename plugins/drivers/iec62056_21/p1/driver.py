@@ -43,8 +43,7 @@ from meterhub.extensions.driver import (
 )
 from meterhub.extensions.driverkit import (
     PluginSettings,
-    open_medium,
-    split_settings,
+    open_line,
     take_pending,
     unread,
 )
@@ -107,8 +106,10 @@ class P1Connection(DriverConnection):
 
     driver_name = "p1"
 
-    def __init__(self, medium: Medium, settings: P1Settings) -> None:
+    def __init__(self, medium: Medium, settings: P1Settings, *, owns_medium: bool = False) -> None:
         self.medium = medium
+        #: Whether the connection opened the medium itself and closes it with the session.
+        self.owns_medium = owns_medium
         self.settings = settings
         self.zone = zone_of(settings.timezone)
         self.timing = Timing(settings.inter_character_timeout, settings.inter_character_timeout)
@@ -233,14 +234,10 @@ class P1Connection(DriverConnection):
         raise self.unsupported(Action.SET_CLOCK)
 
     def close(self) -> None:
-        """End the connection (the medium belongs to whoever opened it)."""
+        """End the connection; close the medium when the connection opened it."""
         self._meters = None
-
-
-class _OwnedMediumConnection(P1Connection):
-    def close(self) -> None:
-        super().close()
-        self.medium.close()
+        if self.owns_medium:
+            self.medium.close()
 
 
 class P1Driver(Driver):
@@ -277,16 +274,12 @@ class P1Driver(Driver):
 
         Settings are checked before any line is opened.
         """
-        if medium is not None:
-            own_part, _ = split_settings(settings, P1Settings, medium.name)
-            return P1Connection(medium, P1Settings.parse(own_part))
-        host, sep, port = address.strip().rpartition(":")
-        kind = (
-            "tcp" if sep and host and port.isdigit() and not address.startswith("/") else "serial"
+        line = open_line(
+            address,
+            settings,
+            P1Settings,
+            medium,
+            serial_defaults=_P1_LINE,
+            timeout=lambda options: min(options.timeout, 10.0),
         )
-        own_part, line_part = split_settings(settings, P1Settings, kind)
-        options = P1Settings.parse(own_part)
-        if kind == "serial":
-            line_part = {**_P1_LINE, **line_part}
-        own = open_medium(kind, address, line_part, timeout=min(options.timeout, 10.0))
-        return _OwnedMediumConnection(own, options)
+        return P1Connection(line.medium, line.options, owns_medium=line.owned)
