@@ -19,6 +19,7 @@ __all__ = [
     "ABSTRACT",
     "MEDIUM_A",
     "MEDIUM_NAMES",
+    "PLAIN_UNITS",
     "QUANTITY_C",
     "Mapping",
     "map_record",
@@ -107,6 +108,12 @@ _UNITS = {
     "m3.s-1": "m³/s",
     "kg.h-1": "kg/h",
 }
+#: Units a mapped record may have; anything else comes from a VIF extension folded into the
+#: unit by the library (``m³ per input pulse``) and is not the plain quantity.
+PLAIN_UNITS = frozenset(
+    {"Wh", "J", "cal", "m³", "kg", "t", "W", "J/h", "m³/h", "m³/min", "m³/s", "kg/h", "°C", "K"}
+    | {"bar", "s", "min", "h", "d"}
+)
 _D_OF_FUNCTION = {Function.INSTANTANEOUS: 0, Function.MINIMUM: 4, Function.MAXIMUM: 5}
 
 
@@ -142,6 +149,14 @@ def map_record(record: Record, medium: int) -> Mapping:
         return Mapping(None, unit, "value during error state")
     if record.storage > 254 or record.tariff > 255 or record.subunit > 255:
         return Mapping(None, unit, "storage, tariff or subunit out of the OBIS range")
+    if record.modifiers:
+        # A VIF extension changes what the value is (backward flow, a manufacturer's average,
+        # the date of a maximum): it is not the plain quantity and must not share its channel.
+        return Mapping(
+            None, unit, f"{record.quantity} with VIF extension: {'; '.join(record.modifiers)}"
+        )
+    if unit is not None and unit not in PLAIN_UNITS:
+        return Mapping(None, unit, f"{record.quantity} in {unit!r}, not a plain unit")
     if isinstance(record.value, str) or record.value is None:
         return Mapping(None, unit, f"{record.quantity or 'record'} without a numeric value")
     f = record.storage if record.storage else 255
