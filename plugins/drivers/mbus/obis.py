@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from meterhub.identifiers import ObisCode
 from meterhub.plugins.drivers.mbus.records import Function, Record
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "PLAIN_UNITS",
     "QUANTITY_C",
     "Mapping",
+    "channel_problem",
     "map_record",
     "medium_group",
     "unit_of",
@@ -180,3 +182,50 @@ def map_record(record: Record, medium: int) -> Mapping:
     else:
         d = function_d
     return Mapping(_code(a, record.subunit, c, d, record.tariff, f), unit)
+
+
+#: The units the driver reports for each quantity (as :func:`unit_of` gives them).
+QUANTITY_UNITS: dict[str, frozenset[str | None]] = {
+    "Energy": frozenset({"Wh", "J", "cal"}),
+    "Volume": frozenset({"m³"}),
+    "Mass": frozenset({"kg", "t"}),
+    "Power": frozenset({"W", "J/h"}),
+    "Volume flow": frozenset({"m³/h", "m³/min", "m³/s"}),
+    "Flow temperature": frozenset({"°C"}),
+    "Return temperature": frozenset({"°C"}),
+    "Temperature difference": frozenset({"K"}),
+    "Pressure": frozenset({"bar"}),
+    "On time": frozenset({"s", "min", "h", "d"}),
+    "Operating time": frozenset({"s", "min", "h", "d"}),
+    "Error flags": frozenset({None}),
+    "Fabrication number": frozenset({None}),
+}
+#: Value groups A a meter type of each medium gets from its device types.
+MEDIUM_OF_A = {6: "heat", 5: "cold", 8: "water", 9: "hot_water", 7: "gas", 1: "electricity"}
+
+
+def channel_problem(obis: str, unit: str | None, medium: str) -> str | None:
+    """Why :func:`map_record` never yields channel ``obis`` in ``unit`` for a meter of
+    ``medium`` (a metering-point medium: ``heat``, ``water``, ...); ``None`` when it can."""
+    code = ObisCode.parse(obis)
+    if code.a == 0:
+        found = [q for q, (c, d) in ABSTRACT.items() if (c, d) == (code.c, code.d)]
+        if not found:
+            return f"{obis}: no device record maps to 0-x:{code.c}.{code.d}"
+        if code.f != 255:
+            return f"{obis}: device records are current values (F = 255)"
+    else:
+        if MEDIUM_OF_A.get(code.a) != medium:
+            return f"{obis}: value group A={code.a} is not a {medium} meter's"
+        found = [
+            quantity
+            for (a, quantity), (c, d) in QUANTITY_C.items()
+            if a == code.a and c == code.c and code.d in ({0: {0, 4, 5}, 8: {8}, 7: {7, 6}}[d])
+        ]
+        if not found:
+            return f"{obis}: no record maps to C={code.c}, D={code.d} for A={code.a}"
+        if code.f == 0 or (code.f != 255 and code.f > 254):
+            return f"{obis}: F is a storage number 1..254 or 255"
+    if not any(unit in QUANTITY_UNITS.get(quantity, frozenset()) for quantity in found):
+        return f"{obis}: the driver reports {found[0]} in other units than {unit!r}"
+    return None
