@@ -82,3 +82,31 @@ def test_a_water_type_serves_a_water_point_partly_equipped(
         added = apply_meter_type(session, virtual, flowiq)
         assert "8-0:1.0.0*255" not in [channel.obis for channel in added]
         assert len(added) == len(flowiq.channels) - 1
+
+
+def test_the_demo_registers_typed_simulated_meters_from_their_type(
+    session_factory: sessionmaker[Session],
+) -> None:
+    from meterhub.credentials import CredentialCipher, generate_key
+    from meterhub.demo import populate_demo
+    from meterhub.model.metering import MeteringPoint
+    from meterhub.model.meters import Meter
+    from meterhub.plugins.drivers.mbus.simulator.fleet import MbusSimulator
+    from meterhub.plugins.drivers.mbus.wired import MbusDriver
+
+    types = {kind.name: kind for kind in ALL}
+    names = ["kamstrup-multical-601", "kamstrup-flowiq-2101"]
+    with MbusSimulator().start(2, options={"types": ",".join(names)}) as fleet:
+        with transaction(session_factory, user="demo") as session:
+            summary = populate_demo(
+                session, fleet.endpoints, {"mbus": MbusDriver}, CredentialCipher(generate_key()),
+                types,
+            )  # fmt: skip
+    assert summary.created_meters == 2
+    with session_factory() as session:
+        models = sorted(session.scalars(select(Meter.model)).all())
+        media = sorted(session.scalars(select(MeteringPoint.medium)).all())
+        channels = session.scalars(select(Channel)).all()
+    assert models == sorted(types[name].model for name in names)
+    assert media == ["heat", "water"]
+    assert len(channels) == sum(len(types[name].channels) for name in names)
