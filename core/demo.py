@@ -21,10 +21,12 @@ from sqlalchemy.orm import Session
 from meterhub.credentials import CredentialCipher
 from meterhub.errors import InvalidValue
 from meterhub.extensions.driver import Action, Driver
+from meterhub.extensions.metertype import MeterType
 from meterhub.extensions.simulator import SimulatedEndpoint
 from meterhub.identifiers import eic_check_character, gs1_check_digit
 from meterhub.inventory import devices, groups, metering, meters, templates
 from meterhub.inventory.elements import create_element
+from meterhub.inventory.metertypes import apply_meter_type
 from meterhub.model.devices import CommunicationDevice
 from meterhub.model.elements import Element
 from meterhub.model.groups import MeterGroup
@@ -117,8 +119,13 @@ def populate_demo(
     endpoints: Sequence[SimulatedEndpoint],
     drivers: Mapping[str, type[Driver]],
     cipher: CredentialCipher,
+    meter_types: Mapping[str, type[MeterType]] | None = None,
 ) -> DemoSummary:
-    """Register every simulated meter of ``endpoints``; on a rerun update their addresses."""
+    """Register every simulated meter of ``endpoints``; on a rerun update their addresses.
+
+    A meter that imitates a known meter type (``endpoint.meter_type`` in ``meter_types``) gets
+    the type's medium, channels and model (:func:`~meterhub.inventory.metertypes.apply_meter_type`).
+    """
     root = _root(session)
     group = session.scalars(select(MeterGroup).where(MeterGroup.name == DEMO_GROUP)).one()
     created = updated = 0
@@ -143,6 +150,7 @@ def populate_demo(
             parent=region,
             attributes={"customer_number": f"C-{number:06d}", "contracted_kw": 10 + number % 7},
         )
+        meter_type = (meter_types or {}).get(endpoint.meter_type)
         point = metering.create_metering_point(
             session,
             element=consumer,
@@ -150,10 +158,13 @@ def populate_demo(
             eic=demo_eic(number),
             ean=demo_ean(number),
             metering_code=f"MP{number:06d}",
+            **({"medium": meter_type.medium} if meter_type else {}),
         )
         virtual_meter = metering.create_virtual_meter(session, metering_point=point, name="main")
         driver = drivers.get(endpoint.driver)
-        if endpoint.channels:  # what the simulated meter says it offers (heat, water, ...)
+        if meter_type is not None:
+            apply_meter_type(session, virtual_meter, meter_type)
+        elif endpoint.channels:  # what the simulated meter says it offers (heat, water, ...)
             for obis, unit, kind in endpoint.channels:
                 metering.add_channel(
                     session,
@@ -187,8 +198,8 @@ def populate_demo(
             manufacturer=DEMO_MANUFACTURER,
             serial_number=endpoint.serial,
             driver=endpoint.driver,
-            model=f"Simulated {endpoint.driver} meter",
-            driver_settings=settings,
+            model=meter_type.model if meter_type else f"Simulated {endpoint.driver} meter",
+            driver_settings={**(meter_type.settings if meter_type else {}), **settings},
             drivers=drivers,
         )
         if secrets:

@@ -45,7 +45,9 @@ class SimulatedEndpoint:
 
     ``channels`` lists what the meter offers as ``(OBIS, unit, kind)`` with kind ``register``
     or ``profile`` (a heat meter's energy ``6-0:1.0.0*255`` in Wh); empty means the electricity
-    defaults of the demo.
+    defaults of the demo. ``meter_type`` names the meter type (``register_meter_types()``) the
+    simulated meter imitates, empty when none: the demo then takes the channels, model and
+    medium from the type.
     """
 
     serial: str
@@ -54,6 +56,7 @@ class SimulatedEndpoint:
     address: str
     settings: Mapping[str, str] = field(default_factory=dict)
     channels: tuple[tuple[str, str, str], ...] = ()
+    meter_type: str = ""
 
 
 class RunningFleet(ABC):

@@ -22,7 +22,14 @@ from meterhub.webapi.cli.serve import serve_runtime
 __all__ = ["demo_command", "probe_fleet", "start_fleets"]
 
 #: Simulator options per protocol for the demo fleet (protocols not listed use defaults).
-DEMO_OPTIONS = {"dlms": {"framing": "wrapper"}, "wmbus": {"interval": "1"}}
+DEMO_OPTIONS = {
+    "dlms": {"framing": "wrapper"},
+    "mbus": {  # M-Bus meter types (docs/drivers/mbus.md): heat, water, gas, heat in turn
+        "types": "kamstrup-multical-601,kamstrup-flowiq-2101,itron-cyble-mbus-gas,"
+        "landis-gyr-ultraheat-t230"
+    },
+    "wmbus": {"interval": "1"},
+}
 
 
 def start_fleets(
@@ -102,7 +109,9 @@ def demo_command(data_dir: Path, per_protocol: int, host: str, port: int, no_ser
     with ExitStack() as stack:
         endpoints = start_fleets(runtime, per_protocol, "127.0.0.1", stack)
         with transaction(runtime.sessions, user="demo") as session:
-            summary = populate_demo(session, endpoints, runtime.plugins.drivers(), cipher)
+            summary = populate_demo(
+                session, endpoints, runtime.plugins.drivers(), cipher, runtime.plugins.meter_types()
+            )
         click.echo(
             f"demo fleet: {len(endpoints)} simulated meters ({summary.created_meters} new, "
             f"{summary.updated_devices} re-addressed) at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from meterhub.identifiers import ObisCode
 from meterhub.plugins.drivers.mbus.records import Function, Record
 
 __all__ = [
     "ABSTRACT",
     "MEDIUM_A",
     "MEDIUM_NAMES",
+    "PLAIN_UNITS",
     "QUANTITY_C",
     "Mapping",
+    "channel_problem",
     "map_record",
     "medium_group",
     "unit_of",
@@ -107,6 +110,12 @@ _UNITS = {
     "m3.s-1": "m³/s",
     "kg.h-1": "kg/h",
 }
+#: Units a mapped record may have; anything else comes from a VIF extension folded into the
+#: unit by the library (``m³ per input pulse``) and is not the plain quantity.
+PLAIN_UNITS = frozenset(
+    {"Wh", "J", "cal", "m³", "kg", "t", "W", "J/h", "m³/h", "m³/min", "m³/s", "kg/h", "°C", "K"}
+    | {"bar", "s", "min", "h", "d"}
+)
 _D_OF_FUNCTION = {Function.INSTANTANEOUS: 0, Function.MINIMUM: 4, Function.MAXIMUM: 5}
 
 
@@ -142,6 +151,14 @@ def map_record(record: Record, medium: int) -> Mapping:
         return Mapping(None, unit, "value during error state")
     if record.storage > 254 or record.tariff > 255 or record.subunit > 255:
         return Mapping(None, unit, "storage, tariff or subunit out of the OBIS range")
+    if record.modifiers:
+        # A VIF extension changes what the value is (backward flow, a manufacturer's average,
+        # the date of a maximum): it is not the plain quantity and must not share its channel.
+        return Mapping(
+            None, unit, f"{record.quantity} with VIF extension: {'; '.join(record.modifiers)}"
+        )
+    if unit is not None and unit not in PLAIN_UNITS:
+        return Mapping(None, unit, f"{record.quantity} in {unit!r}, not a plain unit")
     if isinstance(record.value, str) or record.value is None:
         return Mapping(None, unit, f"{record.quantity or 'record'} without a numeric value")
     f = record.storage if record.storage else 255
@@ -165,3 +182,50 @@ def map_record(record: Record, medium: int) -> Mapping:
     else:
         d = function_d
     return Mapping(_code(a, record.subunit, c, d, record.tariff, f), unit)
+
+
+#: The units the driver reports for each quantity (as :func:`unit_of` gives them).
+QUANTITY_UNITS: dict[str, frozenset[str | None]] = {
+    "Energy": frozenset({"Wh", "J", "cal"}),
+    "Volume": frozenset({"m³"}),
+    "Mass": frozenset({"kg", "t"}),
+    "Power": frozenset({"W", "J/h"}),
+    "Volume flow": frozenset({"m³/h", "m³/min", "m³/s"}),
+    "Flow temperature": frozenset({"°C"}),
+    "Return temperature": frozenset({"°C"}),
+    "Temperature difference": frozenset({"K"}),
+    "Pressure": frozenset({"bar"}),
+    "On time": frozenset({"s", "min", "h", "d"}),
+    "Operating time": frozenset({"s", "min", "h", "d"}),
+    "Error flags": frozenset({None}),
+    "Fabrication number": frozenset({None}),
+}
+#: Value groups A a meter type of each medium gets from its device types.
+MEDIUM_OF_A = {6: "heat", 5: "cold", 8: "water", 9: "hot_water", 7: "gas", 1: "electricity"}
+
+
+def channel_problem(obis: str, unit: str | None, medium: str) -> str | None:
+    """Why :func:`map_record` never yields channel ``obis`` in ``unit`` for a meter of
+    ``medium`` (a metering-point medium: ``heat``, ``water``, ...); ``None`` when it can."""
+    code = ObisCode.parse(obis)
+    if code.a == 0:
+        found = [q for q, (c, d) in ABSTRACT.items() if (c, d) == (code.c, code.d)]
+        if not found:
+            return f"{obis}: no device record maps to 0-x:{code.c}.{code.d}"
+        if code.f != 255:
+            return f"{obis}: device records are current values (F = 255)"
+    else:
+        if MEDIUM_OF_A.get(code.a) != medium:
+            return f"{obis}: value group A={code.a} is not a {medium} meter's"
+        found = [
+            quantity
+            for (a, quantity), (c, d) in QUANTITY_C.items()
+            if a == code.a and c == code.c and code.d in ({0: {0, 4, 5}, 8: {8}, 7: {7, 6}}[d])
+        ]
+        if not found:
+            return f"{obis}: no record maps to C={code.c}, D={code.d} for A={code.a}"
+        if code.f == 0 or (code.f != 255 and code.f > 254):
+            return f"{obis}: F is a storage number 1..254 or 255"
+    if not any(unit in QUANTITY_UNITS.get(quantity, frozenset()) for quantity in found):
+        return f"{obis}: the driver reports {found[0]} in other units than {unit!r}"
+    return None

@@ -1,13 +1,15 @@
 """Plugin objects of the ``mbus`` and ``wmbus`` entry points: drivers and simulators.
 
 Two entry points, two license features (``driver:mbus``, ``driver:wmbus``): a licence may enable
-wired M-Bus without wireless or the other way round.
+wired M-Bus without wireless or the other way round. Each contributes the meter types of the
+meters its driver reads (``types/mbus.toml``, ``types/wmbus.toml``) under its own feature.
 """
 
 from __future__ import annotations
 
 from meterhub import hookimpl
 from meterhub.extensions.driver import Driver
+from meterhub.extensions.metertype import MeterType
 from meterhub.extensions.simulator import Simulator
 
 __all__ = ["MbusDriverPlugin", "WmbusDriverPlugin"]
@@ -33,6 +35,13 @@ class MbusDriverPlugin:
 
         return [MbusSimulator]
 
+    @hookimpl(trylast=True)
+    def register_meter_types(self) -> list[type[MeterType]]:
+        """Contribute the heat, water and gas meter types read over wired M-Bus."""
+        from meterhub.plugins.drivers.mbus.catalogue import load_catalogue
+
+        return list(load_catalogue("mbus"))
+
 
 class WmbusDriverPlugin:
     """Contributes the wireless M-Bus / OMS driver and the telegram generator."""
@@ -53,3 +62,10 @@ class WmbusDriverPlugin:
         from meterhub.plugins.drivers.mbus.simulator.fleet import WmbusSimulator
 
         return [WmbusSimulator]
+
+    @hookimpl(trylast=True)
+    def register_meter_types(self) -> list[type[MeterType]]:
+        """Contribute the meter types read over wireless M-Bus / OMS."""
+        from meterhub.plugins.drivers.mbus.catalogue import load_catalogue
+
+        return list(load_catalogue("wmbus"))

@@ -55,7 +55,9 @@ class Record:
     ``unit``), a ``float`` for real-coded records, a naive ``datetime``/``date`` in the meter's
     local time for time points, a ``str`` for text, ``None`` when the record carries no value.
     ``unit`` is the library's unit text (``W.h``, ``m3``, ``Cel``, ...); ``header`` the DIF..VIF
-    bytes and ``data`` the data bytes, as received.
+    bytes and ``data`` the data bytes, as received. ``modifiers`` names what the record's VIF
+    extensions (VIFE) add to the quantity ("Accumulation only if value is negative", a
+    manufacturer-specific extension, ...): a record with modifiers is not the plain quantity.
     """
 
     index: int
@@ -70,6 +72,7 @@ class Record:
     coding: str
     header: bytes
     data: bytes
+    modifiers: tuple[str, ...] = ()
 
     @property
     def raw(self) -> str:
@@ -133,6 +136,9 @@ def _record(index: int, found: dict[str, object]) -> Record:
         coding=str(found.get("data_coding") or ""),
         header=bytes.fromhex(str(found.get("header_hex") or "")),
         data=bytes.fromhex(str(found.get("data_hex") or "")),
+        modifiers=tuple(str(item) for item in quantities[1:])
+        if isinstance(quantities, list)
+        else (),
     )
 
 

@@ -333,6 +333,7 @@ def _renumbered(record: Record, index: int) -> Record:
         record.coding,
         record.header,
         record.data,
+        record.modifiers,
     )
 
 

@@ -5,19 +5,23 @@ addresses 1..count; identification numbers 31000001...), served by a TCP gateway
 ``transport=pty`` or ``both``, on a pseudo-terminal. Options: ``transport`` (``tcp``, ``pty``,
 ``both``), ``baudrate`` (pace every byte at this rate; 0 = as fast as possible), ``time`` (a
 frozen ISO time), ``storages`` (months of history, default 12), ``media`` (a comma-separated
-cycle of ``heat``, ``water``, ``warm_water``, ``gas``). Faults: ``latency``,
-``corrupt_every`` (a bad checksum), ``silent_after``, ``drop_after``.
+cycle of ``heat``, ``water``, ``warm_water``, ``gas``) or ``types`` (a comma-separated cycle of
+shipped meter types, ``kamstrup-multical-601,kamstrup-flowiq-2101``: each meter sends its type's
+record layout, see :mod:`.layouts`). Faults: ``latency``, ``corrupt_every`` (a bad checksum),
+``silent_after``, ``drop_after``.
 
 ``wmbus``: ``count`` meters (identification numbers 32000001...) sending telegrams every
 ``interval`` seconds (default 5) to the clients of a TCP feed, and with ``udp=host:port`` and
 ``file=path`` there too. Options: ``security`` (0, 5 or 7; default 5), ``format`` (``a``,
-``b``, ``none``), ``interval``, ``time``, ``media``, ``udp``, ``file``. The endpoints carry each
+``b``, ``none``), ``interval``, ``time``, ``media`` or ``types`` (the ``wmbus`` meter types),
+``udp``, ``file``. The endpoints carry each
 meter's key (a declared secret) so the demo stores it encrypted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
@@ -25,8 +29,10 @@ from typing import ClassVar
 from meterhub.errors import InvalidValue
 from meterhub.extensions.driverkit import FrameServer
 from meterhub.extensions.simulator import Faults, RunningFleet, SimulatedEndpoint, Simulator
+from meterhub.plugins.drivers.mbus.catalogue import load_catalogue
 from meterhub.plugins.drivers.mbus.simulator.air import TelegramGenerator, meter_key
 from meterhub.plugins.drivers.mbus.simulator.bus import SimulatedBus
+from meterhub.plugins.drivers.mbus.simulator.layouts import layout, layout_names
 from meterhub.plugins.drivers.mbus.simulator.model import (
     GAS,
     HEAT,
@@ -35,7 +41,14 @@ from meterhub.plugins.drivers.mbus.simulator.model import (
     MeterSpec,
 )
 
-__all__ = ["MbusFleet", "MbusSimulator", "WmbusFleet", "WmbusSimulator", "parse_media"]
+__all__ = [
+    "MbusFleet",
+    "MbusSimulator",
+    "WmbusFleet",
+    "WmbusSimulator",
+    "parse_media",
+    "typed_specs",
+]
 
 _MEDIA = {"heat": HEAT, "water": WATER, "warm_water": WARM_WATER, "gas": GAS}
 #: The line settings of the simulated bus on a pty (see :attr:`MbusFleet.endpoints`).
@@ -56,6 +69,44 @@ def parse_media(text: str | None) -> list[int]:
     if unknown or not names:
         raise InvalidValue("options.media", f"names {', '.join(sorted(_MEDIA))}, comma-separated")
     return [_MEDIA[name] for name in names]
+
+
+def typed_specs(
+    text: str, driver: str, count: int, first: int, *, storages: int = 12
+) -> list[MeterSpec]:
+    """``count`` meters of the meter types named in ``text`` (comma-separated, in turn),
+    numbered from ``first`` (primary addresses 1..count); :class:`InvalidValue` for a type the
+    ``driver`` does not read or the simulator cannot imitate."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    known = {kind.name: kind for kind in load_catalogue(driver)}
+    wrong = [name for name in names if name not in known or name not in layout_names()]
+    if wrong or not names:
+        choices = ", ".join(name for name in layout_names() if name in known)
+        raise InvalidValue("options.types", f"{driver} meter types, comma-separated: {choices}")
+    specs = []
+    for number in range(1, count + 1):
+        name = names[(number - 1) % len(names)]
+        shape = layout(name)
+        specs.append(
+            MeterSpec(
+                f"{first + number:08d}",
+                shape.medium,
+                number,
+                shape.version,
+                known[name].manufacturer,
+                storages,
+                name,
+            )
+        )
+    return specs
+
+
+def endpoint_channels(spec: MeterSpec, driver: str) -> tuple[tuple[str, str, str], ...]:
+    """What a simulated meter offers: its type's channels, else the demo's per medium."""
+    if spec.layout is None:
+        return DEMO_CHANNELS[spec.medium]
+    kind = {kind.name: kind for kind in load_catalogue(driver)}[spec.layout]
+    return tuple((channel.obis, channel.unit or "", channel.kind) for channel in kind.channels)
 
 
 def _frozen(options: Mapping[str, str]) -> int | None:
@@ -124,7 +175,8 @@ class MbusFleet(RunningFleet):
                     medium,
                     address,
                     settings,
-                    channels=DEMO_CHANNELS[spec.medium],
+                    channels=endpoint_channels(spec, "mbus"),
+                    meter_type=spec.layout or "",
                 )
             )
         return found
@@ -151,7 +203,7 @@ class MbusSimulator(Simulator):
     ) -> MbusFleet:
         """Start a bus of ``count`` meters (at most 250: the primary addresses)."""
         options = dict(options or {})
-        _check_options(options, {"transport", "baudrate", "time", "storages", "media"})
+        _check_options(options, {"transport", "baudrate", "time", "storages", "media", "types"})
         if not 1 <= count <= 250:
             raise InvalidValue("count", "a wired bus has 1..250 meters (primary addresses)")
         transport = options.get("transport") or "tcp"
@@ -159,16 +211,21 @@ class MbusSimulator(Simulator):
             raise InvalidValue("options.transport", "must be tcp, pty or both")
         baudrate = int(_number(options, "baudrate", 0, 0, 38400))
         storages = int(_number(options, "storages", 12, 0, 60))
-        media = parse_media(options.get("media"))
-        specs = [
-            MeterSpec(
-                f"{31000000 + number:08d}",
-                media[(number - 1) % len(media)],
-                number,
-                storages=storages,
-            )
-            for number in range(1, count + 1)
-        ]
+        if options.get("types") and options.get("media"):
+            raise InvalidValue("options.types", "give types or media, not both")
+        if options.get("types"):
+            specs = typed_specs(options["types"], "mbus", count, 31000000, storages=storages)
+        else:
+            media = parse_media(options.get("media"))
+            specs = [
+                MeterSpec(
+                    f"{31000000 + number:08d}",
+                    media[(number - 1) % len(media)],
+                    number,
+                    storages=storages,
+                )
+                for number in range(1, count + 1)
+            ]
         bus = SimulatedBus(specs, faults or Faults(), _frozen(options), baudrate)
         server = FrameServer("mbus-sim")
         tcp = pty = None
@@ -208,7 +265,8 @@ class WmbusFleet(RunningFleet):
                     "tcp",
                     f"{self.feed[0]}:{self.feed[1]}",
                     settings,
-                    channels=DEMO_CHANNELS[spec.medium],
+                    channels=endpoint_channels(spec, "wmbus"),
+                    meter_type=spec.layout or "",
                 )
             )
         return found
@@ -238,7 +296,9 @@ class WmbusSimulator(Simulator):
     ) -> WmbusFleet:
         """Start ``count`` meters and the TCP feed on ``host:base_port``."""
         options = dict(options or {})
-        _check_options(options, {"security", "format", "interval", "time", "media", "udp", "file"})
+        _check_options(
+            options, {"security", "format", "interval", "time", "media", "types", "udp", "file"}
+        )
         if not 1 <= count <= 100_000:
             raise InvalidValue("count", "must be 1..100000")
         security = options.get("security") or "5"
@@ -253,11 +313,19 @@ class WmbusSimulator(Simulator):
             if not udp_host or not udp_port.isdigit():
                 raise InvalidValue("options.udp", "must be host:port")
             udp = (udp_host, int(udp_port))
-        media = parse_media(options.get("media"))
-        specs = [
-            MeterSpec(f"{32000000 + number:08d}", media[(number - 1) % len(media)], 0)
-            for number in range(1, count + 1)
-        ]
+        if options.get("types") and options.get("media"):
+            raise InvalidValue("options.types", "give types or media, not both")
+        if options.get("types"):
+            specs = [
+                replace(spec, primary_address=0)
+                for spec in typed_specs(options["types"], "wmbus", count, 32000000)
+            ]
+        else:
+            media = parse_media(options.get("media"))
+            specs = [
+                MeterSpec(f"{32000000 + number:08d}", media[(number - 1) % len(media)], 0)
+                for number in range(1, count + 1)
+            ]
         generator = TelegramGenerator(
             specs,
             security=int(security),

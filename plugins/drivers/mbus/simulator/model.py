@@ -10,7 +10,8 @@ identification number), so tests compute exactly what a driver must read:
 * **water** (07h) and **warm water** (06h, with a temperature): volume l = active energy / 10
   (sent in 10 l steps),
   flow l/h = power / 10; **gas** (03h): volume l = active energy / 5;
-* every meter: date and time (type F), on-time hours, error flags, fabrication number, and the
+* a meter of a shipped meter type sends that type's record layout instead (:mod:`.layouts`);
+* every other meter: date and time (type F), on-time hours, error flags, fabrication number, and the
   values at the start of each of the last ``storages`` months (UTC) as storage numbers 1..n with
   their dates (type G). A heat meter ends its readout with two bytes of manufacturer data.
 """
@@ -50,6 +51,9 @@ class MeterSpec:
     version: int = 1
     manufacturer: str = MANUFACTURER
     storages: int = 12
+    #: A shipped meter type whose record layout the meter sends (:mod:`.layouts`), or ``None``
+    #: for the generic records below.
+    layout: str | None = None
 
     @property
     def model(self) -> SimulatedMeter:
@@ -100,7 +104,15 @@ def records_of(
     storages: int | None = None,
     tail: bool = True,
 ) -> list[bytes]:
-    """The meter's data records at Unix second ``at`` (its clock shows ``meter_time``)."""
+    """The meter's data records at Unix second ``at`` (its clock shows ``meter_time``).
+
+    A meter of a meter type (``spec.layout``) sends that type's records instead
+    (:func:`~.layouts.layout_records`; ``storages`` and ``tail`` do not apply).
+    """
+    if spec.layout is not None:
+        from meterhub.plugins.drivers.mbus.simulator.layouts import layout_records
+
+        return layout_records(spec, at, meter_time)
     shown = datetime.fromtimestamp(at if meter_time is None else meter_time, UTC)
     values = values_at(spec, at)
     found = [record(0x04, b"\x6d", type_f(shown))]
