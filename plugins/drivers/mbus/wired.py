@@ -37,7 +37,7 @@ from meterhub.extensions.driver import (
     Quality,
     Reading,
 )
-from meterhub.extensions.driverkit import PluginSettings, open_medium, split_settings
+from meterhub.extensions.driverkit import PluginSettings, open_line
 from meterhub.extensions.medium import Medium
 from meterhub.identifiers import canonical_obis
 from meterhub.plugins.drivers.mbus import pymeterbus_compat as requests
@@ -144,8 +144,12 @@ class MbusConnection(DriverConnection):
 
     driver_name = "mbus"
 
-    def __init__(self, medium: Medium, settings: MbusSettings) -> None:
+    def __init__(
+        self, medium: Medium, settings: MbusSettings, *, owns_medium: bool = False
+    ) -> None:
         self.medium = medium
+        #: Whether the connection opened the medium itself and closes it with the session.
+        self.owns_medium = owns_medium
         self.settings = settings
         self.zone = UTC if settings.timezone == "UTC" else ZoneInfo(settings.timezone)
         self._readout: Readout | None = None
@@ -315,8 +319,10 @@ class MbusConnection(DriverConnection):
         return scan_primary(self, addresses)
 
     def close(self) -> None:
-        """End the connection (the medium belongs to whoever opened it)."""
+        """End the connection; close the medium when the connection opened it."""
         self._readout = None
+        if self.owns_medium:
+            self.medium.close()
 
 
 def _renumbered(record: Record, index: int) -> Record:
@@ -335,12 +341,6 @@ def _renumbered(record: Record, index: int) -> Record:
         record.data,
         record.modifiers,
     )
-
-
-class _OwnedMediumConnection(MbusConnection):
-    def close(self) -> None:
-        super().close()
-        self.medium.close()
 
 
 class MbusDriver(Driver):
@@ -374,15 +374,13 @@ class MbusDriver(Driver):
         self, address: str, settings: Mapping[str, Any], medium: Medium | None = None
     ) -> MbusConnection:
         """Prepare sessions with the meter (settings checked before any line is opened)."""
-        if medium is not None:
-            own_part, _ = split_settings(settings, MbusSettings, medium.name)
-            return MbusConnection(medium, MbusSettings.parse(own_part))
         text = address.strip() if isinstance(address, str) else ""
-        host, sep, port = text.rpartition(":")
-        kind = "tcp" if sep and host and port.isdigit() and not text.startswith("/") else "serial"
-        own_part, line_part = split_settings(settings, MbusSettings, kind)
-        options = MbusSettings.parse(own_part)
-        if kind == "serial":
-            line_part = {**_DEFAULT_LINE, **line_part}
-        own = open_medium(kind, text, line_part, timeout=max(options.timeout, 2.0))
-        return _OwnedMediumConnection(own, options)
+        line = open_line(
+            text,
+            settings,
+            MbusSettings,
+            medium,
+            serial_defaults=_DEFAULT_LINE,
+            timeout=lambda options: max(options.timeout, 2.0),
+        )
+        return MbusConnection(line.medium, line.options, owns_medium=line.owned)

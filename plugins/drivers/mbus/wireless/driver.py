@@ -43,7 +43,7 @@ from meterhub.extensions.driver import (
     Quality,
     Reading,
 )
-from meterhub.extensions.driverkit import PluginSettings, open_medium, split_settings
+from meterhub.extensions.driverkit import PluginSettings, open_line
 from meterhub.extensions.medium import Medium
 from meterhub.identifiers import canonical_obis
 from meterhub.plugins.drivers.mbus.readout import CLOCK, Readout
@@ -253,11 +253,7 @@ class WmbusDriver(Driver):
     ) -> WmbusConnection:
         """Open the receiver (settings checked first) and prepare to listen."""
         text = address.strip() if isinstance(address, str) else ""
-        if medium is not None:
-            own_part, _ = split_settings(settings, WmbusSettings, medium.name)
-            options = WmbusSettings.parse(own_part)
-            return WmbusConnection(_framing(medium, options), options, medium)
-        if text.startswith("udp://") or text.startswith("file:"):
+        if medium is None and (text.startswith("udp://") or text.startswith("file:")):
             options = WmbusSettings.parse(settings)
             if text.startswith("file:"):
                 return WmbusConnection(FileReceiver(Path(text[5:])), options)
@@ -266,12 +262,11 @@ class WmbusDriver(Driver):
                 raise InvalidValue("address", "must be udp://host:port")
             receiver = UdpReceiver(host.strip("[]"), int(port))
             return WmbusConnection(receiver, options, owned=[receiver])
-        host, sep, port = text.rpartition(":")
-        kind = "tcp" if sep and host and port.isdigit() and not text.startswith("/") else "serial"
-        own_part, line_part = split_settings(settings, WmbusSettings, kind)
-        options = WmbusSettings.parse(own_part)
-        own = open_medium(kind, text, line_part, timeout=5.0)
-        return WmbusConnection(_framing(own, options), options, own, owned=[own])
+        line = open_line(text, settings, WmbusSettings, medium, timeout=5.0)
+        owned = [line.medium] if line.owned else []
+        return WmbusConnection(
+            _framing(line.medium, line.options), line.options, line.medium, owned
+        )
 
 
 def _framing(medium: Medium, options: WmbusSettings) -> Receiver:
