@@ -340,6 +340,8 @@ class ScriptData:
         self.channel = _plain(dict(job.get("channel", {})))
         self.parameters = _plain(dict(job.get("parameters", {})))
         self.interval = int(job.get("interval", 15))
+        first = next(iter(self.inputs.values()), None)
+        self.length = len(self.values) or (len(first) if first is not None else 0)
 
     def __repr__(self) -> str:
         return f"<data: {len(self.values)} values>"

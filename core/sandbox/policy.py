@@ -29,6 +29,7 @@ MAX_SOURCE_CHARS = 100_000
 FORBIDDEN_NAMES = frozenset(
     {
         "__import__",
+        "format",
         "breakpoint",
         "compile",
         "delattr",

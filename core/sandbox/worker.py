@@ -157,7 +157,7 @@ def _child(
         outcome: JobOutcome
         try:
             data = ScriptData(job)
-            output = Output(len(data.values) if "values" in job else int(job.get("length", 0)))
+            output = Output(data.length)
             scope = restricted_globals({"data": data, "result": output, **functions})
             exec(script.code, scope)  # noqa: S102 - RestrictedPython code with every guard
             printed = ""
@@ -236,7 +236,7 @@ def run_jobs(
                     running, started, interrupted = message[1], time.monotonic(), False
                 elif kind == "done":
                     index, outcome = message[1], message[2]
-                    length = len(jobs[index].get("values", ())) or int(jobs[index].get("length", 0))
+                    length = _job_length(jobs[index])
                     outcomes[index] = _check(outcome, length, script)
                     running = None
                     next_job = index + 1
@@ -271,6 +271,15 @@ def run_jobs(
             process.join(5)
             receive.close()
     return [outcomes.get(i, JobOutcome(False, error="not run")) for i in range(len(jobs))]
+
+
+def _job_length(job: dict[str, Any]) -> int:
+    """How many values a job's result has: its values, else its first input."""
+    values = job.get("values")
+    if values is not None and len(values):
+        return len(values)
+    inputs = job.get("inputs") or {}
+    return len(next(iter(inputs.values()))) if inputs else int(job.get("length", 0))
 
 
 def _death(process: Any, limits: Limits) -> str:
