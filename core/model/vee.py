@@ -182,7 +182,7 @@ class ValidationRun(Base):
         return f"<ValidationRun {self.id} {self.trigger_kind} {self.status}>"
 
 
-#: The results per value: one row per suspect or estimated value, or per failed channel
+#: The results per value: one row per suspect, missing or estimated value, or per failed channel
 #: (``ts`` NULL). Written in bulk with Core statements, so they are not audited row by row.
 validation_result = Table(
     "vee_result",
@@ -192,7 +192,7 @@ validation_result = Table(
     Column("channel_id", Integer, ForeignKey("channel.id", ondelete="CASCADE"), nullable=False),
     Column("ts", BigInteger, nullable=True, comment="slot start, UTC microseconds"),
     Column("check_name", String(100), nullable=False),
-    Column("outcome", String(20), nullable=False, comment="suspect, estimated or failed"),
+    Column("outcome", String(20), nullable=False, comment="suspect, missing, estimated or failed"),
     Column("message", String(500), nullable=True),
     Index(None, "channel_id", "ts"),
     Index(None, "run_id"),

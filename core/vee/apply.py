@@ -69,7 +69,7 @@ class StepResult:
     step: str
     positions: npt.NDArray[np.bool_]
     message: str
-    outcome: str  # "suspect" or "estimated"
+    outcome: str  # "suspect", "missing" or "estimated"
 
 
 @dataclass
@@ -148,7 +148,10 @@ def apply_profile(
                     suspect[r] |= found
                     outcome.results.append(StepResult(r, step.name, found, verdict.message, "suspect"))
                 if verdict.missing is not None:
-                    missing[r] |= verdict.missing & open_slots[r] & np.isnan(work[r])
+                    gaps = verdict.missing & open_slots[r] & np.isnan(work[r])
+                    if gaps.any():
+                        missing[r] |= gaps
+                        outcome.results.append(StepResult(r, step.name, gaps, verdict.message, "missing"))
             continue
         todo_all = (suspect | missing) & open_slots & ~estimated
         for r in np.flatnonzero(todo_all.any(axis=1)).tolist():
