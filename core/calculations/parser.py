@@ -161,22 +161,37 @@ class _Compiler:
         if cls is None:
             known = ", ".join(sorted([*AGGREGATIONS, *self.functions])) or "none"
             raise _refuse(tree, f"unknown function {name!r}; available: {known}")
-        series = list(tree.args)
-        constants: list[float] = []
-        while series and isinstance(series[-1], ast.Constant | ast.UnaryOp) and _number(series[-1]) is not None:
-            constants.insert(0, _number(series.pop()))  # type: ignore[arg-type]
+        args = list(tree.args)
+        fields = list(cls.parameters.model_fields)
+        extra: list[ast.AST] = []
         if cls.inputs:
-            if len(series) != len(cls.inputs):
+            if len(args) < len(cls.inputs):
                 raise _refuse(
                     tree,
                     f"{name}() takes {len(cls.inputs)} series ({', '.join(cls.inputs)}) and then "
-                    f"its parameters; got {len(series)} series",
+                    f"its parameters; got {len(args)}",
                 )
-        elif not series:
-            raise _refuse(tree, f"{name}() needs at least one series")
-        fields = list(cls.parameters.model_fields)
-        if len(constants) > len(fields):
-            raise _refuse(tree, f"{name}() takes at most {len(fields)} parameters ({', '.join(fields) or 'none'})")
+            series, extra = args[: len(cls.inputs)], args[len(cls.inputs) :]
+        else:
+            series = args
+            while series and fields and len(extra) < len(fields) and _number(series[-1]) is not None:
+                extra.insert(0, series.pop())
+            if not series:
+                raise _refuse(tree, f"{name}() needs at least one series")
+        if extra and not fields:
+            raise _refuse(
+                tree, f"{name}() takes {len(cls.inputs)} series ({', '.join(cls.inputs)}); got {len(args)}"
+            )
+        if len(extra) > len(fields):
+            raise _refuse(
+                tree, f"{name}() takes at most {len(fields)} parameters ({', '.join(fields) or 'none'})"
+            )
+        constants = []
+        for item in extra:
+            number = _number(item)
+            if number is None:
+                raise _refuse(item, f"{name}(): parameters are numbers")
+            constants.append(number)
         given: dict[str, Any] = dict(zip(fields, constants, strict=False))
         for keyword in tree.keywords:
             value = _number(keyword.value)
@@ -233,7 +248,7 @@ def compile_formula(
         root = compiler.node(tree.body)
     except RecursionError:
         raise InvalidValue("formula", "is nested too deeply") from None
-    if root.op == "const":
+    if not compiler.used:
         raise InvalidValue("formula", "uses no input: a calculation needs at least one")
     return CompiledFormula(
         text=text,

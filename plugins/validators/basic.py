@@ -15,7 +15,6 @@ import numpy.typing as npt
 from pydantic import Field, model_validator
 
 from meterhub import hookimpl
-from meterhub.errors import InvalidValue
 from meterhub.extensions.series import IntervalBlock
 from meterhub.extensions.validator import Validator
 from meterhub.extensions.veecontext import EMPTY_CONTEXT, VeeContext, VeeParameters, Verdict
@@ -33,9 +32,9 @@ class LimitParameters(VeeParameters):
     @model_validator(mode="after")
     def _ordered(self) -> LimitParameters:
         if self.min is None and self.max is None:
-            raise InvalidValue("parameters.max", "give min, max or both")
+            raise ValueError("give min, max or both")
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise InvalidValue("parameters.max", f"must not be below min ({self.min})")
+            raise ValueError(f"max ({self.max}) must not be below min ({self.min})")
         return self
 
 
