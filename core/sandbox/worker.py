@@ -5,7 +5,8 @@ runs in a child process forked for it, which before running anything sets
 
 - ``RLIMIT_AS``: its address space may grow by at most ``memory_mb`` (an allocation beyond it
   raises ``MemoryError`` at the script's line);
-- ``RLIMIT_CPU`` (soft, raised before each job): ``cpu_seconds`` of CPU per job; the kernel's
+- a profiling timer (``ITIMER_PROF``) of ``cpu_seconds`` of CPU per job, backed by
+  ``RLIMIT_CPU`` (soft, raised before each job, whole seconds): the kernel's ``SIGPROF`` or
   ``SIGXCPU`` interrupts the script at its current line;
 - ``RLIMIT_FSIZE`` 0: it cannot write a byte to any file;
 
@@ -133,6 +134,7 @@ def _child(
     """Run jobs ``first..`` in this (forked) process and report each through ``connection``."""
     gc.freeze()  # the parent's objects (database connections) are never finalized here
     signal.signal(signal.SIGXCPU, _raise(CpuLimit))
+    signal.signal(signal.SIGPROF, _raise(CpuLimit))
     signal.signal(signal.SIGUSR1, _raise(WallLimit))
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -147,7 +149,9 @@ def _child(
         job = jobs[index]
         used = resource.getrusage(resource.RUSAGE_SELF)
         spent = used.ru_utime + used.ru_stime
-        soft = math.ceil(spent + limits.cpu_seconds)
+        # ITIMER_PROF measures the job's CPU time exactly; RLIMIT_CPU (whole seconds) backs it up
+        signal.setitimer(signal.ITIMER_PROF, limits.cpu_seconds)
+        soft = math.ceil(spent + limits.cpu_seconds) + 1
         _, hard = resource.getrlimit(resource.RLIMIT_CPU)
         if hard != resource.RLIM_INFINITY:
             soft = min(soft, hard)
@@ -168,6 +172,7 @@ def _child(
         except BaseException as error:  # noqa: BLE001 - every failure is reported, by line
             line = _script_line(error, script.filename)
             outcome = JobOutcome(False, error=_describe(script, error, line, limits), line=line)
+        signal.setitimer(signal.ITIMER_PROF, 0)
         outcome.seconds = time.perf_counter() - began
         try:
             connection.send(("done", index, outcome))
