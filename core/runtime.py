@@ -62,7 +62,7 @@ class Runtime:
         """The VEE engine: validation profiles on demand, on a schedule, after ingest."""
         from meterhub.vee import VeeEngine
 
-        return VeeEngine(self.store, self.sessions, self.plugins)
+        return VeeEngine(self.store, self.sessions, self.plugins, ingest=self.ingest_validation)
 
     @cached_property
     def editing(self) -> Editing:

@@ -54,6 +54,8 @@ class Batch:
     flags: npt.NDArray[np.uint32]
     protected: npt.NDArray[np.bool_]
     script_data: Callable[[int], dict[str, Any]] | None = None
+    #: What the ingest checks found (they run first, so no run clears their flags).
+    found_at_ingest: npt.NDArray[np.bool_] | None = None
 
     @property
     def rows(self) -> int:
@@ -126,6 +128,11 @@ def apply_profile(
 
     def block(r: int, values: npt.NDArray[np.float64]) -> IntervalBlock:
         return IntervalBlock(batch.start, interval, values, batch.flags[r], ids[r])
+
+    if batch.found_at_ingest is not None:
+        suspect |= batch.found_at_ingest & measured & open_slots
+        for r in np.flatnonzero(suspect.any(axis=1)).tolist():
+            outcome.results.append(StepResult(r, "ingest checks", suspect[r].copy(), "", "suspect"))
 
     for step in steps:
         if step.script is not None:

@@ -43,6 +43,7 @@ from meterhub.vee import runs
 from meterhub.vee.apply import Batch, Outcome, apply_profile
 from meterhub.vee.assignments import resolve
 from meterhub.vee.daytypes import slot_calendar
+from meterhub.vee.ingest import IngestValidation
 from meterhub.vee.profiles import Catalog, PreparedStep, ProfileSpec, load_profile, prepare_steps
 
 __all__ = ["RunReport", "VeeEngine"]
@@ -102,7 +103,9 @@ class VeeEngine:
 
     ``store`` is the meter data store, ``sessions`` the session factory of the same database,
     ``catalog`` the plugin host (validators and estimators by name). ``batch_channels`` bounds
-    the channels per transaction; ``limits`` are the sandbox's limits for script steps.
+    the channels per transaction; ``limits`` are the sandbox's limits for script steps;
+    ``ingest`` the store's on-the-fly validation, whose checks every run includes (first), so
+    a profile run never clears what they flagged.
     """
 
     def __init__(
@@ -114,6 +117,7 @@ class VeeEngine:
         clock: Callable[[], datetime] | None = None,
         limits: Limits | None = None,
         batch_channels: int = 200,
+        ingest: IngestValidation | None = None,
     ) -> None:
         self.store = store
         self.sessions = sessions
@@ -121,6 +125,7 @@ class VeeEngine:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.limits = limits or Limits()
         self.batch_channels = batch_channels
+        self.ingest = ingest
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -330,8 +335,12 @@ class VeeEngine:
                 job.update(day=calendar.day, day_type=calendar.day_type, minute=calendar.minute)
             return job
 
+        found_at_ingest = None
+        if self.ingest is not None:
+            found_at_ingest, _ = self.ingest.suspect(uow.connection, ids, interval, values)
         batch = Batch(
-            np.asarray(ids, dtype=np.int64), first, interval, values, flags, protected, script_data
+            np.asarray(ids, dtype=np.int64), first, interval, values, flags, protected, script_data,
+            found_at_ingest,
         )
         outcome = apply_profile(steps, batch, context_for, self.limits)
         ok = [r for r in range(len(ids)) if r not in outcome.failed]

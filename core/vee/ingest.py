@@ -100,6 +100,24 @@ class IngestValidation:
             key = json.dumps(keys[channel], sort_keys=True)
             self._rules[channel] = (key, tuple(per_channel[channel]))
 
+    def suspect(
+        self, conn: Any, channel_ids: list[int], interval_minutes: int, values: np.ndarray
+    ) -> tuple[np.ndarray, list[str]]:
+        """What the ingest checks find in ``values`` (one row per channel of ``channel_ids``),
+        and the names of the checks: a profile run starts from them, so running a scheduled
+        profile never clears what the ingest checks flagged."""
+        self._load(conn, sorted(set(channel_ids)))
+        found = np.zeros(values.shape, dtype=bool)
+        names: list[str] = []
+        for row, channel in enumerate(channel_ids):
+            for rule in self._rules[channel][1]:
+                hits = rule.check.check_rows(values[row : row + 1], interval_minutes, rule.parameters)[0]
+                if hits.any():
+                    found[row] |= hits
+                    if rule.name not in names:
+                        names.append(rule.name)
+        return found, names
+
     def __call__(
         self,
         conn: Any,
