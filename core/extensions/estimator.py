@@ -13,7 +13,13 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from meterhub.extensions.series import IntervalBlock
-from meterhub.extensions.veecontext import EMPTY_CONTEXT, NoParameters, VeeContext, VeeParameters
+from meterhub.extensions.veecontext import (
+    EMPTY_CONTEXT,
+    BlockRows,
+    NoParameters,
+    VeeContext,
+    VeeParameters,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -64,6 +70,14 @@ class Estimator(ABC):
         up among the channels of the same virtual meter), ``"children"`` (channel ids, in order)
         and ``"registers"`` (the register channel of the profile: an id or an OBIS code)."""
         return {}
+
+    def estimate_rows(
+        self, rows: BlockRows, missing: npt.NDArray[np.bool_], parameters: Any
+    ) -> npt.NDArray[np.float64] | None:
+        """Optional: the same method over many channels at once (``missing`` ``[rows, slots]``),
+        for methods whose ``needs`` are at most ``calendar`` and ``history``; ``None`` (the
+        default) makes the engine call :meth:`estimate` per channel."""
+        return None
 
     @abstractmethod
     def estimate(

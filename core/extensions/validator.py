@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from meterhub.extensions.series import IntervalBlock
 from meterhub.extensions.veecontext import (
     EMPTY_CONTEXT,
+    BlockRows,
+    RowsVerdict,
     Finding,
     NoParameters,
     VeeContext,
@@ -81,6 +83,13 @@ class Validator(ABC):
         Missing values (``NaN``) are not suspect unless the check is about them. Must not
         change ``block``'s arrays.
         """
+
+    def validate_rows(self, rows: BlockRows, parameters: Any) -> RowsVerdict | None:
+        """Optional: the same check over many channels of one period at once (``rows``), for
+        checks whose ``needs`` are at most ``calendar`` and ``history``; ``None`` (the default)
+        makes the engine call :meth:`validate` per channel. Must give what :meth:`validate`
+        gives row by row."""
+        return None
 
     def check_rows(
         self,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DAY_TYPES",
+    "BlockRows",
+    "RowsVerdict",
     "NEEDS",
     "ChannelFacts",
     "Finding",
@@ -185,3 +187,37 @@ class VeeContext:
 
 #: The context of a check that needs nothing.
 EMPTY_CONTEXT = VeeContext()
+
+
+@dataclass(frozen=True, eq=False)
+class BlockRows:
+    """Many channels over the same period at once, for the optional whole-batch methods
+    (:meth:`Validator.validate_rows`, :meth:`Estimator.estimate_rows`): ``values`` and
+    ``flags`` are ``[rows, slots]``; ``history_values``/``history_flags`` (``[rows, H]``) the
+    earlier values when the plugin ``needs`` ``history``; the shared ``calendar`` covers
+    history and values."""
+
+    start: datetime
+    interval: timedelta
+    values: npt.NDArray[np.float64]
+    flags: npt.NDArray[np.uint32]
+    channel_ids: npt.NDArray[np.int64]
+    history_values: npt.NDArray[np.float64] | None = None
+    history_flags: npt.NDArray[np.uint32] | None = None
+    calendar: SlotCalendar | None = None
+    tz: tzinfo = UTC
+
+    @property
+    def rows(self) -> int:
+        """How many channels."""
+        return int(self.values.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class RowsVerdict:
+    """What a check found in many channels at once: ``[rows, slots]`` masks and one message
+    per row (empty where nothing was found)."""
+
+    suspect: npt.NDArray[np.bool_]
+    messages: list[str]
+    missing: npt.NDArray[np.bool_] | None = None

@@ -16,14 +16,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from meterhub.extensions.series import IntervalBlock
-from meterhub.extensions.veecontext import EMPTY_CONTEXT, Finding, VeeContext, Verdict
+from meterhub.extensions.veecontext import (
+    EMPTY_CONTEXT,
+    BlockRows,
+    Finding,
+    RowsVerdict,
+    SlotCalendar,
+    VeeContext,
+    Verdict,
+)
 from meterhub.sandbox import Limits, run_jobs
 from meterhub.timeseries.flags import METHOD_SHIFT, EstimationMethod, Flag
 from meterhub.vee.profiles import PreparedStep
@@ -37,6 +45,12 @@ _SUBSTITUTED = np.uint32(Flag.SUBSTITUTED)
 _NONE = np.uint32(0)
 
 ContextFor = Callable[[int, PreparedStep], VeeContext]
+
+#: Channels per call of a plugin's whole-batch method (bounded memory, cache friendly).
+ROWS_PER_CALL = 64
+
+#: What a plugin may need and still be called for a whole batch at once.
+_BATCHABLE = frozenset({"calendar", "history"})
 
 
 @dataclass
@@ -56,6 +70,12 @@ class Batch:
     script_data: Callable[[int], dict[str, Any]] | None = None
     #: What the ingest checks found (they run first, so no run clears their flags).
     found_at_ingest: npt.NDArray[np.bool_] | None = None
+    #: The shared calendar (history + period), history values and flags, the zone: what the
+    #: whole-batch methods of plugins get.
+    calendar: SlotCalendar | None = None
+    history_values: npt.NDArray[np.float64] | None = None
+    history_flags: npt.NDArray[np.uint32] | None = None
+    tz: tzinfo = UTC
 
     @property
     def rows(self) -> int:
@@ -117,7 +137,9 @@ def apply_profile(
     interval = timedelta(minutes=batch.interval_minutes)
     work = batch.values.copy()
     measured = ~np.isnan(batch.values)
+    any_protected = bool(batch.protected.any())
     open_slots = ~batch.protected
+    judgeable = measured & open_slots if any_protected else measured
     suspect = np.zeros((rows, slots), dtype=bool)
     missing = np.zeros((rows, slots), dtype=bool)
     estimated = np.zeros((rows, slots), dtype=bool)
@@ -141,7 +163,11 @@ def apply_profile(
         plugin: Any = step.plugin
         needs_context = bool(plugin.needs) and context_for is not None
         if step.is_check:
-            for r in _live(rows, failed):
+            done: set[int] = set()
+            if plugin.needs <= _BATCHABLE:
+                done = _check_rows(plugin, step, batch, work, judgeable, outcome, missing)
+            rest = [r for r in _live(rows, failed) if r not in done]
+            for r in rest:
                 try:
                     context = context_for(r, step) if needs_context and context_for else EMPTY_CONTEXT
                     verdict = _verdict(
@@ -150,7 +176,7 @@ def apply_profile(
                 except Exception as error:  # a plugin's failure fails this channel only
                     failed[r] = f"check {step.name!r}: {type(error).__name__}: {error}"
                     continue
-                found = verdict.suspect & measured[r] & open_slots[r] & ~estimated[r]
+                found = verdict.suspect & judgeable[r] & ~estimated[r]
                 if found.any():
                     suspect[r] |= found
                     outcome.results.append(StepResult(r, step.name, found, verdict.message, "suspect"))
@@ -161,8 +187,13 @@ def apply_profile(
                         outcome.results.append(StepResult(r, step.name, gaps, verdict.message, "missing"))
             continue
         todo_all = (suspect | missing) & open_slots & ~estimated
+        done = set()
+        if plugin.needs <= _BATCHABLE:
+            done = _estimate_rows(
+                plugin, step, batch, work, todo_all, suspect, estimated, methods, outcome
+            )
         for r in np.flatnonzero(todo_all.any(axis=1)).tolist():
-            if r in failed:
+            if r in failed or r in done:
                 continue
             todo = todo_all[r]
             given = np.where(suspect[r] & ~estimated[r], np.nan, work[r])
@@ -184,9 +215,13 @@ def apply_profile(
                 methods[r, filled] = np.uint32(plugin.method)
                 outcome.results.append(StepResult(r, step.name, filled, "", "estimated"))
     flags = batch.flags.copy()
-    judged = open_slots & (~np.isnan(work) | estimated)
-    flags |= np.where(judged, _VALIDATED, _NONE)
-    flags |= np.where(suspect & ~estimated, _SUSPECT, _NONE)
+    judged = ~np.isnan(work)
+    judged |= estimated
+    if any_protected:
+        judged &= open_slots
+    np.bitwise_or(flags, _VALIDATED, out=flags, where=judged)
+    if suspect.any():
+        np.bitwise_or(flags, _SUSPECT, out=flags, where=suspect & ~estimated)
     if estimated.any():
         method_bits = (methods << np.uint32(METHOD_SHIFT)) | _ESTIMATED
         method_bits |= np.where(measured, _SUBSTITUTED, _NONE)
@@ -194,6 +229,137 @@ def apply_profile(
     outcome.values = work
     outcome.flags = flags.astype(np.uint32)
     return outcome
+
+
+def _take(index: npt.NDArray[np.int64]) -> slice | npt.NDArray[np.int64]:
+    """A slice (a view, no copy) where the rows are contiguous, else the index."""
+    lo, hi = int(index[0]), int(index[-1]) + 1
+    return slice(lo, hi) if hi - lo == index.size else index
+
+
+def _rows(batch: Batch, index: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> BlockRows:
+    """The rows ``index`` of the batch as a :class:`BlockRows` with ``values`` (those rows')."""
+    where = _take(index)
+    return BlockRows(
+        batch.start,
+        timedelta(minutes=batch.interval_minutes),
+        values,
+        batch.flags[where],
+        batch.channel_ids[where],
+        None if batch.history_values is None else batch.history_values[where],
+        None if batch.history_flags is None else batch.history_flags[where],
+        batch.calendar,
+        batch.tz,
+    )
+
+
+def _chunks(rows: list[int]) -> list[npt.NDArray[np.int64]]:
+    return [np.asarray(rows[i : i + ROWS_PER_CALL]) for i in range(0, len(rows), ROWS_PER_CALL)]
+
+
+def _check_rows(
+    plugin: Any,
+    step: PreparedStep,
+    batch: Batch,
+    work: npt.NDArray[np.float64],
+    judgeable: npt.NDArray[np.bool_],
+    outcome: Outcome,
+    missing: npt.NDArray[np.bool_],
+) -> set[int]:
+    """A check's whole-batch method over the live rows, chunk by chunk (each chunk's masks are
+    combined while they are in the cache); the rows it answered. A chunk whose call raises or
+    gives garbage is left to the per-channel path."""
+    done: set[int] = set()
+    suspect, estimated = outcome.suspect, outcome.estimated
+    any_estimated = bool(estimated.any())
+    open_slots = ~batch.protected
+    for index in _chunks(_live(batch.rows, outcome.failed)):
+        try:
+            verdict = plugin.validate_rows(_rows(batch, index, work[_take(index)]), step.parameters)
+        except Exception:
+            verdict = None
+        if verdict is None:
+            return done
+        shape = (index.size, work.shape[1])
+        if (
+            not isinstance(verdict, RowsVerdict)
+            or verdict.suspect.shape != shape
+            or (verdict.missing is not None and verdict.missing.shape != shape)
+            or len(verdict.messages) != index.size
+        ):
+            continue
+        lo, hi = int(index[0]), int(index[-1]) + 1
+        contiguous = hi - lo == index.size
+        where = slice(lo, hi) if contiguous else index
+        found = verdict.suspect & judgeable[where]
+        if any_estimated:
+            found &= ~estimated[where]
+        if contiguous:
+            suspect[lo:hi] |= found
+        else:
+            suspect[index] |= found
+        for position in np.flatnonzero(found.any(axis=1)).tolist():
+            outcome.results.append(
+                StepResult(int(index[position]), step.name, found[position],
+                           verdict.messages[position], "suspect")
+            )
+        if verdict.missing is not None:
+            gaps = verdict.missing & np.isnan(work[where])
+            if not open_slots[where].all():
+                gaps &= open_slots[where]
+            if contiguous:
+                missing[lo:hi] |= gaps
+            else:
+                missing[index] |= gaps
+            for position in np.flatnonzero(gaps.any(axis=1)).tolist():
+                outcome.results.append(
+                    StepResult(int(index[position]), step.name, gaps[position],
+                               verdict.messages[position], "missing")
+                )
+        done.update(index.tolist())
+    return done
+
+
+def _estimate_rows(
+    plugin: Any,
+    step: PreparedStep,
+    batch: Batch,
+    work: npt.NDArray[np.float64],
+    todo_all: npt.NDArray[np.bool_],
+    suspect: npt.NDArray[np.bool_],
+    estimated: npt.NDArray[np.bool_],
+    methods: npt.NDArray[np.uint32],
+    outcome: Outcome,
+) -> set[int]:
+    """An estimation method's whole-batch method over the rows with something to estimate."""
+    done: set[int] = set()
+    wanted = [r for r in np.flatnonzero(todo_all.any(axis=1)).tolist() if r not in outcome.failed]
+    for index in _chunks(wanted):
+        given = np.where(suspect[index] & ~estimated[index], np.nan, work[index])
+        rows = _rows(batch, index, given)
+        todo = todo_all[index]
+        try:
+            new = plugin.estimate_rows(rows, todo, step.parameters)
+        except Exception:
+            new = None
+        if new is None:
+            return done
+        if not isinstance(new, np.ndarray) or new.shape != todo.shape:
+            continue
+        new = np.asarray(new, dtype=np.float64)
+        if np.isinf(new[todo]).any():
+            continue
+        filled = todo if plugin.clears else todo & ~np.isnan(new)
+        r_idx, c_idx = np.nonzero(filled)
+        rows_abs = index[r_idx]
+        work[rows_abs, c_idx] = new[r_idx, c_idx]
+        estimated[rows_abs, c_idx] = True
+        methods[rows_abs, c_idx] = np.uint32(plugin.method)
+        for position in np.flatnonzero(filled.any(axis=1)).tolist():
+            r = int(index[position])
+            outcome.results.append(StepResult(r, step.name, filled[position].copy(), "", "estimated"))
+        done.update(index.tolist())
+    return done
 
 
 def _script_step(

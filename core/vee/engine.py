@@ -296,7 +296,7 @@ class VeeEngine:
         protected |= _released(uow, ids, start_tick, step_us, values.shape[1], interval)
         flags = np.where(protected, flags, flags & ~_VEE_MARKS).astype(np.uint32)
         calendar = None
-        if any(s.plugin is not None and "calendar" in s.plugin.needs for s in steps) or any(
+        if any(s.plugin is not None and s.plugin.needs & {"calendar", "history"} for s in steps) or any(
             s.script is not None for s in steps
         ):
             calendar = slot_calendar(begin_tick, data.values.shape[1], interval, spec.day_types)
@@ -340,7 +340,8 @@ class VeeEngine:
             found_at_ingest, _ = self.ingest.suspect(uow.connection, ids, interval, values)
         batch = Batch(
             np.asarray(ids, dtype=np.int64), first, interval, values, flags, protected, script_data,
-            found_at_ingest,
+            found_at_ingest, calendar, data.values[:, :history_slots], data.flags[:, :history_slots],
+            zone,
         )
         outcome = apply_profile(steps, batch, context_for, self.limits)
         ok = [r for r in range(len(ids)) if r not in outcome.failed]

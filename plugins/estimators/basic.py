@@ -12,7 +12,7 @@ from pydantic import Field
 from meterhub import hookimpl
 from meterhub.extensions.estimator import Estimator
 from meterhub.extensions.series import IntervalBlock
-from meterhub.extensions.veecontext import EMPTY_CONTEXT, VeeContext, VeeParameters
+from meterhub.extensions.veecontext import EMPTY_CONTEXT, BlockRows, VeeContext, VeeParameters
 from meterhub.extensions.veekit import last_plausible, linear_fill
 from meterhub.timeseries.flags import EstimationMethod
 
@@ -56,6 +56,12 @@ class InsertNull(Estimator):
         """``NaN`` at the positions (the engine stores them empty and flagged)."""
         return np.where(missing, np.nan, block.values)
 
+    def estimate_rows(
+        self, rows: BlockRows, missing: npt.NDArray[np.bool_], parameters: Any
+    ) -> npt.NDArray[np.float64]:
+        """The same over a batch."""
+        return np.where(missing, np.nan, rows.values)
+
 
 class LinearParameters(VeeParameters):
     """Parameters of :class:`LinearInterpolation`."""
@@ -81,6 +87,12 @@ class LinearInterpolation(Estimator):
     ) -> npt.NDArray[np.float64]:
         """Interpolate the short gaps."""
         return linear_fill(block.values, missing, parameters.max_gap)
+
+    def estimate_rows(
+        self, rows: BlockRows, missing: npt.NDArray[np.bool_], parameters: Any
+    ) -> npt.NDArray[np.float64]:
+        """The same over a batch, each row on its own."""
+        return linear_fill(rows.values, missing, parameters.max_gap)
 
 
 class LastParameters(VeeParameters):

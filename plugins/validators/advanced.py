@@ -19,7 +19,14 @@ from meterhub import hookimpl
 from meterhub.extensions.calculation import Calculation
 from meterhub.extensions.series import IntervalBlock
 from meterhub.extensions.validator import Validator
-from meterhub.extensions.veecontext import EMPTY_CONTEXT, VeeContext, VeeParameters, Verdict
+from meterhub.extensions.veecontext import (
+    EMPTY_CONTEXT,
+    BlockRows,
+    RowsVerdict,
+    VeeContext,
+    VeeParameters,
+    Verdict,
+)
 from meterhub.extensions.veekit import (
     beyond_tolerance,
     like_day_reference,
@@ -37,6 +44,29 @@ __all__ = ["AdvancedChecksPlugin"]
 _NOT_A_REFERENCE = np.uint32((1 << 9) | (1 << 10))
 
 ChannelRef = int | str
+
+
+def _messages(found: np.ndarray, message: str) -> list[str]:
+    return [message if hit else "" for hit in found.any(axis=1).tolist()]
+
+
+def _gap_message(missing: np.ndarray, days: np.ndarray | None, min_count: float) -> str:
+    count = int(missing.sum())
+    if not count:
+        return ""
+    message = f"{count} missing intervals"
+    if days is not None:
+        first = int(days[0])
+        expected = np.bincount(days - first)
+        present = np.bincount(days - first, weights=~missing)
+        short = np.flatnonzero(present < expected * min_count)
+        if short.size:
+            shown = ", ".join(
+                f"{np.datetime64(first + int(d), 'D')}: {int(present[d])} of {int(expected[d])}"
+                for d in short[:3]
+            )
+            message += f"; interval count short on {short.size} days ({shown})"
+    return message
 
 
 def _span_marks(length: int, first: np.ndarray, stop: np.ndarray, bad: np.ndarray) -> np.ndarray:
@@ -85,22 +115,31 @@ class GapsCheck(Validator):
     ) -> Verdict:
         """Report the missing slots (to estimate) and the days short of intervals."""
         missing = np.isnan(block.values)
-        count = int(missing.sum())
-        message = f"{count} missing intervals" if count else ""
         calendar = context.calendar
-        if count and calendar is not None:
-            days = calendar.day[-len(block) :]
-            first = int(days[0])
-            expected = np.bincount(days - first)
-            present = np.bincount(days - first, weights=~missing)
-            short = np.flatnonzero(present < expected * parameters.min_count)
-            if short.size:
-                shown = ", ".join(
-                    f"{np.datetime64(first + int(d), 'D')}: {int(present[d])} of {int(expected[d])}"
-                    for d in short[:3]
-                )
-                message += f"; interval count short on {short.size} days ({shown})"
+        days = None if calendar is None else calendar.day[-len(block) :]
+        message = _gap_message(missing, days, parameters.min_count)
         return Verdict(np.zeros(len(block), dtype=bool), message, missing)
+
+    def validate_rows(self, rows: BlockRows, parameters: Any) -> RowsVerdict:
+        """The same over a batch (one message per row with gaps)."""
+        missing = np.isnan(rows.values)
+        counts = missing.sum(axis=1)
+        messages = [f"{c} missing intervals" if c else "" for c in counts.tolist()]
+        if rows.calendar is not None and counts.any():
+            days = rows.calendar.day[-rows.values.shape[1] :]
+            starts = np.concatenate([[0], np.flatnonzero(np.diff(days)) + 1])
+            expected = np.diff(np.concatenate([starts, [days.size]]))
+            present = np.add.reduceat(~missing, starts, axis=1)
+            short = present < expected * parameters.min_count
+            for r in np.flatnonzero(short.any(axis=1)).tolist():
+                which = np.flatnonzero(short[r])
+                shown = ", ".join(
+                    f"{np.datetime64(int(days[starts[d]]), 'D')}: {int(present[r, d])} of "
+                    f"{int(expected[d])}"
+                    for d in which[:3]
+                )
+                messages[r] += f"; interval count short on {which.size} days ({shown})"
+        return RowsVerdict(np.zeros(missing.shape, dtype=bool), messages, missing)
 
 
 class StatusParameters(VeeParameters):
@@ -136,6 +175,11 @@ class StatusBitsCheck(Validator):
         hits = status_hits(block.flags, status_mask(parameters.bits))
         return Verdict(hits, f"status bit set ({', '.join(parameters.bits)})")
 
+    def validate_rows(self, rows: BlockRows, parameters: Any) -> RowsVerdict:
+        """The same over a batch."""
+        hits = status_hits(rows.flags, status_mask(parameters.bits))
+        return RowsVerdict(hits, _messages(hits, f"status bit set ({', '.join(parameters.bits)})"))
+
 
 class SpikeParameters(VeeParameters):
     """Parameters of :class:`SpikeCheck`."""
@@ -157,6 +201,11 @@ class SpikeCheck(Validator):
         """Mark the spikes."""
         hits = spikes(block.values, parameters.factor, parameters.min_delta)
         return Verdict(hits, f"spike above {parameters.factor:g}× its neighbours")
+
+    def validate_rows(self, rows: BlockRows, parameters: Any) -> RowsVerdict:
+        """The same over a batch."""
+        hits = spikes(rows.values, parameters.factor, parameters.min_delta)
+        return RowsVerdict(hits, _messages(hits, f"spike above {parameters.factor:g}× its neighbours"))
 
 
 class RunParameters(VeeParameters):
@@ -196,6 +245,12 @@ class ZeroRunCheck(Validator):
         outage = status_hits(block.flags, status_mask(parameters.outage_bits))
         hits = runs_at_least(block.values == 0.0, parameters.intervals, outage)
         return Verdict(hits, f"zero for at least {parameters.intervals} intervals")
+
+    def validate_rows(self, rows: BlockRows, parameters: Any) -> RowsVerdict:
+        """The same over a batch."""
+        outage = status_hits(rows.flags, status_mask(parameters.outage_bits))
+        hits = runs_at_least(rows.values == 0.0, parameters.intervals, outage)
+        return RowsVerdict(hits, _messages(hits, f"zero for at least {parameters.intervals} intervals"))
 
 
 class FlatLineCheck(Validator):
@@ -270,6 +325,30 @@ class LikeDayCheck(Validator):
         if parameters.low > 0:
             hits |= judged & np.less(values, reference * parameters.low)
         return Verdict(hits, f"outside [{parameters.low:g}, {parameters.high:g}] × like days")
+
+    def validate_rows(self, rows: BlockRows, parameters: Any) -> RowsVerdict | None:
+        """The same over a batch sharing one calendar."""
+        calendar = rows.calendar
+        if calendar is None:
+            return RowsVerdict(np.zeros(rows.values.shape, dtype=bool), [""] * rows.rows)
+        values = rows.values
+        excluded = (rows.flags & _NOT_A_REFERENCE) != 0
+        usable = np.where(excluded, np.nan, values) if excluded.any() else values
+        if rows.history_values is not None and rows.history_values.shape[1]:
+            assert rows.history_flags is not None
+            past = np.where((rows.history_flags & _NOT_A_REFERENCE) == 0, rows.history_values, np.nan)
+            usable = np.concatenate([past, usable], axis=1)
+        if usable.shape[1] != len(calendar):
+            return None
+        minutes = int(rows.interval.total_seconds() // 60)
+        reference = like_day_reference(
+            usable, calendar.day, calendar.day_type, calendar.minute, minutes, parameters.days
+        )[:, -values.shape[1] :]
+        judged = reference > parameters.min_reference
+        hits = judged & np.greater(values, reference * parameters.high)
+        if parameters.low > 0:
+            hits |= judged & np.less(values, reference * parameters.low)
+        return RowsVerdict(hits, _messages(hits, f"outside [{parameters.low:g}, {parameters.high:g}] × like days"))
 
 
 class RollbackParameters(VeeParameters):

@@ -17,10 +17,36 @@ from pydantic import Field, model_validator
 from meterhub import hookimpl
 from meterhub.extensions.series import IntervalBlock
 from meterhub.extensions.validator import Validator
-from meterhub.extensions.veecontext import EMPTY_CONTEXT, VeeContext, VeeParameters, Verdict
+from meterhub.extensions.veecontext import (
+    EMPTY_CONTEXT,
+    BlockRows,
+    RowsVerdict,
+    VeeContext,
+    VeeParameters,
+    Verdict,
+)
 from meterhub.extensions.veekit import outside_limits
 
 __all__ = ["BasicChecksPlugin", "LimitsCheck", "MaxEnergyCheck", "NegativeCheck"]
+
+
+def _rows_verdict(found: npt.NDArray[np.bool_], message: str) -> RowsVerdict:
+    """A verdict over rows with ``message`` on the rows that found something."""
+    return RowsVerdict(found, [message if hit else "" for hit in found.any(axis=1).tolist()])
+
+
+class _RowsCheck(Validator):
+    """A check whose :meth:`check_rows` also serves whole batches."""
+
+    def validate_rows(self, rows: BlockRows, parameters: Any) -> RowsVerdict:
+        """:meth:`check_rows` over the batch."""
+        minutes = int(rows.interval.total_seconds() // 60)
+        found = self.check_rows(rows.values, minutes, parameters)
+        return _rows_verdict(found, self.validate(_first(rows), parameters).message)
+
+
+def _first(rows: BlockRows) -> IntervalBlock:
+    return IntervalBlock(rows.start, rows.interval, rows.values[0], rows.flags[0])
 
 
 class LimitParameters(VeeParameters):
@@ -38,7 +64,7 @@ class LimitParameters(VeeParameters):
         return self
 
 
-class LimitsCheck(Validator):
+class LimitsCheck(_RowsCheck):
     """Values outside ``[min, max]``."""
 
     name = "limits"
@@ -66,7 +92,7 @@ class NegativeParameters(VeeParameters):
     tolerance: float = Field(0.0, ge=0, description="negative values down to -tolerance pass")
 
 
-class NegativeCheck(Validator):
+class NegativeCheck(_RowsCheck):
     """Negative consumption (a value below ``-tolerance``)."""
 
     name = "negative"
@@ -95,7 +121,7 @@ class MaxEnergyParameters(VeeParameters):
     )
 
 
-class MaxEnergyCheck(Validator):
+class MaxEnergyCheck(_RowsCheck):
     """More energy in one interval than ``max_power`` can deliver in it.
 
     For a channel in kWh with ``max_power`` 10 (kW), a quarter-hour above 2.5 kWh fails.

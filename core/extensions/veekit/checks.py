@@ -45,15 +45,14 @@ def spikes(values: Floats, factor: float, min_delta: float) -> Bools:
     ``min_delta`` (a spike against its neighbours). The first and last value are not judged.
     """
     out = np.zeros(values.shape, dtype=bool)
-    if values.size < 3:
+    if values.shape[-1] < 3:
         return out
-    middle = values[1:-1]
-    reference = np.fmax(values[:-2], values[2:])
-    excess = middle - reference
-    hit = np.greater(excess, min_delta)
+    middle = values[..., 1:-1]
+    reference = np.fmax(values[..., :-2], values[..., 2:])
+    hit = np.greater(middle - reference, min_delta)
     if factor > 1.0:
         hit &= np.greater(middle, reference * factor)
-    out[1:-1] = hit
+    out[..., 1:-1] = hit
     return out
 
 
@@ -63,6 +62,16 @@ def runs_at_least(mask: Bools, length: int, exclude: Bools | None = None) -> Boo
     ``exclude`` (same shape) drops every run that touches one of its positions (an outage the
     meter reported makes a run of zeros expected).
     """
+    if mask.ndim == 2:  # rows: one flat pass with a separating gap after each row
+        rows, slots = mask.shape
+        padded = np.zeros((rows, slots + 1), dtype=bool)
+        padded[:, :slots] = mask
+        flat_exclude = None
+        if exclude is not None:
+            flat_exclude = np.zeros((rows, slots + 1), dtype=bool)
+            flat_exclude[:, :slots] = exclude
+            flat_exclude = flat_exclude.ravel()
+        return runs_at_least(padded.ravel(), length, flat_exclude).reshape(rows, slots + 1)[:, :slots]
     n = mask.size
     out = np.zeros(n, dtype=bool)
     if n == 0 or length <= 0:
@@ -107,43 +116,52 @@ def like_day_reference(
     """For every slot, the mean of the same local time on the ``days`` most recent earlier
     dates of the same day type (``NaN`` where no such value exists).
 
-    ``values`` runs over history and block alike (``NaN`` for values that must not serve as
+    ``values`` (one channel, or ``[rows, slots]``) runs over history and block alike (``NaN`` for values that must not serve as
     reference: missing, suspect or estimated ones); ``day``, ``day_type`` and ``minute`` come
     from a :class:`~meterhub.extensions.veecontext.SlotCalendar`. A date's values are laid into
     a ``[dates, slots of the day]`` matrix by local minute, so a 92- or 100-slot DST day
     compares its wall-clock quarter-hours with those of ordinary days.
     """
-    n = values.size
-    if n == 0:
-        return np.empty(0)
+    flat = values.ndim == 1
+    rows2d = values[None, :] if flat else values
+    if rows2d.shape[-1] == 0:
+        return np.empty(values.shape)
     first = int(day[0])
-    rows = (day - first).astype(np.int64)
+    row_of = (day - first).astype(np.int64)
     columns = (minute // interval_minutes).astype(np.int64)
     width = max(1, 1440 // interval_minutes)
-    count_days = int(rows[-1]) + 1
-    matrix = np.full((count_days, width), np.nan)
-    matrix[rows, columns] = values
+    count_days = int(row_of[-1]) + 1
+    channels = rows2d.shape[0]
+    regular = rows2d.shape[1] == count_days * width and np.array_equal(
+        columns, np.tile(np.arange(width), count_days)
+    )
+    if regular:  # whole days without a DST change: a reshape, no scatter
+        matrix = rows2d.reshape(channels, count_days, width)
+    else:
+        matrix = np.full((channels, count_days, width), np.nan)
+        matrix[:, row_of, columns] = rows2d
     types = np.full(count_days, -1, dtype=np.int16)
-    types[rows] = day_type
-    reference = np.full((count_days, width), np.nan)
+    types[row_of] = day_type
+    reference = np.full((channels, count_days, width), np.nan)
     for code in np.unique(types):
         if code < 0:
             continue
         same = np.flatnonzero(types == code)
-        block = matrix[same]
+        block = matrix[:, same, :]
         present = ~np.isnan(block)
-        sums = np.cumsum(np.where(present, block, 0.0), axis=0)
-        counts = np.cumsum(present, axis=0, dtype=np.int64)
-        sums = np.vstack([np.zeros((1, width)), sums])
-        counts = np.vstack([np.zeros((1, width), dtype=np.int64), counts])
-        upper = np.arange(same.size)  # rows before this one: [j - days, j)
-        lower = np.maximum(upper - days, 0)
-        total = sums[upper] - sums[lower]
-        number = counts[upper] - counts[lower]
+        filled = np.where(present, block, 0.0)
+        total = np.zeros_like(filled)
+        number = np.zeros(block.shape, dtype=np.float32)
+        for back in range(1, min(days, same.size - 1) + 1):  # the like days before each one
+            total[:, back:, :] += filled[:, :-back, :]
+            number[:, back:, :] += present[:, :-back, :]
         with np.errstate(invalid="ignore", divide="ignore"):
-            reference[same] = np.where(number > 0, total / np.maximum(number, 1), np.nan)
-    out: Floats = reference[rows, columns]
-    return out
+            reference[:, same, :] = total / number
+    if regular:
+        out: Floats = reference.reshape(channels, count_days * width)
+    else:
+        out = reference[:, row_of, columns]
+    return out[0] if flat else out
 
 
 def register_spans(

@@ -19,26 +19,37 @@ def linear_fill(values: Floats, missing: Bools, max_gap: int) -> Floats:
     ``NaN``. Positions that are ``NaN`` without being in ``missing`` do not serve as support.
     """
     out = values.copy()
-    holes = missing | np.isnan(values)
     if not missing.any():
         return out
     out[missing] = np.nan
-    n = values.size
-    known = ~holes
-    if not known.any():
+    slots = values.shape[-1]
+    holes = np.flatnonzero((missing | np.isnan(values)).ravel())
+    if holes.size == 0:
         return out
-    index = np.arange(n)
-    before = np.where(known, index, -1)
-    np.maximum.accumulate(before, out=before)
-    after = np.where(known, index, n)
-    after = np.minimum.accumulate(after[::-1])[::-1]
-    todo = np.flatnonzero(missing & (before >= 0) & (after < n) & (after - before - 1 <= max_gap))
-    if todo.size == 0:
+    flat_values = values.ravel()
+    flat_out = out.reshape(-1)
+    flat_missing = missing.ravel()
+    # maximal runs of holes: [first, last] in flat positions
+    breaks = np.flatnonzero(np.diff(holes) != 1)
+    first = holes[np.concatenate([[0], breaks + 1])]
+    last = holes[np.concatenate([breaks, [holes.size - 1]])]
+    row = first // slots
+    left, right = first - 1, last + 1
+    usable = (left >= row * slots) & (right < (row + 1) * slots) & (last - first + 1 <= max_gap)
+    first, last, left, right = first[usable], last[usable], left[usable], right[usable]
+    if first.size == 0:
         return out
-    left = before[todo]
-    right = after[todo]
-    weight = (todo - left) / (right - left)
-    out[todo] = values[left] + (values[right] - values[left]) * weight
+    lengths = last - first + 1
+    positions = np.repeat(first, lengths) + (
+        np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    )
+    run_left = np.repeat(left, lengths)
+    run_right = np.repeat(right, lengths)
+    take = flat_missing[positions]
+    positions, run_left, run_right = positions[take], run_left[take], run_right[take]
+    weight = (positions - run_left) / (run_right - run_left)
+    low, high = flat_values[run_left], flat_values[run_right]
+    flat_out[positions] = low + (high - low) * weight
     return out
 
 
