@@ -37,7 +37,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
-from _common import START, bench_license, create_channels, database, emit, note, pg_unreachable, workdir
+from _common import (
+    START,
+    bench_license,
+    create_channels,
+    database,
+    emit,
+    note,
+    pg_unreachable,
+    workdir,
+)
 
 from meterhub.calculations import compile_formula, evaluate
 from meterhub.config import load_settings
@@ -124,12 +133,27 @@ def bench_profile(args: argparse.Namespace, host) -> float:  # type: ignore[no-u
     times = [run(steps) for _ in range(args.repeat)]
     seconds = statistics.median(times)
     cpu_seconds = statistics.median(cpu)
-    emit(BENCH, case="profile", n=n, seconds=round(seconds, 4), values_per_s=round(n / seconds),
-         cpu_seconds=round(cpu_seconds, 4), values_per_cpu_s=round(n / cpu_seconds),
-         target_values_per_s=TARGET, steps=[s.name for s in STEPS], load_average=os.getloadavg()[0])
+    emit(
+        BENCH,
+        case="profile",
+        n=n,
+        seconds=round(seconds, 4),
+        values_per_s=round(n / seconds),
+        cpu_seconds=round(cpu_seconds, 4),
+        values_per_cpu_s=round(n / cpu_seconds),
+        target_values_per_s=TARGET,
+        steps=[s.name for s in STEPS],
+        load_average=os.getloadavg()[0],
+    )
     for step in steps:
         alone = statistics.median(run([step]) for _ in range(args.repeat))
-        emit(BENCH, case=f"step:{step.name}", n=n, seconds=round(alone, 4), values_per_s=round(n / alone))
+        emit(
+            BENCH,
+            case=f"step:{step.name}",
+            n=n,
+            seconds=round(alone, 4),
+            values_per_s=round(n / alone),
+        )
     return n / seconds
 
 
@@ -140,8 +164,13 @@ def bench_script(args: argparse.Namespace, reference_rate: float | None) -> None
     calendar = slot_calendar(start_tick, values.shape[1], 15, DayTypes("DE", tz="Europe/Berlin"))
     jobs = [
         {
-            "values": values[r], "flags": flags[r].astype(float), "missing": np.isnan(values[r]).astype(float),
-            "day": calendar.day, "day_type": calendar.day_type, "minute": calendar.minute, "interval": 15,
+            "values": values[r],
+            "flags": flags[r].astype(float),
+            "missing": np.isnan(values[r]).astype(float),
+            "day": calendar.day,
+            "day_type": calendar.day_type,
+            "minute": calendar.minute,
+            "interval": 15,
         }
         for r in range(channels)
     ]
@@ -159,7 +188,10 @@ def bench_script(args: argparse.Namespace, reference_rate: float | None) -> None
     rate = n / seconds
     record = {"case": "script", "n": n, "seconds": round(seconds, 4), "values_per_s": round(rate)}
     if reference_rate:
-        record |= {"ratio_vs_reference": round(rate / reference_rate, 3), "reference": "built-in profile"}
+        record |= {
+            "ratio_vs_reference": round(rate / reference_rate, 3),
+            "reference": "built-in profile",
+        }
     emit(BENCH, **record)
 
 
@@ -180,8 +212,15 @@ def bench_calculation(args: argparse.Namespace, host) -> None:  # type: ignore[n
     run()
     seconds = statistics.median(run() for _ in range(args.repeat))
     n = per_input * 3
-    emit(BENCH, case="calculation", formula="a + b - c", n=n, seconds=round(seconds, 4),
-         values_per_s=round(n / seconds), output_values=per_input)
+    emit(
+        BENCH,
+        case="calculation",
+        formula="a + b - c",
+        n=n,
+        seconds=round(seconds, 4),
+        values_per_s=round(n / seconds),
+        output_values=per_input,
+    )
 
 
 def bench_end_to_end(args: argparse.Namespace, backend: str) -> None:
@@ -198,15 +237,24 @@ def bench_end_to_end(args: argparse.Namespace, backend: str) -> None:
         host = _host(workdir())
         store = MeterDataStore(engine)
         with transaction(sessions, user="bench") as session:
-            create_profile(session, "bench", [dict(kind=s.kind, name=s.name, parameters=dict(s.parameters)) for s in STEPS], host)
+            create_profile(
+                session,
+                "bench",
+                [dict(kind=s.kind, name=s.name, parameters=dict(s.parameters)) for s in STEPS],
+                host,
+            )
         vee = VeeEngine(store, sessions, host, batch_channels=args.e2e_batch)
         times = []
         for repetition in range(args.repeat + 1):
             ids = create_channels(engine, args.e2e_channels)
             values, flags = _data(args.e2e_channels, args.e2e_days, seed=repetition)
-            store.write_intervals(ids, START, np.nan_to_num(values), flags, present=~np.isnan(values))
+            store.write_intervals(
+                ids, START, np.nan_to_num(values), flags, present=~np.isnan(values)
+            )
             started = time.perf_counter()
-            report = vee.run("bench", START, START + timedelta(days=args.e2e_days), channel_ids=ids.tolist())
+            report = vee.run(
+                "bench", START, START + timedelta(days=args.e2e_days), channel_ids=ids.tolist()
+            )
             elapsed = time.perf_counter() - started
             assert report.status == "succeeded", report.failures
             if repetition:
@@ -214,17 +262,28 @@ def bench_end_to_end(args: argparse.Namespace, backend: str) -> None:
             note(f"end-to-end {backend}: {elapsed:.2f} s ({report.values_estimated} estimated)")
         seconds = statistics.median(times)
         n = args.e2e_channels * args.e2e_days * 96
-        emit(BENCH, case="end-to-end", backend=backend, n=n, seconds=round(seconds, 3),
-             values_per_s=round(n / seconds), batch_channels=args.e2e_batch)
+        emit(
+            BENCH,
+            case="end-to-end",
+            backend=backend,
+            n=n,
+            seconds=round(seconds, 3),
+            values_per_s=round(n / seconds),
+            batch_channels=args.e2e_batch,
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
     parser.add_argument("--channels", type=int, default=1000)
     parser.add_argument("--days", type=int, default=105)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--script-fraction", type=int, default=10, help="the script runs on channels / N")
+    parser.add_argument(
+        "--script-fraction", type=int, default=10, help="the script runs on channels / N"
+    )
     parser.add_argument("--e2e-channels", type=int, default=200)
     parser.add_argument("--e2e-days", type=int, default=30)
     parser.add_argument("--e2e-batch", type=int, default=200)

@@ -125,7 +125,9 @@ def demo_vee(session: Session, catalog: Any) -> bool:
     from meterhub.inventory.vee import assign_profile, create_profile
     from meterhub.model.vee import ValidationProfile
 
-    if session.scalar(select(ValidationProfile).where(ValidationProfile.name == DEMO_INGEST_PROFILE)):
+    if session.scalar(
+        select(ValidationProfile).where(ValidationProfile.name == DEMO_INGEST_PROFILE)
+    ):
         return False
     needed = {"limits", "negative", "gaps", "spike", "zero_run", "status_bits", "like_day"}
     if not needed <= set(catalog.validators()) or "linear" not in catalog.estimators():

@@ -58,7 +58,10 @@ class Fleet:
 
             from meterhub.model.templates import Template
 
-            if session.scalars(select(Template).where(Template.name == template_name)).first() is None:
+            if (
+                session.scalars(select(Template).where(Template.name == template_name)).first()
+                is None
+            ):
                 create_template(session, template_name)
             element = create_element(session, template=template_name, name=f"consumer{n}")
             point = create_metering_point(session, element=element, name=f"mp{n}")

@@ -113,7 +113,12 @@ class CalculationEngine:
             query = query.where(CalculationDefinition.enabled.is_(True))
         return [
             _Definition(
-                row.id, row.name, row.version, row.target_channel_id, row.formula, row.tz,
+                row.id,
+                row.name,
+                row.version,
+                row.target_channel_id,
+                row.formula,
+                row.tz,
                 {item.alias: item.channel_id for item in row.inputs},
             )
             for row in session.scalars(query)
@@ -134,7 +139,9 @@ class CalculationEngine:
             raise NotFound(f"no calculation {name!r}")
         return self._run(found[0], start, end, user or self.user)
 
-    def after_change(self, channel_ids: Iterable[int], start: datetime, end: datetime) -> list[CalculationRun]:
+    def after_change(
+        self, channel_ids: Iterable[int], start: datetime, end: datetime
+    ) -> list[CalculationRun]:
         """Run every calculation that depends on ``channel_ids`` over the changed period, in
         dependency order (a target computed here is input to the ones after it)."""
         with self.sessions() as session:
@@ -153,7 +160,9 @@ class CalculationEngine:
                 log.exception("calculation %s failed after a change of its inputs", definition.name)
         return done
 
-    def _run(self, definition: _Definition, start: datetime, end: datetime, user: str) -> CalculationRun:
+    def _run(
+        self, definition: _Definition, start: datetime, end: datetime, user: str
+    ) -> CalculationRun:
         formula = self.compile(definition)
         zone = resolve_tz(definition.tz)
         ids = [definition.inputs[alias] for alias in sorted(formula.inputs)]
@@ -198,7 +207,12 @@ class CalculationEngine:
                 empty_ok=True,
             )
         return CalculationRun(
-            definition.name, target, first, last, int((~np.isnan(values)).sum()), report.normalized_versions
+            definition.name,
+            target,
+            first,
+            last,
+            int((~np.isnan(values)).sum()),
+            report.normalized_versions,
         )
 
     def _write_months(
@@ -228,14 +242,20 @@ class CalculationEngine:
         report = WriteReport()
         if new:
             report = self.store.write_registers(
-                [target] * len(new), [stamps[i] for i in new], numbers[new],
-                user=user, reason=reason, comment=comment,
+                [target] * len(new),
+                [stamps[i] for i in new],
+                numbers[new],
+                user=user,
+                reason=reason,
+                comment=comment,
             )
         if old:
             report = self.store.write_register_normalized(
-                [target] * len(old), [stamps[i] for i in old], numbers[old],
-                user=user, reason=reason, comment=comment,
+                [target] * len(old),
+                [stamps[i] for i in old],
+                numbers[old],
+                user=user,
+                reason=reason,
+                comment=comment,
             )
         return report
-
-

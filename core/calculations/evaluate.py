@@ -41,14 +41,13 @@ def period_keys(ticks: npt.NDArray[np.int64], level: str, zone: tzinfo) -> npt.N
     """The period of each UTC tick: ``hour`` (UTC hours), ``day`` (local date number) or
     ``month`` (local year × 12 + month − 1)."""
     if level == "hour":
-        return ticks // US_PER_HOUR
+        return np.asarray(ticks // US_PER_HOUR, dtype=np.int64)
     local = ticks + local_offsets(ticks, zone)
     days = local // US_PER_DAY
     if level == "day":
-        return days
+        return np.asarray(days, dtype=np.int64)
     dates = days.astype("datetime64[D]")
-    months = dates.astype("datetime64[M]").astype(np.int64)
-    return months
+    return np.asarray(dates.astype("datetime64[M]").astype(np.int64), dtype=np.int64)
 
 
 def _combine_flags(a: Column, b: Column) -> npt.NDArray[np.uint32]:
@@ -98,7 +97,9 @@ def evaluate(
             values, flags = inputs[node.name]
             return Column(values, (flags & (_CARRIED | _VALIDATED)).astype(np.uint32), base_keys)
         if node.op == "const":
-            return Column(np.full(slots, node.value), np.full(slots, _VALIDATED, np.uint32), base_keys)
+            return Column(
+                np.full(slots, node.value), np.full(slots, _VALIDATED, np.uint32), base_keys
+            )
         if node.op == "neg":
             child = run(node.children[0])
             return Column(-child.values, child.flags, child.keys)
@@ -130,7 +131,10 @@ def evaluate(
             result = node.function.calculate(blocks, node.parameters)
             values = np.asarray(result.values, dtype=np.float64)
             if values.shape != reference.values.shape:
-                raise ValueError(f"function {node.name} returned {values.size} values, not {reference.values.size}")
+                raise ValueError(
+                    f"function {node.name} returned {values.size} values, "
+                    f"not {reference.values.size}"
+                )
             flags = reference.flags
             for child in children[1:]:
                 flags = _combine_flags(Column(values, flags, reference.keys), child)
@@ -151,8 +155,12 @@ def evaluate(
                 values = np.where(b.values == 0, np.nan, a.values / b.values)
             else:
                 compare = {
-                    "<": np.less, "<=": np.less_equal, ">": np.greater,
-                    ">=": np.greater_equal, "==": np.equal, "!=": np.not_equal,
+                    "<": np.less,
+                    "<=": np.less_equal,
+                    ">": np.greater,
+                    ">=": np.greater_equal,
+                    "==": np.equal,
+                    "!=": np.not_equal,
                 }[node.op]
                 values = compare(a.values, b.values).astype(np.float64)
                 values[np.isnan(a.values) | np.isnan(b.values)] = np.nan

@@ -14,7 +14,9 @@ from meterhub.errors import InvalidValue
 __all__ = ["check_acyclic", "dependents_in_order"]
 
 
-def check_acyclic(edges: Mapping[int, Iterable[int]], names: Mapping[int, str] | None = None) -> None:
+def check_acyclic(
+    edges: Mapping[int, Iterable[int]], names: Mapping[int, str] | None = None
+) -> None:
     """Refuse a cycle in ``edges`` (target channel → its input channels)."""
     graph = {target: sorted(set(inputs)) for target, inputs in edges.items()}
     state: dict[int, int] = {}  # 1 visiting, 2 done
@@ -31,7 +33,8 @@ def check_acyclic(edges: Mapping[int, Iterable[int]], names: Mapping[int, str] |
             if state.get(nxt) == 1:
                 cycle = path[path.index(nxt) :] + [nxt]
                 raise InvalidValue(
-                    "inputs", "the calculation would form a cycle: " + " → ".join(label(c) for c in cycle)
+                    "inputs",
+                    "the calculation would form a cycle: " + " → ".join(label(c) for c in cycle),
                 )
             if state.get(nxt) is None:
                 visit(nxt)

@@ -84,17 +84,19 @@ class CompiledFormula:
 
 
 def _refuse(node: ast.AST | None, reason: str) -> InvalidValue:
-    if node is not None and hasattr(node, "lineno"):
-        return InvalidValue(
-            "formula", f"line {node.lineno}, column {node.col_offset + 1}: {reason}"
-        )
+    line = getattr(node, "lineno", None)
+    if line is not None:
+        column = int(getattr(node, "col_offset", 0)) + 1
+        return InvalidValue("formula", f"line {line}, column {column}: {reason}")
     return InvalidValue("formula", reason)
 
 
 def _level(node: ast.AST, children: list[Node]) -> str:
     levels = {child.level for child in children if child.op != "const"}
     if len(levels) > 1:
-        raise _refuse(node, f"cannot combine series of different intervals ({', '.join(sorted(levels))})")
+        raise _refuse(
+            node, f"cannot combine series of different intervals ({', '.join(sorted(levels))})"
+        )
     return levels.pop() if levels else "base"
 
 
@@ -121,10 +123,16 @@ class _Compiler:
         if isinstance(tree, ast.BinOp):
             op = _BINARY.get(type(tree.op))
             if op is None:
-                raise _refuse(tree, f"the operator {type(tree.op).__name__} is not allowed; use + - * /")
+                raise _refuse(
+                    tree, f"the operator {type(tree.op).__name__} is not allowed; use + - * /"
+                )
             children = [self.node(tree.left, depth + 1), self.node(tree.right, depth + 1)]
-            return Node(op, _level(tree, children), children=tuple(children),
-                        lookback=max(c.lookback for c in children))
+            return Node(
+                op,
+                _level(tree, children),
+                children=tuple(children),
+                lookback=max(c.lookback for c in children),
+            )
         if isinstance(tree, ast.UnaryOp):
             if isinstance(tree.op, ast.UAdd):
                 return self.node(tree.operand, depth + 1)
@@ -139,8 +147,12 @@ class _Compiler:
             if op is None:
                 raise _refuse(tree, f"the comparison {type(tree.ops[0]).__name__} is not allowed")
             children = [self.node(tree.left, depth + 1), self.node(tree.comparators[0], depth + 1)]
-            return Node(op, _level(tree, children), children=tuple(children),
-                        lookback=max(c.lookback for c in children))
+            return Node(
+                op,
+                _level(tree, children),
+                children=tuple(children),
+                lookback=max(c.lookback for c in children),
+            )
         if isinstance(tree, ast.Call):
             return self.call(tree, depth)
         raise _refuse(tree, f"{type(tree).__name__} is not allowed in a formula")
@@ -163,7 +175,8 @@ class _Compiler:
             raise _refuse(tree, f"unknown function {name!r}; available: {known}")
         args = list(tree.args)
         fields = list(cls.parameters.model_fields)
-        extra: list[ast.AST] = []
+        extra: list[ast.expr] = []
+        series: list[ast.expr]
         if cls.inputs:
             if len(args) < len(cls.inputs):
                 raise _refuse(
@@ -174,17 +187,22 @@ class _Compiler:
             series, extra = args[: len(cls.inputs)], args[len(cls.inputs) :]
         else:
             series = args
-            while series and fields and len(extra) < len(fields) and _number(series[-1]) is not None:
+            while (
+                series and fields and len(extra) < len(fields) and _number(series[-1]) is not None
+            ):
                 extra.insert(0, series.pop())
             if not series:
                 raise _refuse(tree, f"{name}() needs at least one series")
         if extra and not fields:
             raise _refuse(
-                tree, f"{name}() takes {len(cls.inputs)} series ({', '.join(cls.inputs)}); got {len(args)}"
+                tree,
+                f"{name}() takes {len(cls.inputs)} series ({', '.join(cls.inputs)}); "
+                f"got {len(args)}",
             )
         if len(extra) > len(fields):
             raise _refuse(
-                tree, f"{name}() takes at most {len(fields)} parameters ({', '.join(fields) or 'none'})"
+                tree,
+                f"{name}() takes at most {len(fields)} parameters ({', '.join(fields) or 'none'})",
             )
         constants = []
         for item in extra:
@@ -218,7 +236,11 @@ class _Compiler:
 
 
 def _number(node: ast.AST) -> float | None:
-    if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
+    if (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, int | float)
+        and not isinstance(node.value, bool)
+    ):
         return float(node.value)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         inner = _number(node.operand)

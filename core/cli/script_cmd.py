@@ -58,7 +58,9 @@ def load_sample(path: Path, history_days: int = 0) -> dict[str, Any]:
             "interval": interval,
             "values": values,
             "flags": np.asarray(raw.get("flags", np.zeros(values.size)), float),
-            "history": np.asarray([math.nan if v is None else v for v in raw.get("history", [])], float),
+            "history": np.asarray(
+                [math.nan if v is None else v for v in raw.get("history", [])], float
+            ),
             "inputs": {
                 str(k): np.asarray([math.nan if x is None else x for x in v], float)
                 for k, v in dict(raw.get("inputs", {})).items()
@@ -74,7 +76,9 @@ def load_sample(path: Path, history_days: int = 0) -> dict[str, Any]:
     body = [r for r in rows[1:] if r and any(c.strip() for c in r)]
     try:
         times = [_instant(r[0]) for r in body]
-        columns = {name: np.asarray([_number(r[i]) for r in body]) for i, name in enumerate(header) if i}
+        columns = {
+            name: np.asarray([_number(r[i]) for r in body]) for i, name in enumerate(header) if i
+        }
     except (ValueError, IndexError) as error:
         raise InvalidValue("data", f"cannot read the CSV sample: {error}") from None
     interval = int((times[1] - times[0]).total_seconds() // 60) if len(times) > 1 else 15
@@ -100,13 +104,28 @@ def script_group() -> None:
 
 @script_group.command("test")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--data", "sample_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Sample data: CSV or JSON.")
+@click.option(
+    "--data",
+    "sample_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Sample data: CSV or JSON.",
+)
 @click.option("--param", "params", multiple=True, help="A parameter as NAME=VALUE (repeatable).")
-@click.option("--history-days", type=click.IntRange(0, 400), default=0, help="Leading days of a CSV sample that are history.")
+@click.option(
+    "--history-days",
+    type=click.IntRange(0, 400),
+    default=0,
+    help="Leading days of a CSV sample that are history.",
+)
 @click.option("--country", default=None, help="Country of the holidays for like days (ISO 3166-1).")
 @click.option("--tz", default="UTC", show_default=True, help="Zone of the local days.")
-@click.option("--cpu", type=click.FloatRange(0.1, 600), default=10.0, show_default=True, help="CPU seconds.")
-@click.option("--memory", type=click.IntRange(16, 65536), default=512, show_default=True, help="Memory in MB.")
+@click.option(
+    "--cpu", type=click.FloatRange(0.1, 600), default=10.0, show_default=True, help="CPU seconds."
+)
+@click.option(
+    "--memory", type=click.IntRange(16, 65536), default=512, show_default=True, help="Memory in MB."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print everything as one JSON object.")
 def test_command(
     file: Path,
@@ -145,7 +164,9 @@ def test_command(
     step = timedelta(minutes=interval)
     begin = start - step * history.size
     day_types = DayTypes(country, None, None, tz)
-    calendar = slot_calendar(to_tick(begin, UTC, "start"), history.size + values.size, interval, day_types)
+    calendar = slot_calendar(
+        to_tick(begin, UTC, "start"), history.size + values.size, interval, day_types
+    )
     times = np.asarray([(start + step * i).timestamp() for i in range(values.size)])
     job = {
         **{k: sample[k] for k in ("values", "flags", "history", "inputs", "parameters", "channel")},
@@ -158,7 +179,9 @@ def test_command(
     }
     if not values.size and sample["inputs"]:
         job["length"] = len(next(iter(sample["inputs"].values())))
-    (outcome,) = run_jobs(script, [job], Limits(cpu_seconds=cpu, wall_seconds=cpu * 2 + 1, memory_mb=memory))
+    (outcome,) = run_jobs(
+        script, [job], Limits(cpu_seconds=cpu, wall_seconds=cpu * 2 + 1, memory_mb=memory)
+    )
     if not outcome.ok:
         raise CommandFailed(outcome.error or "the script failed")
     result = outcome.result
@@ -174,7 +197,9 @@ def test_command(
                     "script": file.name,
                     "times": stamps,
                     "values": [None if math.isnan(v) else v for v in values.tolist()],
-                    "result": None if computed is None else [None if math.isnan(v) else v for v in computed.tolist()],
+                    "result": None
+                    if computed is None
+                    else [None if math.isnan(v) else v for v in computed.tolist()],
                     "suspect": suspect,
                     "estimated": estimated,
                     "reasons": result["reasons"],
@@ -185,8 +210,14 @@ def test_command(
             )
         )
         return
-    click.echo(f"script {file.name}: {count} intervals from {start.isoformat()}, ran in {outcome.seconds * 1000:.1f} ms")
-    click.echo(f"  suspect: {len(suspect)}" + (f" ({'; '.join(result['reasons'])})" if result["reasons"] else ""))
+    click.echo(
+        f"script {file.name}: {count} intervals from {start.isoformat()}, "
+        f"ran in {outcome.seconds * 1000:.1f} ms"
+    )
+    click.echo(
+        f"  suspect: {len(suspect)}"
+        + (f" ({'; '.join(result['reasons'])})" if result["reasons"] else "")
+    )
     for i in suspect[:20]:
         shown = "" if not values.size else f" value {values[i]:g}"
         click.echo(f"    {stamps[i]}{shown}")
@@ -215,7 +246,12 @@ def test_command(
 @script_group.command("save")
 @click.argument("name")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--purpose", type=click.Choice(["check", "estimate", "calculate"]), default=None, help="Needed on the first save.")
+@click.option(
+    "--purpose",
+    type=click.Choice(["check", "estimate", "calculate"]),
+    default=None,
+    help="Needed on the first save.",
+)
 @click.option("--note", default=None, help="Why this version.")
 def save_command(name: str, file: Path, purpose: str | None, note: str | None) -> None:
     """Save FILE as the next version of script NAME (refused unless it compiles)."""
@@ -224,6 +260,8 @@ def save_command(name: str, file: Path, purpose: str | None, note: str | None) -
 
     runtime = current_state().runtime()
     with transaction(runtime.sessions, user="cli") as session:
-        row = save_script(session, name, file.read_text(encoding="utf-8"), purpose=purpose, note=note, user="cli")
+        row = save_script(
+            session, name, file.read_text(encoding="utf-8"), purpose=purpose, note=note, user="cli"
+        )
         version = row.version
     click.echo(f"script {name} saved as version {version}")

@@ -30,11 +30,26 @@ def vee_group() -> None:
 
 @vee_group.command("run")
 @click.argument("profile")
-@click.option("--from", "start", default=None, help="Start of the period (ISO 8601; UTC unless an offset is given).")
+@click.option(
+    "--from",
+    "start",
+    default=None,
+    help="Start of the period (ISO 8601; UTC unless an offset is given).",
+)
 @click.option("--to", "end", default=None, help="End of the period (exclusive).")
-@click.option("--scheduled", is_flag=True, help="Run as the scheduler does: lookback_days up to now.")
-@click.option("--channel", "channels", type=int, multiple=True, help="Only these channel ids (repeatable).")
-@click.option("--batch", type=click.IntRange(1, 10_000), default=200, show_default=True, help="Channels per transaction.")
+@click.option(
+    "--scheduled", is_flag=True, help="Run as the scheduler does: lookback_days up to now."
+)
+@click.option(
+    "--channel", "channels", type=int, multiple=True, help="Only these channel ids (repeatable)."
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 10_000),
+    default=200,
+    show_default=True,
+    help="Channels per transaction.",
+)
 @click.option("--user", default="cli", show_default=True, help="Who the run is recorded for.")
 def run_command(
     profile: str,
@@ -57,8 +72,12 @@ def run_command(
         if not start or not end:
             raise click.UsageError("give --from and --to, or --scheduled")
         report = engine.run(
-            profile, _instant(start), _instant(end), channel_ids=list(channels) or None,
-            trigger="demand", user=user,
+            profile,
+            _instant(start),
+            _instant(end),
+            channel_ids=list(channels) or None,
+            trigger="demand",
+            user=user,
         )
     click.echo(
         f"run {report.run_id} of {report.profile}: {report.status}; "

@@ -17,9 +17,9 @@ from meterhub.extensions.series import IntervalBlock
 from meterhub.extensions.veecontext import (
     EMPTY_CONTEXT,
     BlockRows,
-    RowsVerdict,
     Finding,
     NoParameters,
+    RowsVerdict,
     VeeContext,
     VeeParameters,
     Verdict,

@@ -18,7 +18,11 @@ from meterhub.calculations.graph import check_acyclic
 from meterhub.calculations.parser import AGGREGATIONS, Functions, compile_formula
 from meterhub.errors import Conflict, InvalidValue, NotFound
 from meterhub.inventory.common import check_name, flush, optional_text
-from meterhub.model.calculations import CALCULATION_NAME_LENGTH, CalculationDefinition, CalculationInput
+from meterhub.model.calculations import (
+    CALCULATION_NAME_LENGTH,
+    CalculationDefinition,
+    CalculationInput,
+)
 from meterhub.model.metering import Channel
 from meterhub.timeseries.timegrid import resolve_tz
 
@@ -29,7 +33,9 @@ _TARGET_INTERVAL = {"hour": 60, "day": 1440}
 
 def calculation_by_name(session: Session, name: str) -> CalculationDefinition:
     """The calculation called ``name``."""
-    found = session.scalars(select(CalculationDefinition).where(CalculationDefinition.name == name)).first()
+    found = session.scalars(
+        select(CalculationDefinition).where(CalculationDefinition.name == name)
+    ).first()
     if found is None:
         raise NotFound(f"no calculation named {name!r}")
     return found
@@ -53,7 +59,9 @@ def define_calculation(
         raise InvalidValue("inputs", "name at least one input: {alias: channel id}")
     for alias, channel_id in inputs.items():
         if not isinstance(alias, str) or not alias.isidentifier() or keyword.iskeyword(alias):
-            raise InvalidValue("inputs", f"{alias!r} is not a usable input name (letters, digits, _)")
+            raise InvalidValue(
+                "inputs", f"{alias!r} is not a usable input name (letters, digits, _)"
+            )
         if alias in AGGREGATIONS or alias in functions.calculations():
             raise InvalidValue(f"inputs.{alias}", "is the name of a function; choose another")
         if isinstance(channel_id, bool) or not isinstance(channel_id, int):
@@ -64,17 +72,23 @@ def define_calculation(
         raise InvalidValue(f"inputs.{unused[0]}", "is not used by the formula")
     channels = {
         row.id: row
-        for row in session.scalars(select(Channel).where(Channel.id.in_([*inputs.values(), target])))
+        for row in session.scalars(
+            select(Channel).where(Channel.id.in_([*inputs.values(), target]))
+        )
     }
     for alias, channel_id in sorted(inputs.items()):
         row = channels.get(channel_id)
         if row is None:
             raise InvalidValue(f"inputs.{alias}", f"no channel {channel_id}")
         if row.kind != "profile":
-            raise InvalidValue(f"inputs.{alias}", f"channel {channel_id} is a {row.kind} channel, not a profile")
+            raise InvalidValue(
+                f"inputs.{alias}", f"channel {channel_id} is a {row.kind} channel, not a profile"
+            )
     intervals = {channels[c].interval_minutes for c in inputs.values()}
     if len(intervals) > 1:
-        raise InvalidValue("inputs", f"the inputs have different intervals ({sorted(intervals)} minutes)")
+        raise InvalidValue(
+            "inputs", f"the inputs have different intervals ({sorted(intervals)} minutes)"
+        )
     interval = intervals.pop()
     target_row = channels.get(target)
     if target_row is None:
@@ -88,8 +102,9 @@ def define_calculation(
         wanted = _TARGET_INTERVAL.get(compiled.level, interval)
         if target_row.kind != "profile" or target_row.interval_minutes != wanted:
             raise InvalidValue(
-                "target", f"the formula's result has {wanted}-minute intervals; channel {target} "
-                f"is a {target_row.kind} channel of {target_row.interval_minutes} minutes"
+                "target",
+                f"the formula's result has {wanted}-minute intervals; channel {target} "
+                f"is a {target_row.kind} channel of {target_row.interval_minutes} minutes",
             )
     existing = session.scalars(
         select(CalculationDefinition)
@@ -103,16 +118,20 @@ def define_calculation(
         raise Conflict("target", f"channel {target} is already computed by {other.name!r}")
     edges: dict[int, list[int]] = {}
     names: dict[int, str] = {}
-    for row in session.scalars(select(CalculationDefinition).options(selectinload(CalculationDefinition.inputs))):
-        if existing is not None and row.id == existing.id:
+    for defined in session.scalars(
+        select(CalculationDefinition).options(selectinload(CalculationDefinition.inputs))
+    ):
+        if existing is not None and defined.id == existing.id:
             continue
-        edges[row.target_channel_id] = [item.channel_id for item in row.inputs]
-        names[row.target_channel_id] = row.name
+        edges[defined.target_channel_id] = [item.channel_id for item in defined.inputs]
+        names[defined.target_channel_id] = defined.name
     edges[target] = list(inputs.values())
     names[target] = name
     check_acyclic(edges, names)
     if existing is None:
-        existing = CalculationDefinition(name=name, target_channel_id=target, version=1, enabled=True)
+        existing = CalculationDefinition(
+            name=name, target_channel_id=target, version=1, enabled=True
+        )
         session.add(existing)
     else:
         existing.version += 1

@@ -29,7 +29,9 @@ def create_calendar(
     whose local days are in zone ``tz``."""
     name = check_name(name, field="name", max_length=CALENDAR_NAME_LENGTH)
     country = country.upper() if isinstance(country, str) and country.strip() else None
-    subdivision = subdivision.upper() if isinstance(subdivision, str) and subdivision.strip() else None
+    subdivision = (
+        subdivision.upper() if isinstance(subdivision, str) and subdivision.strip() else None
+    )
     check_country(country, subdivision)
     resolve_tz(tz)
     if session.scalars(select(DayCalendar).where(DayCalendar.name == name)).first() is not None:

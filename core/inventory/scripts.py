@@ -33,13 +33,20 @@ def save_script(
     script = session.scalars(select(Script).where(Script.name == name)).first()
     if script is None:
         if purpose not in SCRIPT_PURPOSES:
-            raise InvalidValue("purpose", f"must be one of {', '.join(SCRIPT_PURPOSES)}, not {purpose!r}")
+            raise InvalidValue(
+                "purpose", f"must be one of {', '.join(SCRIPT_PURPOSES)}, not {purpose!r}"
+            )
     elif purpose is not None and purpose != script.purpose:
         raise InvalidValue("purpose", f"script {name!r} is a {script.purpose} script")
     version = 1 if script is None else script.version + 1
     compile_script(source, f"{name} v{version}")
     if script is None:
-        script = Script(name=name, purpose=purpose, version=1, description=optional_text(description, field="description"))
+        script = Script(
+            name=name,
+            purpose=purpose,
+            version=1,
+            description=optional_text(description, field="description"),
+        )
         session.add(script)
     else:
         script.version = version
@@ -63,7 +70,9 @@ def script_source(session: Session, name: str, version: int | None = None) -> tu
         raise NotFound(f"no script named {name!r}")
     wanted = script.version if version is None else version
     row = session.scalars(
-        select(ScriptVersion).where(ScriptVersion.script_id == script.id, ScriptVersion.version == wanted)
+        select(ScriptVersion).where(
+            ScriptVersion.script_id == script.id, ScriptVersion.version == wanted
+        )
     ).first()
     if row is None:
         raise NotFound(f"script {name!r} has no version {wanted}")

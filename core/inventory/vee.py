@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from dateutil.rrule import rrulestr
+from dateutil.rrule import rrulestr  # type: ignore[import-untyped]
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,12 @@ from meterhub.model.groups import MeterGroup
 from meterhub.model.metering import Channel
 from meterhub.model.scripts import Script
 from meterhub.model.templates import Template
-from meterhub.model.vee import PROFILE_NAME_LENGTH, ProfileAssignment, ProfileStep, ValidationProfile
+from meterhub.model.vee import (
+    PROFILE_NAME_LENGTH,
+    ProfileAssignment,
+    ProfileStep,
+    ValidationProfile,
+)
 from meterhub.vee.profiles import Catalog, StepSpec, check_overrides, check_steps
 
 __all__ = [
@@ -47,7 +52,9 @@ def _schedule(value: str | None) -> str | None:
     try:
         rrulestr(text, dtstart=datetime(2026, 1, 1, tzinfo=UTC))
     except (ValueError, TypeError) as error:
-        raise InvalidValue("schedule", f"not an RRULE ({error}); e.g. FREQ=DAILY;BYHOUR=2;BYMINUTE=30") from None
+        raise InvalidValue(
+            "schedule", f"not an RRULE ({error}); e.g. FREQ=DAILY;BYHOUR=2;BYMINUTE=30"
+        ) from None
     return text
 
 
@@ -76,8 +83,14 @@ def create_profile(
     if session.scalars(select(ValidationProfile).where(ValidationProfile.name == name)).first():
         raise Conflict("name", f"a validation profile named {name!r} exists")
     checked = check_steps(steps, catalog, _scripts(session))
-    if isinstance(lookback_days, bool) or not isinstance(lookback_days, int) or not 1 <= lookback_days <= 400:
-        raise InvalidValue("lookback_days", f"must be a whole number of days from 1 to 400, got {lookback_days!r}")
+    if (
+        isinstance(lookback_days, bool)
+        or not isinstance(lookback_days, int)
+        or not 1 <= lookback_days <= 400
+    ):
+        raise InvalidValue(
+            "lookback_days", f"must be a whole number of days from 1 to 400, got {lookback_days!r}"
+        )
     calendar_id = None
     if calendar is not None:
         found = session.scalars(select(DayCalendar).where(DayCalendar.name == calendar)).first()
@@ -96,14 +109,19 @@ def create_profile(
     session.add(profile)
     for position, step in enumerate(checked):
         profile.steps.append(
-            ProfileStep(position=position, kind=step.kind, name=step.name, parameters=dict(step.parameters))
+            ProfileStep(
+                position=position, kind=step.kind, name=step.name, parameters=dict(step.parameters)
+            )
         )
     flush(session, field="name")
     return profile
 
 
 def set_steps(
-    session: Session, profile: ValidationProfile, steps: Sequence[StepSpec | Mapping[str, Any]], catalog: Catalog
+    session: Session,
+    profile: ValidationProfile,
+    steps: Sequence[StepSpec | Mapping[str, Any]],
+    catalog: Catalog,
 ) -> ValidationProfile:
     """Replace the steps of ``profile`` (checked like at creation, and against the overrides
     of its assignments)."""
@@ -114,7 +132,9 @@ def set_steps(
     session.flush()
     for position, step in enumerate(checked):
         profile.steps.append(
-            ProfileStep(position=position, kind=step.kind, name=step.name, parameters=dict(step.parameters))
+            ProfileStep(
+                position=position, kind=step.kind, name=step.name, parameters=dict(step.parameters)
+            )
         )
     flush(session, field="steps")
     return profile

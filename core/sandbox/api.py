@@ -187,16 +187,16 @@ class Series:
             result[np.isnan(self._array) | np.isnan(other)] = np.nan
             return Series(result)
 
-    def __lt__(self, o: Any) -> Series:  # type: ignore[override]
+    def __lt__(self, o: Any) -> Series:
         return self._compare(o, np.less)
 
-    def __le__(self, o: Any) -> Series:  # type: ignore[override]
+    def __le__(self, o: Any) -> Series:
         return self._compare(o, np.less_equal)
 
-    def __gt__(self, o: Any) -> Series:  # type: ignore[override]
+    def __gt__(self, o: Any) -> Series:
         return self._compare(o, np.greater)
 
-    def __ge__(self, o: Any) -> Series:  # type: ignore[override]
+    def __ge__(self, o: Any) -> Series:
         return self._compare(o, np.greater_equal)
 
     def __eq__(self, o: Any) -> Series:  # type: ignore[override]
@@ -264,7 +264,9 @@ class Series:
 
     def fill(self, value: Any) -> Series:
         """The series with nan replaced by ``value``."""
-        return Series(np.where(np.isnan(self._array), _floats(value, len(self), "fill"), self._array))
+        return Series(
+            np.where(np.isnan(self._array), _floats(value, len(self), "fill"), self._array)
+        )
 
     def missing(self) -> Series:
         """A mask of the positions without a value."""
@@ -331,7 +333,9 @@ class ScriptData:
         self.values = Series(values)
         self.flags = Series(np.asarray(job.get("flags", np.zeros(values.size)), dtype=np.float64))
         self.times = Series(np.asarray(job.get("times", np.zeros(values.size)), dtype=np.float64))
-        self.missing = Series(np.asarray(job.get("missing", np.zeros(values.size)), dtype=np.float64))
+        self.missing = Series(
+            np.asarray(job.get("missing", np.zeros(values.size)), dtype=np.float64)
+        )
         self.inputs = {str(k): Series(v) for k, v in dict(job.get("inputs", {})).items()}
         self.history = Series(np.asarray(job.get("history", ()), dtype=np.float64))
         self.day = Series(np.asarray(job.get("day", ()), dtype=np.float64))
@@ -443,7 +447,9 @@ class Output:
 def _series(values: Any) -> Series:
     if isinstance(values, Series):
         return values
-    return Series(_floats(values, len(values), "series") if isinstance(values, list | tuple) else values)
+    return Series(
+        _floats(values, len(values), "series") if isinstance(values, list | tuple) else values
+    )
 
 
 def vetted_functions() -> dict[str, Any]:
@@ -461,7 +467,9 @@ def vetted_functions() -> dict[str, Any]:
             raise ScriptError("where needs a mask series first")
         chosen = _mask(mask, len(mask), "where")
         return Series(
-            np.where(chosen, _floats(then, len(mask), "where"), _floats(otherwise, len(mask), "where"))
+            np.where(
+                chosen, _floats(then, len(mask), "where"), _floats(otherwise, len(mask), "where")
+            )
         )
 
     def isnan(value: Any) -> bool:

@@ -73,16 +73,51 @@ _STR_METHODS = frozenset(
 ALLOWED_ATTRIBUTES: dict[type, frozenset[str]] = {
     str: _STR_METHODS,
     list: frozenset(
-        {"append", "clear", "copy", "count", "extend", "index", "insert", "pop", "remove",
-         "reverse", "sort"}
+        {
+            "append",
+            "clear",
+            "copy",
+            "count",
+            "extend",
+            "index",
+            "insert",
+            "pop",
+            "remove",
+            "reverse",
+            "sort",
+        }
     ),
     dict: frozenset(
-        {"clear", "copy", "get", "items", "keys", "pop", "popitem", "setdefault", "update",
-         "values"}
+        {
+            "clear",
+            "copy",
+            "get",
+            "items",
+            "keys",
+            "pop",
+            "popitem",
+            "setdefault",
+            "update",
+            "values",
+        }
     ),
     set: frozenset(
-        {"add", "clear", "copy", "difference", "discard", "intersection", "isdisjoint",
-         "issubset", "issuperset", "pop", "remove", "symmetric_difference", "union", "update"}
+        {
+            "add",
+            "clear",
+            "copy",
+            "difference",
+            "discard",
+            "intersection",
+            "isdisjoint",
+            "issubset",
+            "issuperset",
+            "pop",
+            "remove",
+            "symmetric_difference",
+            "union",
+            "update",
+        }
     ),
     frozenset: frozenset({"difference", "intersection", "isdisjoint", "issubset", "union"}),
     tuple: frozenset({"count", "index"}),
@@ -93,10 +128,28 @@ ALLOWED_ATTRIBUTES: dict[type, frozenset[str]] = {
     Output: Output._public_,
 }
 
-_ITERABLE = (list, tuple, dict, set, frozenset, str, range, Series, type({}.items()),
-             type({}.keys()), type({}.values()), type(zip()), type(enumerate(())),
-             type(reversed(())), type(map(abs, ())), type(filter(None, ())),
-             type(iter(range(0))), type(iter([])), type(iter(())), types.GeneratorType)
+_ITERABLE: tuple[type, ...] = (
+    list,
+    tuple,
+    dict,
+    set,
+    frozenset,
+    str,
+    range,
+    Series,
+    type({}.items()),
+    type({}.keys()),
+    type({}.values()),
+    type(zip()),
+    type(enumerate(())),
+    type(reversed(())),
+    type(map(abs, ())),
+    type(filter(None, ())),
+    type(iter(range(0))),
+    type(iter([])),
+    type(iter(())),
+    types.GeneratorType,
+)
 _SUBSCRIPTABLE = (list, tuple, dict, str, range, Series)
 _WRITABLE = (list, dict, set)
 

@@ -16,7 +16,7 @@ import ast
 from dataclasses import dataclass
 from types import CodeType
 
-from RestrictedPython import compile_restricted_exec
+from RestrictedPython.compile import compile_restricted_exec
 
 from meterhub.errors import InvalidValue
 
@@ -78,12 +78,18 @@ class _Checker(ast.NodeVisitor):
     """MeterHub's checks on top of RestrictedPython's (see the module docstring)."""
 
     def visit_Import(self, node: ast.Import) -> None:
-        raise _refuse(node.lineno, "import is not allowed: scripts get their data from 'data' "
-                      "and the functions MeterHub offers")
+        raise _refuse(
+            node.lineno,
+            "import is not allowed: scripts get their data from 'data' "
+            "and the functions MeterHub offers",
+        )
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        raise _refuse(node.lineno, "import is not allowed: scripts get their data from 'data' "
-                      "and the functions MeterHub offers")
+        raise _refuse(
+            node.lineno,
+            "import is not allowed: scripts get their data from 'data' "
+            "and the functions MeterHub offers",
+        )
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         raise _refuse(node.lineno, "class definitions are not allowed in scripts")
@@ -102,8 +108,10 @@ class _Checker(ast.NodeVisitor):
 
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
         if node.type is None:
-            raise _refuse(node.lineno, "a bare 'except:' is not allowed; name the exceptions "
-                          "(e.g. 'except ValueError:')")
+            raise _refuse(
+                node.lineno,
+                "a bare 'except:' is not allowed; name the exceptions (e.g. 'except ValueError:')",
+            )
         self.generic_visit(node)
 
     def visit_Name(self, node: ast.Name) -> None:
@@ -114,11 +122,13 @@ class _Checker(ast.NodeVisitor):
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         if node.attr.startswith("_"):
-            raise _refuse(node.lineno, f"attributes starting with '_' are not allowed "
-                          f"({node.attr!r})")
+            raise _refuse(
+                node.lineno, f"attributes starting with '_' are not allowed ({node.attr!r})"
+            )
         if node.attr in ("format", "format_map"):
-            raise _refuse(node.lineno, f"str.{node.attr} is not allowed in scripts; "
-                          "use f-strings or +")
+            raise _refuse(
+                node.lineno, f"str.{node.attr} is not allowed in scripts; use f-strings or +"
+            )
         self.generic_visit(node)
 
 

@@ -91,7 +91,9 @@ def _script_line(error: BaseException, filename: str) -> int | None:
     return line
 
 
-def _describe(script: CompiledScript, error: BaseException, line: int | None, limits: Limits) -> str:
+def _describe(
+    script: CompiledScript, error: BaseException, line: int | None, limits: Limits
+) -> str:
     where = f"script {script.name!r}, line {line}" if line else f"script {script.name!r}"
     if isinstance(error, CpuLimit):
         return f"{where}: stopped: CPU time limit of {limits.cpu_seconds:g} s exceeded"
@@ -178,7 +180,11 @@ def _child(
             connection.send(("done", index, outcome))
         except (MemoryError, _LimitReached):
             connection.send(
-                ("done", index, JobOutcome(False, error=f"script {script.name!r}: result too large"))
+                (
+                    "done",
+                    index,
+                    JobOutcome(False, error=f"script {script.name!r}: result too large"),
+                )
             )
     connection.send(("end", len(jobs)))
 
@@ -194,7 +200,9 @@ def _check(outcome: JobOutcome, length: int, script: CompiledScript) -> JobOutco
             return JobOutcome(False, error=f"script {script.name!r}: malformed result {key}")
     values = result.get("values")
     if values is not None and (
-        not isinstance(values, np.ndarray) or values.dtype != np.float64 or values.shape != (length,)
+        not isinstance(values, np.ndarray)
+        or values.dtype != np.float64
+        or values.shape != (length,)
     ):
         return JobOutcome(False, error=f"script {script.name!r}: malformed result values")
     return outcome

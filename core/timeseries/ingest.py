@@ -46,7 +46,9 @@ if TYPE_CHECKING:
 #: per stored block (``values`` float64 ``[blocks, slots]`` normalized, ``taken`` bool, the
 #: slots this write stores) and returns flags (uint32, same shape) to set on the taken slots, or
 #: ``None`` when there is nothing to flag.
-IngestCheck = Callable[[Any, np.ndarray, np.ndarray, int, np.ndarray, np.ndarray], np.ndarray | None]
+IngestCheck = Callable[
+    [Any, np.ndarray, np.ndarray, int, np.ndarray, np.ndarray], np.ndarray | None
+]
 
 _ESTIMATED = np.uint32(Flag.ESTIMATED)
 _LOCKED = np.uint32(Flag.LOCKED)

@@ -169,9 +169,13 @@ def apply_profile(
             rest = [r for r in _live(rows, failed) if r not in done]
             for r in rest:
                 try:
-                    context = context_for(r, step) if needs_context and context_for else EMPTY_CONTEXT
+                    context = (
+                        context_for(r, step) if needs_context and context_for else EMPTY_CONTEXT
+                    )
                     verdict = _verdict(
-                        plugin.validate(block(r, work[r]), step.parameters, context), slots, step.name
+                        plugin.validate(block(r, work[r]), step.parameters, context),
+                        slots,
+                        step.name,
                     )
                 except Exception as error:  # a plugin's failure fails this channel only
                     failed[r] = f"check {step.name!r}: {type(error).__name__}: {error}"
@@ -179,12 +183,16 @@ def apply_profile(
                 found = verdict.suspect & judgeable[r] & ~estimated[r]
                 if found.any():
                     suspect[r] |= found
-                    outcome.results.append(StepResult(r, step.name, found, verdict.message, "suspect"))
+                    outcome.results.append(
+                        StepResult(r, step.name, found, verdict.message, "suspect")
+                    )
                 if verdict.missing is not None:
                     gaps = verdict.missing & open_slots[r] & np.isnan(work[r])
                     if gaps.any():
                         missing[r] |= gaps
-                        outcome.results.append(StepResult(r, step.name, gaps, verdict.message, "missing"))
+                        outcome.results.append(
+                            StepResult(r, step.name, gaps, verdict.message, "missing")
+                        )
             continue
         todo_all = (suspect | missing) & open_slots & ~estimated
         done = set()
@@ -300,8 +308,13 @@ def _check_rows(
             suspect[index] |= found
         for position in np.flatnonzero(found.any(axis=1)).tolist():
             outcome.results.append(
-                StepResult(int(index[position]), step.name, found[position],
-                           verdict.messages[position], "suspect")
+                StepResult(
+                    int(index[position]),
+                    step.name,
+                    found[position],
+                    verdict.messages[position],
+                    "suspect",
+                )
             )
         if verdict.missing is not None:
             gaps = verdict.missing & np.isnan(work[where])
@@ -313,8 +326,13 @@ def _check_rows(
                 missing[index] |= gaps
             for position in np.flatnonzero(gaps.any(axis=1)).tolist():
                 outcome.results.append(
-                    StepResult(int(index[position]), step.name, gaps[position],
-                               verdict.messages[position], "missing")
+                    StepResult(
+                        int(index[position]),
+                        step.name,
+                        gaps[position],
+                        verdict.messages[position],
+                        "missing",
+                    )
                 )
         done.update(index.tolist())
     return done
@@ -357,7 +375,9 @@ def _estimate_rows(
         methods[rows_abs, c_idx] = np.uint32(plugin.method)
         for position in np.flatnonzero(filled.any(axis=1)).tolist():
             r = int(index[position])
-            outcome.results.append(StepResult(r, step.name, filled[position].copy(), "", "estimated"))
+            outcome.results.append(
+                StepResult(r, step.name, filled[position].copy(), "", "estimated")
+            )
         done.update(index.tolist())
     return done
 

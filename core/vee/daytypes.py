@@ -125,9 +125,7 @@ def slot_calendar(
     days = local // US_PER_DAY
     minute = (local - days * US_PER_DAY) // US_PER_MINUTE
     if count == 0:
-        return SlotCalendar(
-            np.empty(0, np.int32), np.empty(0, np.int16), np.empty(0, np.int16)
-        )
+        return SlotCalendar(np.empty(0, np.int32), np.empty(0, np.int16), np.empty(0, np.int16))
     first, last = int(days[0]), int(days[-1])
     codes = day_types.of_dates(_EPOCH + timedelta(days=first), _EPOCH + timedelta(days=last))
     return SlotCalendar(

@@ -76,12 +76,17 @@ def check_delivery(
     if label not in ("start", "end"):
         raise InvalidValue("label", "must be 'start' or 'end'")
     stamps = np.asarray(
-        [t.astimezone(UTC).replace(tzinfo=None) if isinstance(t, datetime) and t.tzinfo else t for t in times]
+        [
+            t.astimezone(UTC).replace(tzinfo=None) if isinstance(t, datetime) and t.tzinfo else t
+            for t in times
+        ]
         if isinstance(times, list)
         else times
     ).astype("datetime64[us]")
     vals = np.asarray(values, dtype=np.float64)
-    stat = np.zeros(vals.shape, np.uint32) if status is None else np.asarray(status).astype(np.uint32)
+    stat = (
+        np.zeros(vals.shape, np.uint32) if status is None else np.asarray(status).astype(np.uint32)
+    )
     if stamps.shape != vals.shape or stat.shape != vals.shape:
         raise InvalidValue("values", "times, values and status must have the same length")
     findings: list[DeliveryFinding] = []
@@ -91,7 +96,9 @@ def check_delivery(
         ticks = ticks - step
     keep = np.isfinite(vals)
     for i in np.flatnonzero(~keep).tolist():
-        findings.append(DeliveryFinding(_time(int(ticks[i])), "not a number", "value is NaN or infinite"))
+        findings.append(
+            DeliveryFinding(_time(int(ticks[i])), "not a number", "value is NaN or infinite")
+        )
     off = (ticks % step) != 0
     for i in np.flatnonzero(off & keep).tolist():
         findings.append(
@@ -111,14 +118,17 @@ def check_delivery(
         for i in same_time.tolist():
             if vals[i] == vals[i + 1] and stat[i] == stat[i + 1]:
                 drop[i + 1] = True
-                findings.append(DeliveryFinding(_time(int(ticks[i])), "duplicate", "delivered twice; kept once"))
+                findings.append(
+                    DeliveryFinding(_time(int(ticks[i])), "duplicate", "delivered twice; kept once")
+                )
             else:
                 drop[i] = drop[i + 1] = True
                 findings.append(
                     DeliveryFinding(
                         _time(int(ticks[i])),
                         "conflicting duplicate",
-                        f"delivered twice with different values ({vals[i]:g}, {vals[i + 1]:g}); left out",
+                        f"delivered twice with different values ({vals[i]:g}, "
+                        f"{vals[i + 1]:g}); left out",
                     )
                 )
         ticks, vals, stat = ticks[~drop], vals[~drop], stat[~drop]

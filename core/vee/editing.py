@@ -84,7 +84,9 @@ class Editing:
 
     # -- releases ----------------------------------------------------------------------------
 
-    def _active(self, session: Session, channel_ids: Sequence[int], start: datetime, end: datetime) -> list[BillingRelease]:
+    def _active(
+        self, session: Session, channel_ids: Sequence[int], start: datetime, end: datetime
+    ) -> list[BillingRelease]:
         return list(
             session.scalars(
                 select(BillingRelease).where(
@@ -152,7 +154,9 @@ class Editing:
                 )
             with Session(bind=uow.connection) as session:
                 if self._active(session, [channel_id], start, end):
-                    raise Conflict("period", f"channel {channel_id} is already released in this period")
+                    raise Conflict(
+                        "period", f"channel {channel_id} is already released in this period"
+                    )
                 row = BillingRelease(
                     channel_id=channel_id,
                     period_start=start,
@@ -226,15 +230,26 @@ class Editing:
         def work(uow: UnitOfWork) -> WriteReport:
             self._guard(uow, [channel_id], start, finish, released_ok, user, reason)
             return uow.write_normalized(
-                [channel_id], start, row.reshape(1, -1), flags.reshape(1, -1),
-                user=user, reason=reason, comment=comment,
+                [channel_id],
+                start,
+                row.reshape(1, -1),
+                flags.reshape(1, -1),
+                user=user,
+                reason=reason,
+                comment=comment,
             )
 
         return self.store.run_unit_of_work(work)
 
     def _set_lock(
-        self, channel_id: int, start: datetime, end: datetime, locked: bool, user: str,
-        reason: str, released_ok: bool,
+        self,
+        channel_id: int,
+        start: datetime,
+        end: datetime,
+        locked: bool,
+        user: str,
+        reason: str,
+        released_ok: bool,
     ) -> WriteReport:
         start, end = _aware(start, "start"), _aware(end, "end")
 
@@ -252,14 +267,26 @@ class Editing:
         return self.store.run_unit_of_work(work)
 
     def lock(
-        self, channel_id: int, start: datetime, end: datetime, *, user: str, reason: str,
+        self,
+        channel_id: int,
+        start: datetime,
+        end: datetime,
+        *,
+        user: str,
+        reason: str,
         released_ok: bool = False,
     ) -> WriteReport:
         """Lock the values of ``[start, end)`` against estimation and recalculation."""
         return self._set_lock(channel_id, start, end, True, user, reason, released_ok)
 
     def unlock(
-        self, channel_id: int, start: datetime, end: datetime, *, user: str, reason: str,
+        self,
+        channel_id: int,
+        start: datetime,
+        end: datetime,
+        *,
+        user: str,
+        reason: str,
         released_ok: bool = False,
     ) -> WriteReport:
         """Lift the lock of ``[start, end)``."""
@@ -287,4 +314,3 @@ class Editing:
             )
 
         return self.store.run_unit_of_work(work)
-

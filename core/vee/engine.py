@@ -182,7 +182,9 @@ class VeeEngine:
         status = "failed"
         try:
             for batch_ids, batch_overrides, interval in self._batches(ids, overrides):
-                self._run_batch(spec, batch_ids, batch_overrides, interval, start, end, report, user)
+                self._run_batch(
+                    spec, batch_ids, batch_overrides, interval, start, end, report, user
+                )
             status = "succeeded" if not report.failures else "partial"
             if report.failures and report.channels_done == report.channels_failed:
                 status = "failed"
@@ -190,7 +192,11 @@ class VeeEngine:
             report.status = status
             with self.sessions.begin() as session:
                 runs.finish_run(
-                    session.connection(), run_id, status=status, now=self.clock(), summary=report.summary()
+                    session.connection(),
+                    run_id,
+                    status=status,
+                    now=self.clock(),
+                    summary=report.summary(),
                 )
         return report
 
@@ -237,7 +243,9 @@ class VeeEngine:
         facts = self._facts(ids)
 
         def work(uow: UnitOfWork) -> tuple[Outcome, int, int]:
-            return self._compute(uow, spec, steps, ids, facts, interval, first, last, lookback, report, user)
+            return self._compute(
+                uow, spec, steps, ids, facts, interval, first, last, lookback, report, user
+            )
 
         outcome, checked, _ = self.store.run_unit_of_work(work)
         report.channels_done += len(ids)
@@ -248,15 +256,22 @@ class VeeEngine:
         for r, message in outcome.failed.items():
             report.failures[ids[r]] = message
         for result in outcome.results:
-            report.by_step[result.step] = report.by_step.get(result.step, 0) + int(result.positions.sum())
+            report.by_step[result.step] = report.by_step.get(result.step, 0) + int(
+                result.positions.sum()
+            )
         report.notes.extend(outcome.notes)
 
     def _facts(self, ids: list[int]) -> dict[int, Any]:
         with self.sessions() as session:
             rows = session.execute(
                 select(
-                    Channel.id, Channel.virtual_meter_id, Channel.obis, Channel.name, Channel.unit,
-                    Channel.interval_minutes, Channel.kind,
+                    Channel.id,
+                    Channel.virtual_meter_id,
+                    Channel.obis,
+                    Channel.name,
+                    Channel.unit,
+                    Channel.interval_minutes,
+                    Channel.kind,
                 ).where(Channel.id.in_(ids))
             ).all()
         return {row.id: row for row in rows}
@@ -281,7 +296,9 @@ class VeeEngine:
         start_tick = to_tick(first, UTC, "start")
         begin_tick = to_tick(begin, UTC, "start")
         step_us = interval * US_PER_MINUTE
-        history_slots = (start_tick - begin_tick) // step_us if interval != DAILY else (first - begin).days
+        history_slots = (
+            (start_tick - begin_tick) // step_us if interval != DAILY else (first - begin).days
+        )
         values = data.values[:, history_slots:]
         flags = data.flags[:, history_slots:].copy()
         # start from what was measured: earlier estimates of VEE give way to raw values
@@ -296,9 +313,9 @@ class VeeEngine:
         protected |= _released(uow, ids, start_tick, step_us, values.shape[1], interval)
         flags = np.where(protected, flags, flags & ~_VEE_MARKS).astype(np.uint32)
         calendar = None
-        if any(s.plugin is not None and s.plugin.needs & {"calendar", "history"} for s in steps) or any(
-            s.script is not None for s in steps
-        ):
+        if any(
+            s.plugin is not None and s.plugin.needs & {"calendar", "history"} for s in steps
+        ) or any(s.script is not None for s in steps):
             calendar = slot_calendar(begin_tick, data.values.shape[1], interval, spec.day_types)
         related = _Related(uow, ids, facts, first, last, zone, interval)
         step_interval = timedelta(minutes=interval)
@@ -309,10 +326,17 @@ class VeeEngine:
             history = None
             if "history" in needs and history_slots:
                 history = IntervalBlock(
-                    begin, step_interval, data.values[r, :history_slots],
-                    data.flags[r, :history_slots], ids[r],
+                    begin,
+                    step_interval,
+                    data.values[r, :history_slots],
+                    data.flags[r, :history_slots],
+                    ids[r],
                 )
-            roles = plugin.related(step.parameters) if needs & {"related", "children", "registers"} else {}
+            roles = (
+                plugin.related(step.parameters)
+                if needs & {"related", "children", "registers"}
+                else {}
+            )
             return VeeContext(
                 tz=zone,
                 channel=_channel_facts(facts.get(ids[r])),
@@ -339,8 +363,17 @@ class VeeEngine:
         if self.ingest is not None:
             found_at_ingest, _ = self.ingest.suspect(uow.connection, ids, interval, values)
         batch = Batch(
-            np.asarray(ids, dtype=np.int64), first, interval, values, flags, protected, script_data,
-            found_at_ingest, calendar, data.values[:, :history_slots], data.flags[:, :history_slots],
+            np.asarray(ids, dtype=np.int64),
+            first,
+            interval,
+            values,
+            flags,
+            protected,
+            script_data,
+            found_at_ingest,
+            calendar,
+            data.values[:, :history_slots],
+            data.flags[:, :history_slots],
             zone,
         )
         outcome = apply_profile(steps, batch, context_for, self.limits)
@@ -371,13 +404,25 @@ class VeeEngine:
             if found.row in outcome.failed:
                 continue
             result_rows += runs.result_rows(
-                report.run_id, ids[found.row], start_tick, interval, found.positions,
-                found.step, found.outcome, found.message,
+                report.run_id,
+                ids[found.row],
+                start_tick,
+                interval,
+                found.positions,
+                found.step,
+                found.outcome,
+                found.message,
             )
         for r, message in outcome.failed.items():
             result_rows.append(
-                {"run_id": report.run_id, "channel_id": ids[r], "ts": None,
-                 "check_name": "run", "outcome": "failed", "message": message[: runs.MESSAGE_LENGTH]}
+                {
+                    "run_id": report.run_id,
+                    "channel_id": ids[r],
+                    "ts": None,
+                    "check_name": "run",
+                    "outcome": "failed",
+                    "message": message[: runs.MESSAGE_LENGTH],
+                }
             )
         runs.insert_results(connection, result_rows)
         checked = int((~protected[ok]).sum()) if ok else 0
@@ -542,4 +587,3 @@ class _Related:
                 return None
             self._registers[target] = RegisterSeries(data.times, data.normalized)
         return self._registers[target]
-

@@ -92,7 +92,9 @@ class IngestValidation:
                 try:
                     parsed = cls.parse_parameters(given)
                 except Exception as error:  # a stored profile the plugin no longer accepts
-                    log.warning("ingest check %s of profile %s skipped: %s", name, profile_id, error)
+                    log.warning(
+                        "ingest check %s of profile %s skipped: %s", name, profile_id, error
+                    )
                     continue
                 per_channel[channel].append(IngestRule(name, cls(), parsed))
                 keys[channel].append([name, given])
@@ -111,7 +113,9 @@ class IngestValidation:
         names: list[str] = []
         for row, channel in enumerate(channel_ids):
             for rule in self._rules[channel][1]:
-                hits = rule.check.check_rows(values[row : row + 1], interval_minutes, rule.parameters)[0]
+                hits = rule.check.check_rows(
+                    values[row : row + 1], interval_minutes, rule.parameters
+                )[0]
                 if hits.any():
                     found[row] |= hits
                     if rule.name not in names:
@@ -169,5 +173,3 @@ class IngestValidation:
         if records:
             conn.execute(insert(validation_result), records)
         return flags
-
-

@@ -8,7 +8,7 @@ wrong type or range, or an unknown script is refused with the step's position an
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -85,7 +85,7 @@ class PreparedStep:
         return self.kind in ("check", "script_check")
 
 
-def _names(found: Mapping[str, Any]) -> str:
+def _names(found: Iterable[str]) -> str:
     return ", ".join(sorted(found)) or "none"
 
 
@@ -103,7 +103,9 @@ def check_steps(
         where = f"steps[{i}]"
         step = given if isinstance(given, StepSpec) else _spec(given, where)
         if step.kind not in STEP_KINDS:
-            raise InvalidValue(f"{where}.kind", f"must be one of {', '.join(STEP_KINDS)}, not {step.kind!r}")
+            raise InvalidValue(
+                f"{where}.kind", f"must be one of {', '.join(STEP_KINDS)}, not {step.kind!r}"
+            )
         if not isinstance(step.parameters, Mapping):
             raise InvalidValue(f"{where}.parameters", "must be a mapping of names to values")
         try:
@@ -132,7 +134,8 @@ def check_steps(
                 raise InvalidValue(f"{where}.name", f"no script named {step.name!r}")
             if known[step.name] != purpose:
                 raise InvalidValue(
-                    f"{where}.name", f"script {step.name!r} is a {known[step.name]} script, not a {purpose} script"
+                    f"{where}.name",
+                    f"script {step.name!r} is a {known[step.name]} script, not a {purpose} script",
                 )
         checked.append(step)
     return checked
@@ -162,7 +165,9 @@ def check_overrides(
     out: dict[str, dict[str, Any]] = {}
     for name, values in overrides.items():
         if name not in names:
-            raise InvalidValue("overrides", f"the profile has no step {name!r}; steps: {_names(names)}")
+            raise InvalidValue(
+                "overrides", f"the profile has no step {name!r}; steps: {_names(names)}"
+            )
         if not isinstance(values, Mapping):
             raise InvalidValue(f"overrides.{name}", "must map parameter names to values")
         out[name] = dict(values)
@@ -195,10 +200,13 @@ def prepare_steps(
             continue
         if cls is None:
             raise NotFound(
-                f"{step.kind} {step.name!r} is not installed or not licensed; the profile cannot run"
+                f"{step.kind} {step.name!r} is not installed or not licensed; "
+                "the profile cannot run"
             )
         prepared.append(
-            PreparedStep(step.kind, step.name, cls(), cls.parse_parameters(given, where), None, given)
+            PreparedStep(
+                step.kind, step.name, cls(), cls.parse_parameters(given, where), None, given
+            )
         )
     return prepared
 
@@ -207,7 +215,9 @@ def load_profile(session: Session, profile: str | int) -> ProfileSpec:
     """The profile named (or numbered) ``profile``, with its calendar and compiled scripts."""
     query = select(ValidationProfile).options(selectinload(ValidationProfile.steps))
     query = query.where(
-        ValidationProfile.id == profile if isinstance(profile, int) else ValidationProfile.name == profile
+        ValidationProfile.id == profile
+        if isinstance(profile, int)
+        else ValidationProfile.name == profile
     )
     found = session.scalars(query).first()
     if found is None:

@@ -7,17 +7,17 @@ import os
 import socket
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 
 from meterhub.model.vee import ValidationRun, validation_result
 from meterhub.timeseries.timegrid import US_PER_MINUTE
 
 __all__ = ["finish_run", "mark_interrupted", "record_progress", "result_rows", "start_run"]
 
-_runs = ValidationRun.__table__
+_runs = cast(Table, ValidationRun.__table__)
 
 #: Longest message stored with a result.
 MESSAGE_LENGTH = 500
@@ -104,7 +104,9 @@ def record_progress(
     )
 
 
-def finish_run(conn: Any, run_id: int, *, status: str, now: datetime, summary: dict[str, Any]) -> None:
+def finish_run(
+    conn: Any, run_id: int, *, status: str, now: datetime, summary: dict[str, Any]
+) -> None:
     """Close the run with its status and summary."""
     conn.execute(
         update(_runs)

@@ -58,7 +58,9 @@ class VeeService:
     ) -> None:
         """Run the ingest profiles (raw values) and the dependent calculations."""
         if self._depth >= MAX_DEPTH:
-            log.error("VEE reactions nested %d deep; stopped at channels %s", self._depth, channel_ids)
+            log.error(
+                "VEE reactions nested %d deep; stopped at channels %s", self._depth, channel_ids
+            )
             return
         self._depth += 1
         try:
@@ -66,7 +68,11 @@ class VeeService:
                 for profile, channels in sorted(self._profiles_for(channel_ids).items()):
                     try:
                         self.runtime.vee.run(
-                            profile, start, end, channel_ids=sorted(channels), trigger="ingest",
+                            profile,
+                            start,
+                            end,
+                            channel_ids=sorted(channels),
+                            trigger="ingest",
                             user="vee",
                         )
                     except Exception:

@@ -205,7 +205,9 @@ class SpikeCheck(Validator):
     def validate_rows(self, rows: BlockRows, parameters: Any) -> RowsVerdict:
         """The same over a batch."""
         hits = spikes(rows.values, parameters.factor, parameters.min_delta)
-        return RowsVerdict(hits, _messages(hits, f"spike above {parameters.factor:g}× its neighbours"))
+        return RowsVerdict(
+            hits, _messages(hits, f"spike above {parameters.factor:g}× its neighbours")
+        )
 
 
 class RunParameters(VeeParameters):
@@ -250,7 +252,9 @@ class ZeroRunCheck(Validator):
         """The same over a batch."""
         outage = status_hits(rows.flags, status_mask(parameters.outage_bits))
         hits = runs_at_least(rows.values == 0.0, parameters.intervals, outage)
-        return RowsVerdict(hits, _messages(hits, f"zero for at least {parameters.intervals} intervals"))
+        return RowsVerdict(
+            hits, _messages(hits, f"zero for at least {parameters.intervals} intervals")
+        )
 
 
 class FlatLineCheck(Validator):
@@ -336,7 +340,9 @@ class LikeDayCheck(Validator):
         usable = np.where(excluded, np.nan, values) if excluded.any() else values
         if rows.history_values is not None and rows.history_values.shape[1]:
             assert rows.history_flags is not None
-            past = np.where((rows.history_flags & _NOT_A_REFERENCE) == 0, rows.history_values, np.nan)
+            past = np.where(
+                (rows.history_flags & _NOT_A_REFERENCE) == 0, rows.history_values, np.nan
+            )
             usable = np.concatenate([past, usable], axis=1)
         if usable.shape[1] != len(calendar):
             return None
@@ -348,13 +354,17 @@ class LikeDayCheck(Validator):
         hits = judged & np.greater(values, reference * parameters.high)
         if parameters.low > 0:
             hits |= judged & np.less(values, reference * parameters.low)
-        return RowsVerdict(hits, _messages(hits, f"outside [{parameters.low:g}, {parameters.high:g}] × like days"))
+        return RowsVerdict(
+            hits, _messages(hits, f"outside [{parameters.low:g}, {parameters.high:g}] × like days")
+        )
 
 
 class RollbackParameters(VeeParameters):
     """Parameters of :class:`RegisterRollbackCheck`."""
 
-    register_channel: ChannelRef = Field("1-0:1.8.0*255", description="register channel: id or OBIS")
+    register_channel: ChannelRef = Field(
+        "1-0:1.8.0*255", description="register channel: id or OBIS"
+    )
     rollover: float | None = Field(None, gt=0, description="the counter's wrap value, if any")
 
 
@@ -382,7 +392,9 @@ class RegisterRollbackCheck(Validator):
         bad = step < 0
         if parameters.rollover is not None:
             bad &= ~(values[:-1] > parameters.rollover * 0.9)
-        first, stop = register_spans(_slot_starts(block), int(block.interval.total_seconds() * 1e6), ticks)
+        first, stop = register_spans(
+            _slot_starts(block), int(block.interval.total_seconds() * 1e6), ticks
+        )
         return Verdict(_span_marks(len(block), first, stop, bad), "register reading went backwards")
 
 
@@ -413,7 +425,9 @@ class MainCheckComparison(Validator):
         check = context.related.get("check")
         if check is None:
             return Verdict.passed(len(block))
-        hits = beyond_tolerance(block.values, check.values, parameters.relative, parameters.absolute)
+        hits = beyond_tolerance(
+            block.values, check.values, parameters.relative, parameters.absolute
+        )
         return Verdict(hits, "main and check meter differ beyond the tolerance")
 
 
@@ -452,7 +466,9 @@ class HierarchyComparison(Validator):
 class RegisterCompareParameters(VeeParameters):
     """Parameters of :class:`RegisterComparison`."""
 
-    register_channel: ChannelRef = Field("1-0:1.8.0*255", description="register channel: id or OBIS")
+    register_channel: ChannelRef = Field(
+        "1-0:1.8.0*255", description="register channel: id or OBIS"
+    )
     factor: float = Field(1.0, gt=0, description="register units per profile unit")
     relative: float = Field(0.01, ge=0, description="allowed difference, share of the register")
     absolute: float = Field(0.0, ge=0, description="allowed difference, register units")
@@ -477,12 +493,16 @@ class RegisterComparison(Validator):
         ticks, values = _register_ticks(context)
         if values.size < 2:
             return Verdict.passed(len(block))
-        first, stop = register_spans(_slot_starts(block), int(block.interval.total_seconds() * 1e6), ticks)
+        first, stop = register_spans(
+            _slot_starts(block), int(block.interval.total_seconds() * 1e6), ticks
+        )
         sums = np.concatenate([[0.0], np.cumsum(np.nan_to_num(block.values))])
         missing = np.concatenate([[0], np.cumsum(np.isnan(block.values))])
         whole = (stop > first) & (missing[stop] - missing[first] == 0)
         profile = (sums[stop] - sums[first]) * parameters.factor
-        bad = whole & beyond_tolerance(profile, np.diff(values), parameters.relative, parameters.absolute)
+        bad = whole & beyond_tolerance(
+            profile, np.diff(values), parameters.relative, parameters.absolute
+        )
         return Verdict(
             _span_marks(len(block), first, stop, bad),
             "load profile sum differs from the register difference",
@@ -551,7 +571,12 @@ class RegisterConstruction(Calculation):
         profile = inputs["profile"]
         total = parameters.initial + np.cumsum(profile.values)
         return IntervalBlock(
-            profile.start, profile.interval, total, np.zeros(len(profile), np.uint32), None, profile.unit
+            profile.start,
+            profile.interval,
+            total,
+            np.zeros(len(profile), np.uint32),
+            None,
+            profile.unit,
         )
 
 
@@ -581,4 +606,3 @@ class AdvancedChecksPlugin:
     def register_calculations(self) -> list[type[Calculation]]:
         """Register construction."""
         return [RegisterConstruction]
-

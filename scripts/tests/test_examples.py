@@ -29,13 +29,17 @@ def test_spike_check_uses_the_customers_thresholds() -> None:
     values = np.full(12, 0.4)
     values[3] = 1.8  # a spike
     values[8] = 0.9  # below factor 3 of its neighbours: no spike, but above max_value 0.8
-    result = _run("spike_check.py", {"values": values, "parameters": {"max_value": 0.8, "factor": 3.0}})
+    result = _run(
+        "spike_check.py", {"values": values, "parameters": {"max_value": 0.8, "factor": 3.0}}
+    )
     assert np.flatnonzero(result["suspect"]).tolist() == [3, 8]
     assert result["reasons"] == [
         "spike: more than 3.0 times its neighbours",
         "above the customer's limit of 0.8",
     ]
-    lenient = _run("spike_check.py", {"values": values, "parameters": {"max_value": 5, "factor": 5}})
+    lenient = _run(
+        "spike_check.py", {"values": values, "parameters": {"max_value": 5, "factor": 5}}
+    )
     assert not lenient["suspect"].any()
 
 
@@ -82,17 +86,46 @@ def test_the_samples_through_the_command() -> None:
     runner = CliRunner()
     spiky = runner.invoke(
         cli,
-        ["script", "test", str(HERE / "spike_check.py"), "--data", str(HERE / "samples" / "spiky_day.csv"), "--param", "max_value=2.0"],
+        [
+            "script",
+            "test",
+            str(HERE / "spike_check.py"),
+            "--data",
+            str(HERE / "samples" / "spiky_day.csv"),
+            "--param",
+            "max_value=2.0",
+        ],
     )
     assert spiky.exit_code == 0, spiky.output
     assert "suspect: 2" in spiky.output and "time,value,result,suspect,estimated" in spiky.output
-    heat = runner.invoke(cli, ["script", "test", str(HERE / "heat_energy.py"), "--data", str(HERE / "samples" / "heat.json"), "--json"])
+    heat = runner.invoke(
+        cli,
+        [
+            "script",
+            "test",
+            str(HERE / "heat_energy.py"),
+            "--data",
+            str(HERE / "samples" / "heat.json"),
+            "--json",
+        ],
+    )
     assert heat.exit_code == 0, heat.output
     assert '"result": [0.0' in heat.output
     like = runner.invoke(
         cli,
-        ["script", "test", str(HERE / "like_day_plausibility.py"), "--data", str(HERE / "samples" / "four_weeks.csv"),
-         "--history-days", "21", "--country", "DE", "--tz", "Europe/Berlin"],
+        [
+            "script",
+            "test",
+            str(HERE / "like_day_plausibility.py"),
+            "--data",
+            str(HERE / "samples" / "four_weeks.csv"),
+            "--history-days",
+            "21",
+            "--country",
+            "DE",
+            "--tz",
+            "Europe/Berlin",
+        ],
     )
     assert like.exit_code == 0, like.output
     assert "suspect: 4" in like.output

@@ -8,25 +8,34 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from vee_fixtures import DAY0, QUARTER, Fleet
 
 from meterhub.db import transaction
 from meterhub.errors import InvalidValue
 from meterhub.inventory.calculations import define_calculation
 from meterhub.runtime import Runtime
-from meterhub.timeseries import EstimationMethod, Flag
+from meterhub.timeseries import EstimationMethod
 from meterhub.timeseries.flags import method_of
-from vee_fixtures import DAY0, QUARTER, Fleet
 
 
-def _define(runtime: Runtime, name: str, target: int, formula: str, inputs: dict[str, int], **options: str) -> None:
+def _define(
+    runtime: Runtime, name: str, target: int, formula: str, inputs: dict[str, int], **options: str
+) -> None:
     with transaction(runtime.sessions, user="t") as session:
         define_calculation(
-            session, name, target=target, formula=formula, inputs=inputs,
-            functions=runtime.plugins, **options,
+            session,
+            name,
+            target=target,
+            formula=formula,
+            inputs=inputs,
+            functions=runtime.plugins,
+            **options,
         )
 
 
-def test_substation_balance_is_stored_with_its_inputs_recorded(runtime: Runtime, fleet: Fleet) -> None:
+def test_substation_balance_is_stored_with_its_inputs_recorded(
+    runtime: Runtime, fleet: Fleet
+) -> None:
     a, b, out, balance = fleet.channels(4)
     _define(runtime, "balance", balance, "a + b - out", {"a": a, "b": b, "out": out})
     runtime.store.write_intervals([a, b, out], DAY0, np.array([[1.0, 2.0], [3.0, 4.0], [0.5, 1.0]]))
@@ -65,7 +74,9 @@ def test_daily_and_monthly_totals(runtime: Runtime, fleet: Fleet) -> None:
     start = datetime(2026, 3, 28, 23, tzinfo=UTC)  # local midnight of 29 March (92 quarter-hours)
     runtime.store.write_intervals([a], start, np.ones((1, 92 + 96)))
     runtime.calculations.run("daily", start, start + timedelta(hours=23 + 24))
-    days = runtime.store.read_intervals([daily], start, start + timedelta(hours=47), tz="Europe/Prague")
+    days = runtime.store.read_intervals(
+        [daily], start, start + timedelta(hours=47), tz="Europe/Prague"
+    )
     assert days.values[0].tolist() == [92.0, 96.0]
     month_start = datetime(2026, 2, 28, 23, tzinfo=UTC)  # 1 March, local midnight
     month_end = datetime(2026, 3, 31, 22, tzinfo=UTC)  # 1 April, local midnight (summer time)

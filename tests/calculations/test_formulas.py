@@ -34,7 +34,11 @@ def run(host: PluginHost, text: str, interval: int = 15, zone: str = "UTC", **se
         for name, values in series.items()
     }
     return evaluate(
-        formula, inputs, start_tick=int(T0.timestamp() * 1e6), interval_minutes=interval, zone=resolve_tz(zone)
+        formula,
+        inputs,
+        start_tick=int(T0.timestamp() * 1e6),
+        interval_minutes=interval,
+        zone=resolve_tz(zone),
     )
 
 
@@ -70,7 +74,9 @@ def test_refused(host: PluginHost, text: str, reason: str) -> None:
 
 
 def test_substation_balance(host: PluginHost) -> None:
-    result = run(host, "import_a + import_b - export_a", import_a=[1, 2], import_b=[3, 4], export_a=[0.5, 1])
+    result = run(
+        host, "import_a + import_b - export_a", import_a=[1, 2], import_b=[3, 4], export_a=[0.5, 1]
+    )
     assert result.values.tolist() == [3.5, 5.0]
     assert (result.flags & Flag.VALIDATED).all()
 
@@ -87,7 +93,13 @@ def test_reactive_energy_above_tan_phi(host: PluginHost) -> None:
 
 
 def test_conditional_and_comparison(host: PluginHost) -> None:
-    result = run(host, "when(flow > 0, flow * (t_in - t_out) * 1.163, 0)", flow=[0.0, 2.0], t_in=[70, 70], t_out=[40, 50])
+    result = run(
+        host,
+        "when(flow > 0, flow * (t_in - t_out) * 1.163, 0)",
+        flow=[0.0, 2.0],
+        t_in=[70, 70],
+        t_out=[40, 50],
+    )
     assert result.values.tolist() == pytest.approx([0.0, 2 * 20 * 1.163])
 
 

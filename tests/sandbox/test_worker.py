@@ -57,7 +57,9 @@ def test_a_job_killed_in_c_code_is_named_and_the_next_runs() -> None:
     )
     jobs = [{"values": np.ones(2), "parameters": {"hog": True}}, {"values": np.ones(2)}]
     killed, after = run_jobs(script, jobs, Limits(cpu_seconds=1, wall_seconds=1, memory_mb=128))
-    assert not killed.ok and "script 'hog' (line unknown): stopped: wall time limit of 1 s" in str(killed.error)
+    assert not killed.ok and "script 'hog' (line unknown): stopped: wall time limit of 1 s" in str(
+        killed.error
+    )
     assert after.ok and after.result["notes"] == ["ok"]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
+from vee_fixtures import Fleet
 
 from meterhub.db import transaction
 from meterhub.errors import InvalidValue
@@ -14,7 +15,6 @@ from meterhub.inventory.vee import assign_profile, create_profile, set_steps
 from meterhub.model.scripts import Script
 from meterhub.model.vee import ProfileStep, ValidationProfile
 from meterhub.runtime import Runtime
-from vee_fixtures import Fleet
 
 
 def _refused(runtime: Runtime, steps: list[dict], **options: object) -> InvalidValue:
@@ -30,25 +30,68 @@ def _refused(runtime: Runtime, steps: list[dict], **options: object) -> InvalidV
 @pytest.mark.parametrize(
     ("steps", "field", "reason"),
     [
-        ([{"kind": "check", "name": "spikee"}], "steps[0].name", "unknown check 'spikee'; available:"),
-        ([{"kind": "estimate", "name": "magic"}], "steps[0].name", "unknown estimation method 'magic'"),
+        (
+            [{"kind": "check", "name": "spikee"}],
+            "steps[0].name",
+            "unknown check 'spikee'; available:",
+        ),
+        (
+            [{"kind": "estimate", "name": "magic"}],
+            "steps[0].name",
+            "unknown estimation method 'magic'",
+        ),
         ([{"kind": "teleport", "name": "x"}], "steps[0].kind", "must be one of check, estimate"),
         (
-            [{"kind": "check", "name": "gaps"}, {"kind": "check", "name": "spike", "parameters": {"factor": "big"}}],
+            [
+                {"kind": "check", "name": "gaps"},
+                {"kind": "check", "name": "spike", "parameters": {"factor": "big"}},
+            ],
             "steps[1].parameters.factor",
             "valid number",
         ),
-        ([{"kind": "check", "name": "spike", "parameters": {"factor": 0.5}}], "steps[0].parameters.factor", "greater than or equal to 1"),
-        ([{"kind": "check", "name": "limits", "parameters": {"min": 5, "max": 1}}], "steps[0].parameters", "max (1.0) must not be below min (5.0)"),
-        ([{"kind": "check", "name": "limits", "parameters": {"maximum": 1}}], "steps[0].parameters", "unknown setting 'maximum'"),
-        ([{"kind": "estimate", "name": "linear", "parameters": {"max_gap": 0}}], "steps[0].parameters.max_gap", "greater than or equal to 1"),
-        ([{"kind": "check", "name": "status_bits", "parameters": {"bits": "power_down,lightning"}}], "parameters.bits", "unknown status bit 'lightning'"),
-        ([{"kind": "script_check", "name": "nowhere"}], "steps[0].name", "no script named 'nowhere'"),
+        (
+            [{"kind": "check", "name": "spike", "parameters": {"factor": 0.5}}],
+            "steps[0].parameters.factor",
+            "greater than or equal to 1",
+        ),
+        (
+            [{"kind": "check", "name": "limits", "parameters": {"min": 5, "max": 1}}],
+            "steps[0].parameters",
+            "max (1.0) must not be below min (5.0)",
+        ),
+        (
+            [{"kind": "check", "name": "limits", "parameters": {"maximum": 1}}],
+            "steps[0].parameters",
+            "unknown setting 'maximum'",
+        ),
+        (
+            [{"kind": "estimate", "name": "linear", "parameters": {"max_gap": 0}}],
+            "steps[0].parameters.max_gap",
+            "greater than or equal to 1",
+        ),
+        (
+            [
+                {
+                    "kind": "check",
+                    "name": "status_bits",
+                    "parameters": {"bits": "power_down,lightning"},
+                }
+            ],
+            "parameters.bits",
+            "unknown status bit 'lightning'",
+        ),
+        (
+            [{"kind": "script_check", "name": "nowhere"}],
+            "steps[0].name",
+            "no script named 'nowhere'",
+        ),
         ([{"kind": "check"}], "steps[0].name", "give the check's"),
         ([{"kind": "check", "name": "gaps", "colour": "red"}], "steps[0]", "unknown key 'colour'"),
     ],
 )
-def test_bad_steps_are_refused(runtime: Runtime, steps: list[dict], field: str, reason: str) -> None:
+def test_bad_steps_are_refused(
+    runtime: Runtime, steps: list[dict], field: str, reason: str
+) -> None:
     error = _refused(runtime, steps)
     assert error.field == field
     assert reason in error.reason
@@ -70,7 +113,10 @@ def test_overrides_are_checked(runtime: Runtime, fleet: Fleet) -> None:
     ids = fleet.channels(1)
     with transaction(runtime.sessions, user="t") as session:
         profile = create_profile(
-            session, "p", [{"kind": "check", "name": "limits", "parameters": {"max": 2}}], runtime.plugins
+            session,
+            "p",
+            [{"kind": "check", "name": "limits", "parameters": {"max": 2}}],
+            runtime.plugins,
         )
     for overrides, field, reason in (
         ({"spike": {"factor": 2}}, "overrides", "no step 'spike'"),
@@ -89,9 +135,14 @@ def test_changing_steps_keeps_assignments_valid(runtime: Runtime, fleet: Fleet) 
     ids = fleet.channels(1)
     with transaction(runtime.sessions, user="t") as session:
         profile = create_profile(
-            session, "p", [{"kind": "check", "name": "limits", "parameters": {"max": 2}}], runtime.plugins
+            session,
+            "p",
+            [{"kind": "check", "name": "limits", "parameters": {"max": 2}}],
+            runtime.plugins,
         )
-        assign_profile(session, profile, runtime.plugins, channel=ids[0], overrides={"limits": {"max": 3}})
+        assign_profile(
+            session, profile, runtime.plugins, channel=ids[0], overrides={"limits": {"max": 3}}
+        )
     with pytest.raises(InvalidValue, match="no step 'limits'"):
         with transaction(runtime.sessions, user="t") as session:
             found = session.get(ValidationProfile, profile.id)
@@ -107,7 +158,9 @@ def test_changing_steps_keeps_assignments_valid(runtime: Runtime, fleet: Fleet) 
         ("def f(:\n  pass", "line 1: syntax error"),
     ],
 )
-def test_a_script_that_does_not_compile_is_refused(runtime: Runtime, source: str, reason: str) -> None:
+def test_a_script_that_does_not_compile_is_refused(
+    runtime: Runtime, source: str, reason: str
+) -> None:
     with pytest.raises(InvalidValue) as refused:
         with transaction(runtime.sessions, user="t") as session:
             save_script(session, "broken", source, purpose="check")
@@ -121,7 +174,9 @@ def test_scripts_are_versioned(runtime: Runtime) -> None:
     with transaction(runtime.sessions, user="ann") as session:
         save_script(session, "spikes", "result.flag(data.values > 2, 'high')", purpose="check")
     with transaction(runtime.sessions, user="bob") as session:
-        second = save_script(session, "spikes", "result.flag(data.values > 3, 'high')", note="higher")
+        second = save_script(
+            session, "spikes", "result.flag(data.values > 3, 'high')", note="higher"
+        )
         assert second.version == 2
     with pytest.raises(InvalidValue):
         with transaction(runtime.sessions, user="bob") as session:

@@ -20,7 +20,9 @@ from meterhub.timeseries.flags import method_of
 
 def test_demo_fleet_validated_at_ingest_and_by_the_nightly_profile(runtime: Runtime) -> None:
     endpoints = [
-        SimulatedEndpoint(serial=f"SIM-{i:04d}", driver="simulated", medium="tcp", address=f"127.0.0.1:{4059 + i}")
+        SimulatedEndpoint(
+            serial=f"SIM-{i:04d}", driver="simulated", medium="tcp", address=f"127.0.0.1:{4059 + i}"
+        )
         for i in range(3)
     ]
     cipher = open_cipher(runtime.settings.effective_credential_key_file, runtime.sessions)
@@ -50,7 +52,9 @@ def test_demo_fleet_validated_at_ingest_and_by_the_nightly_profile(runtime: Runt
     filled = data.values[0, 100:104]
     expected = np.linspace(values[0, 99], values[0, 104], 6)[1:-1]
     np.testing.assert_allclose(filled, expected)
-    assert all(method_of(int(f)) == EstimationMethod.LINEAR_INTERPOLATION for f in data.flags[0, 100:104])
+    assert all(
+        method_of(int(f)) == EstimationMethod.LINEAR_INTERPOLATION for f in data.flags[0, 100:104]
+    )
     assert ((data.flags[~np.isnan(data.values)] & Flag.VALIDATED) != 0).all()
     # what the ingest checks found is kept by the nightly run, and its estimator replaced it
     assert data.flags[1, 7] & Flag.SUBSTITUTED and data.flags[1, 7] & Flag.ESTIMATED

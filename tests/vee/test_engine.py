@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pytest
 from sqlalchemy import select
+from vee_fixtures import DAY0, QUARTER, Fleet, profile_values
 
 from meterhub.db import transaction
 from meterhub.inventory.calendars import create_calendar, set_special_day
@@ -17,7 +18,6 @@ from meterhub.model.vee import ValidationRun, validation_result
 from meterhub.runtime import Runtime
 from meterhub.timeseries import EstimationMethod, Flag
 from meterhub.timeseries.flags import method_of
-from vee_fixtures import DAY0, QUARTER, Fleet, profile_values
 
 NIGHTLY = [
     {"kind": "check", "name": "gaps"},
@@ -136,7 +136,9 @@ def test_manual_locked_and_released_values_are_left_alone(runtime: Runtime, flee
     values = np.full((1, 96), 0.3)
     values[0, [5, 20, 60]] = 5.0
     runtime.store.write_intervals(ids, DAY0, values)
-    runtime.editing.substitute(ids[0], DAY0 + 20 * QUARTER, [5.0], user="ann", reason="meter read on site")
+    runtime.editing.substitute(
+        ids[0], DAY0 + 20 * QUARTER, [5.0], user="ann", reason="meter read on site"
+    )
     runtime.vee.run("null", DAY0, DAY0 + timedelta(days=1))
     data = _day(runtime, ids)
     assert np.isnan(data.values[0, 5])  # insert null: removed, flagged
@@ -206,7 +208,9 @@ def test_gaps_count_intervals_of_dst_days(runtime: Runtime, fleet: Fleet) -> Non
     report = runtime.vee.run("dst", start, start + timedelta(hours=23))
     assert report.status == "succeeded"
     with runtime.engine.connect() as conn:
-        run = conn.execute(select(ValidationRun.__table__).where(ValidationRun.id == report.run_id)).one()
+        run = conn.execute(
+            select(ValidationRun.__table__).where(ValidationRun.id == report.run_id)
+        ).one()
     assert run.values_checked == 92
     assert report.by_step == {"gaps": 1}
     with runtime.engine.connect() as conn:
@@ -229,7 +233,10 @@ def test_like_day_estimation_uses_holidays_and_special_days(runtime: Runtime, fl
     _profile(
         runtime,
         "like days",
-        [{"kind": "check", "name": "gaps"}, {"kind": "estimate", "name": "like_day", "parameters": {"days": 2}}],
+        [
+            {"kind": "check", "name": "gaps"},
+            {"kind": "estimate", "name": "like_day", "parameters": {"days": 2}},
+        ],
         "g",
         calendar="Germany",
     )
@@ -248,7 +255,10 @@ def test_like_day_estimation_uses_holidays_and_special_days(runtime: Runtime, fl
     data = runtime.store.read_intervals(ids, start, start + timedelta(days=days))
     filled = data.values[0, gap_day * 96 + 30 : gap_day * 96 + 60]
     np.testing.assert_allclose(filled, 1.0 + np.arange(30, 60) / 1000)
-    assert all(method_of(int(f)) == EstimationMethod.LIKE_DAY for f in data.flags[0, gap_day * 96 + 30 : gap_day * 96 + 60])
+    assert all(
+        method_of(int(f)) == EstimationMethod.LIKE_DAY
+        for f in data.flags[0, gap_day * 96 + 30 : gap_day * 96 + 60]
+    )
 
 
 def test_main_and_check_meter_comparison(runtime: Runtime, fleet: Fleet) -> None:
@@ -277,7 +287,9 @@ def test_main_and_check_meter_comparison(runtime: Runtime, fleet: Fleet) -> None
     assert method_of(int(data.flags[0, 1])) == EstimationMethod.CHECK_METER
 
 
-def test_register_comparison_marks_the_span_between_readings(runtime: Runtime, fleet: Fleet) -> None:
+def test_register_comparison_marks_the_span_between_readings(
+    runtime: Runtime, fleet: Fleet
+) -> None:
     ids = fleet.channels(1, group="g", extra=(("1-0:1.8.0", "register", None),))
     register = fleet.channel_on_same_meter(ids[0], "1-0:1.8.0")
     _profile(

@@ -8,6 +8,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 from sqlalchemy import func, select
+from vee_fixtures import DAY0, Fleet, profile_values
 
 from meterhub.db import transaction
 from meterhub.errors import InvalidValue
@@ -16,7 +17,6 @@ from meterhub.model.vee import validation_result
 from meterhub.runtime import Runtime
 from meterhub.timeseries import Flag, MeterDataStore
 from meterhub.vee import IngestValidation
-from vee_fixtures import DAY0, Fleet, profile_values
 
 
 def _ingest_profile(runtime: Runtime, group: str, overrides: dict | None = None) -> None:
@@ -54,7 +54,9 @@ def test_limits_flag_values_in_the_first_version(runtime: Runtime, fleet: Fleet)
     with runtime.engine.connect() as conn:
         rows = conn.execute(
             select(validation_result.c.channel_id, validation_result.c.check_name).order_by(
-                validation_result.c.channel_id, validation_result.c.ts, validation_result.c.check_name
+                validation_result.c.channel_id,
+                validation_result.c.ts,
+                validation_result.c.check_name,
             )
         ).all()
     expected = [

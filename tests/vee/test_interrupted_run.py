@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select
+from vee_fixtures import DAY0, Fleet, profile_values
 
 from meterhub.db import transaction
 from meterhub.inventory.scripts import save_script
@@ -22,7 +23,6 @@ from meterhub.inventory.vee import create_profile
 from meterhub.model.vee import ValidationRun
 from meterhub.runtime import Runtime
 from meterhub.timeseries import Flag
-from vee_fixtures import DAY0, Fleet, profile_values
 
 #: A check that takes a while per channel, so the run can be killed between batches.
 SLOW_CHECK = """
@@ -66,21 +66,27 @@ def test_a_killed_run_leaves_whole_versions_and_reruns_to_the_same_result(
         from datetime import datetime, timedelta, timezone
         from meterhub.config import load_settings
         from meterhub.runtime import build_runtime
-        runtime = build_runtime(load_settings(data_dir={str(tmp_path / 'sub')!r}, database_url={database_url!r}))
+        settings = load_settings(data_dir={str(tmp_path / "sub")!r}, database_url={database_url!r})
+        runtime = build_runtime(settings)
         runtime.vee.batch_channels = 2
         start = datetime(2026, 3, 2, tzinfo=timezone.utc)
-        runtime.vee.run("slow profile", start, start + timedelta(days=1), channel_ids={killed_ids!r})
+        end = start + timedelta(days=1)
+        runtime.vee.run("slow profile", start, end, channel_ids={killed_ids!r})
         print("finished")
         """
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("METERHUB_")}
-    process = subprocess.Popen([sys.executable, "-c", program], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-c", program], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         deadline = time.monotonic() + 60
         done = 0
         while time.monotonic() < deadline:
             with runtime.engine.connect() as conn:
-                row = conn.execute(select(ValidationRun.channels_done, ValidationRun.status)).first()
+                row = conn.execute(
+                    select(ValidationRun.channels_done, ValidationRun.status)
+                ).first()
             done = row.channels_done if row is not None else 0
             if done >= 4:
                 break
@@ -109,7 +115,9 @@ def test_a_killed_run_leaves_whole_versions_and_reruns_to_the_same_result(
     report = runtime.vee.run("slow profile", DAY0, DAY0 + timedelta(days=1), channel_ids=killed_ids)
     assert report.status == "succeeded"
     with runtime.engine.connect() as conn:
-        statuses = conn.execute(select(ValidationRun.status).order_by(ValidationRun.id)).scalars().all()
+        statuses = (
+            conn.execute(select(ValidationRun.status).order_by(ValidationRun.id)).scalars().all()
+        )
     assert statuses == ["interrupted", "succeeded"]
     runtime.vee.run("slow profile", DAY0, DAY0 + timedelta(days=1), channel_ids=clean_ids)
     killed_values, killed_flags = _snapshot(runtime, killed_ids)

@@ -24,7 +24,13 @@ from meterhub.vee.daytypes import slot_calendar
 def test_limits_and_spikes() -> None:
     values = np.array([1.0, np.nan, 9.0, 1.0, -1.0])
     assert outside_limits(values, 0, 5).tolist() == [False, False, True, False, True]
-    assert spikes(np.array([1.0, 1.0, 9.0, 1.2, 1.0]), 3, 0.5).tolist() == [False, False, True, False, False]
+    assert spikes(np.array([1.0, 1.0, 9.0, 1.2, 1.0]), 3, 0.5).tolist() == [
+        False,
+        False,
+        True,
+        False,
+        False,
+    ]
 
 
 def test_runs_with_outages() -> None:
@@ -74,7 +80,9 @@ def test_day_types_of_holidays_and_special_days() -> None:
 
 def test_slot_calendar_of_a_dst_day() -> None:
     start = datetime(2026, 10, 24, 22, tzinfo=UTC)  # local midnight, Europe/Prague
-    calendar = slot_calendar(int(start.timestamp() * 1e6), 100, 15, DayTypes("CZ", tz="Europe/Prague"))
+    calendar = slot_calendar(
+        int(start.timestamp() * 1e6), 100, 15, DayTypes("CZ", tz="Europe/Prague")
+    )
     assert len(set(calendar.day.tolist())) == 1
     assert calendar.minute[8:16].tolist() == [120, 135, 150, 165, 120, 135, 150, 165]
     assert calendar.day_type[0] == 2  # a Sunday
@@ -82,8 +90,15 @@ def test_slot_calendar_of_a_dst_day() -> None:
 
 def test_delivery_duplicates_and_misaligned_times() -> None:
     t0 = datetime(2026, 3, 2, 0, 15, tzinfo=UTC)
-    times = [t0, t0 + timedelta(minutes=15), t0 + timedelta(minutes=15), t0 + timedelta(minutes=37),
-             t0 + timedelta(minutes=45), t0 + timedelta(minutes=45), t0 + timedelta(minutes=60)]
+    times = [
+        t0,
+        t0 + timedelta(minutes=15),
+        t0 + timedelta(minutes=15),
+        t0 + timedelta(minutes=37),
+        t0 + timedelta(minutes=45),
+        t0 + timedelta(minutes=45),
+        t0 + timedelta(minutes=60),
+    ]
     values = [1.0, 2.0, 2.0, 3.0, 4.0, 4.5, 5.0]
     delivery = check_delivery(times, values, interval_minutes=15)
     assert delivery.start == datetime(2026, 3, 2, tzinfo=UTC)

@@ -28,7 +28,8 @@ def outside_limits(values: Floats, low: float | None, high: float | None) -> Boo
     if low is None and high is None:
         return np.zeros(values.shape, dtype=bool)
     if low is None:
-        return np.greater(values, high)
+        assert high is not None
+        return np.asarray(np.greater(values, high))
     out = np.less(values, low)
     if high is not None:
         out |= np.greater(values, high)
@@ -37,7 +38,7 @@ def outside_limits(values: Floats, low: float | None, high: float | None) -> Boo
 
 def status_hits(flags: npt.NDArray[np.uint32], mask: int) -> Bools:
     """Positions whose flags have any bit of ``mask`` set."""
-    return np.bitwise_and(flags, np.uint32(mask)) != 0
+    return np.asarray(np.bitwise_and(flags, np.uint32(mask)) != 0)
 
 
 def spikes(values: Floats, factor: float, min_delta: float) -> Bools:
@@ -71,7 +72,9 @@ def runs_at_least(mask: Bools, length: int, exclude: Bools | None = None) -> Boo
             flat_exclude = np.zeros((rows, slots + 1), dtype=bool)
             flat_exclude[:, :slots] = exclude
             flat_exclude = flat_exclude.ravel()
-        return runs_at_least(padded.ravel(), length, flat_exclude).reshape(rows, slots + 1)[:, :slots]
+        return runs_at_least(padded.ravel(), length, flat_exclude).reshape(rows, slots + 1)[
+            :, :slots
+        ]
     n = mask.size
     out = np.zeros(n, dtype=bool)
     if n == 0 or length <= 0:
@@ -96,9 +99,7 @@ def runs_at_least(mask: Bools, length: int, exclude: Bools | None = None) -> Boo
     return result
 
 
-def beyond_tolerance(
-    values: Floats, reference: Floats, relative: float, absolute: float
-) -> Bools:
+def beyond_tolerance(values: Floats, reference: Floats, relative: float, absolute: float) -> Bools:
     """Positions where ``values`` and ``reference`` (both present) differ by more than
     ``max(absolute, relative × |reference|)``."""
     allowed = np.maximum(np.abs(reference) * relative, absolute)
@@ -116,10 +117,11 @@ def like_day_reference(
     """For every slot, the mean of the same local time on the ``days`` most recent earlier
     dates of the same day type (``NaN`` where no such value exists).
 
-    ``values`` (one channel, or ``[rows, slots]``) runs over history and block alike (``NaN`` for values that must not serve as
-    reference: missing, suspect or estimated ones); ``day``, ``day_type`` and ``minute`` come
-    from a :class:`~meterhub.extensions.veecontext.SlotCalendar`. A date's values are laid into
-    a ``[dates, slots of the day]`` matrix by local minute, so a 92- or 100-slot DST day
+    ``values`` (one channel, or ``[rows, slots]``) runs over history and block alike (``NaN``
+    for values that must not serve as reference: missing, suspect or estimated ones); ``day``,
+    ``day_type`` and ``minute`` come from a
+    :class:`~meterhub.extensions.veecontext.SlotCalendar`. A date's values are laid into a
+    ``[dates, slots of the day]`` matrix by local minute, so a 92- or 100-slot DST day
     compares its wall-clock quarter-hours with those of ordinary days.
     """
     flat = values.ndim == 1

@@ -46,6 +46,8 @@ def status_mask(names: Iterable[str], field: str = "parameters.bits") -> int:
     mask = 0
     for name in names:
         if name not in STATUS_BITS:
-            raise InvalidValue(field, f"unknown status bit {name!r}; known: {', '.join(STATUS_BITS)}")
+            raise InvalidValue(
+                field, f"unknown status bit {name!r}; known: {', '.join(STATUS_BITS)}"
+            )
         mask |= 1 << STATUS_BITS[name]
     return mask

@@ -275,7 +275,10 @@ def upgrade() -> None:
         sa.Column("ts", sa.BigInteger(), nullable=True, comment="slot start, UTC microseconds"),
         sa.Column("check_name", sa.String(length=100), nullable=False),
         sa.Column(
-            "outcome", sa.String(length=20), nullable=False, comment="suspect, missing, estimated or failed"
+            "outcome",
+            sa.String(length=20),
+            nullable=False,
+            comment="suspect, missing, estimated or failed",
         ),
         sa.Column("message", sa.String(length=500), nullable=True),
         sa.ForeignKeyConstraint(
