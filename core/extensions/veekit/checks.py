@@ -22,6 +22,9 @@ __all__ = [
 Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
 
+#: Channels per pass of :func:`like_day_reference` (measured fastest on a 2-core machine).
+_LIKE_DAY_ROWS = 16
+
 
 def outside_limits(values: Floats, low: float | None, high: float | None) -> Bools:
     """Values below ``low`` or above ``high`` (either may be ``None``); works on any shape."""
@@ -133,37 +136,39 @@ def like_day_reference(
     columns = (minute // interval_minutes).astype(np.int64)
     width = max(1, 1440 // interval_minutes)
     count_days = int(row_of[-1]) + 1
-    channels = rows2d.shape[0]
     regular = rows2d.shape[1] == count_days * width and np.array_equal(
         columns, np.tile(np.arange(width), count_days)
     )
-    if regular:  # whole days without a DST change: a reshape, no scatter
-        matrix = rows2d.reshape(channels, count_days, width)
-    else:
-        matrix = np.full((channels, count_days, width), np.nan)
-        matrix[:, row_of, columns] = rows2d
     types = np.full(count_days, -1, dtype=np.int16)
     types[row_of] = day_type
-    reference = np.full((channels, count_days, width), np.nan)
-    for code in np.unique(types):
-        if code < 0:
-            continue
-        same = np.flatnonzero(types == code)
-        block = matrix[:, same, :]
-        present = ~np.isnan(block)
-        filled = np.where(present, block, 0.0)
-        total = np.zeros_like(filled)
-        number = np.zeros(block.shape, dtype=np.float32)
-        for back in range(1, min(days, same.size - 1) + 1):  # the like days before each one
-            total[:, back:, :] += filled[:, :-back, :]
-            number[:, back:, :] += present[:, :-back, :]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            reference[:, same, :] = total / number
-    if regular:
-        out: Floats = reference.reshape(channels, count_days * width)
-    else:
-        out = reference[:, row_of, columns]
-    return out[0] if flat else out
+    groups = [np.flatnonzero(types == code) for code in np.unique(types) if code >= 0]
+    out = np.empty(rows2d.shape)
+    for lo in range(0, rows2d.shape[0], _LIKE_DAY_ROWS):  # a few rows at a time stay in cache
+        part = rows2d[lo : lo + _LIKE_DAY_ROWS]
+        channels = part.shape[0]
+        if regular:  # whole days without a DST change: a reshape, no scatter
+            matrix = part.reshape(channels, count_days, width)
+        else:
+            matrix = np.full((channels, count_days, width), np.nan)
+            matrix[:, row_of, columns] = part
+        reference = np.full((channels, count_days, width), np.nan)
+        for same in groups:
+            block = matrix[:, same, :]
+            present = ~np.isnan(block)
+            filled = np.where(present, block, 0.0)
+            total = np.zeros_like(filled)
+            number = np.zeros(block.shape, dtype=np.float32)
+            for back in range(1, min(days, same.size - 1) + 1):  # the like days before each
+                total[:, back:, :] += filled[:, :-back, :]
+                number[:, back:, :] += present[:, :-back, :]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                reference[:, same, :] = total / number
+        if regular:
+            out[lo : lo + channels] = reference.reshape(channels, count_days * width)
+        else:
+            out[lo : lo + channels] = reference[:, row_of, columns]
+    result: Floats = out[0] if flat else out
+    return result
 
 
 def register_spans(
