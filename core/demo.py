@@ -36,6 +36,10 @@ DEMO_ROOT = "Demo Utility"
 DEMO_GROUP = "All demo meters"
 DEMO_MANUFACTURER = "MeterHub Simulator"
 DEMO_START = datetime(2026, 1, 1, tzinfo=UTC)
+#: The demo's validation profiles (see :func:`demo_vee`) and its day calendar.
+DEMO_INGEST_PROFILE = "Demo limits at ingest"
+DEMO_NIGHTLY_PROFILE = "Demo nightly validation"
+DEMO_CALENDAR = "Demo calendar (CZ)"
 #: Profile channels of a meter whose driver reads load profiles: (OBIS, unit).
 PROFILE_CHANNELS = (("1-0:1.29.0", "Wh"), ("1-0:3.29.0", "varh"))
 #: Register channels of every demo meter.
@@ -114,19 +118,73 @@ def _region(session: Session, root: Element, name: str) -> Element:
     return region or create_element(session, template="Region", name=name, parent=root)
 
 
+def demo_vee(session: Session, catalog: Any) -> bool:
+    """The demo's VEE set-up, once: a Czech day calendar, a profile of limit checks that runs
+    at ingest and a nightly profile (gaps, spikes, zero runs, status bits, like days, linear
+    interpolation up to 2 hours) scheduled at 02:30 — both on the demo group. ``catalog`` is
+    the plugin host; without the VEE plugins licensed, nothing is set up. True if created."""
+    from meterhub.inventory.calendars import create_calendar
+    from meterhub.inventory.vee import assign_profile, create_profile
+    from meterhub.model.vee import ValidationProfile
+
+    if session.scalar(
+        select(ValidationProfile).where(ValidationProfile.name == DEMO_INGEST_PROFILE)
+    ):
+        return False
+    needed = {"limits", "negative", "gaps", "spike", "zero_run", "status_bits", "like_day"}
+    if not needed <= set(catalog.validators()) or "linear" not in catalog.estimators():
+        return False
+    create_calendar(session, DEMO_CALENDAR, country="CZ", tz="Europe/Prague")
+    at_ingest = create_profile(
+        session,
+        DEMO_INGEST_PROFILE,
+        [
+            {"kind": "check", "name": "negative"},
+            {"kind": "check", "name": "limits", "parameters": {"min": 0, "max": 100_000}},
+        ],
+        catalog,
+        description="Limit checks inside the ingest transaction",
+        at_ingest=True,
+    )
+    nightly = create_profile(
+        session,
+        DEMO_NIGHTLY_PROFILE,
+        [
+            {"kind": "check", "name": "gaps"},
+            {"kind": "check", "name": "status_bits"},
+            {"kind": "check", "name": "spike", "parameters": {"factor": 5, "min_delta": 100}},
+            {"kind": "check", "name": "zero_run", "parameters": {"intervals": 16}},
+            {"kind": "check", "name": "like_day", "parameters": {"high": 4}},
+            {"kind": "estimate", "name": "linear", "parameters": {"max_gap": 8}},
+        ],
+        catalog,
+        description="The scheduler runs it every night over the last three days",
+        calendar=DEMO_CALENDAR,
+        schedule="FREQ=DAILY;BYHOUR=2;BYMINUTE=30",
+        lookback_days=3,
+    )
+    for profile in (at_ingest, nightly):
+        assign_profile(session, profile, catalog, group=DEMO_GROUP)
+    return True
+
+
 def populate_demo(
     session: Session,
     endpoints: Sequence[SimulatedEndpoint],
     drivers: Mapping[str, type[Driver]],
     cipher: CredentialCipher,
     meter_types: Mapping[str, type[MeterType]] | None = None,
+    catalog: Any = None,
 ) -> DemoSummary:
     """Register every simulated meter of ``endpoints``; on a rerun update their addresses.
 
     A meter that imitates a known meter type (``endpoint.meter_type`` in ``meter_types``) gets
     the type's medium, channels and model (:func:`~meterhub.inventory.metertypes.apply_meter_type`).
+    With ``catalog`` (the plugin host) the demo's validation profiles are set up too.
     """
     root = _root(session)
+    if catalog is not None:
+        demo_vee(session, catalog)
     group = session.scalars(select(MeterGroup).where(MeterGroup.name == DEMO_GROUP)).one()
     created = updated = 0
     for endpoint in endpoints:

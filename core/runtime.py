@@ -20,7 +20,9 @@ from meterhub.licensing import License, load_license
 from meterhub.pluginhost import PluginHost, build_plugin_host
 
 if TYPE_CHECKING:
+    from meterhub.calculations import CalculationEngine
     from meterhub.timeseries import MeterDataStore
+    from meterhub.vee import Editing, IngestValidation, VeeEngine
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,37 @@ class Runtime:
         """
         from meterhub.timeseries import MeterDataStore
 
-        return MeterDataStore(self.engine, notify=self.plugins.notify)
+        return MeterDataStore(
+            self.engine, notify=self.plugins.notify, ingest_check=self.ingest_validation
+        )
+
+    @cached_property
+    def ingest_validation(self) -> IngestValidation:
+        """The on-the-fly validation the store runs inside its ingest transaction."""
+        from meterhub.vee import IngestValidation
+
+        return IngestValidation(self.plugins)
+
+    @cached_property
+    def vee(self) -> VeeEngine:
+        """The VEE engine: validation profiles on demand, on a schedule, after ingest."""
+        from meterhub.vee import VeeEngine
+
+        return VeeEngine(self.store, self.sessions, self.plugins, ingest=self.ingest_validation)
+
+    @cached_property
+    def editing(self) -> Editing:
+        """Manual edits and billing releases."""
+        from meterhub.vee import Editing
+
+        return Editing(self.store, self.sessions)
+
+    @cached_property
+    def calculations(self) -> CalculationEngine:
+        """The engine of calculated channels."""
+        from meterhub.calculations import CalculationEngine
+
+        return CalculationEngine(self.store, self.sessions, self.plugins)
 
     def close(self) -> None:
         """Release the database connections."""
@@ -75,4 +107,10 @@ def build_runtime(settings: Settings | None = None, *, require_schema: bool = Fa
     except BaseException:
         engine.dispose()
         raise
-    return Runtime(settings, license, engine, sessions, plugins)
+    runtime = Runtime(settings, license, engine, sessions, plugins)
+    from meterhub.vee.service import VeeService
+
+    # VEE hears the store's events like a plugin: validation after ingest, calculations after
+    # changes of their inputs (see meterhub.vee.service).
+    plugins.pm.register(VeeService(runtime), name="core:vee")
+    return runtime

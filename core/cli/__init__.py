@@ -1,7 +1,7 @@
 """The ``meterhub`` command: a plain click group with MeterHub's commands.
 
 The core's commands (``init``, ``user``, ``license``, ``credentials``, ``plugins``, ``simulate``,
-``worker``) are
+``worker``, ``script``, ``vee``) are
 built in; the web layer adds ``serve``, ``demo`` and ``openapi`` through the
 ``meterhub.commands`` entry points (:mod:`meterhub.cli.group`), so the core imports no web code.
 Commands read the settings and build the runtime only when they need them
@@ -24,9 +24,11 @@ from meterhub.cli.init_cmd import init_command
 from meterhub.cli.later_cmd import worker_command
 from meterhub.cli.license_cmd import license_group
 from meterhub.cli.plugins_cmd import plugins_command
+from meterhub.cli.script_cmd import script_group
 from meterhub.cli.simulate_cmd import simulate_command
 from meterhub.cli.state import CliState
 from meterhub.cli.user_cmd import user_group
+from meterhub.cli.vee_cmd import vee_group
 
 __all__ = ["cli", "main"]
 
@@ -55,6 +57,8 @@ for command in (
     license_group,
     user_group,
     credentials_group,
+    script_group,
+    vee_group,
 ):
     cli.add_command(command)
 

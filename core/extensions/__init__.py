@@ -23,7 +23,8 @@ module                            base class                   hook
 :mod:`~.series` holds the interval block shared by validators, estimators and calculations;
 :mod:`~.events` the plain records that event hooks carry; :mod:`~.settings` the settings
 models of drivers and media; :mod:`~.driverkit` what drivers and simulators share (exact reads,
-ptys, a frame server, the simulated meter model).
+ptys, a frame server, the simulated meter model); :mod:`~.veecontext` the parameters, context
+and verdicts of VEE plugins and :mod:`~.veekit` the numpy kernels they share.
 """
 
 from meterhub.extensions.api import ApiExtension
@@ -64,7 +65,17 @@ from meterhub.extensions.report import Column, ReportData, ReportRenderer
 from meterhub.extensions.series import IntervalBlock
 from meterhub.extensions.settings import PluginSettings, SecretSpec, WholeNumber, secret
 from meterhub.extensions.trace import FrameTrace
-from meterhub.extensions.validator import Finding, Validator
+from meterhub.extensions.validator import Validator
+from meterhub.extensions.veecontext import (
+    ChannelFacts,
+    Finding,
+    NoParameters,
+    RegisterSeries,
+    SlotCalendar,
+    VeeContext,
+    VeeParameters,
+    Verdict,
+)
 
 __all__ = [
     "Action",
@@ -117,4 +128,11 @@ __all__ = [
     "Submeter",
     "UnsupportedAction",
     "Validator",
+    "ChannelFacts",
+    "NoParameters",
+    "RegisterSeries",
+    "SlotCalendar",
+    "VeeContext",
+    "VeeParameters",
+    "Verdict",
 ]

@@ -7,14 +7,18 @@ the migrations, and the audit listener (:mod:`meterhub.model.audit`) on every se
 
 from meterhub.model import (
     audit,
+    calculations,
+    calendars,
     devices,
     elements,
     groups,
     metering,
     meters,
+    scripts,
     segments,
     templates,
     users,
+    vee,
 )
 from meterhub.model.base import Base
 from meterhub.timeseries import tables as timeseries_tables
@@ -22,13 +26,17 @@ from meterhub.timeseries import tables as timeseries_tables
 __all__ = [
     "Base",
     "audit",
+    "calculations",
+    "calendars",
     "devices",
     "elements",
     "groups",
     "metering",
     "meters",
+    "scripts",
     "segments",
     "templates",
     "timeseries_tables",
     "users",
+    "vee",
 ]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Double
+from sqlalchemy import DateTime, Dialect, Double, String
 from sqlalchemy.dialects import oracle
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -45,3 +45,23 @@ class UTCDateTime(TypeDecorator[datetime]):
 def utcnow() -> datetime:
     """The current instant, aware, in UTC."""
     return datetime.now(UTC)
+
+
+class ISODate(TypeDecorator[date]):
+    """A calendar date stored as ISO 8601 text (``2026-12-24``): ordered, zone free, and the
+    same on every backend (Oracle's ``DATE`` carries a time of day)."""
+
+    impl = String(10)
+    cache_ok = True
+
+    def process_bind_param(self, value: date | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, datetime) or not isinstance(value, date):
+            raise ValueError(f"{value!r} is not a date")
+        return value.isoformat()
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> date | None:
+        if value is None:
+            return None
+        return date.fromisoformat(value)

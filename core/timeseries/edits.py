@@ -49,6 +49,7 @@ class Edits:
         reason: str,
         comment: str | None = None,
         kind: str = "manual",
+        empty_ok: bool = False,
     ) -> WriteReport:
         """Overwrite normalized values and/or flags (validation, estimation, manual substitute).
 
@@ -58,7 +59,9 @@ class Edits:
         with ``user``, ``reason`` and ``comment``; raw values are untouched. ``kind`` says what
         the write is, for the event it fires after the commit: ``manual`` (a person's edit:
         ``values_edited``), ``validated``, ``estimated`` or ``calculated``
-        (``readings_stored`` of that kind).
+        (``readings_stored`` of that kind). With ``empty_ok``, ``NaN`` in ``values`` where a
+        slot is written empties the slot (VEE's "insert null": the flags say why); otherwise
+        ``NaN`` is refused.
         """
         if values is None and flags is None:
             raise InvalidValue("values", "give values, flags or both")
@@ -69,7 +72,17 @@ class Edits:
         inputs.normalized_kind(kind)
         # without new values, a zero matrix of the flags' shape stands in (and is not used)
         given = values if values is not None else np.zeros(np.shape(np.asarray(flags)))
+        empties = None
+        if empty_ok and values is not None:
+            try:
+                given = np.array(values, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise InvalidValue("values", "values must be numbers in a 2-D array") from None
+            empties = np.isnan(given)
+            given[empties] = 0.0
         vals, flg, mask = inputs.matrices(ids, given, flags, where, "flags")
+        if empties is not None and empties.any():
+            vals = np.where(empties.reshape(vals.shape), np.nan, vals)
 
         def work(tx: Transaction) -> WriteReport:
             infos = tx.infos(ids)

@@ -58,6 +58,11 @@ class EstimationMethod(IntEnum):
     ZERO = 5
     MANUAL_COPY = 6
     CALCULATED = 7
+    NULL = 8
+    LAST_PLAUSIBLE = 9
+    HIERARCHY = 10
+    CHECK_METER = 11
+    SCRIPT = 12
     OTHER = 255
 
 

@@ -6,10 +6,15 @@ record, found and deduplicated with whole-array operations), then every newly fi
 normalized (:func:`~meterhub.timeseries.normalization.normalize`) and merged into the current
 normalized block as a new version. A slot that already holds a value that is not a replaceable
 estimate (``ESTIMATED`` without ``LOCKED``) keeps it.
+
+A store built with an ``ingest_check`` (:data:`IngestCheck`, the on-the-fly validation of
+:mod:`meterhub.vee.ingest`) lets it flag the normalized values a write takes, in the same
+transaction and the same version: no second version for validation at ingest.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -35,10 +40,21 @@ from meterhub.timeseries.results import WriteReport
 if TYPE_CHECKING:
     from meterhub.timeseries.transaction import Transaction
 
+#: The on-the-fly validation a store may run inside its ingest transaction:
+#: ``check(connection, channel_ids, day_numbers, interval_minutes, values, taken)`` gets the
+#: transaction's SQLAlchemy connection (for rows of its own in the same transaction), one row
+#: per stored block (``values`` float64 ``[blocks, slots]`` normalized, ``taken`` bool, the
+#: slots this write stores) and returns flags (uint32, same shape) to set on the taken slots, or
+#: ``None`` when there is nothing to flag.
+IngestCheck = Callable[
+    [Any, np.ndarray, np.ndarray, int, np.ndarray, np.ndarray], np.ndarray | None
+]
+
 _ESTIMATED = np.uint32(Flag.ESTIMATED)
 _LOCKED = np.uint32(Flag.LOCKED)
 _CONFLICT = np.uint32(Flag.CONFLICT)
 _METER_STATUS = np.uint32(METER_STATUS_MASK)
+_NONE = np.uint32(0)
 
 
 def ingest(
@@ -258,6 +274,13 @@ def merge(
         if clash is not None:
             merged_flags[clash if whole else clash[touched]] |= _CONFLICT
             encoded = None
+        check = tx.state.ingest_check
+        if check is not None and take.any():
+            found = check(tx.conn, sub.channel, sub.day_no, blocks.interval, merged, take)
+            if found is not None and found.any():
+                merged_flags = merged_flags | np.where(take, found.astype(np.uint32), _NONE)
+                if encoded is not None:
+                    encoded = (encoded[0], None)
         stored_norm = store_versions(
             tx, sub, cur, merged, merged_flags, now, user, reason, comment, encoded
         )

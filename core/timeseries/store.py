@@ -31,6 +31,7 @@ from meterhub.errors import InvalidValue
 from meterhub.timeseries.channels import ChannelCache, ChannelInfo, ChannelSettings
 from meterhub.timeseries.edits import Edits
 from meterhub.timeseries.history import History, prune
+from meterhub.timeseries.ingest import IngestCheck
 from meterhub.timeseries.intervals import Intervals
 from meterhub.timeseries.meter_events import MeterEvents
 from meterhub.timeseries.notifications import EventSink, Notices, fire
@@ -45,7 +46,7 @@ from meterhub.timeseries.transaction import (
 )
 from meterhub.timeseries.unitofwork import UnitOfWork
 
-__all__ = ["WRITE_ATTEMPTS", "ChannelInfo", "MeterDataStore"]
+__all__ = ["WRITE_ATTEMPTS", "ChannelInfo", "IngestCheck", "MeterDataStore"]
 
 T = TypeVar("T")
 
@@ -58,7 +59,9 @@ class MeterDataStore(ChannelSettings, Intervals, Edits, History, Registers, Mete
     ``notify(event, **arguments)`` after every commit that changed interval data
     (``readings_stored``, ``values_edited``: see :mod:`meterhub.timeseries.notifications`);
     :class:`meterhub.runtime.Runtime` passes its plugin host's
-    :meth:`~meterhub.pluginhost.PluginHost.notify`.
+    :meth:`~meterhub.pluginhost.PluginHost.notify`. ``ingest_check``, when given, flags values
+    inside the ingest transaction (on-the-fly validation, :data:`IngestCheck`); the runtime
+    passes VEE's (:class:`meterhub.vee.ingest.IngestValidation`).
 
     Channel facts (interval, kind, unit, scaler, formula) are looked up once per call for all
     channels of the call and cached in this instance; call :meth:`invalidate_channels` after
@@ -71,11 +74,12 @@ class MeterDataStore(ChannelSettings, Intervals, Edits, History, Registers, Mete
         *,
         clock: Callable[[], datetime] | None = None,
         notify: EventSink | None = None,
+        ingest_check: IngestCheck | None = None,
     ) -> None:
         self.engine = engine
         self._clock = clock or (lambda: datetime.now(UTC))
         self._channels = ChannelCache()
-        self._state = StoreState(engine, self._clock, self._channels, notify)
+        self._state = StoreState(engine, self._clock, self._channels, notify, ingest_check)
 
     def _run(self, work: Callable[[Transaction], T], write: bool = True) -> T:
         """Run ``work`` in a transaction of its own; a write is retried after a lost race and

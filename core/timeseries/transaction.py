@@ -38,6 +38,7 @@ from meterhub.timeseries.timegrid import to_tick
 
 if TYPE_CHECKING:
     from meterhub.timeseries.channels import ChannelCache, ChannelInfo
+    from meterhub.timeseries.ingest import IngestCheck
 
 T = TypeVar("T")
 
@@ -56,7 +57,8 @@ class ConcurrentWrite(Conflict):
 
 
 class StoreState:
-    """What every transaction of one store shares: engine, clock, caches and the event sink."""
+    """What every transaction of one store shares: engine, clock, caches, the event sink and the
+    on-the-fly validation of ingest (:data:`~meterhub.timeseries.ingest.IngestCheck`)."""
 
     def __init__(
         self,
@@ -64,8 +66,10 @@ class StoreState:
         clock: Callable[[], datetime],
         channels: ChannelCache,
         notify: EventSink | None,
+        ingest_check: IngestCheck | None = None,
     ) -> None:
         self.engine = engine
+        self.ingest_check = ingest_check
         self.clock = clock
         self.channels = channels
         self.notify = notify

@@ -34,6 +34,7 @@ from meterhub.extensions import (
     Validator,
 )
 from meterhub.extensions.report import Column
+from meterhub.extensions.veecontext import EMPTY_CONTEXT, VeeContext, VeeParameters
 from meterhub.licensing import development_license
 from meterhub.pluginhost import PluginHost, build_plugin_host
 from meterhub.plugins.drivers.simulated import SimulatedDriver
@@ -101,12 +102,19 @@ def test_hook_register_media(host_with: Callable[..., PluginHost]) -> None:
         assert medium.settings == {"speed": "fast"}
 
 
+class NegativeParameters(VeeParameters):
+    limit: float = 0.0
+
+
 class NegativeCheck(Validator):
     name = "negative"
     description = "Consumption below zero"
+    parameters = NegativeParameters
 
-    def validate(self, block: IntervalBlock, parameters: Mapping[str, Any]) -> list[Finding]:
-        limit = parameters.get("limit", 0.0)
+    def validate(
+        self, block: IntervalBlock, parameters: Any, context: VeeContext = EMPTY_CONTEXT
+    ) -> list[Finding]:
+        limit = parameters.limit
         positions = np.flatnonzero(block.values < limit)
         return [Finding(int(i), self.name, f"below {limit}") for i in positions]
 
@@ -118,8 +126,11 @@ class ValidatorPlugin:
 
 
 def test_hook_register_validators(host_with: Callable[..., PluginHost]) -> None:
-    check = host_with(ValidatorPlugin).validators()["negative"]()
-    findings = check.validate(block([1.0, -2.0, 3.0, -0.5]), {"limit": 0.0})
+    check_class = host_with(ValidatorPlugin).validators()["negative"]
+    findings = check_class().validate(
+        block([1.0, -2.0, 3.0, -0.5]), check_class.parse_parameters({"limit": 0.0})
+    )
+    assert isinstance(findings, list)
     assert [finding.position for finding in findings] == [1, 3]
 
 
@@ -130,8 +141,8 @@ class LinearEstimator(Estimator):
         self,
         block: IntervalBlock,
         missing: npt.NDArray[np.bool_],
-        parameters: Mapping[str, Any],
-        history: tuple[IntervalBlock, ...] = (),
+        parameters: Any,
+        context: VeeContext = EMPTY_CONTEXT,
     ) -> npt.NDArray[np.float64]:
         values = block.values.copy()
         known = ~missing
@@ -149,7 +160,7 @@ class EstimatorPlugin:
 def test_hook_register_estimators(host_with: Callable[..., PluginHost]) -> None:
     estimator = host_with(EstimatorPlugin).estimators()["linear"]()
     data = block([1.0, np.nan, np.nan, 4.0])
-    result = estimator.estimate(data, np.isnan(data.values), {})
+    result = estimator.estimate(data, np.isnan(data.values), None)
     assert result.tolist() == [1.0, 2.0, 3.0, 4.0]
     assert np.isnan(data.values[1]), "the input block is unchanged"
 

@@ -110,7 +110,12 @@ def demo_command(data_dir: Path, per_protocol: int, host: str, port: int, no_ser
         endpoints = start_fleets(runtime, per_protocol, "127.0.0.1", stack)
         with transaction(runtime.sessions, user="demo") as session:
             summary = populate_demo(
-                session, endpoints, runtime.plugins.drivers(), cipher, runtime.plugins.meter_types()
+                session,
+                endpoints,
+                runtime.plugins.drivers(),
+                cipher,
+                runtime.plugins.meter_types(),
+                runtime.plugins,
             )
         click.echo(
             f"demo fleet: {len(endpoints)} simulated meters ({summary.created_meters} new, "

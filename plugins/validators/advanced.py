@@ -1,0 +1,608 @@
+"""The advanced checks (feature ``advanced-validation``): gaps and interval counts, meter status
+bits, spikes, zero and flat-line runs, high/low against like days, register rollback, main/check
+and hierarchical comparison, register comparison, meter clock deviation; and the register
+construction calculation (registers computed from an initial reading and the load profile).
+
+Each check is a :class:`~meterhub.extensions.validator.Validator` with a parameter model; the
+array work is in :mod:`meterhub.extensions.veekit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from meterhub import hookimpl
+from meterhub.extensions.calculation import Calculation
+from meterhub.extensions.series import IntervalBlock
+from meterhub.extensions.validator import Validator
+from meterhub.extensions.veecontext import (
+    EMPTY_CONTEXT,
+    BlockRows,
+    RowsVerdict,
+    VeeContext,
+    VeeParameters,
+    Verdict,
+)
+from meterhub.extensions.veekit import (
+    beyond_tolerance,
+    like_day_reference,
+    register_spans,
+    runs_at_least,
+    spikes,
+    status_hits,
+    status_mask,
+)
+from meterhub.extensions.veekit.status import DEFAULT_SUSPECT_BITS
+
+__all__ = ["AdvancedChecksPlugin"]
+
+#: Flags that keep a value from serving as a reference (suspect or estimated).
+_NOT_A_REFERENCE = np.uint32((1 << 9) | (1 << 10))
+
+ChannelRef = int | str
+
+
+def _messages(found: np.ndarray, message: str) -> list[str]:
+    return [message if hit else "" for hit in found.any(axis=1).tolist()]
+
+
+def _gap_message(missing: np.ndarray, days: np.ndarray | None, min_count: float) -> str:
+    count = int(missing.sum())
+    if not count:
+        return ""
+    message = f"{count} missing intervals"
+    if days is not None:
+        first = int(days[0])
+        expected = np.bincount(days - first)
+        present = np.bincount(days - first, weights=~missing)
+        short = np.flatnonzero(present < expected * min_count)
+        if short.size:
+            shown = ", ".join(
+                f"{np.datetime64(first + int(d), 'D')}: {int(present[d])} of {int(expected[d])}"
+                for d in short[:3]
+            )
+            message += f"; interval count short on {short.size} days ({shown})"
+    return message
+
+
+def _span_marks(length: int, first: np.ndarray, stop: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """Mark the slot ranges ``[first, stop)`` whose ``bad`` is set."""
+    marks = np.zeros(length + 1, dtype=np.int64)
+    if bad.any():
+        np.add.at(marks, first[bad], 1)
+        np.add.at(marks, stop[bad], -1)
+    result: np.ndarray = np.cumsum(marks[:-1]) > 0
+    return result
+
+
+def _slot_starts(block: IntervalBlock) -> np.ndarray:
+    origin = int(block.start.timestamp() * 1_000_000)
+    step = int(block.interval.total_seconds() * 1_000_000)
+    return origin + step * np.arange(len(block), dtype=np.int64)
+
+
+def _register_ticks(context: VeeContext) -> tuple[np.ndarray, np.ndarray]:
+    registers = context.registers
+    if registers is None or registers.times.size == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    ticks = registers.times.astype("datetime64[us]").astype(np.int64)
+    return ticks, registers.values
+
+
+class GapParameters(VeeParameters):
+    """Parameters of :class:`GapsCheck`."""
+
+    min_count: float = Field(
+        1.0, gt=0, le=1, description="share of a local day's intervals that must be present"
+    )
+
+
+class GapsCheck(Validator):
+    """Missing intervals, and local days with fewer intervals than they have (92/96/100
+    quarter-hours on DST days: the calendar counts them)."""
+
+    name = "gaps"
+    description = "Missing intervals and interval count per local day (DST aware)"
+    parameters = GapParameters
+    needs = frozenset({"calendar"})
+
+    def validate(
+        self, block: IntervalBlock, parameters: Any, context: VeeContext = EMPTY_CONTEXT
+    ) -> Verdict:
+        """Report the missing slots (to estimate) and the days short of intervals."""
+        missing = np.isnan(block.values)
+        calendar = context.calendar
+        days = None if calendar is None else calendar.day[-len(block) :]
+        message = _gap_message(missing, days, parameters.min_count)
+        return Verdict(np.zeros(len(block), dtype=bool), message, missing)
+
+    def validate_rows(self, rows: BlockRows, parameters: Any) -> RowsVerdict:
+        """The same over a batch (one message per row with gaps)."""
+        missing = np.isnan(rows.values)
+        counts = missing.sum(axis=1)
+        messages = [f"{c} missing intervals" if c else "" for c in counts.tolist()]
+        if rows.calendar is not None and counts.any():
+            days = rows.calendar.day[-rows.values.shape[1] :]
+            starts = np.concatenate([[0], np.flatnonzero(np.diff(days)) + 1])
+            expected = np.diff(np.concatenate([starts, [days.size]]))
+            present = np.add.reduceat(~missing, starts, axis=1)
+            short = present < expected * parameters.min_count
+            for r in np.flatnonzero(short.any(axis=1)).tolist():
+                which = np.flatnonzero(short[r])
+                shown = ", ".join(
+                    f"{np.datetime64(int(days[starts[d]]), 'D')}: {int(present[r, d])} of "
+                    f"{int(expected[d])}"
+                    for d in which[:3]
+                )
+                messages[r] += f"; interval count short on {which.size} days ({shown})"
+        return RowsVerdict(np.zeros(missing.shape, dtype=bool), messages, missing)
+
+
+class StatusParameters(VeeParameters):
+    """Parameters of :class:`StatusBitsCheck`."""
+
+    bits: tuple[str, ...] = Field(DEFAULT_SUSPECT_BITS, description="status bits that fail")
+
+    @field_validator("bits", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("bits")
+    @classmethod
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        status_mask(value)
+        return value
+
+
+class StatusBitsCheck(Validator):
+    """Values whose meter status has a failing bit (power down, clock adjusted, ...)."""
+
+    name = "status_bits"
+    description = "Meter status bits: power failure, clock adjusted, data not valid, ..."
+    parameters = StatusParameters
+
+    def validate(
+        self, block: IntervalBlock, parameters: Any, context: VeeContext = EMPTY_CONTEXT
+    ) -> Verdict:
+        """Mark the values whose status has one of the bits."""
+        hits = status_hits(block.flags, status_mask(parameters.bits))
+        return Verdict(hits, f"status bit set ({', '.join(parameters.bits)})")
+
+    def validate_rows(self, rows: BlockRows, parameters: Any) -> RowsVerdict:
+        """The same over a batch."""
+        hits = status_hits(rows.flags, status_mask(parameters.bits))
+        return RowsVerdict(hits, _messages(hits, f"status bit set ({', '.join(parameters.bits)})"))
+
+
+class SpikeParameters(VeeParameters):
+    """Parameters of :class:`SpikeCheck`."""
+
+    factor: float = Field(3.0, ge=1, description="times the larger neighbour")
+    min_delta: float = Field(0.0, ge=0, description="at least this much above it")
+
+
+class SpikeCheck(Validator):
+    """Values far above both neighbours."""
+
+    name = "spike"
+    description = "Spikes against the neighbouring values"
+    parameters = SpikeParameters
+
+    def validate(
+        self, block: IntervalBlock, parameters: Any, context: VeeContext = EMPTY_CONTEXT
+    ) -> Verdict:
+        """Mark the spikes."""
+        hits = spikes(block.values, parameters.factor, parameters.min_delta)
+        return Verdict(hits, f"spike above {parameters.factor:g}× its neighbours")
+
+    def validate_rows(self, rows: BlockRows, parameters: Any) -> RowsVerdict:
+        """The same over a batch."""
+        hits = spikes(rows.values, parameters.factor, parameters.min_delta)
+        return RowsVerdict(
+            hits, _messages(hits, f"spike above {parameters.factor:g}× its neighbours")
+        )
+
+
+class RunParameters(VeeParameters):
+    """Parameters of the zero and flat-line runs."""
+
+    intervals: int = Field(8, ge=2, le=100_000, description="shortest suspect run")
+    outage_bits: tuple[str, ...] = Field(
+        ("power_down",), description="status bits that explain a run (an outage)"
+    )
+
+    @field_validator("outage_bits", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("outage_bits")
+    @classmethod
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        status_mask(value, "parameters.outage_bits")
+        return value
+
+
+class ZeroRunCheck(Validator):
+    """Zero consumption over at least ``intervals`` intervals, unless the meter reported an
+    outage (a status bit of ``outage_bits``) during the run."""
+
+    name = "zero_run"
+    description = "Zero consumption over N intervals (outage aware)"
+    parameters = RunParameters
+
+    def validate(
+        self, block: IntervalBlock, parameters: Any, context: VeeContext = EMPTY_CONTEXT
+    ) -> Verdict:
+        """Mark the long runs of zeros."""
+        outage = status_hits(block.flags, status_mask(parameters.outage_bits))
+        hits = runs_at_least(block.values == 0.0, parameters.intervals, outage)
+        return Verdict(hits, f"zero for at least {parameters.intervals} intervals")
+
+    def validate_rows(self, rows: BlockRows, parameters: Any) -> RowsVerdict:
+        """The same over a batch."""
+        outage = status_hits(rows.flags, status_mask(parameters.outage_bits))
+        hits = runs_at_least(rows.values == 0.0, parameters.intervals, outage)
+        return RowsVerdict(
+            hits, _messages(hits, f"zero for at least {parameters.intervals} intervals")
+        )
+
+
+class FlatLineCheck(Validator):
+    """The same non-zero value over at least ``intervals`` intervals (a stuck meter)."""
+
+    name = "flat_line"
+    description = "The same value over N intervals (outage aware)"
+    parameters = RunParameters
+
+    def validate(
+        self, block: IntervalBlock, parameters: Any, context: VeeContext = EMPTY_CONTEXT
+    ) -> Verdict:
+        """Mark the long runs of one repeated value."""
+        values = block.values
+        same = np.zeros(values.size, dtype=bool)
+        if values.size > 1:
+            equal = (values[1:] == values[:-1]) & (values[1:] != 0.0)
+            same[1:] = equal
+            same[:-1] |= equal
+        outage = status_hits(block.flags, status_mask(parameters.outage_bits))
+        hits = runs_at_least(same, parameters.intervals, outage)
+        return Verdict(hits, f"the same value for at least {parameters.intervals} intervals")
+
+
+class LikeDayParameters(VeeParameters):
+    """Parameters of :class:`LikeDayCheck`."""
+
+    days: int = Field(3, ge=1, le=52, description="like days the reference averages")
+    history_days: int = Field(28, ge=1, le=400, description="days of history to look in")
+    high: float = Field(3.0, gt=1, description="suspect above high × reference")
+    low: float = Field(0.0, ge=0, lt=1, description="suspect below low × reference (0: off)")
+    min_reference: float = Field(0.0, ge=0, description="ignore references at or below this")
+
+
+class LikeDayCheck(Validator):
+    """Values high or low against the mean of the same time on earlier like days (day types
+    from the profile's calendar: working days, Saturdays, Sundays/holidays, special days)."""
+
+    name = "like_day"
+    description = "High/low against the mean of like days (holidays and special days aware)"
+    parameters = LikeDayParameters
+    needs = frozenset({"history", "calendar"})
+
+    def lookback_days(self, parameters: Any) -> int:
+        """The days of history the reference needs."""
+        return int(parameters.history_days)
+
+    def validate(
+        self, block: IntervalBlock, parameters: Any, context: VeeContext = EMPTY_CONTEXT
+    ) -> Verdict:
+        """Mark the values outside ``[low, high] × reference``."""
+        calendar = context.calendar
+        if calendar is None:
+            return Verdict.passed(len(block))
+        history = context.history
+        values = block.values
+        usable = np.where((block.flags & _NOT_A_REFERENCE) == 0, values, np.nan)
+        if history is not None and len(history):
+            past = np.where((history.flags & _NOT_A_REFERENCE) == 0, history.values, np.nan)
+            usable = np.concatenate([past, usable])
+        minutes = int(block.interval.total_seconds() // 60)
+        reference = like_day_reference(
+            usable,
+            calendar.day,
+            calendar.day_type,
+            calendar.minute,
+            minutes,
+            parameters.days,
+        )[-len(block) :]
+        judged = reference > parameters.min_reference
+        hits = judged & np.greater(values, reference * parameters.high)
+        if parameters.low > 0:
+            hits |= judged & np.less(values, reference * parameters.low)
+        return Verdict(hits, f"outside [{parameters.low:g}, {parameters.high:g}] × like days")
+
+    def validate_rows(self, rows: BlockRows, parameters: Any) -> RowsVerdict | None:
+        """The same over a batch sharing one calendar."""
+        calendar = rows.calendar
+        if calendar is None:
+            return RowsVerdict(np.zeros(rows.values.shape, dtype=bool), [""] * rows.rows)
+        values = rows.values
+        excluded = (rows.flags & _NOT_A_REFERENCE) != 0
+        usable = np.where(excluded, np.nan, values) if excluded.any() else values
+        if rows.history_values is not None and rows.history_values.shape[1]:
+            assert rows.history_flags is not None
+            past = np.where(
+                (rows.history_flags & _NOT_A_REFERENCE) == 0, rows.history_values, np.nan
+            )
+            usable = np.concatenate([past, usable], axis=1)
+        if usable.shape[1] != len(calendar):
+            return None
+        minutes = int(rows.interval.total_seconds() // 60)
+        reference = like_day_reference(
+            usable, calendar.day, calendar.day_type, calendar.minute, minutes, parameters.days
+        )[:, -values.shape[1] :]
+        judged = reference > parameters.min_reference
+        hits = judged & np.greater(values, reference * parameters.high)
+        if parameters.low > 0:
+            hits |= judged & np.less(values, reference * parameters.low)
+        return RowsVerdict(
+            hits, _messages(hits, f"outside [{parameters.low:g}, {parameters.high:g}] × like days")
+        )
+
+
+class RollbackParameters(VeeParameters):
+    """Parameters of :class:`RegisterRollbackCheck`."""
+
+    register_channel: ChannelRef = Field(
+        "1-0:1.8.0*255", description="register channel: id or OBIS"
+    )
+    rollover: float | None = Field(None, gt=0, description="the counter's wrap value, if any")
+
+
+class RegisterRollbackCheck(Validator):
+    """A register reading below the one before (a rollback); a wrap past ``rollover`` is not
+    one. The intervals between the two readings are marked."""
+
+    name = "register_rollback"
+    description = "Register readings going backwards (rollback), counter wrap aware"
+    parameters = RollbackParameters
+    needs = frozenset({"registers"})
+
+    def related(self, parameters: Any) -> Mapping[str, int | str | Sequence[int]]:
+        """The register channel."""
+        return {"registers": parameters.register_channel}
+
+    def validate(
+        self, block: IntervalBlock, parameters: Any, context: VeeContext = EMPTY_CONTEXT
+    ) -> Verdict:
+        """Mark the spans of decreasing readings."""
+        ticks, values = _register_ticks(context)
+        if values.size < 2:
+            return Verdict.passed(len(block))
+        step = np.diff(values)
+        bad = step < 0
+        if parameters.rollover is not None:
+            bad &= ~(values[:-1] > parameters.rollover * 0.9)
+        first, stop = register_spans(
+            _slot_starts(block), int(block.interval.total_seconds() * 1e6), ticks
+        )
+        return Verdict(_span_marks(len(block), first, stop, bad), "register reading went backwards")
+
+
+class CompareParameters(VeeParameters):
+    """Parameters of :class:`MainCheckComparison`."""
+
+    check_channel: ChannelRef = Field(description="the check meter's channel: id or OBIS")
+    relative: float = Field(0.02, ge=0, description="allowed difference, share of the check value")
+    absolute: float = Field(0.0, ge=0, description="allowed difference, absolute")
+
+
+class MainCheckComparison(Validator):
+    """Main meter against check meter, interval by interval, within a tolerance."""
+
+    name = "main_check"
+    description = "Main meter against check meter with tolerance"
+    parameters = CompareParameters
+    needs = frozenset({"related"})
+
+    def related(self, parameters: Any) -> Mapping[str, int | str | Sequence[int]]:
+        """The check meter's channel."""
+        return {"check": parameters.check_channel}
+
+    def validate(
+        self, block: IntervalBlock, parameters: Any, context: VeeContext = EMPTY_CONTEXT
+    ) -> Verdict:
+        """Mark the intervals where main and check differ beyond the tolerance."""
+        check = context.related.get("check")
+        if check is None:
+            return Verdict.passed(len(block))
+        hits = beyond_tolerance(
+            block.values, check.values, parameters.relative, parameters.absolute
+        )
+        return Verdict(hits, "main and check meter differ beyond the tolerance")
+
+
+class HierarchyParameters(VeeParameters):
+    """Parameters of :class:`HierarchyComparison`."""
+
+    children: tuple[int, ...] = Field(min_length=1, description="ids of the child channels")
+    relative: float = Field(0.02, ge=0, description="allowed difference, share of the parent")
+    absolute: float = Field(0.0, ge=0, description="allowed difference, absolute")
+
+
+class HierarchyComparison(Validator):
+    """The parent's value against the sum of its children, within a tolerance (intervals
+    where a child has no value are not judged)."""
+
+    name = "hierarchy"
+    description = "Sum of the children against the parent with tolerance"
+    parameters = HierarchyParameters
+    needs = frozenset({"children"})
+
+    def related(self, parameters: Any) -> Mapping[str, int | str | Sequence[int]]:
+        """The child channels."""
+        return {"children": parameters.children}
+
+    def validate(
+        self, block: IntervalBlock, parameters: Any, context: VeeContext = EMPTY_CONTEXT
+    ) -> Verdict:
+        """Mark the intervals where the children do not add up to the parent."""
+        if not context.children:
+            return Verdict.passed(len(block))
+        total = np.sum([child.values for child in context.children], axis=0)
+        hits = beyond_tolerance(total, block.values, parameters.relative, parameters.absolute)
+        return Verdict(hits, "the children do not add up to the parent")
+
+
+class RegisterCompareParameters(VeeParameters):
+    """Parameters of :class:`RegisterComparison`."""
+
+    register_channel: ChannelRef = Field(
+        "1-0:1.8.0*255", description="register channel: id or OBIS"
+    )
+    factor: float = Field(1.0, gt=0, description="register units per profile unit")
+    relative: float = Field(0.01, ge=0, description="allowed difference, share of the register")
+    absolute: float = Field(0.0, ge=0, description="allowed difference, register units")
+
+
+class RegisterComparison(Validator):
+    """The sum of the load profile between two register readings against their difference."""
+
+    name = "register_comparison"
+    description = "Load profile sum between two register readings against their difference"
+    parameters = RegisterCompareParameters
+    needs = frozenset({"registers"})
+
+    def related(self, parameters: Any) -> Mapping[str, int | str | Sequence[int]]:
+        """The register channel."""
+        return {"registers": parameters.register_channel}
+
+    def validate(
+        self, block: IntervalBlock, parameters: Any, context: VeeContext = EMPTY_CONTEXT
+    ) -> Verdict:
+        """Mark the spans whose profile sum misses the register difference."""
+        ticks, values = _register_ticks(context)
+        if values.size < 2:
+            return Verdict.passed(len(block))
+        first, stop = register_spans(
+            _slot_starts(block), int(block.interval.total_seconds() * 1e6), ticks
+        )
+        sums = np.concatenate([[0.0], np.cumsum(np.nan_to_num(block.values))])
+        missing = np.concatenate([[0], np.cumsum(np.isnan(block.values))])
+        whole = (stop > first) & (missing[stop] - missing[first] == 0)
+        profile = (sums[stop] - sums[first]) * parameters.factor
+        bad = whole & beyond_tolerance(
+            profile, np.diff(values), parameters.relative, parameters.absolute
+        )
+        return Verdict(
+            _span_marks(len(block), first, stop, bad),
+            "load profile sum differs from the register difference",
+        )
+
+
+class ClockParameters(VeeParameters):
+    """Parameters of :class:`ClockDeviationCheck`."""
+
+    clock_channel: ChannelRef = Field(
+        "0-0:1.0.0*255", description="register channel of the clock deviation (seconds)"
+    )
+    max_seconds: float = Field(20.0, gt=0, description="largest tolerated deviation")
+
+
+class ClockDeviationCheck(Validator):
+    """The meter clock's deviation, as read with each acquisition (a register channel of the
+    clock, in seconds, meter minus system time): the intervals before a reading that deviated
+    more than ``max_seconds`` are marked."""
+
+    name = "clock_deviation"
+    description = "Meter clock deviation beyond a tolerance"
+    parameters = ClockParameters
+    needs = frozenset({"registers"})
+
+    def related(self, parameters: Any) -> Mapping[str, int | str | Sequence[int]]:
+        """The clock channel."""
+        return {"registers": parameters.clock_channel}
+
+    def validate(
+        self, block: IntervalBlock, parameters: Any, context: VeeContext = EMPTY_CONTEXT
+    ) -> Verdict:
+        """Mark the intervals measured with a deviating clock."""
+        ticks, values = _register_ticks(context)
+        if values.size == 0:
+            return Verdict.passed(len(block))
+        start = int(block.start.timestamp() * 1_000_000)
+        ticks = np.concatenate([[start], ticks])
+        first, stop = register_spans(
+            _slot_starts(block), int(block.interval.total_seconds() * 1e6), ticks
+        )
+        bad = np.abs(values) > parameters.max_seconds
+        return Verdict(
+            _span_marks(len(block), first, stop, bad),
+            f"meter clock off by more than {parameters.max_seconds:g} s",
+        )
+
+
+class RegisterConstructionParameters(VeeParameters):
+    """Parameters of :class:`RegisterConstruction`."""
+
+    initial: float = Field(0.0, description="the register reading at the start")
+
+
+class RegisterConstruction(Calculation):
+    """Register readings constructed from an initial reading and the load profile: the value
+    of each interval is the reading at its end (``register_construction(a, 1234.5)``)."""
+
+    name = "register_construction"
+    description = "Registers from an initial reading and the load profile"
+    inputs = ("profile",)
+    parameters = RegisterConstructionParameters
+
+    def calculate(self, inputs: Mapping[str, IntervalBlock], parameters: Any) -> IntervalBlock:
+        """The running total from ``initial`` (``NaN`` from the first missing interval on)."""
+        profile = inputs["profile"]
+        total = parameters.initial + np.cumsum(profile.values)
+        return IntervalBlock(
+            profile.start,
+            profile.interval,
+            total,
+            np.zeros(len(profile), np.uint32),
+            None,
+            profile.unit,
+        )
+
+
+class AdvancedChecksPlugin:
+    """Contributes the advanced checks and register construction."""
+
+    feature = "advanced-validation"
+
+    @hookimpl(trylast=True)
+    def register_validators(self) -> list[type[Validator]]:
+        """The advanced checks."""
+        return [
+            GapsCheck,
+            StatusBitsCheck,
+            SpikeCheck,
+            ZeroRunCheck,
+            FlatLineCheck,
+            LikeDayCheck,
+            RegisterRollbackCheck,
+            MainCheckComparison,
+            HierarchyComparison,
+            RegisterComparison,
+            ClockDeviationCheck,
+        ]
+
+    @hookimpl(trylast=True)
+    def register_calculations(self) -> list[type[Calculation]]:
+        """Register construction."""
+        return [RegisterConstruction]

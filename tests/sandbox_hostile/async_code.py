@@ -1,0 +1,3 @@
+# expect: refused async
+async def f():
+    pass

@@ -1,0 +1,5 @@
+# expect: stopped not allowed
+try:
+    data.nothing_here
+except Exception as e:
+    leak = e.obj

@@ -1,0 +1,6 @@
+# expect: refused bare
+while True:
+    try:
+        x = 1
+    except:
+        pass

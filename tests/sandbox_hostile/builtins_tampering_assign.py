@@ -1,0 +1,3 @@
+# expect: refused
+__builtins__ = {}
+x = len([])

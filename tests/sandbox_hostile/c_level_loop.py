@@ -1,0 +1,2 @@
+# expect: stopped wall time limit
+x = sum(range(10 ** 12))

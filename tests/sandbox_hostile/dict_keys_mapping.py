@@ -1,0 +1,3 @@
+# expect: stopped not allowed
+view = {"a": 1}.keys()
+m = view.mapping

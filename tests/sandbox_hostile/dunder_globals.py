@@ -1,0 +1,4 @@
+# expect: refused
+def f():
+    pass
+g = f.__globals__

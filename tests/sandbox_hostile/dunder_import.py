@@ -1,0 +1,2 @@
+# expect: refused
+os = __import__("os")

@@ -1,0 +1,5 @@
+# expect: stopped not allowed
+try:
+    data.values.frobnicate
+except Exception as e:
+    leak = e.args

@@ -1,0 +1,2 @@
+# expect: refused
+x = format(1, "x")

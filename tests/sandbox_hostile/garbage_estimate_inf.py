@@ -1,0 +1,2 @@
+# expect: stopped refused
+result.estimate([0], 1e400)

@@ -1,0 +1,2 @@
+# expect: stopped refused
+result.flag(10 ** 9, "out of range")

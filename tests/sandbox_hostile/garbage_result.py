@@ -1,0 +1,2 @@
+# expect: stopped refused
+result.set_values("not a series")

@@ -1,0 +1,2 @@
+# expect: refused getattr
+getattr(data, "_array")

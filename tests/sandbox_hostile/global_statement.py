@@ -1,0 +1,4 @@
+# expect: refused global
+def f():
+    global data
+    data = None

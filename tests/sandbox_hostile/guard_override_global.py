@@ -1,0 +1,2 @@
+# expect: refused
+_getattr_ = lambda obj, name: getattr(obj, name)

@@ -1,0 +1,2 @@
+# expect: refused
+f = lambda _getiter_=iter: _getiter_

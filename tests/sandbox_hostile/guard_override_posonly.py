@@ -1,0 +1,3 @@
+# expect: refused
+def f(_getattr_=None, /):
+    return _getattr_

@@ -1,0 +1,2 @@
+# expect: stopped memory limit
+big = [0] * (10 ** 10)

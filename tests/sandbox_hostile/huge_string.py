@@ -1,0 +1,2 @@
+# expect: stopped memory limit
+s = "x" * (10 ** 10)

@@ -1,0 +1,2 @@
+# expect: refused import is not allowed
+from subprocess import run

@@ -1,0 +1,3 @@
+# expect: refused import is not allowed
+import os
+os.system("echo pwned")

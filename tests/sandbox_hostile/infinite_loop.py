@@ -1,0 +1,4 @@
+# expect: stopped CPU time limit
+x = 0
+while True:
+    x = x + 1

@@ -1,0 +1,3 @@
+# expect: stopped not allowed
+k = int
+m = k.mro

@@ -1,0 +1,2 @@
+# expect: refused memoryview
+m = memoryview(b"abc")

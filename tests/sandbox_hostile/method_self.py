@@ -1,0 +1,3 @@
+# expect: refused
+f = data.values.sum
+owner = f.__self__ if False else f.im_self

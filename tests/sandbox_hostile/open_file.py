@@ -1,0 +1,2 @@
+# expect: refused open
+open("/etc/passwd").read()

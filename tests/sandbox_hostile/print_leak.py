@@ -1,0 +1,3 @@
+# expect: ok
+print(data)
+print(result)

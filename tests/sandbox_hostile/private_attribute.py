@@ -1,0 +1,2 @@
+# expect: refused
+arr = data.values._array

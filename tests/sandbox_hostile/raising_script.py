@@ -1,0 +1,3 @@
+# expect: stopped ZeroDivisionError
+x = 1
+y = x / 0

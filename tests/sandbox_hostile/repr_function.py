@@ -1,0 +1,2 @@
+# expect: ok
+result.note(repr(where))

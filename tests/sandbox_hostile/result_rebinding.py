@@ -1,0 +1,3 @@
+# expect: ok
+result = 5
+x = result + 1

@@ -1,0 +1,3 @@
+# expect: stopped not allowed
+v = data.values
+x = v.tofile

@@ -1,0 +1,2 @@
+# expect: stopped cannot be changed
+result.flag = None

@@ -1,0 +1,2 @@
+# expect: refused super
+s = super()

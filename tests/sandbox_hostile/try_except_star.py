@@ -1,0 +1,5 @@
+# expect: refused try/except*
+try:
+    pass
+except* ValueError:
+    pass

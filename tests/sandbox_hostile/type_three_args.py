@@ -1,0 +1,2 @@
+# expect: refused type
+T = type("T", (), {})

@@ -1,0 +1,3 @@
+# expect: stopped cannot be changed
+data.parameters["x"] = 1
+data.values[0] = 5
