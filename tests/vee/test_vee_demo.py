@@ -27,7 +27,9 @@ def test_demo_fleet_validated_at_ingest_and_by_the_nightly_profile(runtime: Runt
     ]
     cipher = open_cipher(runtime.settings.effective_credential_key_file, runtime.sessions)
     with transaction(runtime.sessions, user="demo") as session:
-        populate_demo(session, endpoints, runtime.plugins.drivers(), cipher, runtime.plugins)
+        populate_demo(
+            session, endpoints, runtime.plugins.drivers(), cipher, catalog=runtime.plugins
+        )
     with runtime.sessions() as session:
         ids = list(
             session.scalars(

@@ -26,7 +26,7 @@ def test_tcp_sessions_run_one_thread_per_connection() -> None:
     server = FrameServer("test-sim")
     try:
         host, port = server.listen("127.0.0.1", 0, echo_upper)
-        clients = [socket.create_connection((host, port), timeout=2) for _ in range(3)]
+        clients = [socket.create_connection((host, port), timeout=10) for _ in range(3)]
         for number, client in enumerate(clients):
             client.sendall(f"hello {number}".encode())
         for number, client in enumerate(clients):
@@ -66,7 +66,7 @@ def test_stop_ends_sessions_blocked_in_read() -> None:
 
     server = FrameServer("test-stop")
     host, port = server.listen("127.0.0.1", 0, wait_forever)
-    client = socket.create_connection((host, port), timeout=2)
+    client = socket.create_connection((host, port), timeout=10)
     client.sendall(b"x")
     for _ in range(100):
         if server._channels:  # the session started
@@ -90,10 +90,10 @@ def test_a_failing_session_ends_only_itself(caplog: pytest.LogCaptureFixture) ->
     server = FrameServer("test-broken")
     try:
         host, port = server.listen("127.0.0.1", 0, broken)
-        first = socket.create_connection((host, port), timeout=2)
+        first = socket.create_connection((host, port), timeout=10)
         first.sendall(b"boom")
         assert first.recv(10) == b""
-        second = socket.create_connection((host, port), timeout=2)
+        second = socket.create_connection((host, port), timeout=10)
         second.sendall(b"ok")
         assert second.recv(10) == b"OK"
         second.sendall(b"again")
