@@ -115,9 +115,7 @@ class Association(DlmsSession):
 
     def _may_resynchronise(self) -> bool:
         return (
-            self.authentication == "high"
-            and self.settings.invocation_counter_resync
-            and not self._broken
+            self.counts_invocations and self.settings.invocation_counter_resync and not self._broken
         )
 
     def _resynchronised(self, refused: AuthenticationFailed) -> GXDLMSClient:
@@ -139,10 +137,10 @@ class Association(DlmsSession):
             self.trace.note(f"the meter's counter {counter} is not ahead: keys or title refused")
             raise refused
         self.trace.note(f"invocation counter resynchronised: {used} → {counter + 1}")
-        client = self.new_client(self.settings.client_address, "high", counter + 1)
+        client = self.new_client(self.settings.client_address, self.authentication, counter + 1)
         self._fresh_line()
         self._link_up(client)
-        self._aarq(client, "high", "high, resynchronised")
+        self._aarq(client, self.authentication, f"{self.authentication}, resynchronised")
         return client
 
     def _fresh_line(self) -> None:

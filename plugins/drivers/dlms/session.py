@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from gurux_dlms import GXByteBuffer, GXDLMSException, GXReplyData
-from gurux_dlms.enums import Authentication, InterfaceType, Security
+from gurux_dlms.enums import InterfaceType, Security
 from gurux_dlms.GXDLMSClient import GXDLMSClient
 from gurux_dlms.GXDLMSConfirmedServiceError import GXDLMSConfirmedServiceError
 from gurux_dlms.GXDLMSExceptionResponse import GXDLMSExceptionResponse
@@ -36,6 +36,7 @@ from meterhub.plugins.drivers.dlms import gurux_compat
 from meterhub.plugins.drivers.dlms.classes import ClassDirectory
 from meterhub.plugins.drivers.dlms.cosem import from_cosem_time, obis_text
 from meterhub.plugins.drivers.dlms.link import FrameLink
+from meterhub.plugins.drivers.dlms.mechanisms import HLS, MECHANISMS, PASSWORD_MECHANISMS
 from meterhub.plugins.drivers.dlms.settings import DlmsSettings
 
 __all__ = ["ACCESS_RESULT", "DlmsSession", "number", "plain"]
@@ -45,11 +46,6 @@ _SECURITY = {
     "authentication": Security.AUTHENTICATION,
     "encryption": Security.ENCRYPTION,
     "authentication_encryption": Security.AUTHENTICATION_ENCRYPTION,
-}
-_AUTHENTICATION = {
-    "none": Authentication.NONE,
-    "low": Authentication.LOW,
-    "high": Authentication.HIGH_GMAC,
 }
 #: The settings that are credentials (all masked in the trace).
 _SECRET_NAMES = tuple(DlmsSettings.secrets())
@@ -103,10 +99,11 @@ class DlmsSession(DriverConnection):
             if value and len(value) >= _MIN_ANYWHERE:
                 self.trace.add_secret(value)
         self.framing = settings.framing or ("hdlc" if serial else "wrapper")
-        self.authentication = settings.authentication
+        #: The mechanism's canonical name (``none``, ``low``, ``md5`` ... see :mod:`.mechanisms`).
+        self.authentication = settings.mechanism
         self.timeout = settings.timeout
         self.client = self.new_client(
-            settings.client_address, settings.authentication, settings.invocation_counter
+            settings.client_address, self.authentication, settings.invocation_counter
         )
         # HDLC: gurux's default information field is 128 bytes; ciphered PDUs come segmented.
         limit = settings.max_pdu + 64 if self.framing == "wrapper" else 2050
@@ -129,7 +126,12 @@ class DlmsSession(DriverConnection):
     def new_client(
         self, client_address: int, authentication: str, invocation_counter: int = 0
     ) -> GXDLMSClient:
-        """A gurux client for this meter's address and framing (HLS keys when ``high``)."""
+        """A gurux client for this meter's address and framing.
+
+        ``authentication`` is a mechanism name (:mod:`.mechanisms`); ``none`` makes a client
+        without security (the public client), any other one gets the session's secrets and,
+        when the association is ciphered, its keys, security and ``invocation_counter``.
+        """
         settings = self.settings
         if self.framing == "hdlc":
             server_address, size = settings.server_address
@@ -137,27 +139,37 @@ class DlmsSession(DriverConnection):
         else:
             server_address, size = settings.logical_address, 0
             interface = InterfaceType.WRAPPER
-        password = settings.password if authentication == "low" else None
-        client_class = GXDLMSSecureClient if authentication == "high" else GXDLMSClient
+        password = settings.password if authentication in PASSWORD_MECHANISMS else None
+        secure = authentication != "none" and (
+            authentication in HLS or settings.ciphered
+        )  # HLS needs gurux's cipher object even unciphered (pass 3 counts with it)
+        client_class = GXDLMSSecureClient if secure else GXDLMSClient
         client = client_class(
             True,
             client_address,
             server_address,
-            _AUTHENTICATION[authentication],
+            MECHANISMS[authentication],
             password,
             interface,
         )
         if size:
             client.serverAddressSize = size
         client.maxReceivePDUSize = settings.max_pdu
-        if authentication == "high":
+        if secure:
             cipher = client.ciphering
-            cipher.security = _SECURITY[settings.security]
+            ciphered = settings.ciphered
+            cipher.security = _SECURITY[settings.effective_security if ciphered else "none"]
+            cipher.securitySuite = settings.security_suite
             cipher.systemTitle = bytearray(settings.system_title or b"")
             cipher.authenticationKey = bytearray(settings.authentication_key or b"")
             cipher.blockCipherKey = bytearray(settings.block_cipher_key or b"")
             cipher.invocationCounter = invocation_counter
         return client
+
+    @property
+    def counts_invocations(self) -> bool:
+        """Whether the session's association uses an invocation counter (GMAC or ciphering)."""
+        return self.authentication != "none" and self.settings.ciphered
 
     # -- session state ----------------------------------------------------------------------------
 
@@ -169,7 +181,7 @@ class DlmsSession(DriverConnection):
         object list with its read time, when this session read it (see :mod:`.classes`).
         """
         found: dict[str, str] = {}
-        if self.authentication == "high":
+        if self.counts_invocations:
             found["invocation_counter"] = str(self.client.ciphering.invocationCounter)
         if self._object_list_read and self.directory.object_list is not None:
             found["object_list"] = self.directory.object_list.text()

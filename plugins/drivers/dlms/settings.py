@@ -18,6 +18,7 @@ from meterhub.identifiers import canonical_obis
 from meterhub.plugins.drivers.dlms.addressing import server_address
 from meterhub.plugins.drivers.dlms.classes import ObjectList, parse_object_classes
 from meterhub.plugins.drivers.dlms.events import event_tables
+from meterhub.plugins.drivers.dlms.mechanisms import PASSWORD_MECHANISMS, canonical_mechanism
 
 __all__ = [
     "ACTIVITY_CALENDAR",
@@ -59,10 +60,16 @@ class DlmsSettings(PluginSettings):
     address_size: WholeNumber = Field(
         0, description="HDLC server address bytes: 1, 2, 4 or 0 (2, or 4 when a part is > 127)"
     )
-    authentication: Literal["none", "low", "high"] = Field(
-        "none", description="none, low (password) or high (HLS GMAC, suite 0)"
+    authentication: Literal[
+        "none", "low", "manufacturer", "md5", "sha1", "gmac", "high", "sha256"
+    ] = Field(
+        "none",
+        description="mechanism: none, low (LLS password), HLS manufacturer (2), md5 (3), "
+        "sha1 (4), gmac or high (5), sha256 (6)",
     )
-    password: str | None = secret(max_length=64, description="LLS password")
+    password: str | None = secret(
+        max_length=64, description="LLS password, or the HLS secret (mechanisms 2, 3, 4, 6)"
+    )
     authentication_key: bytes | None = secret(
         encoding="hex", sizes=(16, 32), description="HLS authentication key (AK)"
     )
@@ -72,8 +79,15 @@ class DlmsSettings(PluginSettings):
     system_title: bytes | None = secret(
         encoding="hex", sizes=(8,), description="the client's system title (16 hex digits)"
     )
-    security: Literal["none", "authentication", "encryption", "authentication_encryption"] = Field(
-        "authentication_encryption", description="security policy of ciphered APDUs"
+    security: (
+        Literal["none", "authentication", "encryption", "authentication_encryption"] | None
+    ) = Field(
+        None,
+        description="security policy of ciphered APDUs (default: authentication_encryption "
+        "with gmac, none with the other mechanisms)",
+    )
+    security_suite: WholeNumber = Field(
+        0, ge=0, le=2, description="security suite of ciphered APDUs and GMAC (0, 1 or 2)"
     )
     invocation_counter: WholeNumber = Field(
         1, ge=0, le=0xFFFFFFFF, description="the next HLS frame counter"
@@ -168,17 +182,50 @@ class DlmsSettings(PluginSettings):
 
     @model_validator(mode="after")
     def _credentials(self) -> DlmsSettings:
-        if self.authentication == "low" and not self.password:
-            raise ValueError("password is needed for authentication=low")
-        if self.authentication == "high":
-            missing = [
-                name
-                for name in ("authentication_key", "block_cipher_key", "system_title")
-                if getattr(self, name) is None
-            ]
-            if missing:
-                raise ValueError(f"{missing[0]} is needed for authentication=high")
+        mechanism = self.authentication
+        if mechanism in PASSWORD_MECHANISMS and not self.password:
+            raise ValueError(f"password is needed for authentication={mechanism}")
+        if mechanism == "manufacturer" and len((self.password or "").encode()) > 16:
+            raise ValueError("the secret of authentication=manufacturer is at most 16 bytes")
+        needed = []
+        if self.ciphered:
+            needed = ["authentication_key", "block_cipher_key", "system_title"]
+        elif mechanism == "sha256":
+            needed = ["system_title"]
+        missing = [name for name in needed if getattr(self, name) is None]
+        if missing:
+            why = f"authentication={mechanism}"
+            if self.security not in (None, "none"):
+                why += f" with security={self.security}"
+            raise ValueError(f"{missing[0]} is needed for {why}")
+        size = 32 if self.security_suite == 2 else 16
+        for name in ("authentication_key", "block_cipher_key"):
+            key = getattr(self, name)
+            if self.ciphered and key is not None and len(key) != size:
+                raise InvalidValue(
+                    f"settings.{name}",
+                    f"security suite {self.security_suite} takes {size}-byte keys "
+                    f"({size * 2} hex digits)",
+                )
         return self
+
+    @property
+    def mechanism(self) -> str:
+        """The canonical name of :attr:`authentication` (``high`` is ``gmac``)."""
+        return canonical_mechanism(self.authentication)
+
+    @property
+    def effective_security(self) -> str:
+        """:attr:`security`, or its default: ``authentication_encryption`` with GMAC, else
+        ``none``."""
+        if self.security is not None:
+            return self.security
+        return "authentication_encryption" if self.mechanism == "gmac" else "none"
+
+    @property
+    def ciphered(self) -> bool:
+        """Whether the association uses keys: GMAC, or APDUs ciphered (``security``)."""
+        return self.mechanism == "gmac" or self.effective_security != "none"
 
     @property
     def instantaneous_codes(self) -> list[str]:

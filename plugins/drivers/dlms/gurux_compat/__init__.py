@@ -104,6 +104,21 @@ one, its test fails and tells us to drop the workaround.
     lacks (it has the attribute ``maxPduSize``), whenever an answer is still being encoded
     when its first blocks go out: an association object list of about 100 objects cannot be
     read → :func:`install` adds the accessor.
+26  ``_GXAPDU.generateAARE`` writes the responding-AP-title (the server's system title) only
+    for GMAC or a ciphered association, but HLS SHA-256 (mechanism 6) hashes both system
+    titles: gurux's client then has no server title and its pass 3 can never match →
+    :meth:`CompatServer.handleAarqRequest` adds the field after the result-source-diagnostic
+    (:func:`add_responding_ap_title`).
+27  ``GXDLMSAssociationLogicalName.invoke`` (reply_to_HLS_authentication) hands
+    ``GXSecure.secure`` the bare secret for every mechanism but GMAC; for SHA-256 that hashes
+    the secret alone, without the system titles and challenges the mechanism (and gurux's
+    client) include → :class:`CompatAssociation` builds ``secret ‖ ST-C ‖ ST-S ‖ StoC ‖ CtoS``
+    (and the reverse for its own answer) with :func:`sha256_secret`.
+28  ``_GXAPDU.getUserInformation`` ciphers the AARE's glo-initiate-response without the
+    security suite (its ``AesGcmParameter`` keeps suite 0) whatever suite the association
+    uses: gurux's client takes suite 0 from it and its HLS GMAC answer no longer matches →
+    :meth:`CompatServer.handleAarqRequest` ciphers it again in the association's suite with
+    gurux's own ``GXCiphering.encrypt`` (:func:`cipher_initiate_response_in_suite`).
 ==  =========================================================================================
 
 :func:`install` changes gurux classes of the process (defects 4, 10, 13, 14, 16, 17, 20, 24,
@@ -121,6 +136,10 @@ from meterhub.plugins.drivers.dlms.gurux_compat._patches import (
     install,
     probe_unpatched,
 )
+from meterhub.plugins.drivers.dlms.gurux_compat.aare import (
+    add_responding_ap_title,
+    cipher_initiate_response_in_suite,
+)
 from meterhub.plugins.drivers.dlms.gurux_compat.objects import CompatImageTransfer
 from meterhub.plugins.drivers.dlms.gurux_compat.server import (
     AareBuffer,
@@ -128,6 +147,7 @@ from meterhub.plugins.drivers.dlms.gurux_compat.server import (
     CompatServer,
     CompatServerReply,
     HdlcLimits,
+    sha256_secret,
 )
 
 __all__ = [
@@ -139,6 +159,9 @@ __all__ = [
     "CompatLNCommandHandler",
     "HdlcLimits",
     "ShiftTolerantAesGcmParameter",
+    "add_responding_ap_title",
+    "cipher_initiate_response_in_suite",
+    "sha256_secret",
     "install",
     "probe_unpatched",
 ]

@@ -1,4 +1,5 @@
-"""Defects 1, 2, 3, 5, 7, 8, 9, 11, 15, 18, 19, 23: the server classes the simulator builds on.
+"""Defects 1, 2, 3, 5, 7, 8, 9, 11, 15, 18, 19, 23, 26, 27: the server classes the simulator
+builds on.
 
 See the defect table in :mod:`meterhub.plugins.drivers.dlms.gurux_compat`.
 """
@@ -21,6 +22,10 @@ from gurux_dlms.secure import GXDLMSSecureServer
 from gurux_dlms.ServiceError import ServiceError
 
 from meterhub.plugins.drivers.dlms.gurux_compat._patches import install
+from meterhub.plugins.drivers.dlms.gurux_compat.aare import (
+    add_responding_ap_title,
+    cipher_initiate_response_in_suite,
+)
 
 log = logging.getLogger(__name__)
 
@@ -147,12 +152,16 @@ class CompatAssociation(GXDLMSAssociationLogicalName):
         if e.index != 1:
             return super().invoke(settings, e)
         answer = bytearray(e.parameters or b"")
-        if settings.authentication == Authentication.HIGH_GMAC:
+        mechanism = settings.authentication
+        if mechanism == Authentication.HIGH_GMAC:
             if len(answer) < 5:
                 self.associationStatus = AssociationStatus.NON_ASSOCIATED
                 return None
             counter = int.from_bytes(answer[1:5], "big")
             secret = settings.sourceSystemTitle
+        elif mechanism == Authentication.HIGH_SHA256:
+            counter = 0
+            secret = sha256_secret(self.secret, settings, client_proves=True)
         else:
             counter = 0
             secret = self.secret
@@ -162,11 +171,29 @@ class CompatAssociation(GXDLMSAssociationLogicalName):
         if bytes(expected) != bytes(answer):
             self.associationStatus = AssociationStatus.NON_ASSOCIATED
             return None
-        if settings.authentication == Authentication.HIGH_GMAC:
+        if mechanism == Authentication.HIGH_GMAC:
             secret = settings.cipher.systemTitle
             counter = settings.cipher.invocationCounter
+        elif mechanism == Authentication.HIGH_SHA256:
+            secret = sha256_secret(self.secret, settings, client_proves=False)
         self.associationStatus = AssociationStatus.ASSOCIATED
         return GXSecure.secure(settings, settings.cipher, counter, settings.ctoSChallenge, secret)
+
+
+def sha256_secret(secret: Any, settings: Any, *, client_proves: bool) -> bytes:
+    """Defect 27: what HLS SHA-256 (mechanism 6) hashes, as gurux's client builds it.
+
+    The client proves f(StoC) = SHA-256(secret ‖ ST-C ‖ ST-S ‖ StoC ‖ CtoS); the server
+    answers f(CtoS) = SHA-256(secret ‖ ST-S ‖ ST-C ‖ CtoS ‖ StoC) (Green Book, mechanism 6).
+    ``GXSecure.secure`` hashes the bytes it is given as the secret; gurux's server gives it the
+    bare secret.
+    """
+    client_title = bytes(settings.sourceSystemTitle or b"")
+    server_title = bytes(settings.cipher.systemTitle or b"")
+    stoc, ctos = bytes(settings.stoCChallenge or b""), bytes(settings.ctoSChallenge or b"")
+    if client_proves:
+        return bytes(secret) + client_title + server_title + stoc + ctos
+    return bytes(secret) + server_title + client_title + ctos + stoc
 
 
 class _ServiceErrorReport:
@@ -211,6 +238,15 @@ class CompatServer(GXDLMSSecureServer):
 
     def _set_connected(self, value: Any) -> None:
         self.settings.connected = value
+
+    def handleAarqRequest(self, data: Any, connectionInfo: Any) -> None:  # noqa: N802, N803
+        """Defects 26 and 28: repair the AARE gurux built (see :mod:`.aare`)."""
+        super().handleAarqRequest(data, connectionInfo)
+        if self.settings.authentication == Authentication.HIGH_SHA256:
+            add_responding_ap_title(self.replyData, bytes(self.settings.cipher.systemTitle))
+        cipher = self.settings.cipher
+        if cipher is not None and cipher.isCiphered() and cipher.securitySuite:
+            cipher_initiate_response_in_suite(self.replyData, self.settings)
 
     @property
     def association(self) -> GXDLMSAssociationLogicalName:

@@ -302,3 +302,64 @@ def test_defect_25_settings_lack_get_max_pdu_size(unpatched: dict[str, str]) -> 
     assert unpatched["getMaxPduSize"].startswith("AttributeError")
     source = inspect.getsource(GXDLMSLNCommandHandler.getRequestNextDataBlock)
     assert "settings.getMaxPduSize()" in source
+
+
+def _apdu_module():
+    import importlib
+
+    return importlib.import_module("gurux_dlms._GXAPDU")._GXAPDU
+
+
+def test_defect_26_sha256_aare_has_no_responding_ap_title() -> None:
+    from meterhub.plugins.drivers.dlms.gurux_compat.aare import aare_fields
+
+    settings = GXDLMSSettings(True, None)
+    settings.cipher = GXCiphering(bytearray(b"MHSIM001"))  # security none: not ciphered
+    settings.authentication = Authentication.HIGH_SHA256
+    settings.stoCChallenge = bytearray(range(16))
+    built = gurux_compat.AareBuffer()  # defect 23 corrected, so the fields can be walked
+    _apdu_module().generateAARE(settings, built, 0, 14, settings.cipher, None, None)
+    found = aare_fields(bytes(built.array()))
+    assert found is not None
+    assert 0xA4 not in [tag for tag, _, _ in found[1]]
+    # The workaround adds it after the result-source-diagnostic.
+    assert gurux_compat.add_responding_ap_title(built, b"MHSIM001")
+    tags = [tag for tag, _, _ in aare_fields(bytes(built.array()))[1]]
+    assert tags[tags.index(0xA3) + 1] == 0xA4
+    assert b"\xa4\x0a\x04\x08MHSIM001" in bytes(built.array())
+
+
+def test_defect_27_the_server_hashes_the_sha256_secret_alone() -> None:
+    import hashlib
+
+    from gurux_dlms.GXSecure import GXSecure
+
+    source = inspect.getsource(GXDLMSAssociationLogicalName.invoke)
+    assert "HIGH_SHA256" not in source and "readSecret = self.secret" in source
+    # What the server computes from the bare secret: the challenges play no part.
+    settings = GXDLMSSettings(True, None)
+    settings.authentication = Authentication.HIGH_SHA256
+    first = GXSecure.secure(settings, None, 0, bytearray(b"challenge-1"), bytearray(b"secret"))
+    second = GXSecure.secure(settings, None, 0, bytearray(b"challenge-2"), bytearray(b"secret"))
+    assert bytes(first) == bytes(second) == hashlib.sha256(b"secret").digest()
+
+
+def test_defect_28_the_initiate_response_is_ciphered_in_suite_0() -> None:
+    from gurux_dlms.enums import Security
+
+    settings = GXDLMSSettings(True, None)
+    settings.cipher = GXCiphering(bytearray(b"MHSIM001"))
+    settings.cipher.security = Security.AUTHENTICATION_ENCRYPTION
+    settings.cipher.securitySuite = 1
+    settings.cipher.blockCipherKey = bytearray(range(16))
+    settings.cipher.authenticationKey = bytearray(range(16, 32))
+    response = bytes(_apdu_module().getUserInformation(settings, settings.cipher))
+    assert response[0] == 0x28 and response[2] == 0x30  # suite 0, not the cipher's 1
+    # The workaround ciphers it again in suite 1 inside an AARE.
+    aare = bytes.fromhex("6100") + bytes([0xBE, len(response) + 2, 0x04, len(response)])
+    aare = bytearray(aare + response)
+    aare[1] = len(aare) - 2
+    reply = GXByteBuffer(aare)
+    assert gurux_compat.cipher_initiate_response_in_suite(reply, settings)
+    fixed = bytes(reply.array())
+    assert len(fixed) == len(aare) and fixed[8] == 0x31
