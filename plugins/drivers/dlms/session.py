@@ -99,6 +99,8 @@ class DlmsSession(DriverConnection):
             if value and len(value) >= _MIN_ANYWHERE:
                 self.trace.add_secret(value)
         self.framing = settings.framing or ("hdlc" if serial else "wrapper")
+        #: Short name referencing: objects are addressed by base names (:meth:`_addressed`).
+        self.short_names = settings.referencing == "sn"
         #: The mechanism's canonical name (``none``, ``low``, ``md5`` ... see :mod:`.mechanisms`).
         self.authentication = settings.mechanism
         self.timeout = settings.timeout
@@ -112,7 +114,9 @@ class DlmsSession(DriverConnection):
         self._broken = False
         self._closed = False
         #: Where interface classes come from (request, settings, object list, conventions).
-        self.directory = ClassDirectory(settings.class_map, settings.kept_object_list)
+        self.directory = ClassDirectory(
+            settings.class_map, settings.kept_object_list, settings.short_name_map
+        )
         #: Whether this session read the object list (then ``state`` hands it back), and
         #: whether it tried (the list is read at most once per session).
         self._object_list_read = False
@@ -145,7 +149,7 @@ class DlmsSession(DriverConnection):
         )  # HLS needs gurux's cipher object even unciphered (pass 3 counts with it)
         client_class = GXDLMSSecureClient if secure else GXDLMSClient
         client = client_class(
-            True,
+            not self.short_names,
             client_address,
             server_address,
             MECHANISMS[authentication],
@@ -217,7 +221,7 @@ class DlmsSession(DriverConnection):
                 while True:
                     self._answer(reply, client)
                     if reply.isMoreData():
-                        self.link.send(bytes(client.receiverReady(reply)))
+                        self.link.send(bytes(gurux_compat.next_block_request(client, reply)))
                         continue
                     break
         except (LinkLost, ProtocolError):
@@ -262,6 +266,28 @@ class DlmsSession(DriverConnection):
         """Associate (implemented by :class:`~.association.Association`)."""
         raise NotImplementedError
 
+    # -- addressing objects ---------------------------------------------------------------
+
+    def _addressed(self, obj: GXDLMSObject, client: GXDLMSClient | None = None) -> bool:
+        """Whether requests can name ``obj``: always with logical names; with short names when
+        its base name is known (the ``short_names`` setting or the object list, read once on
+        demand), which is then set on ``obj``."""
+        if not self.short_names or obj.shortName:
+            return True
+        obis = obis_text(obj.logicalName)
+        base_name = self.directory.base_name(obis)
+        if base_name is None and self._object_list_on_demand(f"no base name for {obis}", client):
+            base_name = self.directory.base_name(obis)
+        if base_name is None:
+            self.trace.note(f"{obis}: no base name known (short_names or the object list)")
+            return False
+        obj.shortName = base_name
+        return True
+
+    def _object_list_on_demand(self, why: str, client: GXDLMSClient | None = None) -> bool:
+        """Read the object list once in a session (implemented by the register reading)."""
+        return False
+
     # -- reading attributes -------------------------------------------------------------
 
     def _get(
@@ -278,6 +304,9 @@ class DlmsSession(DriverConnection):
         value by its scaler, while a reading keeps the raw value and the exponent apart.
         """
         client = client or self.client
+        if not self._addressed(obj, client):
+            self.last_access_result = 4
+            return None, Quality.NOT_AVAILABLE
         note = f"GET {obis_text(obj.logicalName)} class {int(obj.objectType)} attr {attribute}"
         reply = self._request(client.read(obj, attribute), note, client=client)
         if reply.error:
@@ -296,6 +325,8 @@ class DlmsSession(DriverConnection):
         return value, Quality.VALID
 
     def _set(self, obj: GXDLMSObject, attribute: int) -> Quality:
+        if not self._addressed(obj):
+            return Quality.NOT_AVAILABLE
         note = f"SET {obis_text(obj.logicalName)} attr {attribute}"
         reply = self._request(self.client.write(obj, attribute), note)
         if reply.error:

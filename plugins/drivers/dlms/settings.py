@@ -16,7 +16,11 @@ from meterhub.errors import InvalidValue
 from meterhub.extensions.driverkit import PluginSettings, WholeNumber, secret
 from meterhub.identifiers import canonical_obis
 from meterhub.plugins.drivers.dlms.addressing import server_address
-from meterhub.plugins.drivers.dlms.classes import ObjectList, parse_object_classes
+from meterhub.plugins.drivers.dlms.classes import (
+    ObjectList,
+    parse_object_classes,
+    parse_short_names,
+)
 from meterhub.plugins.drivers.dlms.events import event_tables
 from meterhub.plugins.drivers.dlms.mechanisms import PASSWORD_MECHANISMS, canonical_mechanism
 
@@ -49,6 +53,9 @@ class DlmsSettings(PluginSettings):
 
     framing: Literal["wrapper", "hdlc"] | None = Field(
         None, description="wrapper (default over TCP) or hdlc (default over a serial line)"
+    )
+    referencing: Literal["ln", "sn"] = Field(
+        "ln", description="ln (logical names) or sn (short names: base names, class 12)"
     )
     client_address: WholeNumber = Field(16, ge=1, le=0x7F, description="client SAP")
     logical_address: WholeNumber = Field(
@@ -128,6 +135,10 @@ class DlmsSettings(PluginSettings):
         None, description="the meter's object list as read_object_list() left it in state "
         "(read time; class/version OBIS; ...)",
     )  # fmt: skip
+    short_names: str = Field(
+        "", description="base names of objects (short name referencing): OBIS=base name, "
+        "comma separated; the object list gives the others",
+    )  # fmt: skip
     object_list_on_demand: bool = Field(
         True, description="read the object list once in a session when a code's class is "
         "unknown or the conventions' class is refused",
@@ -158,6 +169,12 @@ class DlmsSettings(PluginSettings):
         classes = parse_object_classes(value)
         return ",".join(f"{obis}={class_id}" for obis, class_id in classes.items())
 
+    @field_validator("short_names")
+    @classmethod
+    def _short_names(cls, value: str) -> str:
+        names = parse_short_names(value)
+        return ",".join(f"{obis}=0x{name:04X}" for obis, name in names.items())
+
     @field_validator("object_list")
     @classmethod
     def _object_list(cls, value: str | None) -> str | None:
@@ -183,6 +200,12 @@ class DlmsSettings(PluginSettings):
     @model_validator(mode="after")
     def _credentials(self) -> DlmsSettings:
         mechanism = self.authentication
+        if self.referencing == "sn" and self.effective_security != "none":
+            raise InvalidValue(
+                "settings.security",
+                "short name referencing cannot be ciphered: gurux-dlms' client cannot cipher "
+                "an SN request (defect 39; use security=none)",
+            )
         if mechanism in PASSWORD_MECHANISMS and not self.password:
             raise ValueError(f"password is needed for authentication={mechanism}")
         if mechanism == "manufacturer" and len((self.password or "").encode()) > 16:
@@ -216,11 +239,13 @@ class DlmsSettings(PluginSettings):
 
     @property
     def effective_security(self) -> str:
-        """:attr:`security`, or its default: ``authentication_encryption`` with GMAC, else
-        ``none``."""
+        """:attr:`security`, or its default: ``authentication_encryption`` with GMAC (logical
+        names), else ``none``."""
         if self.security is not None:
             return self.security
-        return "authentication_encryption" if self.mechanism == "gmac" else "none"
+        if self.mechanism == "gmac" and self.referencing == "ln":
+            return "authentication_encryption"
+        return "none"
 
     @property
     def ciphered(self) -> bool:
@@ -236,6 +261,11 @@ class DlmsSettings(PluginSettings):
     def class_map(self) -> dict[str, int]:
         """:attr:`object_classes` as ``{OBIS: class id}``."""
         return parse_object_classes(self.object_classes)
+
+    @property
+    def short_name_map(self) -> dict[str, int]:
+        """:attr:`short_names` as ``{OBIS: base name}``."""
+        return parse_short_names(self.short_names)
 
     @property
     def kept_object_list(self) -> ObjectList | None:

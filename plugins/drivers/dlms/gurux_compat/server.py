@@ -14,7 +14,6 @@ from gurux_dlms import GXByteBuffer
 from gurux_dlms.ConfirmedServiceError import ConfirmedServiceError
 from gurux_dlms.enums import Authentication, InterfaceType
 from gurux_dlms.GXHdlcSettings import GXHdlcSettings
-from gurux_dlms.GXSecure import GXSecure
 from gurux_dlms.GXServerReply import GXServerReply
 from gurux_dlms.objects import GXDLMSAssociationLogicalName
 from gurux_dlms.objects.enums.AssociationStatus import AssociationStatus
@@ -25,6 +24,11 @@ from meterhub.plugins.drivers.dlms.gurux_compat._patches import install
 from meterhub.plugins.drivers.dlms.gurux_compat.aare import (
     add_responding_ap_title,
     cipher_initiate_response_in_suite,
+)
+from meterhub.plugins.drivers.dlms.gurux_compat.hls import hls_reply
+from meterhub.plugins.drivers.dlms.gurux_compat.short_names import (
+    CompatSNAssociation,
+    assign_short_names,
 )
 
 log = logging.getLogger(__name__)
@@ -151,49 +155,11 @@ class CompatAssociation(GXDLMSAssociationLogicalName):
         """Method 1 checks the client's f(StoC) and returns f(CtoS); others as gurux does."""
         if e.index != 1:
             return super().invoke(settings, e)
-        answer = bytearray(e.parameters or b"")
-        mechanism = settings.authentication
-        if mechanism == Authentication.HIGH_GMAC:
-            if len(answer) < 5:
-                self.associationStatus = AssociationStatus.NON_ASSOCIATED
-                return None
-            counter = int.from_bytes(answer[1:5], "big")
-            secret = settings.sourceSystemTitle
-        elif mechanism == Authentication.HIGH_SHA256:
-            counter = 0
-            secret = sha256_secret(self.secret, settings, client_proves=True)
-        else:
-            counter = 0
-            secret = self.secret
-        expected = GXSecure.secure(
-            settings, settings.cipher, counter, settings.stoCChallenge, secret
+        answer = hls_reply(settings, self.secret, e.parameters)
+        self.associationStatus = (
+            AssociationStatus.NON_ASSOCIATED if answer is None else AssociationStatus.ASSOCIATED
         )
-        if bytes(expected) != bytes(answer):
-            self.associationStatus = AssociationStatus.NON_ASSOCIATED
-            return None
-        if mechanism == Authentication.HIGH_GMAC:
-            secret = settings.cipher.systemTitle
-            counter = settings.cipher.invocationCounter
-        elif mechanism == Authentication.HIGH_SHA256:
-            secret = sha256_secret(self.secret, settings, client_proves=False)
-        self.associationStatus = AssociationStatus.ASSOCIATED
-        return GXSecure.secure(settings, settings.cipher, counter, settings.ctoSChallenge, secret)
-
-
-def sha256_secret(secret: Any, settings: Any, *, client_proves: bool) -> bytes:
-    """Defect 27: what HLS SHA-256 (mechanism 6) hashes, as gurux's client builds it.
-
-    The client proves f(StoC) = SHA-256(secret ‖ ST-C ‖ ST-S ‖ StoC ‖ CtoS); the server
-    answers f(CtoS) = SHA-256(secret ‖ ST-S ‖ ST-C ‖ CtoS ‖ StoC) (Green Book, mechanism 6).
-    ``GXSecure.secure`` hashes the bytes it is given as the secret; gurux's server gives it the
-    bare secret.
-    """
-    client_title = bytes(settings.sourceSystemTitle or b"")
-    server_title = bytes(settings.cipher.systemTitle or b"")
-    stoc, ctos = bytes(settings.stoCChallenge or b""), bytes(settings.ctoSChallenge or b"")
-    if client_proves:
-        return bytes(secret) + client_title + server_title + stoc + ctos
-    return bytes(secret) + server_title + client_title + ctos + stoc
+        return answer
 
 
 class _ServiceErrorReport:
@@ -216,10 +182,14 @@ class CompatServer(GXDLMSSecureServer):
         interface_type: InterfaceType,
         system_title: bytes = b"MHSIM001",
         max_info: int = GXHdlcSettings.DEFAULT_MAX_INFO_RX,
+        *,
+        short_names: bool = False,
     ) -> None:
         install()
-        self._association = CompatAssociation()
-        super().__init__(self._association, interface_type)
+        #: Short name referencing: the association is class 12 and objects have base names.
+        self.short_names = short_names
+        self._association: Any = CompatSNAssociation() if short_names else CompatAssociation()
+        super().__init__(not short_names, interface_type)
         # Defect 9: the secure server must keep its ciphering where the server reads it.
         from gurux_dlms.GXCiphering import GXCiphering
 
@@ -249,8 +219,8 @@ class CompatServer(GXDLMSSecureServer):
             cipher_initiate_response_in_suite(self.replyData, self.settings)
 
     @property
-    def association(self) -> GXDLMSAssociationLogicalName:
-        """The current association object (0.0.40.0.0.255)."""
+    def association(self) -> Any:
+        """The current association object (0.0.40.0.0.255; class 15, or 12 with short names)."""
         return self._association
 
     # -
@@ -267,6 +237,8 @@ class CompatServer(GXDLMSSecureServer):
             self.items.append(self._association)
         for item in self.items:
             self._association.objectList.append(item)
+        if self.short_names:
+            assign_short_names(self.items)
         self.initialize()
 
     # -

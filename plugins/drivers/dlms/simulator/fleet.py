@@ -153,6 +153,11 @@ class DlmsSimulator(Simulator):
             raise ValueError(
                 f"security must be one of {', '.join(_SECURITY_POLICIES)}, not {security!r}"
             )
+        referencing = options.get("referencing", "ln")
+        if referencing not in ("ln", "sn"):
+            raise ValueError(f"referencing must be ln or sn, not {referencing!r}")
+        if referencing == "sn" and security != "none":
+            raise ValueError("a meter with short names serves no ciphered associations")
         suite = _whole(options, "security_suite", 0)
         if suite not in (0, 1, 2):
             raise ValueError(f"security_suite must be 0, 1 or 2, not {suite}")
@@ -169,11 +174,13 @@ class DlmsSimulator(Simulator):
                 state = MeterState(
                     serial, SimulatedMeter(serial), faults or Faults(), authentication, secrets,
                     image=image_options(), security=security, security_suite=suite,
-                    **addressing,
+                    referencing=referencing, **addressing,
                 )  # fmt: skip
                 settings = _endpoint_settings(
                     framing, authentication, secrets, addressing, security, suite
                 )
+                if referencing == "sn":
+                    settings["referencing"] = "sn"
                 slots = threading.Semaphore(max_clients) if max_clients else None
                 endpoint = SimulatedEndpoint(serial, "dlms", "", "")
                 meter = _Meter(state, endpoint, interface, slots)

@@ -55,7 +55,11 @@ class _MeterServer(CompatServer):
     def __init__(self, state: MeterState, interface_type: InterfaceType) -> None:
         self.state = state
         secrets = state.secrets
-        super().__init__(interface_type, bytes.fromhex(secrets["server_system_title"]))
+        super().__init__(
+            interface_type,
+            bytes.fromhex(secrets["server_system_title"]),
+            short_names=state.referencing == "sn",
+        )
         self._level = _AUTH_LEVELS[state.authentication]
         self._client = 0
         self._replayed = False
@@ -138,8 +142,8 @@ class _MeterServer(CompatServer):
 
     def onGetMethodAccess(self, arg: Any) -> int:
         ln = arg.target.logicalName
-        if ln == "0.0.40.0.0.255" and arg.index == 1:
-            return MethodAccessMode.ACCESS
+        if ln == "0.0.40.0.0.255" and arg.index == (8 if self.short_names else 1):
+            return MethodAccessMode.ACCESS  # reply_to_HLS_authentication
         if self._client != CLIENT_PUBLIC and arg.index in _METHODS.get(ln, ()):
             return MethodAccessMode.ACCESS
         return MethodAccessMode.NO_ACCESS

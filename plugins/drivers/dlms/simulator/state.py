@@ -164,6 +164,8 @@ class MeterState:
     #: The security policy the management client must use (``none``: any) and the suite.
     security: str = "none"
     security_suite: int = 0
+    #: ``ln`` (logical names) or ``sn`` (short names: base names, association class 12).
+    referencing: str = "ln"
 
     def firmware(self) -> str:
         """The firmware version: the identifier of the last activated image, or the factory's."""
