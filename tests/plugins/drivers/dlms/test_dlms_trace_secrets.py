@@ -187,3 +187,46 @@ def test_hls_secrets_and_the_clients_answer_are_masked(
     meter_answer = hls_answer(mechanism, secret, ctos, stoc, server_title + client_title)
     received = b"".join(bytes(entry.data) for entry in trace.entries if entry.direction == "rx")
     assert meter_answer in received
+
+
+@pytest.mark.parametrize("mechanism", ["low", "manufacturer", "md5", "sha1", "gmac", "sha256"])
+@pytest.mark.parametrize(("framing", "transport"), [("wrapper", "tcp"), ("hdlc", "serial")])
+def test_secrets_are_masked_with_short_names(
+    start_fleet, mechanism: str, framing: str, transport: str
+) -> None:
+    """SN pass 3 is a ReadRequest on 0xFA58: its f(StoC) is masked like LN's ACTION's."""
+    fleet = start_fleet(
+        referencing="sn", authentication=mechanism, framing=framing, transport=transport
+    )
+    settings = fleet.endpoints[0].settings
+    trace, seen = session(fleet, "tcp" if transport == "tcp" else "serial")
+    assert seen["clock"] is Quality.VALID
+    secrets = {
+        name: bytes.fromhex(settings[name])
+        for name in ("authentication_key", "block_cipher_key", "system_title")
+        if name in settings
+    }
+    if "password" in settings:  # the LLS password or the HLS secret
+        secrets["password"] = settings["password"].encode()
+    if mechanism != "low":
+        secrets["challenge CtoS"] = seen["challenge"]
+    assert_absent(trace, secrets)
+    if mechanism == "low":
+        return
+    (pass3,) = [
+        entry
+        for entry in trace.entries
+        if entry.direction == "tx" and b"\x05\x01\x04\xfa\x58\x00\x09" in entry.data
+    ]
+    at = bytes(pass3.data).index(b"\x05\x01\x04\xfa\x58\x00\x09") + 7
+    length = pass3.data[at]
+    assert pass3.masked == ((at + 1, at + 1 + length),)
+    if mechanism != "gmac":
+        answer = hls_answer(
+            mechanism,
+            settings["password"].encode(),
+            seen["stoc"],
+            seen["challenge"],
+            bytes.fromhex(settings.get("system_title", "")) + seen["server_title"],
+        )
+        assert length == len(answer)
