@@ -99,7 +99,7 @@ class BatchReading(Association):
         error = int(reply.error) if reply.error else None
         if self.short_names and (values is None or len(values) != len(chunk)):
             # gurux's client leaves a refused item out of an SN read-response list and may
-            # reset its error (defect 35): which one is unknown, so the items are read one
+            # reset its error (defect 37): which one is unknown, so the items are read one
             # by one.
             self.trace.note("the SN list answer left a refused item out: reading one by one")
             for item in chunk:

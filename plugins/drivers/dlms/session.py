@@ -47,6 +47,8 @@ _SECURITY = {
     "encryption": Security.ENCRYPTION,
     "authentication_encryption": Security.AUTHENTICATION_ENCRYPTION,
 }
+#: AARE diagnostic "application-context-name not supported" (gurux: ``NOT_SUPPORTED``).
+_CONTEXT_NOT_SUPPORTED = 2
 #: The settings that are credentials (all masked in the trace).
 _SECRET_NAMES = tuple(DlmsSettings.secrets())
 #: Shorter secrets are masked only at their known place (the AARQ), not anywhere in a frame.
@@ -258,7 +260,16 @@ class DlmsSession(DriverConnection):
     def _refused(self, exc: GXDLMSException, frame: bytes) -> DriverError:
         if getattr(exc, "result", None) is not None:
             self.trace.note(f"association rejected: {exc}")
-            return AuthenticationFailed(f"the meter rejected the association: {exc}", frame=frame)
+            hint = ""
+            if getattr(exc, "diagnostic", None) == _CONTEXT_NOT_SUPPORTED:
+                other = "ln" if self.short_names else "sn"
+                hint = (
+                    f" (the meter may speak the other referencing, referencing={other}, "
+                    "or want ciphered APDUs)"
+                )
+            return AuthenticationFailed(
+                f"the meter rejected the association: {exc}{hint}", frame=frame
+            )
         self.trace.note(f"error answer: {exc}")
         return DeviceError(f"the meter answered with an error: {exc}", frame=frame)
 

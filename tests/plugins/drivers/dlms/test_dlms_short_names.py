@@ -363,3 +363,10 @@ def test_short_names_setting_is_checked(value: str, complaint: str) -> None:
 def test_a_kept_list_with_bad_base_names_is_refused() -> None:
     with pytest.raises(InvalidValue, match="entry 1: base name"):
         DlmsSettings.parse({"object_list": "2026-11-28T12:00:00Z;8/0 0-0:1.0.0*255 0x0A03"})
+
+
+@pytest.mark.parametrize(("meter", "client"), [("sn", "ln"), ("ln", "sn")])
+def test_the_other_referencing_is_refused_with_a_hint(start_fleet, meter: str, client: str) -> None:
+    fleet = start_fleet(referencing=meter)
+    with pytest.raises(AuthenticationFailed, match=f"referencing={meter}"):
+        connect(fleet, referencing=client)
