@@ -98,7 +98,7 @@ def test_a_kept_object_list_means_no_list_read(
     assert not any("object list" in text for text in notes(connection))
     assert "object_list" not in connection.state
     sent = b"".join(entry.data for entry in connection.trace.entries if entry.direction == "tx")
-    assert b"\xfa\x08" not in sent  # attribute 2 of the association 0xFA00
+    assert b"\x05\x01\x02\xfa\x08" not in sent  # ReadRequest of 0xFA00's attribute 2
 
 
 def test_base_names_from_the_setting(sn_fleet: DlmsFleet, kept_lists: dict[str, str]) -> None:
