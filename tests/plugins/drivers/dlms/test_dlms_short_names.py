@@ -87,6 +87,8 @@ def test_a_first_session_reads_the_list_once_and_hands_it_back(sn_fleet: DlmsFle
     assert clock.quality is Quality.VALID and energy.quality is Quality.VALID
     assert sum("reading the object list once" in text for text in notes(connection)) == 1
     assert "object_list" in connection.state
+    sent = b"".join(entry.data for entry in connection.trace.entries if entry.direction == "tx")
+    assert sent.count(b"\x05\x01\x02\xfa\x08") == 1  # ReadRequest of 0xFA00's attribute 2
 
 
 def test_a_kept_object_list_means_no_list_read(
