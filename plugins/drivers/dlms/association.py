@@ -27,9 +27,15 @@ from meterhub.extensions.driver import (
     ProtocolError,
     Quality,
 )
+from meterhub.plugins.drivers.dlms import gurux_compat
 from meterhub.plugins.drivers.dlms.aare import authentication_value, check_aare
 from meterhub.plugins.drivers.dlms.cosem import logical_name
-from meterhub.plugins.drivers.dlms.masking import action_parameter, apdu_of, frame_spans
+from meterhub.plugins.drivers.dlms.masking import (
+    action_parameter,
+    apdu_of,
+    frame_spans,
+    read_parameter,
+)
 from meterhub.plugins.drivers.dlms.session import DlmsSession
 
 __all__ = ["Association"]
@@ -63,6 +69,14 @@ class Association(DlmsSession):
             client.parseUAResponse(reply.data)
         except Exception as exc:
             raise ProtocolError(f"bad UA frame: {exc}", frame=self.trace.last_received()) from exc
+        if self.short_names:
+            # gurux's client cannot put together an SN data block that spans several HDLC
+            # frames (defect 38): a PDU that fits one information field keeps every block
+            # in one frame (same number of exchanges: each segment needs an RR anyway).
+            limit = int(client.hdlcSettings.maxInfoRX) - 3  # the LLC header
+            if int(client.maxReceivePDUSize) > limit:
+                client.maxReceivePDUSize = limit
+                self.trace.note(f"short names over HDLC: max PDU {limit} (one frame per block)")
 
     def _aarq(self, client: GXDLMSClient, authentication: str, label: str = "") -> None:
         """AARQ/AARE; the calling-authentication-value is masked, the AARE checked."""
@@ -93,8 +107,12 @@ class Association(DlmsSession):
         """HLS pass 3/4 when the meter asks for it; an unciphered answer is masked."""
         if not client.isAuthenticationRequired:
             return
-        frames = list(client.getApplicationAssociationRequest())
-        span = action_parameter(apdu_of(frames, self.framing))
+        if self.short_names:  # a ReadRequest on the SN association (gurux defect 36)
+            frames = gurux_compat.sn_hls_request(client, lambda built: apdu_of(built, self.framing))
+            span = read_parameter(apdu_of(frames, self.framing))
+        else:
+            frames = list(client.getApplicationAssociationRequest())
+            span = action_parameter(apdu_of(frames, self.framing))
         masks = frame_spans(frames, self.framing, [span] if span else [])
         try:
             reply = self._request(frames, "HLS pass 3", client=client, masks=masks)
@@ -115,9 +133,7 @@ class Association(DlmsSession):
 
     def _may_resynchronise(self) -> bool:
         return (
-            self.authentication == "high"
-            and self.settings.invocation_counter_resync
-            and not self._broken
+            self.counts_invocations and self.settings.invocation_counter_resync and not self._broken
         )
 
     def _resynchronised(self, refused: AuthenticationFailed) -> GXDLMSClient:
@@ -139,10 +155,10 @@ class Association(DlmsSession):
             self.trace.note(f"the meter's counter {counter} is not ahead: keys or title refused")
             raise refused
         self.trace.note(f"invocation counter resynchronised: {used} → {counter + 1}")
-        client = self.new_client(self.settings.client_address, "high", counter + 1)
+        client = self.new_client(self.settings.client_address, self.authentication, counter + 1)
         self._fresh_line()
         self._link_up(client)
-        self._aarq(client, "high", "high, resynchronised")
+        self._aarq(client, self.authentication, f"{self.authentication}, resynchronised")
         return client
 
     def _fresh_line(self) -> None:

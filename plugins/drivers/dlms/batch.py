@@ -64,7 +64,11 @@ class BatchReading(Association):
         By list: all items, ten per request. One by one: a group stops at its first refused
         ``required`` item (its other items stay unread).
         """
-        items = [item for group in groups for item in group]
+        for group in groups:
+            for item in group:
+                if not self._addressed(item.obj):
+                    item.quality, item.result, item.done = Quality.NOT_AVAILABLE, 4, True
+        items = [item for group in groups for item in group if not item.done]
         if len(items) > 1 and self._with_list():
             size = max(1, min(_LIST_LIMIT, (int(self.client.maxReceivePDUSize) - 12) // 10))
             for start in range(0, len(items), size):
@@ -72,7 +76,8 @@ class BatchReading(Association):
             return
         for group in groups:
             for item in group:
-                self._read_single(item)
+                if not item.done:
+                    self._read_single(item)
                 if item.quality is not Quality.VALID and item.required:
                     break
 
@@ -92,6 +97,14 @@ class BatchReading(Association):
         reply = self._request(frames, note)
         values = reply.value if isinstance(reply.value, list) else None
         error = int(reply.error) if reply.error else None
+        if self.short_names and (values is None or len(values) != len(chunk)):
+            # gurux's client leaves a refused item out of an SN read-response list and may
+            # reset its error (defect 37): which one is unknown, so the items are read one
+            # by one.
+            self.trace.note("the SN list answer left a refused item out: reading one by one")
+            for item in chunk:
+                self._read_single(item)
+            return
         if values is None or len(values) != len(chunk):
             quality = ACCESS_RESULT.get(error, Quality.INVALID) if error else Quality.INVALID
             self.trace.note(f"the list answer has no value per item: {quality.value}")

@@ -25,16 +25,20 @@ The compact object list (the ``object_list`` setting and ``state`` key)::
     2026-11-28T12:00:00Z;8/0 0-0:1.0.0*255;3/0 1-0:1.8.0*255;7/1 1-0:99.1.0*255
 
 is the UTC time it was read, then ``<class>/<version> <OBIS>`` per object, separated by ``;``.
+A meter with short name referencing lists every object's base name too, written after the OBIS
+code in hex: ``8/0 0-0:1.0.0*255 0x0A00`` (:meth:`ClassDirectory.base_name`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
 from types import MappingProxyType
+from typing import Any
 
 from meterhub.errors import InvalidValue
 from meterhub.identifiers import canonical_obis
@@ -44,6 +48,7 @@ __all__ = [
     "ClassSource",
     "ObjectList",
     "parse_object_classes",
+    "parse_short_names",
     "standard_class",
 ]
 
@@ -154,21 +159,30 @@ class ClassSource(StrEnum):
 
 @dataclass(frozen=True)
 class ObjectList:
-    """A meter's object list as the caller keeps it: ``{OBIS: (class, version)}`` and its time."""
+    """A meter's object list as the caller keeps it: ``{OBIS: (class, version)}``, its time and,
+    with short name referencing, ``{OBIS: base name}``."""
 
     read_at: datetime
     objects: Mapping[str, tuple[int, int]]
+    base_names: Mapping[str, int] = dataclass_field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def from_entries(
-        cls, entries: Iterable[tuple[int, str, int]], read_at: datetime | None = None
+        cls, entries: Iterable[Sequence[Any]], read_at: datetime | None = None
     ) -> ObjectList:
-        """From ``(class id, OBIS, version)`` triples (what ``read_object_list()`` returns)."""
+        """From ``(class id, OBIS, version)`` triples (what ``read_object_list()`` returns), or
+        ``(class id, OBIS, version, base name)`` with short names."""
         moment = (read_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
         objects: dict[str, tuple[int, int]] = {}
-        for class_id, obis, version in entries:
-            objects.setdefault(obis, (int(class_id), int(version)))
-        return cls(moment, MappingProxyType(objects))
+        base_names: dict[str, int] = {}
+        for entry in entries:
+            class_id, obis, version = entry[0], entry[1], entry[2]
+            if obis in objects:
+                continue
+            objects[obis] = (int(class_id), int(version))
+            if len(entry) > 3 and entry[3]:
+                base_names[obis] = int(entry[3])
+        return cls(moment, MappingProxyType(objects), MappingProxyType(base_names))
 
     def entries(self) -> list[tuple[int, str, int]]:
         """``(class id, OBIS, version)`` per object, in the meter's order."""
@@ -177,7 +191,12 @@ class ObjectList:
     def text(self) -> str:
         """The compact form (see the module docstring)."""
         stamp = self.read_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-        body = ";".join(f"{c}/{v} {obis}" for obis, (c, v) in self.objects.items())
+        parts = []
+        for obis, (class_id, version) in self.objects.items():
+            base_name = self.base_names.get(obis)
+            suffix = f" 0x{base_name:04X}" if base_name is not None else ""
+            parts.append(f"{class_id}/{version} {obis}{suffix}")
+        body = ";".join(parts)
         return f"{stamp};{body}" if body else stamp
 
     @staticmethod
@@ -195,16 +214,51 @@ class ObjectList:
         if read_at.tzinfo is None:
             raise InvalidValue(field, "the time it was read needs a zone (…Z)")
         objects: dict[str, tuple[int, int]] = {}
+        base_names: dict[str, int] = {}
         for number, part in enumerate(parts[1:], start=1):
             if not part:
                 continue
-            kind, _, code = part.partition(" ")
+            kind, _, rest = part.partition(" ")
+            code, _, base_text = rest.strip().partition(" ")
             class_text, _, version_text = kind.partition("/")
             if not class_text.isdigit() or not (version_text or "0").isdigit() or not code:
-                raise InvalidValue(field, f"entry {number} must be '<class>/<version> <OBIS>'")
+                raise InvalidValue(
+                    field, f"entry {number} must be '<class>/<version> <OBIS>[ <base name>]'"
+                )
             obis = canonical_obis(code.strip(), field=field)
-            objects.setdefault(obis, (int(class_text), int(version_text or 0)))
-        return ObjectList(read_at.astimezone(UTC), MappingProxyType(objects))
+            if obis in objects:
+                continue
+            objects[obis] = (int(class_text), int(version_text or 0))
+            if base_text.strip():
+                base_names[obis] = _base_name(base_text.strip(), field, f"entry {number}")
+        return ObjectList(
+            read_at.astimezone(UTC), MappingProxyType(objects), MappingProxyType(base_names)
+        )
+
+
+def _base_name(text: str, field: str, where: str) -> int:
+    """A short name (base name): 0x0008–0xFFF8, a multiple of 8, decimal or ``0x`` hex."""
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise InvalidValue(field, f"{where}: base name {text!r} is not a number") from None
+    if not 0 < value <= 0xFFFF or value % 8:
+        raise InvalidValue(field, f"{where}: base name {text} must be 8..0xFFF8, a multiple of 8")
+    return value
+
+
+def parse_short_names(text: str, field: str = "settings.short_names") -> dict[str, int]:
+    """``"0-0:1.0.0=0x0A00, 1-0:1.8.0=0x0B30"`` → ``{"0-0:1.0.0*255": 2560, ...}``."""
+    found: dict[str, int] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        code, sign, base_text = item.partition("=")
+        if not sign or not base_text.strip():
+            raise InvalidValue(field, f"{item.strip()!r} must be <OBIS>=<base name>")
+        obis = canonical_obis(code.strip(), field=field)
+        found[obis] = _base_name(base_text.strip(), field, obis)
+    return found
 
 
 def parse_object_classes(text: str, field: str = "settings.object_classes") -> dict[str, int]:
@@ -225,11 +279,25 @@ class ClassDirectory:
     """The interface class of each OBIS code of one session (see the module docstring)."""
 
     def __init__(
-        self, configured: Mapping[str, int], object_list: ObjectList | None = None
+        self,
+        configured: Mapping[str, int],
+        object_list: ObjectList | None = None,
+        short_names: Mapping[str, int] | None = None,
     ) -> None:
         self.configured = dict(configured)
         #: The meter's object list, from the settings or read in this session.
         self.object_list = object_list
+        #: Base names given in the ``short_names`` setting (short name referencing).
+        self.short_names = dict(short_names or {})
+
+    def base_name(self, obis: str) -> int | None:
+        """The base name of ``obis`` (short name referencing): from the ``short_names``
+        setting, else from the object list; ``None`` when neither has it."""
+        if obis in self.short_names:
+            return self.short_names[obis]
+        if self.object_list is not None:
+            return self.object_list.base_names.get(obis)
+        return None
 
     def resolve(self, obis: str, requested: int | None = None) -> tuple[int | None, ClassSource]:
         """``(class id or None, where it came from)`` for a canonical OBIS code."""

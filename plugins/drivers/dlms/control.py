@@ -25,11 +25,15 @@ class SupplyControl(DlmsSession):
     def disconnect_supply(self) -> Quality:
         """Disconnect control (class 70) method 1, remote_disconnect."""
         control = GXDLMSDisconnectControl(logical_name(DISCONNECT_CONTROL))
+        if not self._addressed(control):
+            return Quality.NOT_AVAILABLE
         return self._method(control.remoteDisconnect(self.client), "ACTION remote_disconnect")
 
     def reconnect_supply(self) -> Quality:
         """Disconnect control (class 70) method 2, remote_reconnect."""
         control = GXDLMSDisconnectControl(logical_name(DISCONNECT_CONTROL))
+        if not self._addressed(control):
+            return Quality.NOT_AVAILABLE
         return self._method(control.remoteReconnect(self.client), "ACTION remote_reconnect")
 
     def read_load_limit(self) -> LoadLimit:
@@ -77,6 +81,8 @@ class SupplyControl(DlmsSession):
         if when:
             obj.time = to_cosem_time(datetime.fromisoformat(str(when)))
             return self._set(obj, 10)
+        if not self._addressed(obj):
+            return Quality.NOT_AVAILABLE
         frames = self.client.method(obj, 1, 0, DataType.INT8)
         return self._method(frames, "ACTION activate_passive_calendar")
 

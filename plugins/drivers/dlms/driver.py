@@ -5,12 +5,16 @@ a pty). Without a medium from the core the driver opens a ``tcp`` or ``serial`` 
 Settings (all text; see :data:`SETTINGS` and ``docs/drivers/dlms.md``):
 
 * ``framing``: ``wrapper`` (default over TCP) or ``hdlc`` (default over serial);
+  ``referencing``: ``ln`` (default) or ``sn`` (short names: base names from ``short_names`` or
+  the object list);
 * ``client_address`` (default 16), ``logical_address`` (server, default 1),
   ``physical_address`` (HDLC, default 17);
-* ``authentication``: ``none`` (default), ``low`` (needs ``password``) or ``high`` (HLS GMAC,
-  security suite 0; needs ``authentication_key``, ``block_cipher_key`` as hex and the
-  client's ``system_title`` as 16 hex digits; ``security`` ``authentication_encryption``
-  (default), ``authentication``, ``encryption`` or ``none``);
+* ``authentication``: ``none`` (default), ``low`` (needs ``password``), the HLS mechanisms
+  ``manufacturer``, ``md5``, ``sha1``, ``sha256`` (the HLS secret in ``password``) or ``gmac``
+  (also ``high``; needs ``authentication_key``, ``block_cipher_key`` as hex and the client's
+  ``system_title`` as 16 hex digits); ``security`` ``authentication_encryption`` (default for
+  GMAC), ``authentication``, ``encryption`` or ``none`` (default otherwise), in
+  ``security_suite`` 0, 1 or 2;
 * ``invocation_counter``: the next frame counter for HLS (default 1); after the session
   :attr:`DlmsConnection.state` holds the next one to store back (see below);
 * ``timeout``: seconds per answer (default 5); ``max_pdu`` (default 1024);
@@ -64,7 +68,7 @@ class DlmsConnection(FirmwareUpgrade, SupplyControl, ProfileReading):
 
 
 class DlmsDriver(Driver):
-    """DLMS/COSEM meters with logical name referencing, over the wrapper or HDLC."""
+    """DLMS/COSEM meters with logical or short name referencing, over the wrapper or HDLC."""
 
     name: ClassVar[str] = "dlms"
     settings_model: ClassVar[type[PluginSettings]] = DlmsSettings
@@ -74,7 +78,8 @@ class DlmsDriver(Driver):
         """Describe the DLMS driver."""
         return DriverInfo(
             name=cls.name,
-            description="DLMS/COSEM (IEC 62056) with gurux-dlms: wrapper or HDLC, LN referencing",
+            description="DLMS/COSEM (IEC 62056) with gurux-dlms: wrapper or HDLC, LN or SN "
+            "referencing",
             actions=frozenset(
                 {
                     Action.READ_LOAD_PROFILE,

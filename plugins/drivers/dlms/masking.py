@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["action_parameter", "apdu_of", "frame_spans", "payload_ranges"]
+__all__ = ["action_parameter", "apdu_of", "frame_spans", "payload_ranges", "read_parameter"]
 
 _WRAPPER_HEADER = 8
 _LLC_REQUEST = b"\xe6\xe6\x00"
@@ -82,6 +82,30 @@ def frame_spans(
                     (frame_start + overlap_low - pdu_start, frame_start + overlap_high - pdu_start)
                 )
     return result
+
+
+def _octet_string(data: bytes, at: int) -> tuple[int, int] | None:
+    """The value span of the octet string (``09 <length> <value>``) at ``at``."""
+    if len(data) < at + 2 or data[at] != 0x09:
+        return None
+    size, at = data[at + 1], at + 2
+    if size & 0x80:
+        count = size & 0x7F
+        if count not in (1, 2) or len(data) < at + count:
+            return None
+        size, at = int.from_bytes(data[at : at + count], "big"), at + count
+    end = at + size
+    return (at, end) if end <= len(data) else None
+
+
+def read_parameter(apdu: bytes) -> tuple[int, int] | None:
+    """The span of the octet-string parameter of an unciphered SN ReadRequest with
+    parameterised access: ``05 01 04 <base name 2> <selector> 09 <length> <value>`` — the
+    HLS pass 3 answer with short names (reply_to_HLS_authentication, base name 0xFA58)."""
+    data = bytes(apdu)
+    if len(data) < 8 or data[0] != 0x05 or data[1] != 0x01 or data[2] != 0x04:
+        return None
+    return _octet_string(data, 6)
 
 
 def action_parameter(apdu: bytes) -> tuple[int, int] | None:

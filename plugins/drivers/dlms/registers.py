@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from gurux_dlms.enums import ObjectType
+from gurux_dlms.GXDLMSClient import GXDLMSClient
 from gurux_dlms.objects import (
     GXDLMSClock,
     GXDLMSData,
@@ -84,31 +85,65 @@ class RegisterReading(BatchReading):
     def read_object_list(self) -> list[tuple[int, str, int]]:
         """The association's object list, read from the meter: ``(class id, OBIS, version)``.
 
-        The session then takes classes from it, and :attr:`state` hands it back as
-        ``object_list`` (compact text with the read time) for the caller to keep in the meter's
-        settings: later sessions need neither the list nor a guess.
+        The session then takes classes (and, with short names, base names) from it, and
+        :attr:`state` hands it back as ``object_list`` (compact text with the read time) for
+        the caller to keep in the meter's settings: later sessions need neither the list nor
+        a guess.
         """
         self._object_list_tried = True
-        reply = self._request(self.client.getObjectsRequest(), "GET association object list")
+        listing = self._fetch_object_list(self.client)
+        self.directory.object_list = listing
+        self._object_list_read = True
+        return listing.entries()
+
+    def _fetch_object_list(self, client: GXDLMSClient) -> ObjectList:
+        """Read ``client``'s association object list (class 15, or class 12 with short names)."""
+        reply = self._request(
+            client.getObjectsRequest(), "GET association object list", client=client
+        )
         if reply.error:
             raise DeviceError(f"the meter refused its object list (result {reply.error})")
         try:
-            # parseLNObjects: parseObjects would also look up every object's description in
-            # gurux's OBIS table (about 100 ms for 25 objects), which a reading never uses.
-            objects = self.client.parseLNObjects(reply.data, True, True)
+            # parseLNObjects/parseSNObjects: parseObjects would also look up every object's
+            # description in gurux's OBIS table (about 100 ms for 25 objects), which a reading
+            # never uses.
+            if self.short_names:
+                objects = client.parseSNObjects(reply.data, True, True)
+            else:
+                objects = client.parseLNObjects(reply.data, True, True)
         except Exception as exc:
             raise ProtocolError(f"cannot parse the object list: {exc}") from exc
         listing = ObjectList.from_entries(
-            (int(obj.objectType), obis_text(obj.logicalName), int(obj.version)) for obj in objects
+            (
+                int(obj.objectType),
+                obis_text(obj.logicalName),
+                int(obj.version),
+                int(obj.shortName) if self.short_names else 0,
+            )
+            for obj in objects
         )
-        self.directory.object_list = listing
-        self._object_list_read = True
         self.trace.note(f"object list: {len(listing.objects)} objects")
-        return listing.entries()
+        return listing
 
-    def _object_list_on_demand(self, why: str) -> bool:
-        """Read the object list once in this session when the settings allow; whether it was."""
-        if not self.settings.object_list_on_demand or self._object_list_tried:
+    def _object_list_on_demand(self, why: str, client: GXDLMSClient | None = None) -> bool:
+        """Read the object list once in this session when the settings allow; whether it was.
+
+        Another client's list (the public client's, reading the frame counter) only lends its
+        base names: it is not the session's object list.
+        """
+        if not self.settings.object_list_on_demand:
+            return False
+        if client is not None and client is not self.client:
+            self.trace.note(f"{why}: reading the object list of this client")
+            try:
+                listing = self._fetch_object_list(client)
+            except DeviceError as exc:
+                self.trace.note(f"no object list: {exc}")
+                return False
+            for obis, base_name in listing.base_names.items():
+                self.directory.short_names.setdefault(obis, base_name)
+            return True
+        if self._object_list_tried:
             return False
         self.trace.note(f"{why}: reading the object list once")
         try:

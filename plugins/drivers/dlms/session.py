@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from gurux_dlms import GXByteBuffer, GXDLMSException, GXReplyData
-from gurux_dlms.enums import Authentication, InterfaceType, Security
+from gurux_dlms.enums import InterfaceType, Security
 from gurux_dlms.GXDLMSClient import GXDLMSClient
 from gurux_dlms.GXDLMSConfirmedServiceError import GXDLMSConfirmedServiceError
 from gurux_dlms.GXDLMSExceptionResponse import GXDLMSExceptionResponse
@@ -36,6 +36,7 @@ from meterhub.plugins.drivers.dlms import gurux_compat
 from meterhub.plugins.drivers.dlms.classes import ClassDirectory
 from meterhub.plugins.drivers.dlms.cosem import from_cosem_time, obis_text
 from meterhub.plugins.drivers.dlms.link import FrameLink
+from meterhub.plugins.drivers.dlms.mechanisms import HLS, MECHANISMS, PASSWORD_MECHANISMS
 from meterhub.plugins.drivers.dlms.settings import DlmsSettings
 
 __all__ = ["ACCESS_RESULT", "DlmsSession", "number", "plain"]
@@ -46,11 +47,8 @@ _SECURITY = {
     "encryption": Security.ENCRYPTION,
     "authentication_encryption": Security.AUTHENTICATION_ENCRYPTION,
 }
-_AUTHENTICATION = {
-    "none": Authentication.NONE,
-    "low": Authentication.LOW,
-    "high": Authentication.HIGH_GMAC,
-}
+#: AARE diagnostic "application-context-name not supported" (gurux: ``NOT_SUPPORTED``).
+_CONTEXT_NOT_SUPPORTED = 2
 #: The settings that are credentials (all masked in the trace).
 _SECRET_NAMES = tuple(DlmsSettings.secrets())
 #: Shorter secrets are masked only at their known place (the AARQ), not anywhere in a frame.
@@ -103,10 +101,13 @@ class DlmsSession(DriverConnection):
             if value and len(value) >= _MIN_ANYWHERE:
                 self.trace.add_secret(value)
         self.framing = settings.framing or ("hdlc" if serial else "wrapper")
-        self.authentication = settings.authentication
+        #: Short name referencing: objects are addressed by base names (:meth:`_addressed`).
+        self.short_names = settings.referencing == "sn"
+        #: The mechanism's canonical name (``none``, ``low``, ``md5`` ... see :mod:`.mechanisms`).
+        self.authentication = settings.mechanism
         self.timeout = settings.timeout
         self.client = self.new_client(
-            settings.client_address, settings.authentication, settings.invocation_counter
+            settings.client_address, self.authentication, settings.invocation_counter
         )
         # HDLC: gurux's default information field is 128 bytes; ciphered PDUs come segmented.
         limit = settings.max_pdu + 64 if self.framing == "wrapper" else 2050
@@ -115,7 +116,9 @@ class DlmsSession(DriverConnection):
         self._broken = False
         self._closed = False
         #: Where interface classes come from (request, settings, object list, conventions).
-        self.directory = ClassDirectory(settings.class_map, settings.kept_object_list)
+        self.directory = ClassDirectory(
+            settings.class_map, settings.kept_object_list, settings.short_name_map
+        )
         #: Whether this session read the object list (then ``state`` hands it back), and
         #: whether it tried (the list is read at most once per session).
         self._object_list_read = False
@@ -129,7 +132,12 @@ class DlmsSession(DriverConnection):
     def new_client(
         self, client_address: int, authentication: str, invocation_counter: int = 0
     ) -> GXDLMSClient:
-        """A gurux client for this meter's address and framing (HLS keys when ``high``)."""
+        """A gurux client for this meter's address and framing.
+
+        ``authentication`` is a mechanism name (:mod:`.mechanisms`); ``none`` makes a client
+        without security (the public client), any other one gets the session's secrets and,
+        when the association is ciphered, its keys, security and ``invocation_counter``.
+        """
         settings = self.settings
         if self.framing == "hdlc":
             server_address, size = settings.server_address
@@ -137,27 +145,37 @@ class DlmsSession(DriverConnection):
         else:
             server_address, size = settings.logical_address, 0
             interface = InterfaceType.WRAPPER
-        password = settings.password if authentication == "low" else None
-        client_class = GXDLMSSecureClient if authentication == "high" else GXDLMSClient
+        password = settings.password if authentication in PASSWORD_MECHANISMS else None
+        secure = authentication != "none" and (
+            authentication in HLS or settings.ciphered
+        )  # HLS needs gurux's cipher object even unciphered (pass 3 counts with it)
+        client_class = GXDLMSSecureClient if secure else GXDLMSClient
         client = client_class(
-            True,
+            not self.short_names,
             client_address,
             server_address,
-            _AUTHENTICATION[authentication],
+            MECHANISMS[authentication],
             password,
             interface,
         )
         if size:
             client.serverAddressSize = size
         client.maxReceivePDUSize = settings.max_pdu
-        if authentication == "high":
+        if secure:
             cipher = client.ciphering
-            cipher.security = _SECURITY[settings.security]
+            ciphered = settings.ciphered
+            cipher.security = _SECURITY[settings.effective_security if ciphered else "none"]
+            cipher.securitySuite = settings.security_suite
             cipher.systemTitle = bytearray(settings.system_title or b"")
             cipher.authenticationKey = bytearray(settings.authentication_key or b"")
             cipher.blockCipherKey = bytearray(settings.block_cipher_key or b"")
             cipher.invocationCounter = invocation_counter
         return client
+
+    @property
+    def counts_invocations(self) -> bool:
+        """Whether the session's association uses an invocation counter (GMAC or ciphering)."""
+        return self.authentication != "none" and self.settings.ciphered
 
     # -- session state ----------------------------------------------------------------------------
 
@@ -169,7 +187,7 @@ class DlmsSession(DriverConnection):
         object list with its read time, when this session read it (see :mod:`.classes`).
         """
         found: dict[str, str] = {}
-        if self.authentication == "high":
+        if self.counts_invocations:
             found["invocation_counter"] = str(self.client.ciphering.invocationCounter)
         if self._object_list_read and self.directory.object_list is not None:
             found["object_list"] = self.directory.object_list.text()
@@ -205,7 +223,7 @@ class DlmsSession(DriverConnection):
                 while True:
                     self._answer(reply, client)
                     if reply.isMoreData():
-                        self.link.send(bytes(client.receiverReady(reply)))
+                        self.link.send(bytes(gurux_compat.next_block_request(client, reply)))
                         continue
                     break
         except (LinkLost, ProtocolError):
@@ -242,13 +260,44 @@ class DlmsSession(DriverConnection):
     def _refused(self, exc: GXDLMSException, frame: bytes) -> DriverError:
         if getattr(exc, "result", None) is not None:
             self.trace.note(f"association rejected: {exc}")
-            return AuthenticationFailed(f"the meter rejected the association: {exc}", frame=frame)
+            hint = ""
+            if getattr(exc, "diagnostic", None) == _CONTEXT_NOT_SUPPORTED:
+                other = "ln" if self.short_names else "sn"
+                hint = (
+                    f" (the meter may speak the other referencing, referencing={other}, "
+                    "or want ciphered APDUs)"
+                )
+            return AuthenticationFailed(
+                f"the meter rejected the association: {exc}{hint}", frame=frame
+            )
         self.trace.note(f"error answer: {exc}")
         return DeviceError(f"the meter answered with an error: {exc}", frame=frame)
 
     def open(self) -> None:
         """Associate (implemented by :class:`~.association.Association`)."""
         raise NotImplementedError
+
+    # -- addressing objects ---------------------------------------------------------------
+
+    def _addressed(self, obj: GXDLMSObject, client: GXDLMSClient | None = None) -> bool:
+        """Whether requests can name ``obj``: always with logical names; with short names when
+        its base name is known (the ``short_names`` setting or the object list, read once on
+        demand), which is then set on ``obj``."""
+        if not self.short_names or obj.shortName:
+            return True
+        obis = obis_text(obj.logicalName)
+        base_name = self.directory.base_name(obis)
+        if base_name is None and self._object_list_on_demand(f"no base name for {obis}", client):
+            base_name = self.directory.base_name(obis)
+        if base_name is None:
+            self.trace.note(f"{obis}: no base name known (short_names or the object list)")
+            return False
+        obj.shortName = base_name
+        return True
+
+    def _object_list_on_demand(self, why: str, client: GXDLMSClient | None = None) -> bool:
+        """Read the object list once in a session (implemented by the register reading)."""
+        return False
 
     # -- reading attributes -------------------------------------------------------------
 
@@ -266,6 +315,9 @@ class DlmsSession(DriverConnection):
         value by its scaler, while a reading keeps the raw value and the exponent apart.
         """
         client = client or self.client
+        if not self._addressed(obj, client):
+            self.last_access_result = 4
+            return None, Quality.NOT_AVAILABLE
         note = f"GET {obis_text(obj.logicalName)} class {int(obj.objectType)} attr {attribute}"
         reply = self._request(client.read(obj, attribute), note, client=client)
         if reply.error:
@@ -284,6 +336,8 @@ class DlmsSession(DriverConnection):
         return value, Quality.VALID
 
     def _set(self, obj: GXDLMSObject, attribute: int) -> Quality:
+        if not self._addressed(obj):
+            return Quality.NOT_AVAILABLE
         note = f"SET {obis_text(obj.logicalName)} attr {attribute}"
         reply = self._request(self.client.write(obj, attribute), note)
         if reply.error:

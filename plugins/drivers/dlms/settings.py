@@ -16,8 +16,13 @@ from meterhub.errors import InvalidValue
 from meterhub.extensions.driverkit import PluginSettings, WholeNumber, secret
 from meterhub.identifiers import canonical_obis
 from meterhub.plugins.drivers.dlms.addressing import server_address
-from meterhub.plugins.drivers.dlms.classes import ObjectList, parse_object_classes
+from meterhub.plugins.drivers.dlms.classes import (
+    ObjectList,
+    parse_object_classes,
+    parse_short_names,
+)
 from meterhub.plugins.drivers.dlms.events import event_tables
+from meterhub.plugins.drivers.dlms.mechanisms import PASSWORD_MECHANISMS, canonical_mechanism
 
 __all__ = [
     "ACTIVITY_CALENDAR",
@@ -49,6 +54,9 @@ class DlmsSettings(PluginSettings):
     framing: Literal["wrapper", "hdlc"] | None = Field(
         None, description="wrapper (default over TCP) or hdlc (default over a serial line)"
     )
+    referencing: Literal["ln", "sn"] = Field(
+        "ln", description="ln (logical names) or sn (short names: base names, class 12)"
+    )
     client_address: WholeNumber = Field(16, ge=1, le=0x7F, description="client SAP")
     logical_address: WholeNumber = Field(
         1, ge=0, le=0x3FFF, description="server logical device (1: management)"
@@ -59,10 +67,16 @@ class DlmsSettings(PluginSettings):
     address_size: WholeNumber = Field(
         0, description="HDLC server address bytes: 1, 2, 4 or 0 (2, or 4 when a part is > 127)"
     )
-    authentication: Literal["none", "low", "high"] = Field(
-        "none", description="none, low (password) or high (HLS GMAC, suite 0)"
+    authentication: Literal[
+        "none", "low", "manufacturer", "md5", "sha1", "gmac", "high", "sha256"
+    ] = Field(
+        "none",
+        description="mechanism: none, low (LLS password), HLS manufacturer (2), md5 (3), "
+        "sha1 (4), gmac or high (5), sha256 (6)",
     )
-    password: str | None = secret(max_length=64, description="LLS password")
+    password: str | None = secret(
+        max_length=64, description="LLS password, or the HLS secret (mechanisms 2, 3, 4, 6)"
+    )
     authentication_key: bytes | None = secret(
         encoding="hex", sizes=(16, 32), description="HLS authentication key (AK)"
     )
@@ -72,8 +86,15 @@ class DlmsSettings(PluginSettings):
     system_title: bytes | None = secret(
         encoding="hex", sizes=(8,), description="the client's system title (16 hex digits)"
     )
-    security: Literal["none", "authentication", "encryption", "authentication_encryption"] = Field(
-        "authentication_encryption", description="security policy of ciphered APDUs"
+    security: (
+        Literal["none", "authentication", "encryption", "authentication_encryption"] | None
+    ) = Field(
+        None,
+        description="security policy of ciphered APDUs (default: authentication_encryption "
+        "with gmac, none with the other mechanisms)",
+    )
+    security_suite: WholeNumber = Field(
+        0, ge=0, le=2, description="security suite of ciphered APDUs and GMAC (0, 1 or 2)"
     )
     invocation_counter: WholeNumber = Field(
         1, ge=0, le=0xFFFFFFFF, description="the next HLS frame counter"
@@ -114,6 +135,10 @@ class DlmsSettings(PluginSettings):
         None, description="the meter's object list as read_object_list() left it in state "
         "(read time; class/version OBIS; ...)",
     )  # fmt: skip
+    short_names: str = Field(
+        "", description="base names of objects (short name referencing): OBIS=base name, "
+        "comma separated; the object list gives the others",
+    )  # fmt: skip
     object_list_on_demand: bool = Field(
         True, description="read the object list once in a session when a code's class is "
         "unknown or the conventions' class is refused",
@@ -144,6 +169,12 @@ class DlmsSettings(PluginSettings):
         classes = parse_object_classes(value)
         return ",".join(f"{obis}={class_id}" for obis, class_id in classes.items())
 
+    @field_validator("short_names")
+    @classmethod
+    def _short_names(cls, value: str) -> str:
+        names = parse_short_names(value)
+        return ",".join(f"{obis}=0x{name:04X}" for obis, name in names.items())
+
     @field_validator("object_list")
     @classmethod
     def _object_list(cls, value: str | None) -> str | None:
@@ -168,17 +199,58 @@ class DlmsSettings(PluginSettings):
 
     @model_validator(mode="after")
     def _credentials(self) -> DlmsSettings:
-        if self.authentication == "low" and not self.password:
-            raise ValueError("password is needed for authentication=low")
-        if self.authentication == "high":
-            missing = [
-                name
-                for name in ("authentication_key", "block_cipher_key", "system_title")
-                if getattr(self, name) is None
-            ]
-            if missing:
-                raise ValueError(f"{missing[0]} is needed for authentication=high")
+        mechanism = self.authentication
+        if self.referencing == "sn" and self.effective_security != "none":
+            raise InvalidValue(
+                "settings.security",
+                "short name referencing cannot be ciphered: gurux-dlms' client cannot cipher "
+                "an SN request (defect 39; use security=none)",
+            )
+        if mechanism in PASSWORD_MECHANISMS and not self.password:
+            raise ValueError(f"password is needed for authentication={mechanism}")
+        if mechanism == "manufacturer" and len((self.password or "").encode()) > 16:
+            raise ValueError("the secret of authentication=manufacturer is at most 16 bytes")
+        needed = []
+        if self.ciphered:
+            needed = ["authentication_key", "block_cipher_key", "system_title"]
+        elif mechanism == "sha256":
+            needed = ["system_title"]
+        missing = [name for name in needed if getattr(self, name) is None]
+        if missing:
+            why = f"authentication={mechanism}"
+            if self.security not in (None, "none"):
+                why += f" with security={self.security}"
+            raise ValueError(f"{missing[0]} is needed for {why}")
+        size = 32 if self.security_suite == 2 else 16
+        for name in ("authentication_key", "block_cipher_key"):
+            key = getattr(self, name)
+            if self.ciphered and key is not None and len(key) != size:
+                raise InvalidValue(
+                    f"settings.{name}",
+                    f"security suite {self.security_suite} takes {size}-byte keys "
+                    f"({size * 2} hex digits)",
+                )
         return self
+
+    @property
+    def mechanism(self) -> str:
+        """The canonical name of :attr:`authentication` (``high`` is ``gmac``)."""
+        return canonical_mechanism(self.authentication)
+
+    @property
+    def effective_security(self) -> str:
+        """:attr:`security`, or its default: ``authentication_encryption`` with GMAC (logical
+        names), else ``none``."""
+        if self.security is not None:
+            return self.security
+        if self.mechanism == "gmac" and self.referencing == "ln":
+            return "authentication_encryption"
+        return "none"
+
+    @property
+    def ciphered(self) -> bool:
+        """Whether the association uses keys: GMAC, or APDUs ciphered (``security``)."""
+        return self.mechanism == "gmac" or self.effective_security != "none"
 
     @property
     def instantaneous_codes(self) -> list[str]:
@@ -189,6 +261,11 @@ class DlmsSettings(PluginSettings):
     def class_map(self) -> dict[str, int]:
         """:attr:`object_classes` as ``{OBIS: class id}``."""
         return parse_object_classes(self.object_classes)
+
+    @property
+    def short_name_map(self) -> dict[str, int]:
+        """:attr:`short_names` as ``{OBIS: base name}``."""
+        return parse_short_names(self.short_names)
 
     @property
     def kept_object_list(self) -> ObjectList | None:

@@ -104,15 +104,66 @@ one, its test fails and tells us to drop the workaround.
     lacks (it has the attribute ``maxPduSize``), whenever an answer is still being encoded
     when its first blocks go out: an association object list of about 100 objects cannot be
     read → :func:`install` adds the accessor.
+26  ``_GXAPDU.generateAARE`` writes the responding-AP-title (the server's system title) only
+    for GMAC or a ciphered association, but HLS SHA-256 (mechanism 6) hashes both system
+    titles: gurux's client then has no server title and its pass 3 can never match →
+    :meth:`CompatServer.handleAarqRequest` adds the field after the result-source-diagnostic
+    (:func:`add_responding_ap_title`).
+27  ``GXDLMSAssociationLogicalName.invoke`` (reply_to_HLS_authentication) hands
+    ``GXSecure.secure`` the bare secret for every mechanism but GMAC; for SHA-256 that hashes
+    the secret alone, without the system titles and challenges the mechanism (and gurux's
+    client) include → :class:`CompatAssociation` builds ``secret ‖ ST-C ‖ ST-S ‖ StoC ‖ CtoS``
+    (and the reverse for its own answer) with :func:`sha256_secret`.
+28  ``_GXAPDU.getUserInformation`` ciphers the AARE's glo-initiate-response without the
+    security suite (its ``AesGcmParameter`` keeps suite 0) whatever suite the association
+    uses: gurux's client takes suite 0 from it and its HLS GMAC answer no longer matches →
+    :meth:`CompatServer.handleAarqRequest` ciphers it again in the association's suite with
+    gurux's own ``GXCiphering.encrypt`` (:func:`cipher_initiate_response_in_suite`).
+29  ``GXDLMSAssociationShortName.getValue`` (class 12) ends by setting read-write-denied for
+    every attribute, and its object list calls ``e.isSkipMaxPduSize()`` (a flag) and writes
+    version 0 for every object → :class:`CompatSNAssociation` encodes the object list whole.
+30  ``GXDLMSSNCommandHandler.handleReadRequest`` calls ``server.transaction()`` (an attribute)
+    after every answer, so gurux's error path appends a hardware-fault read-response to every
+    frame; ``findSNObject`` gives float indexes and no object for an unknown base name (the
+    access check then fails); one refused item gives every item of a list the error choice →
+    :class:`CompatSNCommandHandler` answers ReadRequests itself with gurux's encoders;
+    :func:`install` binds ``GXDLMSServer``'s name ``GXDLMSSNCommandHandler`` to it.
+31  ``GXDLMS.appendMultipleSNBlocks`` sizes a data block by the reply buffer
+    (``reply.available()``) instead of the data: an SN answer longer than the PDU goes out as
+    one short garbled "last" block → :class:`CompatSNCommandHandler` sends the data blocks
+    and serves block-number-access.
+32  ``handleWriteRequest`` calls ``setValue`` for a base name that addresses a *method* (it
+    writes attribute *n* instead of invoking method *n*) and ``target.getItem()``, which
+    ``GXSNInfo`` lacks → :class:`CompatSNCommandHandler` invokes methods and writes
+    attributes.
+33  ``GXDLMS.getActionInfo`` lacks ``elif``s: the clock and the profile generic get the method
+    table of the last branch (0x38/1, 0x28/2), so ``updateShortNames`` gives them too few base
+    names and their last attributes overlap the next object → :func:`assign_short_names`.
+34  (client) ``GXDLMS.readResponseDataBlockResult`` calls ``GXReplyData.setTotalCount()`` and
+    ``getMoreData()``, which do not exist: no SN data block can be received →
+    :func:`install` adds them.
+35  (client) ``GXDLMSSNParameters`` never sets ``settings.command``, so the request for the
+    next SN data block goes out with command 0 → :func:`next_block_request`.
+36  (client) ``getApplicationAssociationRequest`` sends SN HLS pass 3 as a WriteRequest, whose
+    answer cannot carry f(CtoS) → :func:`sn_hls_request` sends a ReadRequest with
+    parameterised access (IEC 62056-53), built with gurux's ``_read``.
+37  (client) ``handleReadResponse`` leaves a refused item out of an SN read-response list (and
+    a later valid item clears the error): values and items no longer line up → the driver
+    reads such a list again item by item (``batch.py``).
+38  (client) an SN data block spread over several HDLC frames is never put together (the
+    client sends an RR after the last segment, then a block request the meter drops) → over
+    HDLC the driver proposes a PDU that fits one information field (``association.py``).
+39  (client) ``GXDLMS.getSNPdu`` ends ciphering with ``assert not tmp``: no SN request can be
+    ciphered → not worked around: the driver refuses ``referencing=sn`` with ``security``
+    other than ``none``, the simulator a ciphered SN meter.
 ==  =========================================================================================
 
 :func:`install` changes gurux classes of the process (defects 4, 10, 13, 14, 16, 17, 20, 24,
-25):
-it only *adds* members the classes lack (defects 17 and 24 rebind one module name each to a
-subclass that behaves like the original for every call but the broken one), never replaces
-one, and is idempotent. The client side of gurux never uses the additions (except the silenced
-``print``). The tests of
-those defects therefore run in a fresh interpreter (:func:`probe_unpatched`).
+25, 30–32, 34): it only *adds* members the classes lack (defects 17, 24 and 30–32 rebind one
+module name each to a subclass that behaves like the original for every call but the broken
+ones), never replaces one, and is idempotent. gurux's client uses none of the additions but the
+silenced ``print`` (14) and the reply accessors of SN data blocks (34). The tests of those
+defects therefore run in a fresh interpreter (:func:`probe_unpatched`).
 """
 
 from meterhub.plugins.drivers.dlms.gurux_compat._patches import (
@@ -121,6 +172,12 @@ from meterhub.plugins.drivers.dlms.gurux_compat._patches import (
     install,
     probe_unpatched,
 )
+from meterhub.plugins.drivers.dlms.gurux_compat.aare import (
+    add_responding_ap_title,
+    cipher_initiate_response_in_suite,
+)
+from meterhub.plugins.drivers.dlms.gurux_compat.client import next_block_request, sn_hls_request
+from meterhub.plugins.drivers.dlms.gurux_compat.hls import hls_reply, sha256_secret
 from meterhub.plugins.drivers.dlms.gurux_compat.objects import CompatImageTransfer
 from meterhub.plugins.drivers.dlms.gurux_compat.server import (
     AareBuffer,
@@ -128,6 +185,12 @@ from meterhub.plugins.drivers.dlms.gurux_compat.server import (
     CompatServer,
     CompatServerReply,
     HdlcLimits,
+)
+from meterhub.plugins.drivers.dlms.gurux_compat.short_names import (
+    CompatSNAssociation,
+    CompatSNCommandHandler,
+    assign_short_names,
+    find_short_name,
 )
 
 __all__ = [
@@ -139,6 +202,16 @@ __all__ = [
     "CompatLNCommandHandler",
     "HdlcLimits",
     "ShiftTolerantAesGcmParameter",
+    "add_responding_ap_title",
+    "cipher_initiate_response_in_suite",
+    "CompatSNAssociation",
+    "CompatSNCommandHandler",
+    "assign_short_names",
+    "find_short_name",
+    "hls_reply",
+    "next_block_request",
+    "sn_hls_request",
+    "sha256_secret",
     "install",
     "probe_unpatched",
 ]

@@ -1,4 +1,4 @@
-"""Defects 4, 10, 13, 14, 16, 17, 20, 24, 25: what :func:`install` adds to gurux's classes.
+"""Defects 4, 10, 13, 14, 16, 17, 20, 24, 25, 30–32, 34: what :func:`install` adds to gurux.
 
 See the defect table in :mod:`meterhub.plugins.drivers.dlms.gurux_compat`.
 """
@@ -22,10 +22,13 @@ from gurux_dlms.GXDLMSLNCommandHandler import GXDLMSLNCommandHandler
 from gurux_dlms.GXDLMSLNParameters import GXDLMSLNParameters
 from gurux_dlms.GXDLMSLongTransaction import GXDLMSLongTransaction
 from gurux_dlms.GXDLMSSettings import GXDLMSSettings
+from gurux_dlms.GXDLMSSNCommandHandler import GXDLMSSNCommandHandler
 from gurux_dlms.GXReplyData import GXReplyData
 from gurux_dlms.internal._GXCommon import _GXCommon
 from gurux_dlms.internal._GXDataInfo import _GXDataInfo
 from gurux_dlms.ValueEventArgs import ValueEventArgs
+
+from meterhub.plugins.drivers.dlms.gurux_compat.short_names import CompatSNCommandHandler
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +163,14 @@ class CompatLNCommandHandler(GXDLMSLNCommandHandler):
         GXDLMS.getLNPdu(parameters, replyData)
 
 
+def _set_total_count(self: GXReplyData, value: int) -> None:
+    self.totalCount = value
+
+
+def _more_data(self: GXReplyData) -> int:
+    return int(self.moreData)
+
+
 def _set_transaction_data(self: GXDLMSLongTransaction, value: Any) -> None:
     self.data = value
 
@@ -173,7 +184,7 @@ def _silent_print(*args: Any, **kwargs: Any) -> None:
 
 
 def install() -> None:
-    """Defects 4, 10, 13, 14, 16, 17, 20, 24, 25: add what gurux's server code calls but lacks.
+    """Defects 4, 10, 13, 14, 16, 17, 20, 24, 25, 30–32, 34: add what gurux calls but lacks.
 
     Idempotent; adds only members a class lacks (a fixed gurux keeps its own).
     """
@@ -195,10 +206,16 @@ def install() -> None:
             GXDLMSLongTransaction.setData = _set_transaction_data
         if not hasattr(GXDLMSSettings, "getMaxPduSize"):
             GXDLMSSettings.getMaxPduSize = _max_pdu_size
+        if not hasattr(GXReplyData, "setTotalCount"):
+            GXReplyData.setTotalCount = _set_total_count
+        if not hasattr(GXReplyData, "getMoreData"):
+            GXReplyData.getMoreData = _more_data
         if _gxdlms.AesGcmParameter is AesGcmParameter:
             _gxdlms.AesGcmParameter = ShiftTolerantAesGcmParameter
         if _server_module.GXDLMSLNCommandHandler is GXDLMSLNCommandHandler:
             _server_module.GXDLMSLNCommandHandler = CompatLNCommandHandler
+        if _server_module.GXDLMSSNCommandHandler is GXDLMSSNCommandHandler:
+            _server_module.GXDLMSSNCommandHandler = CompatSNCommandHandler
         for name in PRINTING_MODULES:
             module = importlib.import_module(name)
             if "print" not in vars(module):
@@ -213,6 +230,7 @@ from gurux_dlms.enums.AccessMode import AccessMode
 from gurux_dlms.GXDLMS import GXDLMS
 from gurux_dlms.GXDLMSLNCommandHandler import GXDLMSLNCommandHandler
 from gurux_dlms.GXDLMSLNParameters import GXDLMSLNParameters
+from gurux_dlms.GXDLMSSNCommandHandler import GXDLMSSNCommandHandler
 from gurux_dlms.internal._GXCommon import _GXCommon
 from gurux_dlms.internal._GXDataInfo import _GXDataInfo
 from gurux_dlms.GXDLMSSettings import GXDLMSSettings
@@ -234,6 +252,8 @@ probes = {
     "getCipherIndex": lambda: GXReplyData().getCipherIndex(),
     "setData": lambda: GXDLMSLongTransaction(None, 0, None).setData(None),
     "getMaxPduSize": lambda: settings.getMaxPduSize(),
+    "setTotalCount": lambda: GXReplyData().setTotalCount(0),
+    "getMoreData": lambda: GXReplyData().getMoreData(),
 }
 out = {}
 for name, probe in probes.items():

@@ -1,4 +1,5 @@
-"""Defects 1, 2, 3, 5, 7, 8, 9, 11, 15, 18, 19, 23: the server classes the simulator builds on.
+"""Defects 1, 2, 3, 5, 7, 8, 9, 11, 15, 18, 19, 23, 26, 27: the server classes the simulator
+builds on.
 
 See the defect table in :mod:`meterhub.plugins.drivers.dlms.gurux_compat`.
 """
@@ -13,7 +14,6 @@ from gurux_dlms import GXByteBuffer
 from gurux_dlms.ConfirmedServiceError import ConfirmedServiceError
 from gurux_dlms.enums import Authentication, InterfaceType
 from gurux_dlms.GXHdlcSettings import GXHdlcSettings
-from gurux_dlms.GXSecure import GXSecure
 from gurux_dlms.GXServerReply import GXServerReply
 from gurux_dlms.objects import GXDLMSAssociationLogicalName
 from gurux_dlms.objects.enums.AssociationStatus import AssociationStatus
@@ -21,6 +21,15 @@ from gurux_dlms.secure import GXDLMSSecureServer
 from gurux_dlms.ServiceError import ServiceError
 
 from meterhub.plugins.drivers.dlms.gurux_compat._patches import install
+from meterhub.plugins.drivers.dlms.gurux_compat.aare import (
+    add_responding_ap_title,
+    cipher_initiate_response_in_suite,
+)
+from meterhub.plugins.drivers.dlms.gurux_compat.hls import hls_reply
+from meterhub.plugins.drivers.dlms.gurux_compat.short_names import (
+    CompatSNAssociation,
+    assign_short_names,
+)
 
 log = logging.getLogger(__name__)
 
@@ -146,27 +155,11 @@ class CompatAssociation(GXDLMSAssociationLogicalName):
         """Method 1 checks the client's f(StoC) and returns f(CtoS); others as gurux does."""
         if e.index != 1:
             return super().invoke(settings, e)
-        answer = bytearray(e.parameters or b"")
-        if settings.authentication == Authentication.HIGH_GMAC:
-            if len(answer) < 5:
-                self.associationStatus = AssociationStatus.NON_ASSOCIATED
-                return None
-            counter = int.from_bytes(answer[1:5], "big")
-            secret = settings.sourceSystemTitle
-        else:
-            counter = 0
-            secret = self.secret
-        expected = GXSecure.secure(
-            settings, settings.cipher, counter, settings.stoCChallenge, secret
+        answer = hls_reply(settings, self.secret, e.parameters)
+        self.associationStatus = (
+            AssociationStatus.NON_ASSOCIATED if answer is None else AssociationStatus.ASSOCIATED
         )
-        if bytes(expected) != bytes(answer):
-            self.associationStatus = AssociationStatus.NON_ASSOCIATED
-            return None
-        if settings.authentication == Authentication.HIGH_GMAC:
-            secret = settings.cipher.systemTitle
-            counter = settings.cipher.invocationCounter
-        self.associationStatus = AssociationStatus.ASSOCIATED
-        return GXSecure.secure(settings, settings.cipher, counter, settings.ctoSChallenge, secret)
+        return answer
 
 
 class _ServiceErrorReport:
@@ -189,10 +182,14 @@ class CompatServer(GXDLMSSecureServer):
         interface_type: InterfaceType,
         system_title: bytes = b"MHSIM001",
         max_info: int = GXHdlcSettings.DEFAULT_MAX_INFO_RX,
+        *,
+        short_names: bool = False,
     ) -> None:
         install()
-        self._association = CompatAssociation()
-        super().__init__(self._association, interface_type)
+        #: Short name referencing: the association is class 12 and objects have base names.
+        self.short_names = short_names
+        self._association: Any = CompatSNAssociation() if short_names else CompatAssociation()
+        super().__init__(not short_names, interface_type)
         # Defect 9: the secure server must keep its ciphering where the server reads it.
         from gurux_dlms.GXCiphering import GXCiphering
 
@@ -212,9 +209,18 @@ class CompatServer(GXDLMSSecureServer):
     def _set_connected(self, value: Any) -> None:
         self.settings.connected = value
 
+    def handleAarqRequest(self, data: Any, connectionInfo: Any) -> None:  # noqa: N802, N803
+        """Defects 26 and 28: repair the AARE gurux built (see :mod:`.aare`)."""
+        super().handleAarqRequest(data, connectionInfo)
+        if self.settings.authentication == Authentication.HIGH_SHA256:
+            add_responding_ap_title(self.replyData, bytes(self.settings.cipher.systemTitle))
+        cipher = self.settings.cipher
+        if cipher is not None and cipher.isCiphered() and cipher.securitySuite:
+            cipher_initiate_response_in_suite(self.replyData, self.settings)
+
     @property
-    def association(self) -> GXDLMSAssociationLogicalName:
-        """The current association object (0.0.40.0.0.255)."""
+    def association(self) -> Any:
+        """The current association object (0.0.40.0.0.255; class 15, or 12 with short names)."""
         return self._association
 
     # -
@@ -231,6 +237,8 @@ class CompatServer(GXDLMSSecureServer):
             self.items.append(self._association)
         for item in self.items:
             self._association.objectList.append(item)
+        if self.short_names:
+            assign_short_names(self.items)
         self.initialize()
 
     # -

@@ -14,12 +14,14 @@ gurux ``GXDLMSSecureServer`` patched by :mod:`.gurux_compat`. A meter serves
   pty's device path, which the driver opens like a serial port.
 
 Options (``Simulator.start(options=...)``): ``framing`` (``wrapper``/``hdlc``), ``transport``
-(``tcp``/``serial``), ``authentication`` (``none``/``low``/``high``), ``serial_prefix``
-(default ``DLMS-``). Meter serials are ``<prefix>0001``, ``<prefix>0002``, ...
+(``tcp``/``serial``), ``authentication`` (``none``, ``low``, ``manufacturer``, ``md5``,
+``sha1``, ``gmac`` or ``high``, ``sha256``), ``security`` (the ciphering the management client
+must use), ``security_suite`` (0–2), ``referencing`` (``ln``/``sn``: short names, base names
+from 0x0A00, the association class 12 at 0xFA00), ``serial_prefix`` (default ``DLMS-``).
+Meter serials are ``<prefix>0001``, ``<prefix>0002``, ...
 
-Objects (logical name referencing, client address 1 for the configured authentication, 16
-for the public client without authentication, server logical address 1, HDLC physical
-address 17):
+Objects (client address 1 for the configured authentication, 16 for the public client without
+authentication, server logical address 1, HDLC physical address 17):
 
 ==================  =====  ===============================================================
 OBIS                class  content

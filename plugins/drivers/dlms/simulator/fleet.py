@@ -13,6 +13,7 @@ from meterhub.errors import InvalidValue
 from meterhub.extensions.driverkit import ByteChannel, FrameServer, SimulatedMeter
 from meterhub.extensions.simulator import Faults, RunningFleet, SimulatedEndpoint, Simulator
 from meterhub.plugins.drivers.dlms.addressing import server_address
+from meterhub.plugins.drivers.dlms.mechanisms import PASSWORD_MECHANISMS, canonical_mechanism
 from meterhub.plugins.drivers.dlms.simulator.server import _Session
 from meterhub.plugins.drivers.dlms.simulator.state import (
     _AUTH_LEVELS,
@@ -144,7 +145,22 @@ class DlmsSimulator(Simulator):
         if transport == "serial":
             framing = "hdlc"
         if authentication not in _AUTH_LEVELS:
-            raise ValueError(f"authentication must be none, low or high, not {authentication!r}")
+            raise ValueError(
+                f"authentication must be one of {', '.join(_AUTH_LEVELS)}, not {authentication!r}"
+            )
+        security = options.get("security", "none")
+        if security not in _SECURITY_POLICIES:
+            raise ValueError(
+                f"security must be one of {', '.join(_SECURITY_POLICIES)}, not {security!r}"
+            )
+        referencing = options.get("referencing", "ln")
+        if referencing not in ("ln", "sn"):
+            raise ValueError(f"referencing must be ln or sn, not {referencing!r}")
+        if referencing == "sn" and security != "none":
+            raise ValueError("a meter with short names serves no ciphered associations")
+        suite = _whole(options, "security_suite", 0)
+        if suite not in (0, 1, 2):
+            raise ValueError(f"security_suite must be 0, 1 or 2, not {suite}")
         image_options = _image_options(options)
         addressing = _addressing(options)
         max_clients = _whole(options, "max_clients", 0)
@@ -154,12 +170,17 @@ class DlmsSimulator(Simulator):
         try:
             for number in range(1, count + 1):
                 serial = f"{prefix}{number:04d}"
-                secrets = meter_secrets(serial)
+                secrets = meter_secrets(serial, suite)
                 state = MeterState(
                     serial, SimulatedMeter(serial), faults or Faults(), authentication, secrets,
-                    image=image_options(), **addressing,
+                    image=image_options(), security=security, security_suite=suite,
+                    referencing=referencing, **addressing,
                 )  # fmt: skip
-                settings = _endpoint_settings(framing, authentication, secrets, addressing)
+                settings = _endpoint_settings(
+                    framing, authentication, secrets, addressing, security, suite
+                )
+                if referencing == "sn":
+                    settings["referencing"] = "sn"
                 slots = threading.Semaphore(max_clients) if max_clients else None
                 endpoint = SimulatedEndpoint(serial, "dlms", "", "")
                 meter = _Meter(state, endpoint, interface, slots)
@@ -228,19 +249,34 @@ def _addressing(options: Mapping[str, str]) -> dict[str, int]:
     return found
 
 
+_SECURITY_POLICIES = ("none", "authentication", "encryption", "authentication_encryption")
+
+
 def _endpoint_settings(
-    framing: str, authentication: str, secrets: dict[str, str], addressing: dict[str, int]
+    framing: str,
+    authentication: str,
+    secrets: dict[str, str],
+    addressing: dict[str, int],
+    security: str = "none",
+    suite: int = 0,
 ) -> dict:
     settings = {"framing": framing, "authentication": authentication}
     if framing == "hdlc":
         for name, value in addressing.items():
             settings[name] = str(value)
     settings["client_address"] = str(CLIENT_MANAGEMENT)
-    if authentication == "none":
-        return settings
-    if authentication == "low":
+    mechanism = canonical_mechanism(authentication)
+    if mechanism == "low":
         settings["password"] = secrets["password"]
-    else:
+    elif mechanism in PASSWORD_MECHANISMS:
+        settings["password"] = secrets["hls_secret"]
+    if mechanism == "sha256":
+        settings["system_title"] = secrets["system_title"]
+    if mechanism == "gmac" or security != "none":
         for name in ("authentication_key", "block_cipher_key", "system_title"):
             settings[name] = secrets[name]
+    if security != "none":
+        settings["security"] = security
+    if suite:
+        settings["security_suite"] = str(suite)
     return settings

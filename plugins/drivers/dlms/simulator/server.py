@@ -42,16 +42,29 @@ def _glo_invocation_counter(apdu: bytes) -> int | None:
     return None
 
 
+def _starts_aarq(data: bytes) -> bool:
+    """Whether ``data`` is a wrapper frame or an HDLC frame whose APDU starts an AARQ."""
+    if data[:2] == b"\x00\x01" and len(data) > 8:
+        return data[8] == 0x60
+    return b"\xe6\xe6\x00\x60" in data[:16]
+
+
 class _MeterServer(CompatServer):
     """One association's server: the meter's rules for addresses, authentication and access."""
 
     def __init__(self, state: MeterState, interface_type: InterfaceType) -> None:
         self.state = state
         secrets = state.secrets
-        super().__init__(interface_type, bytes.fromhex(secrets["server_system_title"]))
+        super().__init__(
+            interface_type,
+            bytes.fromhex(secrets["server_system_title"]),
+            short_names=state.referencing == "sn",
+        )
         self._level = _AUTH_LEVELS[state.authentication]
         self._client = 0
         self._replayed = False
+        #: Whether the last AARQ was ciphered (glo-initiate-request).
+        self._ciphered_aarq = False
         cipher = self.settings.cipher
         key = bytes.fromhex(secrets["authentication_key"])
         if state.faults.wrong_password:
@@ -59,6 +72,12 @@ class _MeterServer(CompatServer):
         cipher.authenticationKey = bytearray(key)
         cipher.blockCipherKey = bytearray(bytes.fromhex(secrets["block_cipher_key"]))
         cipher.security = Security.NONE
+        cipher.securitySuite = state.security_suite
+        # The HLS secret of mechanisms 2, 3, 4 and 6 (the association's attribute 7).
+        hls_secret = secrets["hls_secret"].encode()
+        if state.faults.wrong_password:
+            hls_secret = bytes(reversed(hls_secret))
+        self.association.secret = bytearray(hls_secret)
         if interface_type == InterfaceType.HDLC:
             self._address, size = server_address(
                 state.logical_address, state.physical_address, state.address_size
@@ -71,6 +90,8 @@ class _MeterServer(CompatServer):
     def reply(self, data: bytes, connection_info: Any = None) -> bytes | None:
         """Check the invocation counter of a ciphered AARQ, then let gurux answer."""
         counter = _glo_invocation_counter(data) if b"\x60" in data[:24] else None
+        if _starts_aarq(data):
+            self._ciphered_aarq = counter is not None
         if counter is not None:
             with self.state.lock:
                 self._replayed = counter <= self.state.invocation_counter
@@ -90,6 +111,8 @@ class _MeterServer(CompatServer):
     def onValidateAuthentication(self, authentication: int, password: Any) -> int:
         if self._client == CLIENT_PUBLIC:
             ok = authentication == Authentication.NONE
+        elif self.state.security != "none" and not self._ciphered_aarq:
+            ok = False  # the meter's policy wants ciphered APDUs
         elif authentication != self._level:
             ok = False
         elif authentication == Authentication.LOW:
@@ -100,7 +123,9 @@ class _MeterServer(CompatServer):
         elif authentication == Authentication.HIGH_GMAC:
             ok = not self._replayed
         else:
-            ok = True
+            # HLS 2, 3, 4, 6: the client proves the secret in pass 3 (the association's
+            # reply_to_HLS_authentication); a ciphered AARQ must not be a replay.
+            ok = not self._replayed
         if ok:
             return SourceDiagnostic.NONE
         return SourceDiagnostic.AUTHENTICATION_FAILURE
@@ -117,8 +142,8 @@ class _MeterServer(CompatServer):
 
     def onGetMethodAccess(self, arg: Any) -> int:
         ln = arg.target.logicalName
-        if ln == "0.0.40.0.0.255" and arg.index == 1:
-            return MethodAccessMode.ACCESS
+        if ln == "0.0.40.0.0.255" and arg.index == (8 if self.short_names else 1):
+            return MethodAccessMode.ACCESS  # reply_to_HLS_authentication
         if self._client != CLIENT_PUBLIC and arg.index in _METHODS.get(ln, ()):
             return MethodAccessMode.ACCESS
         return MethodAccessMode.NO_ACCESS

@@ -17,6 +17,7 @@ from gurux_dlms.objects.enums import ImageTransferStatus
 
 from meterhub.extensions.driverkit import SimulatedMeter
 from meterhub.extensions.simulator import Faults
+from meterhub.plugins.drivers.dlms.mechanisms import MECHANISMS
 
 #: Client address of the association with the configured authentication.
 CLIENT_MANAGEMENT = 1
@@ -47,8 +48,8 @@ _METHODS = {
     "0.0.44.0.0.255": {1, 2, 3, 4},
 }
 _FIRMWARE = "MHSIM-DLMS-1.0"
-_AUTH_LEVELS = {"none": Authentication.NONE, "low": Authentication.LOW}
-_AUTH_LEVELS["high"] = Authentication.HIGH_GMAC
+#: The ``authentication`` option: the mechanism of the management client (as the driver's).
+_AUTH_LEVELS: dict[str, Authentication] = dict(MECHANISMS)
 
 
 def _utc(seconds: int) -> datetime:
@@ -59,20 +60,27 @@ def _cosem(seconds: int) -> GXDateTime:
     return GXDateTime(_utc(seconds).replace(tzinfo=timezone(timedelta(0))))
 
 
-def meter_secrets(serial: str) -> dict[str, str]:
-    """The credentials of simulated meter ``serial``: password, keys and system titles (hex).
+def meter_secrets(serial: str, security_suite: int = 0) -> dict[str, str]:
+    """The credentials of simulated meter ``serial``: password, HLS secret, keys and system
+    titles (hex).
 
     Derived from the serial so that every run (and the credential store of ``make demo``) uses
-    the same ones.
+    the same ones. ``hls_secret`` (16 characters, so it also keys mechanism 2's AES-128) is
+    the secret of the HLS mechanisms 2, 3, 4 and 6, which the driver takes as its
+    ``password``. Security suite 2 (AES-GCM-256) has 32-byte keys, suites 0 and 1 16-byte ones.
     """
     digest = hashlib.sha256(f"dlms-secrets|{serial}".encode()).digest()
+    if security_suite == 2:
+        authentication_key = hashlib.sha256(f"dlms-ak256|{serial}".encode()).digest()
+        block_cipher_key = hashlib.sha256(f"dlms-bck256|{serial}".encode()).digest()
+    else:
+        authentication_key = digest[4:20]
+        block_cipher_key = hashlib.sha256(f"dlms-bck|{serial}".encode()).digest()[:16]
     return {
         "password": digest[:4].hex().upper(),
-        "authentication_key": digest[4:20].hex().upper(),
-        "block_cipher_key": hashlib.sha256(f"dlms-bck|{serial}".encode())
-        .digest()[:16]
-        .hex()
-        .upper(),
+        "hls_secret": "H" + hashlib.sha256(f"dlms-hls|{serial}".encode()).hexdigest()[:15],
+        "authentication_key": authentication_key.hex().upper(),
+        "block_cipher_key": block_cipher_key.hex().upper(),
         "system_title": (b"MHC" + digest[:5]).hex().upper(),
         "server_system_title": (b"MHS" + digest[5:10]).hex().upper(),
     }
@@ -153,6 +161,11 @@ class MeterState:
     logical_address: int = LOGICAL_ADDRESS
     physical_address: int = PHYSICAL_ADDRESS
     address_size: int = 0
+    #: The security policy the management client must use (``none``: any) and the suite.
+    security: str = "none"
+    security_suite: int = 0
+    #: ``ln`` (logical names) or ``sn`` (short names: base names, association class 12).
+    referencing: str = "ln"
 
     def firmware(self) -> str:
         """The firmware version: the identifier of the last activated image, or the factory's."""

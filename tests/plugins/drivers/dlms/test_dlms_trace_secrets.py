@@ -6,9 +6,11 @@ sequence in the stored records (hex) and in the text (spaced hex), as an operato
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from meterhub.extensions.driver import Quality
 from meterhub.extensions.driverkit import open_medium
@@ -41,6 +43,8 @@ def session(fleet: DlmsFleet, kind: str, **extra: str) -> tuple[FrameTrace, dict
     try:
         with DlmsDriver().connect(endpoint.address, {**endpoint.settings, **extra}, medium) as c:
             seen["challenge"] = bytes(c.client.settings.ctoSChallenge or b"")
+            seen["stoc"] = bytes(c.client.settings.stoCChallenge or b"")
+            seen["server_title"] = bytes(c.client.settings.sourceSystemTitle or b"")
             seen["clock"] = c.read_clock().quality
     finally:
         medium.close()
@@ -136,3 +140,93 @@ def test_a_password_split_over_hdlc_frames_is_masked_in_each() -> None:
     for size in (4, 5, 6):  # no piece of the password of any length is left
         pieces = {password[i : i + size] for i in range(len(password) - size + 1)}
         assert not any(piece in recorded for piece in pieces)
+
+
+def hls_answer(mechanism: str, secret: bytes, own: bytes, other: bytes, titles: bytes) -> bytes:
+    """f(challenge) of HLS mechanisms 2, 3, 4, 6 as the Green Book defines them.
+
+    ``own`` is the challenge answered, ``other`` the other side's; ``titles`` the system titles
+    of the answering side, then the other's (SHA-256 only).
+    """
+    if mechanism == "md5":
+        return hashlib.md5(own + secret).digest()
+    if mechanism == "sha1":
+        return hashlib.sha1(own + secret).digest()
+    if mechanism == "sha256":
+        return hashlib.sha256(secret + titles + own + other).digest()
+    padded = own + bytes(-len(own) % 16)
+    encryptor = Cipher(algorithms.AES(secret.ljust(16, b"\0")), modes.ECB()).encryptor()
+    return encryptor.update(padded) + encryptor.finalize()
+
+
+@pytest.mark.parametrize("mechanism", ["manufacturer", "md5", "sha1", "sha256"])
+@pytest.mark.parametrize(("framing", "transport"), [("wrapper", "tcp"), ("hdlc", "serial")])
+def test_hls_secrets_and_the_clients_answer_are_masked(
+    start_fleet, mechanism: str, framing: str, transport: str
+) -> None:
+    fleet = start_fleet(authentication=mechanism, framing=framing, transport=transport)
+    settings = fleet.endpoints[0].settings
+    secret = settings["password"].encode()
+    trace, seen = session(fleet, "tcp" if transport == "tcp" else "serial")
+    assert seen["clock"] is Quality.VALID
+    client_title = bytes.fromhex(settings.get("system_title", ""))
+    ctos, stoc, server_title = seen["challenge"], seen["stoc"], seen["server_title"]
+    assert len(ctos) >= 8 and len(stoc) >= 8
+    answer = hls_answer(mechanism, secret, stoc, ctos, client_title + server_title)
+    secrets = {"HLS secret": secret, "challenge CtoS": ctos, "f(StoC)": answer}
+    if mechanism == "sha256":
+        assert len(server_title) == 8  # the meter's AARE carried it (defect 26)
+        secrets["system_title"] = client_title
+    assert_absent(trace, secrets)
+    # Pass 3 went out masked, exactly over the answer ...
+    (pass3,) = [
+        entry for entry in trace.entries if entry.direction == "tx" and b"\xc3\x01" in entry.data
+    ]
+    assert sum(end - start for start, end in pass3.masked) == len(answer)
+    # ... and the meter's f(CtoS), visible, is the standard's.
+    meter_answer = hls_answer(mechanism, secret, ctos, stoc, server_title + client_title)
+    received = b"".join(bytes(entry.data) for entry in trace.entries if entry.direction == "rx")
+    assert meter_answer in received
+
+
+@pytest.mark.parametrize("mechanism", ["low", "manufacturer", "md5", "sha1", "gmac", "sha256"])
+@pytest.mark.parametrize(("framing", "transport"), [("wrapper", "tcp"), ("hdlc", "serial")])
+def test_secrets_are_masked_with_short_names(
+    start_fleet, mechanism: str, framing: str, transport: str
+) -> None:
+    """SN pass 3 is a ReadRequest on 0xFA58: its f(StoC) is masked like LN's ACTION's."""
+    fleet = start_fleet(
+        referencing="sn", authentication=mechanism, framing=framing, transport=transport
+    )
+    settings = fleet.endpoints[0].settings
+    trace, seen = session(fleet, "tcp" if transport == "tcp" else "serial")
+    assert seen["clock"] is Quality.VALID
+    secrets = {
+        name: bytes.fromhex(settings[name])
+        for name in ("authentication_key", "block_cipher_key", "system_title")
+        if name in settings
+    }
+    if "password" in settings:  # the LLS password or the HLS secret
+        secrets["password"] = settings["password"].encode()
+    if mechanism != "low":
+        secrets["challenge CtoS"] = seen["challenge"]
+    assert_absent(trace, secrets)
+    if mechanism == "low":
+        return
+    (pass3,) = [
+        entry
+        for entry in trace.entries
+        if entry.direction == "tx" and b"\x05\x01\x04\xfa\x58\x00\x09" in entry.data
+    ]
+    at = bytes(pass3.data).index(b"\x05\x01\x04\xfa\x58\x00\x09") + 7
+    length = pass3.data[at]
+    assert pass3.masked == ((at + 1, at + 1 + length),)
+    if mechanism != "gmac":
+        answer = hls_answer(
+            mechanism,
+            settings["password"].encode(),
+            seen["stoc"],
+            seen["challenge"],
+            bytes.fromhex(settings.get("system_title", "")) + seen["server_title"],
+        )
+        assert length == len(answer)
