@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from meterhub.extensions.driverkit import PluginSettings, WholeNumber, secret
+from meterhub.extensions.driverkit import PluginSettings, WholeNumber, secret, session_counter
 from meterhub.identifiers import canonical_obis
 
 __all__ = [
@@ -64,8 +64,8 @@ class DlmsSettings(PluginSettings):
     security: Literal["none", "authentication", "encryption", "authentication_encryption"] = Field(
         "authentication_encryption", description="security policy of ciphered APDUs"
     )
-    invocation_counter: WholeNumber = Field(
-        1, ge=0, le=0xFFFFFFFF, description="the next HLS frame counter"
+    invocation_counter: WholeNumber = session_counter(
+        1, maximum=0xFFFFFFFF, description="the next HLS frame counter"
     )
     timeout: float = Field(5.0, ge=1, le=600, description="seconds per answer")
     max_pdu: WholeNumber = Field(1024, ge=64, le=65535, description="max receive PDU size")
