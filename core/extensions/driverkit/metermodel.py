@@ -21,6 +21,9 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
+import numpy.typing as npt
+
 from meterhub.errors import InvalidValue
 from meterhub.extensions.driver import MeterEvent
 
@@ -70,6 +73,10 @@ class SimulatedMeter:
         for watts in power:
             cumulative.append(cumulative[-1] + watts * _HOUR)
         self._cumulative = tuple(cumulative)
+        self._hourly_array = np.array(power, dtype=np.int64)
+        self._cumulative_array = np.array(cumulative, dtype=np.int64)
+        #: Percent of the active energy exported (-A) and of the reactive exported (-R).
+        self.export_percent = 1 + digest[7] % 9
 
     def power(self, at: int) -> int:
         """Active power in W at Unix second ``at``."""
@@ -82,6 +89,31 @@ class SimulatedMeter:
         return (
             weeks * self._cumulative[-1] + self._cumulative[hour] + self.hourly_power[hour] * second
         )
+
+    def energy_ws_at(self, at: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """:meth:`_energy_ws` for an array of Unix seconds (the same integers, no loop)."""
+        weeks, rest = np.divmod(np.asarray(at, dtype=np.int64) - _WEEK_ORIGIN, _WEEK)
+        hour, second = np.divmod(rest, _HOUR)
+        return (
+            weeks * self._cumulative_array[-1]
+            + self._cumulative_array[hour]
+            + self._hourly_array[hour] * second
+        )
+
+    def registers_at(self, at: npt.NDArray[np.int64]) -> dict[str, npt.NDArray[np.int64]]:
+        """The energy registers at an array of Unix seconds: ``active`` (+A, Wh), ``reactive``
+        (+R, varh), ``active_export`` (-A, Wh) and ``reactive_export`` (-R, varh); the first two
+        equal :meth:`active_energy` and :meth:`reactive_energy` element by element."""
+        energy = self.energy_ws_at(at)
+        return {
+            "active": self.register_offset + energy // _HOUR,
+            "reactive": self.register_offset // 4 + energy * self.reactive_percent // (100 * _HOUR),
+            "active_export": energy * self.export_percent // (100 * _HOUR),
+            "reactive_export": energy
+            * self.export_percent
+            * self.reactive_percent
+            // (10_000 * _HOUR),
+        }
 
     def active_energy(self, at: int) -> int:
         """The active import register in Wh at Unix second ``at``."""

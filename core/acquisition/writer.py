@@ -1,0 +1,676 @@
+"""The results sink: sessions' results committed in batches across meters, then announced.
+
+:class:`BatchWriter` collects :class:`~meterhub.acquisition.results.SessionResult` objects from
+the workers and commits many meters' results in **one** transaction of the store's unit of work
+(:meth:`meterhub.timeseries.MeterDataStore.run_unit_of_work`): the interval values of every
+meter of the batch in one 2-D ``write_intervals`` per group of channels, register readings and
+events likewise, and the engine's own rows — task states, session records with their debug
+logs, run counters and the end of finished runs, session state, last reads, audit rows, error
+groups. A task is done only when that transaction committed; then, in order:
+
+1. the dispatcher is told (:meth:`~meterhub.acquisition.dispatch.Dispatcher.ack`) and the
+   retries are queued;
+2. the plugins hear ``task_finished`` for each task that ended and ``job_finished`` for each run
+   that ended (``readings_stored`` is fired by the store itself after the same commit);
+3. the observers get a :class:`~meterhub.acquisition.observers.BatchReport`.
+
+A batch is committed when it holds ``batch_size`` tasks or ``batch_seconds`` after its first
+result. A database that cannot be reached is waited for (the batch is tried again with
+back-off; the workers wait when the queue is full), so a database restart loses nothing. A
+result the store refuses is committed on its own with its tasks failed (error class
+``store``), so one bad meter never blocks the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy.exc import DBAPIError
+
+from meterhub.acquisition.actions import CONTROL_ACTIONS
+from meterhub.acquisition.observers import AcquisitionObserver, BatchReport, SessionRecord
+from meterhub.acquisition.results import ProfileRow, SessionResult, TaskOutcome
+from meterhub.acquisition.runs import AUDIT, RUNS, TASKS, audit_rows, count_outcomes, finish_runs
+from meterhub.extensions.events import FinishedJob, FinishedTask
+from meterhub.inventory.common import chunks
+from meterhub.model.errorgroups import TIME_SYNC_GROUP, ErrorGroup, ErrorGroupMember
+from meterhub.model.sessionstate import LastRead, SessionState
+from meterhub.model.tasks import TASK_FINAL_STATES, SessionLog
+from meterhub.timeseries import MeterDataStore, UnitOfWork
+
+__all__ = ["BatchWriter", "Committed"]
+
+log = logging.getLogger(__name__)
+
+SESSIONS = SessionLog.__table__
+STATES = SessionState.__table__
+READS = LastRead.__table__
+
+_ALONE = "a batch of %d sessions cannot be stored; storing them one by one"
+
+#: Register readings of one ``write_registers`` call: ids, times, values, status, keys seen.
+_RegisterCall = tuple[list[int], list[int], list[float], list[int], set[tuple[int, int]]]
+
+
+@dataclass
+class Committed:
+    """What one commit did: the outcomes that counted, events to fire, the report."""
+
+    results: list[SessionResult]
+    accepted: list[TaskOutcome] = field(default_factory=list)
+    finished_tasks: list[FinishedTask] = field(default_factory=list)
+    finished_runs: list[FinishedJob] = field(default_factory=list)
+    sessions: list[SessionRecord] = field(default_factory=list)
+    values: int = 0
+
+
+def _epoch64(seconds: Sequence[int]) -> np.ndarray:
+    return np.asarray(seconds, dtype="int64").astype("datetime64[s]")
+
+
+def _path_name(outcome: TaskOutcome) -> str | None:
+    if outcome.path is None:
+        return None
+    return "main" if outcome.path.priority == 1 else f"backup {outcome.path.priority - 1}"
+
+
+class BatchWriter:
+    """Commits results in batches (see the module docstring); one thread of its own."""
+
+    def __init__(
+        self,
+        store: MeterDataStore,
+        *,
+        batch_size: int = 500,
+        batch_seconds: float = 0.5,
+        on_committed: Callable[[Committed], None] | None = None,
+        notify: Callable[..., None] | None = None,
+        observers: Iterable[AcquisitionObserver] = (),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        queue_limit: int | None = None,
+    ) -> None:
+        self._store = store
+        self._batch_size = batch_size
+        self._batch_seconds = batch_seconds
+        self._on_committed = on_committed
+        self._notify = notify
+        self._observers = list(observers)
+        self._clock = clock
+        self._queue: queue.Queue[SessionResult | None] = queue.Queue(
+            maxsize=queue_limit or 4 * batch_size
+        )
+        self._started: dict[int, tuple[datetime, int]] = {}
+        self._started_lock = threading.Lock()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._pending = 0
+        self._pending_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="meterhub-writer", daemon=True)
+        self._thread.start()
+
+    # -- input ----------------------------------------------------------------------------------
+
+    def put(self, result: SessionResult) -> None:
+        """Queue a session's result (waits while the writer is a full queue behind)."""
+        with self._pending_lock:
+            self._pending += 1
+            self._idle.clear()
+        self._queue.put(result)
+
+    def mark_started(self, task_ids: Iterable[int], attempts: Iterable[int], at: datetime) -> None:
+        """Tasks went into a session: written as ``running`` with the next batch."""
+        with self._started_lock:
+            for task_id, attempt in zip(task_ids, attempts, strict=True):
+                self._started[task_id] = (at, attempt)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until every queued result is committed."""
+        return self._idle.wait(timeout)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Commit what is queued and end the thread."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    # -- the thread -----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            item = self._queue.get()
+            if item is None:
+                break
+            batch = [item]
+            tasks = len(item.tasks)
+            deadline = time.monotonic() + self._batch_seconds
+            while tasks < self._batch_size:
+                left = deadline - time.monotonic()
+                try:
+                    item = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+                tasks += len(item.tasks)
+            self._commit_batch(batch)
+            with self._pending_lock:
+                self._pending -= len(batch)
+                if self._pending == 0:
+                    self._idle.set()
+        with self._pending_lock:
+            self._idle.set()
+
+    def _commit_batch(self, batch: list[SessionResult]) -> None:
+        delay = 0.5
+        while True:
+            try:
+                committed = self._commit(batch)
+                break
+            except DBAPIError as exc:
+                if not _is_transient(exc):
+                    log.exception(_ALONE, len(batch))
+                    for result in batch:
+                        self._commit_alone(result)
+                    return
+                log.warning("database unavailable (%s); trying the batch again in %.1f s",
+                            str(exc.orig or exc).splitlines()[0], delay)  # fmt: skip
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+            except Exception:
+                if len(batch) == 1:
+                    self._commit_alone(batch[0])
+                    return
+                log.exception(_ALONE, len(batch))
+                for result in batch:
+                    self._commit_alone(result)
+                return
+        self._after_commit(committed)
+
+    def _commit_alone(self, result: SessionResult) -> None:
+        try:
+            committed = self._commit([result])
+        except Exception as exc:
+            if isinstance(exc, DBAPIError) and _is_transient(exc):
+                self._commit_batch([result])
+                return
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            log.error("results of meter %s not stored: %s", result.meter_id, reason)
+            for outcome in result.tasks:
+                outcome.data.profiles.clear()
+                outcome.data.register_ids.clear()
+                outcome.data.register_times.clear()
+                outcome.data.register_values.clear()
+                outcome.data.register_status.clear()
+                outcome.data.event_ids.clear()
+                outcome.data.event_times.clear()
+                outcome.data.event_codes.clear()
+                if outcome.state == "succeeded":
+                    outcome.state = "failed"
+                    outcome.error_class = "store"
+                    outcome.error_message = f"the values could not be stored: {reason}"[:2000]
+                outcome.last_read = None
+            committed = self._commit([result])
+        self._after_commit(committed)
+
+    def _commit(self, batch: list[SessionResult]) -> Committed:
+        started = time.monotonic()
+        with self._started_lock:
+            marks = self._started
+            self._started = {}
+        try:
+            committed = self._store.run_unit_of_work(lambda uow: self._work(uow, batch, marks))
+        except BaseException:
+            with self._started_lock:
+                for key, value in marks.items():
+                    self._started.setdefault(key, value)
+            raise
+        committed.results = batch
+        self._last_commit_seconds = time.monotonic() - started
+        return committed
+
+    # -- one transaction ------------------------------------------------------------------------
+
+    def _work(
+        self, uow: UnitOfWork, batch: list[SessionResult], marks: dict[int, tuple[datetime, int]]
+    ) -> Committed:
+        connection: Connection = uow.connection
+        now = self._clock()
+        committed = Committed(batch)
+        outcomes = [outcome for result in batch for outcome in result.tasks]
+        current = self._current_states(connection, [o.ticket.task_id for o in outcomes])
+        accepted = [o for o in outcomes if current.get(o.ticket.task_id) not in TASK_FINAL_STATES]
+        committed.accepted = accepted
+        committed.values = self._store_values(uow, [o for o in accepted if o.state == "succeeded"])
+        session_ids = self._insert_sessions(connection, batch)
+        self._update_tasks(connection, batch, accepted, session_ids, marks, now)
+        counts: dict[int, list[int]] = {}
+        for outcome in accepted:
+            if outcome.final:
+                slot = {"succeeded": 0, "failed": 1, "cancelled": 2}[outcome.state]
+                counts.setdefault(outcome.ticket.run_id, [0, 0, 0])[slot] += 1
+        count_outcomes(connection, {run: (s, f, c) for run, (s, f, c) in counts.items()})
+        committed.finished_runs = finish_runs(connection, counts, now)
+        self._store_state(connection, batch, now)
+        self._store_last_reads(connection, accepted)
+        self._audit(connection, batch, accepted, now)
+        self._time_sync(connection, accepted, now)
+        committed.finished_tasks = [
+            FinishedTask(
+                task_id=o.ticket.task_id,
+                job_id=None,
+                meter_id=o.ticket.meter_id,
+                action=o.ticket.action,
+                status=o.state,
+                attempts=o.attempts,
+                started=o.started,
+                finished=o.finished,
+                path=_path_name(o),
+                error=o.error_message,
+                run_id=o.ticket.run_id,
+            )
+            for o in accepted
+            if o.final
+        ]
+        committed.sessions = self._records(batch, session_ids)
+        return committed
+
+    def _current_states(self, connection: Connection, task_ids: list[int]) -> dict[int, str]:
+        states: dict[int, str] = {}
+        for batch in chunks(task_ids):
+            rows = connection.execute(
+                select(TASKS.c.id, TASKS.c.state).where(TASKS.c.id.in_(batch)).with_for_update()
+            )
+            states.update((int(row[0]), str(row[1])) for row in rows)
+        return states
+
+    def _store_values(self, uow: UnitOfWork, outcomes: list[TaskOutcome]) -> int:
+        stored = 0
+        calls: list[dict[int, ProfileRow]] = []
+        for outcome in outcomes:
+            for row in outcome.data.profiles:
+                for call in calls:
+                    if row.channel_id not in call:
+                        call[row.channel_id] = row
+                        break
+                else:
+                    calls.append({row.channel_id: row})
+        for call in calls:
+            rows = list(call.values())
+            width = max(len(row.values) for row in rows)
+            values = np.zeros((len(rows), width), dtype=np.float64)
+            status = np.zeros((len(rows), width), dtype=np.uint32)
+            present = np.zeros((len(rows), width), dtype=bool)
+            for index, row in enumerate(rows):
+                size = len(row.values)
+                values[index, :size] = row.values
+                status[index, :size] = row.status
+                present[index, :size] = row.present
+            starts = _epoch64([row.start for row in rows])
+            ids = [row.channel_id for row in rows]
+            uow.write_intervals(ids, starts, values, status, present=present)
+            stored += int(present.sum())
+        register_calls: list[_RegisterCall] = []
+        for outcome in outcomes:
+            data = outcome.data
+            for channel, at, value, word in zip(
+                data.register_ids, data.register_times, data.register_values, data.register_status,
+                strict=True,
+            ):  # fmt: skip
+                call = next((c for c in register_calls if (channel, at) not in c[4]), None)
+                if call is None:
+                    call = ([], [], [], [], set())
+                    register_calls.append(call)
+                call[4].add((channel, at))
+                call[0].append(channel)
+                call[1].append(at)
+                call[2].append(value)
+                call[3].append(word)
+        for ids, times, vals, words, _ in register_calls:
+            stamps = _epoch64(times)
+            uow.write_registers(ids, stamps, np.asarray(vals), np.asarray(words, np.uint32))
+            stored += len(ids)
+        event_ids = [c for o in outcomes for c in o.data.event_ids]
+        if event_ids:
+            uow.write_events(
+                event_ids,
+                _epoch64([t for o in outcomes for t in o.data.event_times]),
+                np.asarray([c for o in outcomes for c in o.data.event_codes], dtype=np.int64),
+            )
+            stored += len(event_ids)
+        return stored
+
+    def _insert_sessions(
+        self, connection: Connection, batch: list[SessionResult]
+    ) -> list[list[int]]:
+        rows = []
+        for result in batch:
+            for draft in result.sessions:
+                path = draft.path
+                rows.append(
+                    {
+                        "task_id": draft.task_ids[0] if draft.task_ids else 0,
+                        "meter_id": draft.meter_id,
+                        "attempt": draft.attempt,
+                        "path_id": path.path_id if path else None,
+                        "path_priority": path.priority if path else None,
+                        "device_id": path.device_id if path else None,
+                        "medium": path.medium if path else None,
+                        "pool_key": path.pool if path else None,
+                        "started_at": draft.started,
+                        "finished_at": draft.finished,
+                        "outcome": draft.outcome,
+                        "error_class": draft.error_class,
+                        "error_message": draft.error_message,
+                        "bytes_sent": draft.bytes_sent,
+                        "bytes_received": draft.bytes_received,
+                        "frame_count": draft.frame_count,
+                        "frames_dropped": draft.frames_dropped,
+                        "frames": draft.frames,
+                    }
+                )
+        ids: list[int] = []
+        for part in chunks(rows, 1000):
+            result = connection.execute(
+                insert(SESSIONS).returning(SESSIONS.c.id, sort_by_parameter_order=True), part
+            )
+            ids.extend(int(row[0]) for row in result)
+        per_result: list[list[int]] = []
+        position = 0
+        for result in batch:
+            per_result.append(ids[position : position + len(result.sessions)])
+            position += len(result.sessions)
+        return per_result
+
+    def _update_tasks(
+        self,
+        connection: Connection,
+        batch: list[SessionResult],
+        accepted: list[TaskOutcome],
+        session_ids: list[list[int]],
+        marks: dict[int, tuple[datetime, int]],
+        now: datetime,
+    ) -> None:
+        accepted_ids = {id(outcome) for outcome in accepted}
+        rows = []
+        for result, ids in zip(batch, session_ids, strict=True):
+            for outcome in result.tasks:
+                if id(outcome) not in accepted_ids:
+                    continue
+                path = outcome.path
+                warnings = outcome.warnings
+                details = dict(outcome.details)
+                if warnings:
+                    details["warnings"] = warnings[:50]
+                rows.append(
+                    {
+                        "tid": outcome.ticket.task_id,
+                        "state": outcome.state,
+                        "attempts": outcome.attempts,
+                        "not_before": outcome.not_before,
+                        "started_at": outcome.started,
+                        "finished_at": outcome.finished if outcome.final else None,
+                        "progress": 100 if outcome.final else 0,
+                        "path_priority": path.priority if path else None,
+                        "path_id": path.path_id if path else None,
+                        "device_id": path.device_id if path else None,
+                        "error_class": outcome.error_class,
+                        "error_message": outcome.error_message,
+                        "warnings": len(warnings),
+                        "details": details or None,
+                        "sessions": [ids[i] for i in outcome.sessions if i < len(ids)] or None,
+                    }
+                )
+            for task_id in (o.ticket.task_id for o in result.tasks):
+                marks.pop(task_id, None)
+        if rows:
+            connection.execute(
+                update(TASKS)
+                .where(TASKS.c.id == bindparam("tid"))
+                .values({key: bindparam(key) for key in rows[0] if key != "tid"}),
+                rows,
+            )
+        if marks:
+            connection.execute(
+                update(TASKS)
+                .where(TASKS.c.id == bindparam("tid"), TASKS.c.state.in_(("queued", "retry")))
+                .values(state="running", started_at=bindparam("at"), attempts=bindparam("n")),
+                [{"tid": task_id, "at": at, "n": n} for task_id, (at, n) in marks.items()],
+            )
+
+    def _store_state(
+        self, connection: Connection, batch: list[SessionResult], now: datetime
+    ) -> None:
+        wanted = {(r.meter_id, name): value for r in batch for name, value in r.state.items()}
+        if not wanted:
+            return
+        meter_ids = sorted({meter_id for meter_id, _ in wanted})
+        existing = set()
+        for part in chunks(meter_ids):
+            existing.update(
+                (int(row[0]), str(row[1]))
+                for row in connection.execute(
+                    select(STATES.c.meter_id, STATES.c.name).where(STATES.c.meter_id.in_(part))
+                )
+            )
+        updates = [
+            {"m": m, "n": n, "v": v, "t": now} for (m, n), v in wanted.items() if (m, n) in existing
+        ]
+        inserts = [
+            {"meter_id": m, "name": n, "value": v, "reserved_to": None, "updated_at": now}
+            for (m, n), v in wanted.items()
+            if (m, n) not in existing
+        ]
+        if updates:
+            connection.execute(
+                update(STATES)
+                .where(STATES.c.meter_id == bindparam("m"), STATES.c.name == bindparam("n"))
+                .values(value=bindparam("v"), updated_at=bindparam("t")),
+                updates,
+            )
+        if inserts:
+            connection.execute(insert(STATES), inserts)
+
+    def _store_last_reads(self, connection: Connection, accepted: list[TaskOutcome]) -> None:
+        wanted: dict[tuple[int, str], datetime] = {}
+        for outcome in accepted:
+            if outcome.state == "succeeded" and outcome.last_read is not None:
+                key = (outcome.ticket.meter_id, outcome.ticket.action)
+                if key not in wanted or outcome.last_read > wanted[key]:
+                    wanted[key] = outcome.last_read
+        if not wanted:
+            return
+        existing: dict[tuple[int, str], datetime] = {}
+        for part in chunks(sorted({m for m, _ in wanted})):
+            for row in connection.execute(select(READS).where(READS.c.meter_id.in_(part))):
+                read_to = row.read_to if row.read_to.tzinfo else row.read_to.replace(tzinfo=UTC)
+                existing[(row.meter_id, row.action)] = read_to
+        updates = [
+            {"m": m, "a": a, "r": r}
+            for (m, a), r in wanted.items()
+            if (m, a) in existing and r > existing[(m, a)]
+        ]
+        inserts = [
+            {"meter_id": m, "action": a, "read_to": r}
+            for (m, a), r in wanted.items()
+            if (m, a) not in existing
+        ]
+        if updates:
+            connection.execute(
+                update(READS)
+                .where(READS.c.meter_id == bindparam("m"), READS.c.action == bindparam("a"))
+                .values(read_to=bindparam("r")),
+                updates,
+            )
+        if inserts:
+            connection.execute(insert(READS), inserts)
+        for outcome in accepted:
+            plan_read = outcome.last_read
+            if outcome.state == "succeeded" and plan_read is not None:
+                outcome.details.setdefault("read_to", plan_read.isoformat())
+
+    def _audit(
+        self,
+        connection: Connection,
+        batch: list[SessionResult],
+        accepted: list[TaskOutcome],
+        now: datetime,
+    ) -> None:
+        controls = [o for o in accepted if o.final and o.ticket.action in CONTROL_ACTIONS]
+        if not controls:
+            return
+        users = {
+            int(row[0]): str(row[1])
+            for row in connection.execute(
+                select(RUNS.c.id, RUNS.c.started_by).where(
+                    RUNS.c.id.in_({o.ticket.run_id for o in controls})
+                )
+            )
+        }
+        rows: list[dict[str, Any]] = []
+        for outcome in controls:
+            text = outcome.state if outcome.state == "succeeded" else (
+                f"{outcome.state}: {outcome.error_message or ''}".strip())  # fmt: skip
+            rows.extend(
+                audit_rows(
+                    [(outcome.ticket.task_id, outcome.ticket.meter_id, outcome.ticket.action)],
+                    user=users.get(outcome.ticket.run_id, "acquisition"),
+                    attribute="outcome",
+                    text={outcome.ticket.task_id: f"run {outcome.ticket.run_id}: {text}"[:2000]},
+                    now=now,
+                )
+            )
+        if rows:
+            connection.execute(insert(AUDIT), rows)
+
+    def _time_sync(
+        self, connection: Connection, accepted: list[TaskOutcome], now: datetime
+    ) -> None:
+        changes = [o for o in accepted if o.time_sync is not None and o.final]
+        if not changes:
+            return
+        groups, members = ErrorGroup.__table__, ErrorGroupMember.__table__
+        group_id = connection.execute(
+            select(groups.c.id).where(groups.c.name == TIME_SYNC_GROUP)
+        ).scalar()
+        if group_id is None:
+            group_id = connection.execute(
+                insert(groups).returning(groups.c.id),
+                {"name": TIME_SYNC_GROUP, "kind": "time_sync", "created_at": now},
+            ).scalar_one()
+        present = {
+            int(row[0])
+            for row in connection.execute(
+                select(members.c.meter_id).where(members.c.group_id == group_id)
+            )
+        }
+        added: dict[int, TaskOutcome] = {}
+        removed: set[int] = set()
+        for outcome in changes:
+            meter_id = outcome.ticket.meter_id
+            if outcome.time_sync == "add":
+                added[meter_id] = outcome
+                removed.discard(meter_id)
+            else:
+                removed.add(meter_id)
+                added.pop(meter_id, None)
+        fresh = [
+            {
+                "group_id": group_id,
+                "meter_id": meter_id,
+                "task_id": outcome.ticket.task_id,
+                "error_class": outcome.error_class,
+                "error_message": outcome.error_message,
+                "added_at": now,
+            }
+            for meter_id, outcome in added.items()
+            if meter_id not in present
+        ]
+        if fresh:
+            connection.execute(insert(members), fresh)
+        gone = sorted(removed & present)
+        if gone:
+            connection.execute(
+                delete(members).where(members.c.group_id == group_id, members.c.meter_id.in_(gone))
+            )
+
+    def _records(
+        self, batch: list[SessionResult], session_ids: list[list[int]]
+    ) -> list[SessionRecord]:
+        records = []
+        for result, ids in zip(batch, session_ids, strict=True):
+            plan = result.plan
+            for draft, session_id in zip(result.sessions, ids, strict=True):
+                path = draft.path
+                at = int(draft.started.timestamp())
+                records.append(
+                    SessionRecord(
+                        session_id=session_id,
+                        meter_id=draft.meter_id,
+                        virtual_meter_id=plan.virtual_meter_at(at) if plan is not None else None,
+                        task_ids=draft.task_ids,
+                        attempt=draft.attempt,
+                        path_id=path.path_id if path else None,
+                        path_priority=path.priority if path else None,
+                        device_id=path.device_id if path else None,
+                        medium=path.medium if path else None,
+                        pool=path.pool if path else None,
+                        started=draft.started,
+                        finished=draft.finished,
+                        outcome=draft.outcome,
+                        error_class=draft.error_class,
+                        bytes_sent=draft.bytes_sent,
+                        bytes_received=draft.bytes_received,
+                    )
+                )
+        return records
+
+    # -- after the commit -----------------------------------------------------------------------
+
+    def _after_commit(self, committed: Committed) -> None:
+        if self._on_committed is not None:
+            try:
+                self._on_committed(committed)
+            except Exception:
+                log.exception("the engine failed to take a committed batch")
+        if self._notify is not None:
+            for task in committed.finished_tasks:
+                self._notify("task_finished", task=task)
+            for job in committed.finished_runs:
+                self._notify("job_finished", job=job)
+        if self._observers:
+            report = BatchReport(
+                sessions=tuple(committed.sessions),
+                finished_tasks=tuple(committed.finished_tasks),
+                retried_tasks=tuple(o.ticket.task_id for o in committed.accepted if not o.final),
+                finished_runs=tuple(committed.finished_runs),
+                values_stored=committed.values,
+                committed_at=self._clock(),
+                commit_seconds=getattr(self, "_last_commit_seconds", 0.0),
+            )
+            for observer in self._observers:
+                try:
+                    observer.batch_committed(report)
+                except Exception:
+                    log.exception("acquisition observer %r failed", observer)
+
+
+def _is_transient(error: DBAPIError) -> bool:
+    """Whether the database was unreachable (worth waiting for) rather than refusing data."""
+    if error.connection_invalidated:
+        return True
+    text = str(error.orig or error).lower()
+    return any(
+        word in text
+        for word in ("connection", "server closed", "terminating", "database is locked", "shutdown")
+    )
