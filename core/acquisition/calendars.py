@@ -158,9 +158,10 @@ class Calendar:
     def _instants(self, after: datetime, hint: datetime | None) -> Iterator[datetime]:
         """Occurrences strictly after ``after`` (UTC), in order, exception dates included."""
         elapsed = self._elapsed()
-        rebased = hint is not None and "COUNT=" not in self.rule.upper()
-        base_utc = hint if rebased and hint is not None else self.starts_at
         if elapsed:
+            # Elapsed time has no DST: an occurrence is as good a start as the first one.
+            rebased = hint is not None and "COUNT=" not in self.rule.upper()
+            base_utc = hint if rebased and hint is not None else self.starts_at
             rule = self._rule(base_utc)
             cursor = after.astimezone(UTC).replace(tzinfo=None)
             current = rule.after(cursor, inc=False)
@@ -168,8 +169,10 @@ class Calendar:
                 yield current.replace(tzinfo=UTC)
                 current = rule.after(current, inc=False)
             return
+        # A wall-clock rule is evaluated from its start: an occurrence moved by a DST gap
+        # (02:30 run at 03:30) would shift the wall time of every later one.
         zone = self.zone
-        base_wall = base_utc.astimezone(zone).replace(tzinfo=None)
+        base_wall = self.starts_at.astimezone(zone).replace(tzinfo=None)
         rule = self._rule(base_wall)
         # The wall time just before ``after``: occurrences are compared as instants below.
         cursor = after.astimezone(zone).replace(tzinfo=None) - timedelta(hours=3)
@@ -183,8 +186,9 @@ class Calendar:
     def next_after(self, after: datetime, hint: datetime | None = None) -> datetime | None:
         """The first occurrence strictly after ``after`` not on an exception date, or ``None``.
 
-        ``hint``, an earlier occurrence (the last one the scheduler started), lets the rule be
-        evaluated from there instead of from its start (not for rules with ``COUNT``).
+        ``hint``, an earlier occurrence (the last one the scheduler started), lets an
+        elapsed-time rule be evaluated from there instead of from its start (not with
+        ``COUNT``); wall-clock rules always count from their start.
         """
         after = after.astimezone(UTC)
         zone = self.zone

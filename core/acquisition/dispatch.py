@@ -345,6 +345,8 @@ class LocalDispatcher(Dispatcher):
             tickets = ready[:MAX_SIBLINGS]
             for ticket in tickets:
                 ticket.gone = True
+            for key in {ticket.pool for ticket in tickets}:
+                self._offer(key)
             self._forget_gone(meter_id)
             self._queued -= len(tickets)
             self._busy_meters.add(meter_id)
@@ -436,6 +438,8 @@ class LocalDispatcher(Dispatcher):
                     ticket.gone = True
                     dropped.append(ticket)
             self._queued -= len(dropped)
+            for key in list(self._pools):
+                self._offer(key)
             for claim in self._claims:
                 if any(ticket.run_id == run_id for ticket in claim.tickets):
                     claim.cancelled.set()

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError
 
 from meterhub.acquisition.actions import CONTROL_ACTIONS
@@ -163,7 +163,14 @@ class BatchWriter:
                     break
                 batch.append(item)
                 tasks += len(item.tasks)
-            self._commit_batch(batch)
+            try:
+                self._commit_batch(batch)
+            except Exception:  # the thread must outlive any batch
+                log.exception(
+                    "results of %d sessions were lost; their tasks are queued again when an "
+                    "engine starts",
+                    len(batch),
+                )
             with self._pending_lock:
                 self._pending -= len(batch)
                 if self._pending == 0:
@@ -230,10 +237,11 @@ class BatchWriter:
             self._started = {}
         try:
             committed = self._store.run_unit_of_work(lambda uow: self._work(uow, batch, marks))
-        except BaseException:
-            with self._started_lock:
-                for key, value in marks.items():
-                    self._started.setdefault(key, value)
+        except DBAPIError as exc:
+            if _is_transient(exc):  # the marks go with the next attempt
+                with self._started_lock:
+                    for key, value in marks.items():
+                        self._started.setdefault(key, value)
             raise
         committed.results = batch
         self._last_commit_seconds = time.monotonic() - started
@@ -248,12 +256,12 @@ class BatchWriter:
         now = self._clock()
         committed = Committed(batch)
         outcomes = [outcome for result in batch for outcome in result.tasks]
-        current = self._current_states(connection, [o.ticket.task_id for o in outcomes])
+        current, earlier = self._current_states(connection, [o.ticket.task_id for o in outcomes])
         accepted = [o for o in outcomes if current.get(o.ticket.task_id) not in TASK_FINAL_STATES]
         committed.accepted = accepted
         committed.values = self._store_values(uow, [o for o in accepted if o.state == "succeeded"])
         session_ids = self._insert_sessions(connection, batch)
-        self._update_tasks(connection, batch, accepted, session_ids, marks, now)
+        self._update_tasks(connection, batch, accepted, session_ids, earlier, marks, now)
         counts: dict[int, list[int]] = {}
         for outcome in accepted:
             if outcome.final:
@@ -285,14 +293,23 @@ class BatchWriter:
         committed.sessions = self._records(batch, session_ids)
         return committed
 
-    def _current_states(self, connection: Connection, task_ids: list[int]) -> dict[int, str]:
+    def _current_states(
+        self, connection: Connection, task_ids: list[int]
+    ) -> tuple[dict[int, str], dict[int, list[int]]]:
+        """The tasks' states as stored (a user may have cancelled them) and their sessions."""
         states: dict[int, str] = {}
+        sessions: dict[int, list[int]] = {}
         for batch in chunks(task_ids):
             rows = connection.execute(
-                select(TASKS.c.id, TASKS.c.state).where(TASKS.c.id.in_(batch)).with_for_update()
+                select(TASKS.c.id, TASKS.c.state, TASKS.c.sessions)
+                .where(TASKS.c.id.in_(batch))
+                .with_for_update()
             )
-            states.update((int(row[0]), str(row[1])) for row in rows)
-        return states
+            for task_id, state, earlier in rows:
+                states[int(task_id)] = str(state)
+                if earlier:
+                    sessions[int(task_id)] = [int(i) for i in earlier]
+        return states, sessions
 
     def _store_values(self, uow: UnitOfWork, outcomes: list[TaskOutcome]) -> int:
         stored = 0
@@ -398,6 +415,7 @@ class BatchWriter:
         batch: list[SessionResult],
         accepted: list[TaskOutcome],
         session_ids: list[list[int]],
+        earlier: dict[int, list[int]],
         marks: dict[int, tuple[datetime, int]],
         now: datetime,
     ) -> None:
@@ -428,7 +446,9 @@ class BatchWriter:
                         "error_message": outcome.error_message,
                         "warnings": len(warnings),
                         "details": details or None,
-                        "sessions": [ids[i] for i in outcome.sessions if i < len(ids)] or None,
+                        "sessions": earlier.get(outcome.ticket.task_id, [])
+                        + [ids[i] for i in outcome.sessions if i < len(ids)]
+                        or None,
                     }
                 )
             for task_id in (o.ticket.task_id for o in result.tasks):
@@ -443,7 +463,10 @@ class BatchWriter:
         if marks:
             connection.execute(
                 update(TASKS)
-                .where(TASKS.c.id == bindparam("tid"), TASKS.c.state.in_(("queued", "retry")))
+                .where(
+                    TASKS.c.id == bindparam("tid"),
+                    or_(TASKS.c.state == "queued", TASKS.c.state == "retry"),
+                )
                 .values(state="running", started_at=bindparam("at"), attempts=bindparam("n")),
                 [{"tid": task_id, "at": at, "n": n} for task_id, (at, n) in marks.items()],
             )

@@ -40,7 +40,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -49,11 +49,14 @@ from meterhub import hookimpl
 from meterhub.errors import InvalidValue
 from meterhub.extensions.driver import (
     Action,
+    BillingPeriod,
+    BillingValues,
     Driver,
     DriverConnection,
     DriverInfo,
     EventLog,
     LinkLost,
+    LoadLimit,
     LoadProfile,
     ProfileChannel,
     Quality,
@@ -189,7 +192,7 @@ class SimulatedConnection(DriverConnection):
             VOLTAGE_L1: (meter.voltage(at), "V", -1),
             CURRENT_L1: (meter.current(at), "A", -2),
             SERIAL_NUMBER: (meter.serial, None, 0),
-            FIRMWARE_VERSION: (FIRMWARE, None, 0),
+            FIRMWARE_VERSION: (self._driver.setting(meter.serial, "firmware", FIRMWARE), None, 0),
             CLOCK: (self._meter_time(at), None, 0),
             DISCONNECT_CONTROL: (int(self._driver.supply_connected(meter.serial)), None, 0),
         }
@@ -271,6 +274,66 @@ class SimulatedConnection(DriverConnection):
         self._driver._set_supply(self.meter.serial, connected=True)
         return Quality.VALID
 
+    def read_billing(
+        self, start: datetime, end: datetime, period: BillingPeriod = BillingPeriod.MONTHLY
+    ) -> BillingValues:
+        """The import and reactive registers at the period ends (UTC midnights; monthly: the
+        first of the month) in ``[start, end]`` up to now."""
+        first, last = unix_seconds("start", start), unix_seconds("end", end)
+        now = self._step()
+        day = 86_400
+        found = [
+            at
+            for at in range(-(-first // day) * day, min(last, now) + 1, day)
+            if period is BillingPeriod.DAILY or utc_at(at).day == 1
+        ]
+        readings = []
+        for at in found:
+            stamp = utc_at(at)
+            readings.append(Reading(ACTIVE_ENERGY, self.meter.active_energy(at), "Wh", 0, stamp))
+            readings.append(
+                Reading(REACTIVE_ENERGY, self.meter.reactive_energy(at), "varh", 0, stamp)
+            )
+        return BillingValues(period, tuple(readings))
+
+    def read_load_limit(self) -> LoadLimit:
+        """The simulated limiter (W): normal and emergency threshold, the normal one active."""
+        self._step()
+        normal, emergency = self._driver.load_limit(self.meter.serial)
+        return LoadLimit(normal=normal, emergency=emergency, active=normal, unit="W")
+
+    def set_load_limit(self, normal: float, emergency: float | None = None) -> Quality:
+        """Set the limiter's thresholds (W)."""
+        self._step()
+        self._driver._set(self.meter.serial, "limit", (normal, emergency))
+        return Quality.VALID
+
+    def set_relay(self, relay: int, closed: bool) -> Quality:
+        """Switch auxiliary relay ``relay`` (1..4 exist)."""
+        self._step()
+        if not 1 <= relay <= 4:
+            return Quality.NOT_AVAILABLE
+        self._driver._set(self.meter.serial, f"relay{relay}", closed)
+        return Quality.VALID
+
+    def upload_tariff(self, calendar: Mapping[str, Any]) -> Quality:
+        """Keep the time-of-use calendar (any JSON object with a ``name``)."""
+        self._step()
+        if not isinstance(calendar, Mapping) or not calendar.get("name"):
+            return Quality.INVALID
+        self._driver._set(self.meter.serial, "tariff", dict(calendar))
+        return Quality.VALID
+
+    def upgrade_firmware(self, image: bytes, version: str) -> Quality:
+        """Take the image (one round trip per 1 KiB block); the firmware register reads
+        ``version`` afterwards."""
+        self._step()
+        if not image:
+            return Quality.INVALID
+        self._wait((len(image) + 1023) // 1024)
+        self._driver._set(self.meter.serial, "firmware", version)
+        return Quality.VALID
+
     def close(self) -> None:
         """End the session (also ends a wait for a reply, from another thread)."""
         self._closed = True
@@ -294,6 +357,21 @@ class SimulatedDriver(Driver):
         self._meters: dict[str, SimulatedMeter] = {}
         self._clock_offsets: dict[str, int] = {}
         self._disconnected: set[str] = set()
+        self._settings: dict[tuple[str, str], Any] = {}
+
+    def setting(self, serial: str, name: str, default: Any = None) -> Any:
+        """What a session set on the meter (``firmware``, ``tariff``, ``limit``, ``relay1``...)."""
+        with self._lock:
+            return self._settings.get((serial, name), default)
+
+    def load_limit(self, serial: str) -> tuple[float, float | None]:
+        """The limiter thresholds (W): 10 kW normal, 15 kW emergency until set."""
+        limit: tuple[float, float | None] = self.setting(serial, "limit", (10_000.0, 15_000.0))
+        return limit
+
+    def _set(self, serial: str, name: str, value: Any) -> None:
+        with self._lock:
+            self._settings[(serial, name)] = value
 
     @classmethod
     def info(cls) -> DriverInfo:
@@ -311,6 +389,12 @@ class SimulatedDriver(Driver):
                     Action.SET_CLOCK,
                     Action.DISCONNECT_SUPPLY,
                     Action.RECONNECT_SUPPLY,
+                    Action.READ_BILLING,
+                    Action.READ_LOAD_LIMIT,
+                    Action.SET_LOAD_LIMIT,
+                    Action.SET_RELAY,
+                    Action.UPLOAD_TARIFF,
+                    Action.UPGRADE_FIRMWARE,
                 }
             ),
             address_syntax="the meter serial number: 1..64 characters without spaces (SIM-0001)",

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from meterhub import hookimpl
@@ -22,6 +22,7 @@ from meterhub.inventory import devices, groups, meters
 from meterhub.inventory.elements import create_element
 from meterhub.inventory.metering import add_channel, create_metering_point, create_virtual_meter
 from meterhub.inventory.templates import create_template
+from meterhub.model.templates import Template
 from meterhub.runtime import Runtime, build_runtime
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -111,10 +112,8 @@ def make_fleet(runtime: Runtime) -> Callable[..., Fleet]:
         fleet = Fleet()
         number = next(counter)
         with transaction(runtime.sessions, user="tester") as session:
-            try:
+            if session.scalars(select(Template).where(Template.name == "Site")).first() is None:
                 create_template(session, "Site")
-            except Exception:
-                session.rollback()
             element = create_element(session, template="Site", name=f"site {number}")
             meter_group = groups.create_group(session, name=group) if group else None
             drivers = runtime.plugins.drivers()
