@@ -156,6 +156,7 @@ class AcquisitionEngine:
         self._last_lease = 0.0
         self._last_pools = 0.0
         self._last_prune = 0.0
+        self._poll_lock = threading.Lock()
         self.started = False
 
     # -- helpers --------------------------------------------------------------------------------
@@ -234,13 +235,13 @@ class AcquisitionEngine:
             )
             thread.start()
             self._threads.append(thread)
+        self.started = True
+        self.poll()
         coordinator = threading.Thread(
             target=self._coordinate, name="meterhub-scheduler", daemon=True
         )
         coordinator.start()
         self._threads.append(coordinator)
-        self.started = True
-        self.poll()
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -348,6 +349,10 @@ class AcquisitionEngine:
 
     def poll(self) -> None:
         """One round of the coordinator (the thread calls it; tests may too)."""
+        with self._poll_lock:
+            self._poll()
+
+    def _poll(self) -> None:
         now = self._clock()
         tick = time.monotonic()
         if self.options.lease and tick - self._last_lease >= LEASE_RENEW:
@@ -446,10 +451,14 @@ class AcquisitionEngine:
             query = query.where(RUNS.c.id.in_(sorted(only)))
         with self._db.connect() as connection:
             waiting = [int(row[0]) for row in connection.execute(query)]
+        tickets: list[Ticket] = []
         for run_id in waiting:
-            self._adopt(run_id, now)
+            tickets.extend(self._adopt(run_id, now))
+        # all at once: the dispatch order decides (a quick job created with others goes first)
+        self.dispatcher.submit(tickets)
 
-    def _adopt(self, run_id: int, now: datetime) -> None:
+    def _adopt(self, run_id: int, now: datetime) -> list[Ticket]:
+        """Take a queued run; return its tickets (to submit)."""
         with self._db.begin() as connection:
             taken = connection.execute(
                 update(RUNS)
@@ -457,7 +466,7 @@ class AcquisitionEngine:
                 .values(status="running", owner=self.name[:200], started_at=now)
             ).rowcount
             if not taken:
-                return
+                return []
             run = connection.execute(select(RUNS).where(RUNS.c.id == run_id)).one()
             rows = connection.execute(
                 select(
@@ -497,11 +506,11 @@ class AcquisitionEngine:
             )
             for row in rows
         ]
-        self.dispatcher.submit(tickets)
         if not tickets:
             with self._db.begin() as connection:
                 events = finish_runs(connection, [run_id], now)
             self._fire(events)
+        return tickets
 
     def _end_runs(self, now: datetime) -> None:
         """Cancellations and closed windows of the runs this engine owns."""

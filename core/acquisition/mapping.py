@@ -6,7 +6,8 @@ interval belongs to the virtual meter served at its start, a register reading or
 its timestamp. A profile column goes to the profile channel with its OBIS code and interval; a
 register reading to the register channel with its OBIS code; an event to the event channel
 named by its log's OBIS code. Raw values are rescaled from the meter's scaler to the channel's
-(``value × 10^(meter scaler − channel scaler)``).
+(``value × 10^(meter scaler − channel scaler)``) and converted to the channel's unit when the
+meter sends another unit of the same quantity (kWh into a Wh channel; the store's units table).
 
 What cannot be stored is **reported**, never dropped silently: every function appends a line
 to ``warnings`` (an OBIS code with no channel, values outside any assignment, a unit that is not
@@ -22,7 +23,9 @@ import numpy as np
 
 from meterhub.acquisition.plans import ChannelRef, MeterPlan
 from meterhub.acquisition.results import ProfileRow, StoreData
+from meterhub.errors import InvalidValue
 from meterhub.extensions.driver import LoadProfile, MeterEvent, Quality, Reading
+from meterhub.timeseries.normalization import UnitTable
 
 __all__ = ["map_events", "map_profile", "map_readings"]
 
@@ -33,8 +36,17 @@ def _factor(source_scaler: int, channel: ChannelRef) -> float:
     return 10.0 ** (source_scaler - channel.scaler)
 
 
-def _unit_mismatch(unit: str | None, channel: ChannelRef) -> bool:
-    return bool(unit and channel.unit and unit != channel.unit)
+_UNITS = UnitTable()
+
+
+def _unit_factor(unit: str | None, channel: ChannelRef) -> float | None:
+    """The factor from the meter's unit to the channel's; ``None`` when they do not convert."""
+    if not unit or not channel.unit or unit == channel.unit:
+        return 1.0
+    try:
+        return float(_UNITS.conversion(unit, channel.unit))
+    except InvalidValue:
+        return None
 
 
 def map_profile(
@@ -82,13 +94,16 @@ def map_profile(
                     "that interval"
                 )
                 continue
-            if _unit_mismatch(column.unit, channel):
+            unit_factor = _unit_factor(column.unit, channel)
+            if unit_factor is None:
                 warnings.append(
                     f"{column.obis}: the meter sends {column.unit}, channel {channel.channel_id} "
                     f"is in {channel.unit}; {int(mask.sum())} values not stored"
                 )
                 continue
-            row = _profile_row(channel, starts, column.values, column.status, mask, column.scaler)
+            row = _profile_row(
+                channel, starts, column.values, column.status, mask, column.scaler, unit_factor
+            )
             if row is None:
                 continue
             off_grid = int((mask & (starts % interval != 0)).sum())
@@ -115,6 +130,7 @@ def _profile_row(
     status: np.ndarray,
     mask: np.ndarray,
     scaler: int,
+    unit_factor: float = 1.0,
 ) -> ProfileRow | None:
     interval = channel.interval_minutes * 60
     keep = mask & (starts % interval == 0) & ~np.isnan(values)
@@ -127,7 +143,7 @@ def _profile_row(
     row_values = np.zeros(width, dtype=np.float64)
     row_status = np.zeros(width, dtype=np.uint32)
     present = np.zeros(width, dtype=bool)
-    factor = _factor(scaler, channel)
+    factor = _factor(scaler, channel) * unit_factor
     row_values[slots] = values[keep] * factor if factor != 1.0 else values[keep]
     row_status[slots] = status[keep]
     present[slots] = True
@@ -155,7 +171,8 @@ def map_readings(
                 f"virtual meter that meter {plan.serial} served at {reading.timestamp.isoformat()}"
             )
             continue
-        if _unit_mismatch(reading.unit, channel):
+        unit_factor = _unit_factor(reading.unit, channel)
+        if unit_factor is None:
             warnings.append(
                 f"{reading.obis}: the meter sends {reading.unit}, the channel is in "
                 f"{channel.unit}; not stored"
@@ -166,7 +183,7 @@ def map_readings(
         seen.add((channel.channel_id, at))
         data.register_ids.append(channel.channel_id)
         data.register_times.append(at)
-        data.register_values.append(float(value) * _factor(reading.scaler, channel))
+        data.register_values.append(float(value) * _factor(reading.scaler, channel) * unit_factor)
         data.register_status.append(0)
         stored += 1
     return stored
