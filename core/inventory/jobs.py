@@ -357,8 +357,11 @@ def cancel_run(
     return events
 
 
-def cancel_job(session: Session, job: Job | int | str, *, user: str) -> list[int]:
-    """Cancel every run of ``job`` that has not ended; returns their ids."""
+def cancel_job(
+    session: Session, job: Job | int | str, *, user: str
+) -> tuple[list[int], list[FinishedJob]]:
+    """Cancel every run of ``job`` that has not ended; returns their ids and the
+    ``job_finished`` events to fire after the commit."""
     job = find_job(session, job)
     runs = list(
         session.scalars(
@@ -367,9 +370,10 @@ def cancel_job(session: Session, job: Job | int | str, *, user: str) -> list[int
             )
         )
     )
+    events: list[FinishedJob] = []
     for run_id in runs:
-        cancel_run(session, run_id, user=user)
-    return runs
+        events.extend(cancel_run(session, run_id, user=user))
+    return runs, events
 
 
 def rerun_error_group(

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from script_fixtures import cli_env, meterhub  # noqa: F401 - fixtures are found by name
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
