@@ -206,6 +206,8 @@ def _parameters(spec: ActionSpec, raw: object, field: str) -> Any:
 
 def parse_action(entry: object, field: str = "action") -> JobAction:
     """One action: a name (``"read_clock"``) or ``{"action": name, "parameters": {...}}``."""
+    name: object
+    raw: object
     if isinstance(entry, str):
         name, raw = entry, None
     elif isinstance(entry, Mapping):

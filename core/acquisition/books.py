@@ -24,6 +24,7 @@ from sqlalchemy import Engine, select
 from meterhub.acquisition.actions import stored_parameters
 from meterhub.acquisition.counters import reserve_counters
 from meterhub.acquisition.plans import MeterPlan, PoolTable, load_plans
+from meterhub.acquisition.tables import table_of as _table
 from meterhub.model.jobs import Job, JobRun
 
 __all__ = ["PlanCache", "RunBook", "RunInfo"]
@@ -81,7 +82,7 @@ class RunBook:
 
     def load(self, run_ids: Iterable[int]) -> None:
         """Load (or reload) runs."""
-        runs, jobs = JobRun.__table__, Job.__table__
+        runs, jobs = _table(JobRun), _table(Job)
         wanted = sorted(set(run_ids))
         if not wanted:
             return

@@ -23,11 +23,12 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, update
 
 from meterhub.acquisition.plans import MeterPlan
+from meterhub.acquisition.tables import table_of as _table
 from meterhub.model.sessionstate import SessionState
 
 __all__ = ["counter_start", "ensure_counters", "reserve_counters"]
 
-_TABLE = SessionState.__table__
+_TABLE = _table(SessionState)
 
 
 def counter_start(plan: MeterPlan, name: str, default: int) -> int:

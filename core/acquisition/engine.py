@@ -46,6 +46,7 @@ from meterhub.acquisition.plans import PoolTable, load_pools
 from meterhub.acquisition.results import SessionResult, TaskOutcome
 from meterhub.acquisition.runs import RUNS, TASKS, RunPolicy, cancel_waiting, finish_runs, start_run
 from meterhub.acquisition.session import SessionExecutor
+from meterhub.acquisition.tables import table_of as _table
 from meterhub.acquisition.watchdog import Watchdog
 from meterhub.acquisition.writer import BatchWriter, Committed
 from meterhub.credentials import CredentialCipher, CredentialError
@@ -186,7 +187,7 @@ class AcquisitionEngine:
     def _firmware(self, image_id: int) -> tuple[bytes, str, str]:
         cached = self._firmware_cache.get(image_id)
         if cached is None:
-            table = FirmwareImage.__table__
+            table = _table(FirmwareImage)
             with self._db.connect() as connection:
                 row = connection.execute(
                     select(table.c.content, table.c.version, table.c.sha256).where(
@@ -394,7 +395,7 @@ class AcquisitionEngine:
         log.info("runs %s were left running by a stopped engine; queued again", orphans)
 
     def _start_due_jobs(self, now: datetime) -> None:
-        jobs = Job.__table__
+        jobs = _table(Job)
         with self._db.begin() as connection:
             due = [
                 int(row[0])
@@ -437,7 +438,7 @@ class AcquisitionEngine:
                 window_end=window_end,
             )
         following = calendar.next_after(max(now, occurrence), hint=occurrence)
-        jobs = Job.__table__
+        jobs = _table(Job)
         connection.execute(
             update(jobs)
             .where(jobs.c.id == job.id, jobs.c.next_run_at == occurrence)
@@ -553,7 +554,7 @@ class AcquisitionEngine:
         """Clear frame traces older than the retention (the session records stay)."""
         now = now or self._clock()
         horizon = now - timedelta(days=self.runtime.settings.trace_retention_days)
-        table = SessionLog.__table__
+        table = _table(SessionLog)
         with self._db.begin() as connection:
             result = connection.execute(
                 update(table)

@@ -16,12 +16,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from meterhub.acquisition.tables import table_of as _table
 from meterhub.errors import MeterHubError
 from meterhub.model.sessionstate import EngineLease
 
 __all__ = ["EngineBusy", "holder_name", "lease_holder", "release_lease", "take_lease"]
 
-_TABLE = EngineLease.__table__
+_TABLE = _table(EngineLease)
 
 
 class EngineBusy(MeterHubError):

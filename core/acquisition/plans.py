@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from meterhub.acquisition.tables import table_of as _table
 from meterhub.inventory.common import chunks
 from meterhub.model.devices import CommunicationDevice, CommunicationPath
 from meterhub.model.lines import LinePool, PoolDevice
@@ -151,8 +152,8 @@ class PoolTable:
 
 def load_pools(connection: Connection, default_capacity: int) -> PoolTable:
     """The line pools and device memberships in the database."""
-    pools = LinePool.__table__
-    members = PoolDevice.__table__
+    pools = _table(LinePool)
+    members = _table(PoolDevice)
     table = PoolTable(default_capacity)
     names = {}
     for pool_id, name, capacity in connection.execute(
@@ -201,8 +202,8 @@ def main_pools(
     connection: Connection, meter_ids: Iterable[int], pools: PoolTable
 ) -> dict[int, str]:
     """The pool of each meter's main path (``default`` for a meter without paths)."""
-    paths = CommunicationPath.__table__
-    devices = CommunicationDevice.__table__
+    paths = _table(CommunicationPath)
+    devices = _table(CommunicationDevice)
     found: dict[int, tuple[int, str]] = {}
     wanted = list(meter_ids)
     for batch in chunks(wanted):
@@ -223,13 +224,13 @@ def load_plans(
     """Plans of the meters ``meter_ids`` that exist (missing ids are left out)."""
     wanted = sorted(set(meter_ids))
     plans: dict[int, MeterPlan] = {}
-    meters = Meter.__table__
-    paths = CommunicationPath.__table__
-    devices = CommunicationDevice.__table__
-    assignments = MeterAssignment.__table__
-    channels = Channel.__table__
-    states = SessionState.__table__
-    reads = LastRead.__table__
+    meters = _table(Meter)
+    paths = _table(CommunicationPath)
+    devices = _table(CommunicationDevice)
+    assignments = _table(MeterAssignment)
+    channels = _table(Channel)
+    states = _table(SessionState)
+    reads = _table(LastRead)
     for batch in chunks(wanted):
         for row in connection.execute(select(meters).where(meters.c.id.in_(batch))):
             plans[row.id] = MeterPlan(

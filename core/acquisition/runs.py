@@ -25,6 +25,7 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, u
 
 from meterhub.acquisition.actions import CONTROL_ACTIONS
 from meterhub.acquisition.plans import PoolTable, main_pools
+from meterhub.acquisition.tables import table_of as _table
 from meterhub.extensions.events import FinishedJob
 from meterhub.inventory.common import chunks
 from meterhub.model.audit import AuditLog
@@ -43,9 +44,9 @@ __all__ = [
     "start_run",
 ]
 
-RUNS = JobRun.__table__
-TASKS = Task.__table__
-AUDIT = AuditLog.__table__
+RUNS = _table(JobRun)
+TASKS = _table(Task)
+AUDIT = _table(AuditLog)
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def resolve_targets(connection: Connection, targets: Mapping[str, Any], now: dat
     meter_ids: set[int] = set(int(i) for i in targets.get("meters", ()))
     groups = [int(i) for i in targets.get("groups", ())]
     error_groups = [int(i) for i in targets.get("error_groups", ())]
-    members, assignments = MeterGroupMember.__table__, MeterAssignment.__table__
+    members, assignments = _table(MeterGroupMember), _table(MeterAssignment)
     for batch in chunks(groups):
         rows = connection.execute(
             select(assignments.c.meter_id)
@@ -79,13 +80,13 @@ def resolve_targets(connection: Connection, targets: Mapping[str, Any], now: dat
             )
         )
         meter_ids.update(int(row[0]) for row in rows)
-    error_members = ErrorGroupMember.__table__
+    error_members = _table(ErrorGroupMember)
     for batch in chunks(error_groups):
         rows = connection.execute(
             select(error_members.c.meter_id).where(error_members.c.group_id.in_(batch))
         )
         meter_ids.update(int(row[0]) for row in rows)
-    meters = Meter.__table__
+    meters = _table(Meter)
     enabled: list[int] = []
     for batch in chunks(sorted(meter_ids)):
         rows = connection.execute(
@@ -243,7 +244,7 @@ def _status(row: Any) -> str:
 
 def finish_runs(connection: Connection, run_ids: Iterable[int], now: datetime) -> list[FinishedJob]:
     """End the runs of ``run_ids`` whose tasks have all ended; return their events."""
-    jobs = Job.__table__
+    jobs = _table(Job)
     done = RUNS.c.tasks_succeeded + RUNS.c.tasks_failed + RUNS.c.tasks_cancelled
     finished: list[FinishedJob] = []
     for batch in chunks(sorted(set(run_ids))):
@@ -286,7 +287,7 @@ def finish_runs(connection: Connection, run_ids: Iterable[int], now: datetime) -
 
 def _error_group(connection: Connection, run: Any, now: datetime) -> int | None:
     """The error group of the run's failed meters (created automatically)."""
-    groups, members = ErrorGroup.__table__, ErrorGroupMember.__table__
+    groups, members = _table(ErrorGroup), _table(ErrorGroupMember)
     failed = connection.execute(
         select(TASKS.c.meter_id, func.max(TASKS.c.id), func.max(TASKS.c.error_class),
                func.max(TASKS.c.error_message))

@@ -345,10 +345,10 @@ class SessionExecutor:
             error = ("internal", _message(exc))
         finally:
             self._watchdog.cancel(handle)
-            connection = attempt.connection
-            if connection is not None:
-                connection.close()
-                self._keep_state(plan, connection, result)
+            opened = attempt.connection
+            if opened is not None:
+                opened.close()
+                self._keep_state(plan, opened, result)
             if attempt.medium is not None:
                 attempt.medium.close()
         if error is not None and link_lost is False and error[0] != "cancelled":

@@ -40,6 +40,7 @@ from meterhub.acquisition.actions import CONTROL_ACTIONS
 from meterhub.acquisition.observers import AcquisitionObserver, BatchReport, SessionRecord
 from meterhub.acquisition.results import ProfileRow, SessionResult, TaskOutcome
 from meterhub.acquisition.runs import AUDIT, RUNS, TASKS, audit_rows, count_outcomes, finish_runs
+from meterhub.acquisition.tables import table_of as _table
 from meterhub.extensions.events import FinishedJob, FinishedTask
 from meterhub.inventory.common import chunks
 from meterhub.model.errorgroups import TIME_SYNC_GROUP, ErrorGroup, ErrorGroupMember
@@ -51,9 +52,9 @@ __all__ = ["BatchWriter", "Committed"]
 
 log = logging.getLogger(__name__)
 
-SESSIONS = SessionLog.__table__
-STATES = SessionState.__table__
-READS = LastRead.__table__
+SESSIONS = _table(SessionLog)
+STATES = _table(SessionState)
+READS = _table(LastRead)
 
 _ALONE = "a batch of %d sessions cannot be stored; storing them one by one"
 
@@ -344,15 +345,15 @@ class BatchWriter:
                 data.register_ids, data.register_times, data.register_values, data.register_status,
                 strict=True,
             ):  # fmt: skip
-                call = next((c for c in register_calls if (channel, at) not in c[4]), None)
-                if call is None:
-                    call = ([], [], [], [], set())
-                    register_calls.append(call)
-                call[4].add((channel, at))
-                call[0].append(channel)
-                call[1].append(at)
-                call[2].append(value)
-                call[3].append(word)
+                found = next((c for c in register_calls if (channel, at) not in c[4]), None)
+                if found is None:
+                    found = ([], [], [], [], set())
+                    register_calls.append(found)
+                found[4].add((channel, at))
+                found[0].append(channel)
+                found[1].append(at)
+                found[2].append(value)
+                found[3].append(word)
         for ids, times, vals, words, _ in register_calls:
             stamps = _epoch64(times)
             uow.write_registers(ids, stamps, np.asarray(vals), np.asarray(words, np.uint32))
@@ -398,10 +399,10 @@ class BatchWriter:
                 )
         ids: list[int] = []
         for part in chunks(rows, 1000):
-            result = connection.execute(
+            inserted = connection.execute(
                 insert(SESSIONS).returning(SESSIONS.c.id, sort_by_parameter_order=True), part
             )
-            ids.extend(int(row[0]) for row in result)
+            ids.extend(int(row[0]) for row in inserted)
         per_result: list[list[int]] = []
         position = 0
         for result in batch:
@@ -478,7 +479,7 @@ class BatchWriter:
         if not wanted:
             return
         meter_ids = sorted({meter_id for meter_id, _ in wanted})
-        existing = set()
+        existing: set[tuple[int, str]] = set()
         for part in chunks(meter_ids):
             existing.update(
                 (int(row[0]), str(row[1]))
@@ -582,7 +583,7 @@ class BatchWriter:
         changes = [o for o in accepted if o.time_sync is not None and o.final]
         if not changes:
             return
-        groups, members = ErrorGroup.__table__, ErrorGroupMember.__table__
+        groups, members = _table(ErrorGroup), _table(ErrorGroupMember)
         group_id = connection.execute(
             select(groups.c.id).where(groups.c.name == TIME_SYNC_GROUP)
         ).scalar()

@@ -27,6 +27,7 @@ from meterhub.acquisition.actions import FirmwareParameters, JobAction, parse_ac
 from meterhub.acquisition.calendars import Calendar, check_time_zone
 from meterhub.acquisition.plans import load_pools
 from meterhub.acquisition.runs import RunPolicy, cancel_waiting, finish_runs, start_run
+from meterhub.acquisition.tables import table_of as _table
 from meterhub.errors import Conflict, InvalidValue, NotFound
 from meterhub.extensions.driver import Driver
 from meterhub.extensions.events import FinishedJob
@@ -91,6 +92,7 @@ def _find_named(
         return int(ref.id)
     if isinstance(ref, bool) or not isinstance(ref, int | str):
         raise InvalidValue(field, f"name a {what} by id or name, not {ref!r}")
+    found: Any
     if isinstance(ref, int):
         found = session.get(kind, ref)
         if found is None:
@@ -349,7 +351,7 @@ def cancel_run(
         raise InvalidValue("run", f"run {run.id} has already ended ({run.status})")
     now = _now(now)
     connection = session.connection()
-    table = JobRun.__table__
+    table = _table(JobRun)
     connection.execute(update(table).where(table.c.id == run.id).values(cancel_requested=True))
     cancel_waiting(connection, run.id, now, message=f"cancelled by {user}")
     events = finish_runs(connection, [run.id], now)

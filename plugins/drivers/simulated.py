@@ -308,14 +308,6 @@ class SimulatedConnection(DriverConnection):
         self._driver._set(self.meter.serial, "limit", (normal, emergency))
         return Quality.VALID
 
-    def set_relay(self, relay: int, closed: bool) -> Quality:
-        """Switch auxiliary relay ``relay`` (1..4 exist)."""
-        self._step()
-        if not 1 <= relay <= 4:
-            return Quality.NOT_AVAILABLE
-        self._driver._set(self.meter.serial, f"relay{relay}", closed)
-        return Quality.VALID
-
     def upload_tariff(self, calendar: Mapping[str, Any]) -> Quality:
         """Keep the time-of-use calendar (any JSON object with a ``name``)."""
         self._step()
@@ -392,7 +384,6 @@ class SimulatedDriver(Driver):
                     Action.READ_BILLING,
                     Action.READ_LOAD_LIMIT,
                     Action.SET_LOAD_LIMIT,
-                    Action.SET_RELAY,
                     Action.UPLOAD_TARIFF,
                     Action.UPGRADE_FIRMWARE,
                 }

@@ -94,11 +94,12 @@ class SimulatedMeter:
         """:meth:`_energy_ws` for an array of Unix seconds (the same integers, no loop)."""
         weeks, rest = np.divmod(np.asarray(at, dtype=np.int64) - _WEEK_ORIGIN, _WEEK)
         hour, second = np.divmod(rest, _HOUR)
-        return (
+        energy: npt.NDArray[np.int64] = (
             weeks * self._cumulative_array[-1]
             + self._cumulative_array[hour]
             + self._hourly_array[hour] * second
         )
+        return energy
 
     def registers_at(self, at: npt.NDArray[np.int64]) -> dict[str, npt.NDArray[np.int64]]:
         """The energy registers at an array of Unix seconds: ``active`` (+A, Wh), ``reactive``
