@@ -158,6 +158,7 @@ class AcquisitionEngine:
         self._last_pools = 0.0
         self._last_prune = 0.0
         self._poll_lock = threading.Lock()
+        self._wake = threading.Event()
         self.started = False
 
     # -- helpers --------------------------------------------------------------------------------
@@ -251,6 +252,7 @@ class AcquisitionEngine:
         if not self.started:
             return
         self._stopping.set()
+        self._wake.set()
         self.dispatcher.close()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
@@ -342,11 +344,20 @@ class AcquisitionEngine:
     # -- the coordinator ----------------------------------------------------------------------
 
     def _coordinate(self) -> None:
-        while not self._stopping.wait(self.options.poll_seconds):
+        while not self._stopping.is_set():
+            self._wake.wait(self.options.poll_seconds)
+            self._wake.clear()
+            if self._stopping.is_set():
+                break
             try:
                 self.poll()
             except Exception:
                 log.exception("the acquisition scheduler failed; trying again")
+
+    def wake(self) -> None:
+        """Look at the database now (a run was started in this process) rather than at the
+        next poll."""
+        self._wake.set()
 
     def poll(self) -> None:
         """One round of the coordinator (the thread calls it; tests may too)."""

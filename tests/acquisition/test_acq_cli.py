@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -36,10 +37,10 @@ def test_add_run_and_inspect_a_job_from_the_command_line(run, runtime, make_flee
     assert "profiles" in listed.stdout and "read_load_profile,read_clock" in listed.stdout
     started = run("job", "run", "profiles", "--wait")
     assert started.returncode == 0, started.stderr
-    assert "run 1 started: 4 tasks" in started.stdout
+    run_id = re.search(r"run (\d+) started: 4 tasks", started.stdout).group(1)
     assert "running it here" in started.stderr  # no engine was running: a foreground one
-    assert "run 1 succeeded: 4 tasks, 4 succeeded, 0 failed" in started.stdout
-    tasks = run("tasks", "--run", "1")
+    assert f"run {run_id} succeeded: 4 tasks, 4 succeeded, 0 failed" in started.stdout
+    tasks = run("tasks", "--run", run_id)
     assert tasks.returncode == 0, tasks.stderr
     assert tasks.stdout.count("succeeded") == 4 and "backup" in tasks.stdout
     listed = [
