@@ -115,11 +115,15 @@ class RunWatcher:
 
     def __init__(self) -> None:
         self.values = 0
+        self.commit_seconds = 0.0
+        self.batches = 0
         self.ended: dict[int, float] = {}
         self.event = threading.Event()
 
     def batch_committed(self, report: BatchReport) -> None:
         self.values += report.values_stored
+        self.commit_seconds += report.commit_seconds
+        self.batches += 1
         for job in report.finished_runs:
             if job.run_id is not None:
                 self.ended[job.run_id] = time.perf_counter()
@@ -217,6 +221,7 @@ class TimedDriver(Driver):
         self.settings_model = inner.settings_model  # type: ignore[misc]
         self.seconds = 0.0
         self.lock = threading.Lock()
+        self._classes: dict[type, type] = {}
 
     @classmethod
     def info(cls):  # type: ignore[no-untyped-def]
@@ -225,20 +230,26 @@ class TimedDriver(Driver):
         return SimulatedDriver.info()
 
     def connect(self, address, settings, medium=None):  # type: ignore[no-untyped-def]
-        started = time.perf_counter()
+        started = time.thread_time()
         connection = self.inner.connect(address, settings, medium)
-        self._add(time.perf_counter() - started)
-        timed = self
-
-        class Timed(type(connection)):  # type: ignore[misc]
-            def read_load_profile(self, start, end) -> LoadProfile:  # type: ignore[no-untyped-def]
-                begun = time.perf_counter()
-                profile = super().read_load_profile(start, end)
-                timed._add(time.perf_counter() - begun)
-                return profile
-
-        connection.__class__ = Timed
+        self._add(time.thread_time() - started)
+        connection.__class__ = self._timed_class(type(connection))
         return connection
+
+    def _timed_class(self, base: type) -> type:
+        cached = self._classes.get(base)
+        if cached is None:
+            timed = self
+
+            class Timed(base):  # type: ignore[misc, valid-type]
+                def read_load_profile(self, start, end) -> LoadProfile:  # type: ignore[no-untyped-def]
+                    begun = time.thread_time()
+                    profile = super().read_load_profile(start, end)
+                    timed._add(time.thread_time() - begun)
+                    return profile
+
+            cached = self._classes[base] = Timed
+        return cached
 
     def _add(self, seconds: float) -> None:
         with self.lock:
@@ -292,6 +303,8 @@ def storage_case(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         "driver_seconds": driver.seconds,
         "values": values,
         "reference_seconds": reference,
+        "commit_seconds": watcher.commit_seconds,
+        "batches": watcher.batches,
     }
 
 
@@ -380,7 +393,7 @@ def main() -> None:
     parser.add_argument("--rtt", type=float, default=0.2)
     parser.add_argument("--capacity", type=int, default=200)
     parser.add_argument("--storage-meters", type=int, default=2000)
-    parser.add_argument("--storage-capacity", type=int, default=16)
+    parser.add_argument("--storage-capacity", type=int, default=4)
     parser.add_argument("--dlms-meters", type=int, default=20)
     parser.add_argument("--dlms-capacity", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3)

@@ -140,6 +140,12 @@ class SessionExecutor:
         self._clock = clock
         self._trace_keep = trace_keep
         self._counter_block = counter_block
+        #: Per driver: the actions it offers and whether it needs a medium (info() builds
+        #: a new object each call).
+        self._facts = {
+            name: (frozenset(a.value for a in driver.info().actions), bool(driver.info().media))
+            for name, driver in drivers.items()
+        }
 
     # -- outcomes -------------------------------------------------------------------------------
 
@@ -183,7 +189,7 @@ class SessionExecutor:
         if plan is None or not pending:
             return result
         driver = self._drivers[plan.driver]
-        needs_medium = bool(driver.info().media)
+        needs_medium = self._facts[plan.driver][1]
         paths: list[PathPlan | None] = list(plan.paths) if plan.paths else []
         if not paths:
             if needs_medium:
@@ -226,7 +232,7 @@ class SessionExecutor:
                     outcome, "configuration",
                     f"driver {plan.driver!r} of meter {plan.serial} is not loaded", run
                 )  # fmt: skip
-            elif ticket.action not in {a.value for a in self._drivers[plan.driver].info().actions}:
+            elif ticket.action not in self._facts[plan.driver][0]:
                 self._fail(
                     outcome, "unsupported",
                     f"driver {plan.driver!r} does not support the action {ticket.action!r}", run

@@ -35,10 +35,13 @@ class Watchdog:
     def watch(self, seconds: float, callback: Callable[[], None]) -> int:
         """Call ``callback`` in ``seconds`` unless :meth:`cancel` is called first; a handle."""
         handle = next(self._ids)
+        due = time.monotonic() + seconds
         with self._cond:
             self._callbacks[handle] = callback
-            heapq.heappush(self._heap, (time.monotonic() + seconds, handle))
-            self._cond.notify()
+            first = not self._heap or due < self._heap[0][0]
+            heapq.heappush(self._heap, (due, handle))
+            if first:  # otherwise the watchdog wakes for an earlier deadline anyway
+                self._cond.notify()
         return handle
 
     def cancel(self, handle: int) -> None:

@@ -31,7 +31,7 @@ from meterhub.acquisition.tables import table_of as _table
 from meterhub.errors import Conflict, InvalidValue, NotFound
 from meterhub.extensions.driver import Driver
 from meterhub.extensions.events import FinishedJob
-from meterhub.inventory.common import check_name, flush
+from meterhub.inventory.common import check_name, chunks, flush
 from meterhub.model.errorgroups import ErrorGroup
 from meterhub.model.firmware import FirmwareImage
 from meterhub.model.groups import MeterGroup
@@ -83,6 +83,21 @@ def find_meter(session: Session, ref: Meter | int | str, field: str = "meter") -
             field, f"serial number {serial!r} is ambiguous: write manufacturer/serial or the id"
         )
     return found[0]
+
+
+def _find_meters(session: Session, refs: list[Meter | int | str]) -> list[Meter]:
+    """Meters by reference, the ids among them looked up together (a job of many meters)."""
+    ids = [ref for ref in refs if isinstance(ref, int) and not isinstance(ref, bool)]
+    known: dict[int, Meter] = {}
+    for batch in chunks(sorted(set(ids))):
+        known.update((m.id, m) for m in session.scalars(select(Meter).where(Meter.id.in_(batch))))
+    found = []
+    for index, ref in enumerate(refs):
+        if isinstance(ref, int) and not isinstance(ref, bool) and ref in known:
+            found.append(known[ref])
+        else:
+            found.append(find_meter(session, ref, f"meters[{index}]"))
+    return found
 
 
 def _find_named(
@@ -173,9 +188,7 @@ def create_job(
     if kind not in JOB_KINDS:
         raise InvalidValue("kind", f"must be one of {', '.join(JOB_KINDS)}, not {kind!r}")
     parsed = _resolve_firmware(session, parse_actions(list(actions)))
-    meter_objects = [
-        find_meter(session, ref, f"meters[{index}]") for index, ref in enumerate(meters)
-    ]
+    meter_objects = _find_meters(session, list(meters))
     group_ids = [
         _find_named(session, MeterGroup, ref, f"groups[{index}]", "meter group")
         for index, ref in enumerate(groups)
