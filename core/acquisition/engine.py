@@ -52,6 +52,7 @@ from meterhub.acquisition.writer import BatchWriter, Committed
 from meterhub.credentials import CredentialCipher, CredentialError
 from meterhub.errors import MeterHubError
 from meterhub.extensions.driver import Driver
+from meterhub.extensions.medium import Medium
 from meterhub.model.firmware import FirmwareImage
 from meterhub.model.jobs import Job
 from meterhub.model.tasks import SessionLog
@@ -71,13 +72,16 @@ POOL_REFRESH = 10.0
 PRUNE_EVERY = 3600.0
 #: Worker threads at most, whatever the line capacity.
 MAX_WORKERS = 2048
+#: The line pool of sessions over lines that meters opened (meters that call in).
+INBOUND_POOL = "inbound"
 
 
 @dataclass(frozen=True)
 class EngineOptions:
     """How an engine runs.
 
-    ``workers``: session threads (default: the line capacity known at start, at most 2048).
+    ``workers``: session threads (default: the line capacity known at start, at most 2048;
+    0 for an engine that only serves meters that call in).
     ``schedule``: start the runs of scheduled jobs (off for an engine that serves one run).
     ``only_runs``: adopt only these runs. ``poll_seconds``: how often the coordinator looks at
     the database. ``lease``: hold the engine lease (one engine per database).
@@ -205,7 +209,7 @@ class AcquisitionEngine:
 
     def _worker_count(self) -> int:
         if self.options.workers is not None:
-            return max(1, self.options.workers)
+            return max(0, self.options.workers)
         total = self._pools.default_capacity + sum(self._pools.named.values())
         return max(4, min(MAX_WORKERS, total))
 
@@ -305,6 +309,33 @@ class AcquisitionEngine:
             finally:
                 claim.done()
             self.writer.put(result)
+
+    def serve_inbound(self, meter_id: int, medium: Medium) -> SessionResult | None:
+        """Run the waiting tasks of a meter that called in, over its own line ``medium``.
+
+        The seam of the listener for meters that call in (``docs/acquisition.md``): it has
+        accepted the connection and identified the meter; this claims the meter (``None`` when
+        it is in another session), runs its ready tickets in this thread over ``medium`` (left
+        open) and queues the result for the writer like any other session's.
+        """
+        claim = self.dispatcher.claim_meter(meter_id, pool=INBOUND_POOL)
+        if claim is None:
+            return None
+        try:
+            if not claim.tickets:
+                return SessionResult(meter_id, None, [])
+            assert self.writer is not None
+            self.writer.mark_started(
+                [t.task_id for t in claim.tickets],
+                [t.attempts + 1 for t in claim.tickets],
+                self._clock(),
+            )
+            result = self.executor.execute(claim, inbound=medium)
+        finally:
+            claim.done()
+        assert self.writer is not None
+        self.writer.put(result)
+        return result
 
     def _committed(self, committed: Committed) -> None:
         retries = []

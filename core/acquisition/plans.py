@@ -134,6 +134,8 @@ class PoolTable:
         """The capacity of pool ``key`` (1 for a single device; unknown names 1)."""
         if key == DEFAULT_POOL:
             return self.default_capacity
+        if key == "inbound":  # lines the meters opened: counted, never refused
+            return 1_000_000
         if key.startswith("pool:"):
             return self.named.get(key[5:], 1)
         return 1

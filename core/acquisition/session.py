@@ -170,8 +170,13 @@ class SessionExecutor:
 
     # -- the session ----------------------------------------------------------------------------
 
-    def execute(self, claim: Claim) -> SessionResult:
-        """Serve ``claim``: every ticket ends with an outcome; the line is given back."""
+    def execute(self, claim: Claim, inbound: Medium | None = None) -> SessionResult:
+        """Serve ``claim``: every ticket ends with an outcome; the line is given back.
+
+        ``inbound`` is a line the meter opened itself (a meter that called in, already
+        identified): the session runs over it instead of dialling a path, without failover,
+        and leaves it open for its owner to close.
+        """
         started = self._clock()
         meter_id = claim.meter_id
         outcomes = {t.task_id: self._outcome(t, started) for t in claim.tickets}
@@ -191,7 +196,11 @@ class SessionExecutor:
         driver = self._drivers[plan.driver]
         needs_medium = self._facts[plan.driver][1]
         paths: list[PathPlan | None] = list(plan.paths) if plan.paths else []
-        if not paths:
+        if inbound is not None:
+            paths = [
+                PathPlan(None, 0, None, inbound.name, inbound.address, {}, claim.pool or "inbound")
+            ]
+        elif not paths:
             if needs_medium:
                 self._fail_all(pending, outcomes, "configuration",
                                f"meter {plan.serial} has no communication path")  # fmt: skip
@@ -205,7 +214,7 @@ class SessionExecutor:
                     last_error = ("link", f"no free line in pool {path.pool} for the backup path")
                     break
             draft, link_lost, error = self._connect_and_run(
-                claim, plan, driver, path, pending, outcomes, timeout, needs_medium, result
+                claim, plan, driver, path, pending, outcomes, timeout, needs_medium, result, inbound
             )
             result.sessions.append(draft)
             pending = [t for t in pending if outcomes[t.task_id].state == "running"]
@@ -279,6 +288,7 @@ class SessionExecutor:
         timeout: float,
         needs_medium: bool,
         result: SessionResult,
+        inbound: Medium | None = None,
     ) -> tuple[SessionDraft, bool, tuple[str, str] | None]:
         """One connection: returns its draft, whether the link was lost, and the last error."""
         started = self._clock()
@@ -293,7 +303,10 @@ class SessionExecutor:
                 ensure_counters(self._engine, plan, self._counter_block, self._clock())
             settings = self._settings(plan, path)
             address = (path.address if path is not None else None) or plan.serial
-            if needs_medium and path is not None:
+            if inbound is not None:
+                inbound.trace = trace
+                attempt.medium = inbound
+            elif needs_medium and path is not None:
                 medium_class = self._media.get(path.medium or "")
                 if medium_class is None:
                     raise InvalidValue("medium", f"no medium {path.medium!r} is loaded")
@@ -355,7 +368,7 @@ class SessionExecutor:
             if opened is not None:
                 opened.close()
                 self._keep_state(plan, opened, result)
-            if attempt.medium is not None:
+            if attempt.medium is not None and attempt.medium is not inbound:
                 attempt.medium.close()
         if error is not None and link_lost is False and error[0] != "cancelled":
             for ticket in pending:

@@ -146,3 +146,28 @@ def test_modbus_meters_are_read_and_their_frames_kept_by_policy(make_runtime, st
     assert {log.outcome for log in logs} == {"succeeded"}
     assert all(log.frames is None and log.frame_count > 0 for log in logs)  # only failed kept
     assert {log.medium for log in logs} == {"tcp"}
+
+
+def test_tasks_of_a_meter_that_called_in_run_over_its_own_line(runtime, start_engine):
+    """The seam of the listener for meters that call in: it holds an open line to an
+    identified meter; the engine runs that meter's waiting tasks over it."""
+    simulator = runtime.plugins.simulators()["modbus"]()
+    with simulator.start(1) as fleet:
+        (meter_id,) = _register(runtime, fleet.endpoints)
+        endpoint = fleet.endpoints[0]
+        engine = start_engine(workers=0)  # no worker dials: only the inbound line serves
+        run_id = _run(runtime, "pending", [meter_id], ["read_registers"])
+        engine.poll()
+        medium = runtime.plugins.media()["tcp"](endpoint.address, {})
+        medium.open(timeout=5)
+        try:
+            result = engine.serve_inbound(meter_id, medium)
+        finally:
+            medium.close()
+        assert result is not None and [t.state for t in result.tasks] == ["succeeded"]
+        run = wait_run(runtime, run_id)
+        assert run.status == "succeeded"
+        with runtime.sessions() as session:
+            (log,) = session.scalars(select(SessionLog)).all()
+        assert (log.path_priority, log.pool_key, log.medium) == (0, "inbound", "tcp")
+        assert log.frame_count > 0
