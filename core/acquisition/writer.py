@@ -274,10 +274,19 @@ class BatchWriter:
         self._store_last_reads(connection, accepted)
         self._audit(connection, batch, accepted, now)
         self._time_sync(connection, accepted, now)
+        finished = [o for o in accepted if o.final]
+        job_of = {
+            int(run_id): int(job_id)
+            for run_id, job_id in connection.execute(
+                select(RUNS.c.id, RUNS.c.job_id).where(
+                    RUNS.c.id.in_({o.ticket.run_id for o in finished})
+                )
+            )
+        } if finished else {}  # fmt: skip
         committed.finished_tasks = [
             FinishedTask(
                 task_id=o.ticket.task_id,
-                job_id=None,
+                job_id=job_of.get(o.ticket.run_id),
                 meter_id=o.ticket.meter_id,
                 action=o.ticket.action,
                 status=o.state,

@@ -35,6 +35,7 @@ def test_a_job_reads_profiles_registers_and_events_into_the_store(
             user="alice",
         )
         run = jobs.run_job(session, job, user="alice")
+        job_id = job.id
     start_engine()
     finished = wait_run(runtime, run.id)
     assert finished.status == "succeeded"
@@ -66,6 +67,7 @@ def test_a_job_reads_profiles_registers_and_events_into_the_store(
     # three meters, each one session for its three tasks
     assert len({t.sessions[0] for t in tasks}) == 3
     assert len(listener.tasks) == 9 and {t.status for t in listener.tasks} == {"succeeded"}
+    assert {(t.job_id, t.run_id) for t in listener.tasks} == {(job_id, run.id)}
     assert [j.run_id for j in listener.jobs] == [run.id]
     assert listener.jobs[0].status == "succeeded"
     assert any(kind == "raw" for *_, kind in listener.stored)
