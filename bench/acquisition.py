@@ -115,6 +115,7 @@ class RunWatcher:
 
     def __init__(self) -> None:
         self.values = 0
+        self.cpu_seconds = 0.0
         self.commit_seconds = 0.0
         self.batches = 0
         self.ended: dict[int, float] = {}
@@ -156,6 +157,7 @@ def run_once(
         job_id = job.id
     watcher.event.clear()
     started = time.perf_counter()
+    cpu = time.process_time()
     with transaction(runtime.sessions, user="bench") as session:
         run_id = jobs.run_job(session, job_id, user="bench").id
     engine.wake()
@@ -163,6 +165,7 @@ def run_once(
         if not watcher.event.wait(600):
             raise RuntimeError(f"run {run_id} did not end within 10 minutes")
         watcher.event.clear()
+    watcher.cpu_seconds = time.process_time() - cpu
     return watcher.ended[run_id] - started, run_id
 
 
@@ -208,7 +211,7 @@ def engine_case(backend: str, args: argparse.Namespace, meters: int) -> dict[str
     expected_values = meters * 2 * 96
     if watcher.values != expected_values:
         raise RuntimeError(f"stored {watcher.values} values, expected {expected_values}")
-    return {"seconds": seconds, "values": watcher.values}
+    return {"seconds": seconds, "values": watcher.values, "cpu_seconds": watcher.cpu_seconds}
 
 
 class TimedDriver(Driver):
@@ -431,6 +434,7 @@ def main() -> None:
                 values_per_s=round(results[0]["values"] / seconds),
                 ratio_vs_reference=round(ideal / seconds, 3),
                 reference="ideal M×R×RTT/C", runs=[round(r["seconds"], 3) for r in results],
+                cpu_ms=round(1000 * median_of(results, "cpu_seconds") / args.meters, 3),
                 rss_mb=rss_mb(),
             )  # fmt: skip
             for size in [int(s) for s in args.rss_series.split(",") if s.strip()]:

@@ -42,6 +42,9 @@ _DAY_SHAPE = (45, 40, 38, 37, 38, 45, 70, 110, 120, 105, 95, 95,
 #: Percent per weekday, Monday first.
 _WEEKDAY_FACTOR = (100, 100, 100, 100, 105, 85, 80)
 _POWER_DOWN, _POWER_UP = 1, 2
+_HOURS = np.arange(7 * 24, dtype=np.int64)
+_SHAPE_OF_HOUR = np.array(_DAY_SHAPE, dtype=np.int64)[_HOURS % 24]
+_WEEKDAY_OF_HOUR = np.array(_WEEKDAY_FACTOR, dtype=np.int64)[_HOURS // 24]
 
 
 def _digest(*parts: object) -> bytes:
@@ -62,19 +65,17 @@ class SimulatedMeter:
         self.register_offset = int.from_bytes(digest[3:6], "big") % 5_000_000
         #: Seconds the meter clock is off until it is set.
         self.clock_drift = digest[6] % 61 - 30
-        power = []
-        for hour in range(7 * 24):
-            variation = (digest[hour % 32] + 3 * digest[(5 * hour + 7) % 32]) % 21 - 10
-            percent = _DAY_SHAPE[hour % 24] * _WEEKDAY_FACTOR[hour // 24] * (100 + variation)
-            power.append(self.base_power * percent // 1_000_000)
+        # The same integers as a loop over the 168 hours, in whole-array arithmetic.
+        data = np.frombuffer(digest, dtype=np.uint8).astype(np.int64)
+        variation = (data[_HOURS % 32] + 3 * data[(5 * _HOURS + 7) % 32]) % 21 - 10
+        percent = _SHAPE_OF_HOUR * _WEEKDAY_OF_HOUR * (100 + variation)
+        power = self.base_power * percent // 1_000_000
+        cumulative = np.concatenate(([0], np.cumsum(power * _HOUR)))
         #: Power in W for each hour of the week (Monday 00:00 UTC first).
-        self.hourly_power = tuple(power)
-        cumulative = [0]
-        for watts in power:
-            cumulative.append(cumulative[-1] + watts * _HOUR)
-        self._cumulative = tuple(cumulative)
-        self._hourly_array = np.array(power, dtype=np.int64)
-        self._cumulative_array = np.array(cumulative, dtype=np.int64)
+        self.hourly_power = tuple(power.tolist())
+        self._cumulative = tuple(cumulative.tolist())
+        self._hourly_array = power
+        self._cumulative_array = cumulative
         #: Percent of the active energy exported (-A) and of the reactive exported (-R).
         self.export_percent = 1 + digest[7] % 9
 
