@@ -24,7 +24,7 @@ import numpy as np
 from meterhub.acquisition.plans import ChannelRef, MeterPlan
 from meterhub.acquisition.results import ProfileRow, StoreData
 from meterhub.errors import InvalidValue
-from meterhub.extensions.driver import LoadProfile, MeterEvent, Quality, Reading
+from meterhub.extensions.driver import LoadProfile, MeterEvent, ProfileChannel, Quality, Reading
 from meterhub.timeseries.normalization import UnitTable
 
 __all__ = ["map_events", "map_profile", "map_readings"]
@@ -69,6 +69,11 @@ def map_profile(
             )
             continue
         interval = fallback or candidates[0].interval_minutes * 60
+        row = _whole_column(plan, column, ends, interval, candidates)
+        if row is not None:  # the usual case, in a few array operations
+            data.profiles.append(row)
+            stored += len(row.values)
+            continue
         starts = ends - interval
         covered = np.zeros(len(starts), dtype=bool)
         for virtual_meter, valid_from, valid_to in plan.assignments:
@@ -121,6 +126,53 @@ def map_profile(
                 f"meter {plan.serial} to a virtual meter and were not stored"
             )
     return stored, last_end
+
+
+def _whole_column(
+    plan: MeterPlan,
+    column: ProfileChannel,
+    ends: np.ndarray,
+    interval: int,
+    candidates: list[ChannelRef],
+) -> ProfileRow | None:
+    """The row of a column that goes whole to one channel: contiguous, on the channel's grid,
+    within one assignment, no value missing, the channel's unit. ``None`` for anything else
+    (the general path then sorts it out and says what it could not store)."""
+    count = len(ends)
+    first_start = int(ends[0]) - interval
+    last_start = int(ends[-1]) - interval
+    if last_start - first_start != (count - 1) * interval or first_start % interval:
+        return None
+    virtual_meter = None
+    for candidate_vm, valid_from, valid_to in plan.assignments:
+        if valid_from <= first_start and (valid_to is None or last_start < valid_to):
+            virtual_meter = candidate_vm
+            break
+    if virtual_meter is None:
+        return None
+    channel = next(
+        (
+            ref
+            for ref in candidates
+            if ref.virtual_meter_id == virtual_meter and ref.interval_minutes * 60 == interval
+        ),
+        None,
+    )
+    if channel is None:
+        return None
+    unit_factor = _unit_factor(column.unit, channel)
+    values = column.values
+    if unit_factor is None or np.isnan(values).any():
+        return None
+    factor = _factor(column.scaler, channel) * unit_factor
+    return ProfileRow(
+        channel.channel_id,
+        first_start,
+        interval,
+        values * factor if factor != 1.0 else values,
+        column.status,
+        np.ones(count, dtype=bool),
+    )
 
 
 def _profile_row(

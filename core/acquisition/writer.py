@@ -37,6 +37,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, or_, select, updat
 from sqlalchemy.exc import DBAPIError
 
 from meterhub.acquisition.actions import CONTROL_ACTIONS
+from meterhub.acquisition.bulk import execute_many
 from meterhub.acquisition.observers import AcquisitionObserver, BatchReport, SessionRecord
 from meterhub.acquisition.results import ProfileRow, SessionResult, TaskOutcome
 from meterhub.acquisition.runs import AUDIT, RUNS, TASKS, audit_rows, count_outcomes, finish_runs
@@ -57,6 +58,26 @@ STATES = _table(SessionState)
 READS = _table(LastRead)
 
 _ALONE = "a batch of %d sessions cannot be stored; storing them one by one"
+
+#: The columns a task's outcome writes.
+_OUTCOME_COLUMNS = (
+    "state", "attempts", "not_before", "started_at", "finished_at", "progress",
+    "path_priority", "path_id", "device_id", "error_class", "error_message", "warnings",
+    "details", "sessions",
+)  # fmt: skip
+_TASK_DONE = (
+    update(TASKS)
+    .where(TASKS.c.id == bindparam("tid"))
+    .values({name: bindparam(name) for name in _OUTCOME_COLUMNS})
+)
+_TASK_RUNNING = (
+    update(TASKS)
+    .where(
+        TASKS.c.id == bindparam("tid"),
+        or_(TASKS.c.state == bindparam("q"), TASKS.c.state == bindparam("w")),
+    )
+    .values(state=bindparam("r"), started_at=bindparam("at"), attempts=bindparam("n"))
+)
 
 #: Register readings of one ``write_registers`` call: ids, times, values, status, keys seen.
 _RegisterCall = tuple[list[int], list[int], list[float], list[int], set[tuple[int, int]]]
@@ -335,6 +356,15 @@ class BatchWriter:
         for call in calls:
             rows = list(call.values())
             width = max(len(row.values) for row in rows)
+            starts = _epoch64([row.start for row in rows])
+            ids = [row.channel_id for row in rows]
+            if all(len(row.values) == width and row.present.all() for row in rows):
+                # the usual batch: whole days, nothing missing
+                values = np.vstack([row.values for row in rows])
+                status = np.vstack([row.status for row in rows])
+                uow.write_intervals(ids, starts, values, status)
+                stored += values.size
+                continue
             values = np.zeros((len(rows), width), dtype=np.float64)
             status = np.zeros((len(rows), width), dtype=np.uint32)
             present = np.zeros((len(rows), width), dtype=bool)
@@ -343,8 +373,6 @@ class BatchWriter:
                 values[index, :size] = row.values
                 status[index, :size] = row.status
                 present[index, :size] = row.present
-            starts = _epoch64([row.start for row in rows])
-            ids = [row.channel_id for row in rows]
             uow.write_intervals(ids, starts, values, status, present=present)
             stored += int(present.sum())
         register_calls: list[_RegisterCall] = []
@@ -463,22 +491,15 @@ class BatchWriter:
                 )
             for task_id in (o.ticket.task_id for o in result.tasks):
                 marks.pop(task_id, None)
-        if rows:
-            connection.execute(
-                update(TASKS)
-                .where(TASKS.c.id == bindparam("tid"))
-                .values({key: bindparam(key) for key in rows[0] if key != "tid"}),
-                rows,
-            )
+        execute_many(connection, _TASK_DONE, rows)
         if marks:
-            connection.execute(
-                update(TASKS)
-                .where(
-                    TASKS.c.id == bindparam("tid"),
-                    or_(TASKS.c.state == "queued", TASKS.c.state == "retry"),
-                )
-                .values(state="running", started_at=bindparam("at"), attempts=bindparam("n")),
-                [{"tid": task_id, "at": at, "n": n} for task_id, (at, n) in marks.items()],
+            execute_many(
+                connection,
+                _TASK_RUNNING,
+                [
+                    {"tid": task_id, "at": at, "n": n, "r": "running", "q": "queued", "w": "retry"}
+                    for task_id, (at, n) in marks.items()
+                ],
             )
 
     def _store_state(
