@@ -45,18 +45,19 @@ def execute_many(
     if not rows:
         return
     sql, positions, processors = _compiled(statement, connection)
-    if processors:
-        rows = [
-            {
-                k: (processors[k](v) if k in processors and v is not None else v)
-                for k, v in row.items()
-            }
-            for row in rows
+    names = positions if positions is not None else list(rows[0])
+    steps = [(name, processors.get(name)) for name in names]
+    values = [
+        [
+            row[name] if step is None or row[name] is None else step(row[name])
+            for name, step in steps
         ]
+        for row in rows
+    ]
     params: list[Any] = (
-        [tuple(row[name] for name in positions) for row in rows]
+        [tuple(value) for value in values]
         if positions is not None
-        else list(rows)
+        else [dict(zip(names, value, strict=True)) for value in values]
     )
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:

@@ -172,6 +172,7 @@ def _whole_column(
         values * factor if factor != 1.0 else values,
         column.status,
         np.ones(count, dtype=bool),
+        whole=True,
     )
 
 

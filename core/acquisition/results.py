@@ -34,6 +34,8 @@ class ProfileRow:
     values: npt.NDArray[np.float64]
     status: npt.NDArray[np.uint32]
     present: npt.NDArray[np.bool_]
+    #: Every slot carries a value (``present`` is all true).
+    whole: bool = False
 
     @property
     def count(self) -> int:

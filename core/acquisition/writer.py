@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from meterhub.acquisition.actions import CONTROL_ACTIONS
@@ -69,6 +69,9 @@ _TASK_DONE = (
     update(TASKS)
     .where(TASKS.c.id == bindparam("tid"))
     .values({name: bindparam(name) for name in _OUTCOME_COLUMNS})
+)
+_SESSION_INSERT = insert(SESSIONS).values(
+    {column.name: bindparam(column.name) for column in SESSIONS.columns}
 )
 _TASK_RUNNING = (
     update(TASKS)
@@ -344,27 +347,33 @@ class BatchWriter:
 
     def _store_values(self, uow: UnitOfWork, outcomes: list[TaskOutcome]) -> int:
         stored = 0
+        # Whole rows of the same start and length (the usual batch: everyone's previous day)
+        # go in one 2-D write with one start; the rest row by row into a padded matrix. A
+        # channel appears at most once per call.
+        whole: dict[tuple[int, int], list[dict[int, ProfileRow]]] = {}
         calls: list[dict[int, ProfileRow]] = []
         for outcome in outcomes:
             for row in outcome.data.profiles:
-                for call in calls:
+                groups = whole.setdefault((row.start, len(row.values)), []) if row.whole else calls
+                for call in groups:
                     if row.channel_id not in call:
                         call[row.channel_id] = row
                         break
                 else:
-                    calls.append({row.channel_id: row})
+                    groups.append({row.channel_id: row})
+        for (start, _), groups in whole.items():
+            for call in groups:
+                rows = list(call.values())
+                values = np.vstack([row.values for row in rows])
+                status = np.vstack([row.status for row in rows])
+                at = np.datetime64(start, "s")
+                uow.write_intervals([row.channel_id for row in rows], at, values, status)
+                stored += values.size
         for call in calls:
             rows = list(call.values())
             width = max(len(row.values) for row in rows)
             starts = _epoch64([row.start for row in rows])
             ids = [row.channel_id for row in rows]
-            if all(len(row.values) == width and row.present.all() for row in rows):
-                # the usual batch: whole days, nothing missing
-                values = np.vstack([row.values for row in rows])
-                status = np.vstack([row.status for row in rows])
-                uow.write_intervals(ids, starts, values, status)
-                stored += values.size
-                continue
             values = np.zeros((len(rows), width), dtype=np.float64)
             status = np.zeros((len(rows), width), dtype=np.uint32)
             present = np.zeros((len(rows), width), dtype=bool)
@@ -435,11 +444,18 @@ class BatchWriter:
                     }
                 )
         ids: list[int] = []
-        for part in chunks(rows, 1000):
-            inserted = connection.execute(
-                insert(SESSIONS).returning(SESSIONS.c.id, sort_by_parameter_order=True), part
-            )
-            ids.extend(int(row[0]) for row in inserted)
+        allocated = _allocate_session_ids(connection, len(rows)) if rows else []
+        if allocated is not None:
+            for row, session_id in zip(rows, allocated, strict=True):
+                row["id"] = session_id
+            execute_many(connection, _SESSION_INSERT, rows)
+            ids = allocated
+        else:
+            for part in chunks(rows, 1000):
+                inserted = connection.execute(
+                    insert(SESSIONS).returning(SESSIONS.c.id, sort_by_parameter_order=True), part
+                )
+                ids.extend(int(row[0]) for row in inserted)
         per_result: list[list[int]] = []
         position = 0
         for result in batch:
@@ -717,6 +733,29 @@ class BatchWriter:
                     observer.batch_committed(report)
                 except Exception:
                     log.exception("acquisition observer %r failed", observer)
+
+
+def _allocate_session_ids(connection: Connection, count: int) -> list[int] | None:
+    """Ids for ``count`` new session rows, so they go in with one ``executemany``.
+
+    PostgreSQL: values of the identity's sequence. SQLite: the ids after the largest, which
+    are free until this transaction ends (a writing transaction holds SQLite's write lock from
+    its start). Other databases: ``None`` (rows are inserted with ``RETURNING``).
+    """
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        rows = connection.execute(
+            text(
+                "SELECT nextval(pg_get_serial_sequence('acq_session', 'id')) "
+                "FROM generate_series(1, :count)"
+            ),
+            {"count": count},
+        )
+        return [int(row[0]) for row in rows]
+    if dialect == "sqlite":
+        top = int(connection.execute(select(func.max(SESSIONS.c.id))).scalar() or 0)
+        return list(range(top + 1, top + 1 + count))
+    return None
 
 
 def _is_transient(error: DBAPIError) -> bool:
