@@ -28,7 +28,7 @@ def _compiled(
     key = (id(statement), dialect.name)
     found = _COMPILED.get(key)
     if found is None:
-        compiled = statement.compile(dialect=dialect)
+        compiled: Any = statement.compile(dialect=dialect)
         defaults = {k: v for k, v in compiled.params.items() if v is not None}
         if defaults:
             raise ValueError(f"execute_many takes bindparams only, not values: {sorted(defaults)}")

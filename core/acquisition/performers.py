@@ -104,6 +104,7 @@ def perform(
             details["values"] = stored
             if last_end is not None:
                 outcome.last_read = datetime.fromtimestamp(last_end, UTC)
+                details["read_to"] = outcome.last_read.isoformat()
         elif action == Action.READ_EVENTS:
             log = connection.read_events(start, end)
             if log.quality is not Quality.VALID:

@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 
 from meterhub.acquisition.actions import CONTROL_ACTIONS
@@ -70,6 +72,25 @@ _TASK_DONE = (
     .where(TASKS.c.id == bindparam("tid"))
     .values({name: bindparam(name) for name in _OUTCOME_COLUMNS})
 )
+
+
+def _last_read_upsert(insert_of: Any) -> Any:
+    statement = insert_of(READS).values(
+        meter_id=bindparam("m"), action=bindparam("a"), read_to=bindparam("r")
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[READS.c.meter_id, READS.c.action],
+        set_={"read_to": statement.excluded.read_to},
+        where=READS.c.read_to < statement.excluded.read_to,
+    )
+
+
+#: Last reads in one statement per row where the dialect has ``ON CONFLICT``.
+_LAST_READ_UPSERT = {
+    "sqlite": _last_read_upsert(sqlite_insert),
+    "postgresql": _last_read_upsert(postgresql_insert),
+}
+
 _SESSION_INSERT = insert(SESSIONS).values(
     {column.name: bindparam(column.name) for column in SESSIONS.columns}
 )
@@ -366,8 +387,8 @@ class BatchWriter:
                 rows = list(call.values())
                 values = np.vstack([row.values for row in rows])
                 status = np.vstack([row.status for row in rows])
-                at = np.datetime64(start, "s")
-                uow.write_intervals([row.channel_id for row in rows], at, values, status)
+                first = np.datetime64(start, "s")
+                uow.write_intervals([row.channel_id for row in rows], first, values, status)
                 stored += values.size
         for call in calls:
             rows = list(call.values())
@@ -560,6 +581,11 @@ class BatchWriter:
                     wanted[key] = outcome.last_read
         if not wanted:
             return
+        upsert = _LAST_READ_UPSERT.get(connection.dialect.name)
+        if upsert is not None:  # one statement a row, the later time wins
+            rows = [{"m": m, "a": a, "r": r} for (m, a), r in wanted.items()]
+            execute_many(connection, upsert, rows)
+            return
         existing: dict[tuple[int, str], datetime] = {}
         for part in chunks(sorted({m for m, _ in wanted})):
             for row in connection.execute(select(READS).where(READS.c.meter_id.in_(part))):
@@ -584,10 +610,6 @@ class BatchWriter:
             )
         if inserts:
             connection.execute(insert(READS), inserts)
-        for outcome in accepted:
-            plan_read = outcome.last_read
-            if outcome.state == "succeeded" and plan_read is not None:
-                outcome.details.setdefault("read_to", plan_read.isoformat())
 
     def _audit(
         self,

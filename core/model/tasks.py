@@ -61,9 +61,10 @@ class Task(Base):
             "state IN ({})".format(", ".join(repr(state) for state in TASK_STATES)), name="state"
         ),
         CheckConstraint("progress >= 0 AND progress <= 100", name="progress"),
+        # Few indexes: every task row is updated once or twice; tasks are found by run (and
+        # state) or by meter.
         Index(None, "run_id", "state"),
-        Index(None, "meter_id", "finished_at"),
-        Index(None, "state"),
+        Index(None, "meter_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, Identity(), primary_key=True)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from meterhub.db import transaction
 from meterhub.extensions.driverkit import SimulatedMeter
 from meterhub.inventory import jobs
+from meterhub.model.sessionstate import LastRead
 from meterhub.model.tasks import Task
 
 
@@ -71,3 +72,29 @@ def test_a_job_reads_profiles_registers_and_events_into_the_store(
     assert [j.run_id for j in listener.jobs] == [run.id]
     assert listener.jobs[0].status == "succeeded"
     assert any(kind == "raw" for *_, kind in listener.stored)
+
+
+def test_since_the_last_read_continues_where_the_last_successful_read_ended(
+    runtime, make_fleet, start_engine
+):
+    fleet = make_fleet(1)
+    start_engine()
+    runs = []
+    for name in ("first", "second"):
+        with transaction(runtime.sessions, user="alice") as session:
+            job = jobs.create_job(
+                session, name=name, actions=["read_load_profile"], meters=fleet.meter_ids
+            )
+            runs.append(jobs.run_job(session, job, user="alice").id)
+        wait_run(runtime, runs[-1])
+    with runtime.sessions() as session:
+        first, second = (
+            session.scalars(select(Task).where(Task.run_id == run_id)).one() for run_id in runs
+        )
+        (mark,) = session.scalars(select(LastRead)).all()
+    assert first.details["values"] >= 2 * 95  # a day back for a meter never read
+    assert second.details["from"] == first.details["read_to"]
+    assert mark.read_to.replace(tzinfo=UTC).isoformat() in (
+        first.details["read_to"],
+        second.details.get("read_to"),
+    )

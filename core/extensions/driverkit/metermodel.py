@@ -72,8 +72,8 @@ class SimulatedMeter:
         power = self.base_power * percent // 1_000_000
         cumulative = np.concatenate(([0], np.cumsum(power * _HOUR)))
         #: Power in W for each hour of the week (Monday 00:00 UTC first).
-        self.hourly_power = tuple(power.tolist())
-        self._cumulative = tuple(cumulative.tolist())
+        self.hourly_power: tuple[int, ...] = tuple(power.tolist())
+        self._cumulative: tuple[int, ...] = tuple(cumulative.tolist())
         self._hourly_array = power
         self._cumulative_array = cumulative
         #: Percent of the active energy exported (-A) and of the reactive exported (-R).

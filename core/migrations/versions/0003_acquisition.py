@@ -310,21 +310,14 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_acq_task")),
     )
-    op.create_index(
-        op.f("ix_acq_task_meter_id_finished_at"),
-        "acq_task",
-        ["meter_id", "finished_at"],
-        unique=False,
-    )
+    op.create_index(op.f("ix_acq_task_meter_id"), "acq_task", ["meter_id"], unique=False)
     op.create_index(op.f("ix_acq_task_run_id_state"), "acq_task", ["run_id", "state"], unique=False)
-    op.create_index(op.f("ix_acq_task_state"), "acq_task", ["state"], unique=False)
 
 
 def downgrade() -> None:
     """Drop the acquisition tables."""
-    op.drop_index(op.f("ix_acq_task_state"), table_name="acq_task")
     op.drop_index(op.f("ix_acq_task_run_id_state"), table_name="acq_task")
-    op.drop_index(op.f("ix_acq_task_meter_id_finished_at"), table_name="acq_task")
+    op.drop_index(op.f("ix_acq_task_meter_id"), table_name="acq_task")
 
     op.drop_table("acq_task")
     op.drop_table("acq_session_state")
