@@ -144,9 +144,9 @@ class Dispatcher(ABC):
         """The results of these tasks are committed (a broker acknowledges the messages)."""
 
     @abstractmethod
-    def cancel_run(self, run_id: int) -> list[Ticket]:
-        """Drop the queued tickets of ``run_id`` and flag its running claims; returns the
-        dropped tickets."""
+    def cancel_run(self, run_id: int, *, abort_running: bool = True) -> list[Ticket]:
+        """Drop the queued tickets of ``run_id`` and (with ``abort_running``) flag its running
+        claims; returns the dropped tickets."""
 
     @abstractmethod
     def snapshot(self) -> DispatchSnapshot:
@@ -418,8 +418,9 @@ class LocalDispatcher(Dispatcher):
 
     # -- cancelling -----------------------------------------------------------------------------
 
-    def cancel_run(self, run_id: int) -> list[Ticket]:
-        """Drop the run's queued tickets; flag its claims (their sessions stop early)."""
+    def cancel_run(self, run_id: int, *, abort_running: bool = True) -> list[Ticket]:
+        """Drop the run's queued tickets; flag its claims (their sessions stop early) unless
+        ``abort_running`` is false (a closed window lets running sessions finish)."""
         dropped: list[Ticket] = []
         with self._lock:
             self._cancelled_runs.add(run_id)
@@ -440,7 +441,7 @@ class LocalDispatcher(Dispatcher):
             self._queued -= len(dropped)
             for key in list(self._pools):
                 self._offer(key)
-            for claim in self._claims:
+            for claim in self._claims if abort_running else ():
                 if any(ticket.run_id == run_id for ticket in claim.tickets):
                     claim.cancelled.set()
         return dropped

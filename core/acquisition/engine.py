@@ -573,7 +573,7 @@ class AcquisitionEngine:
                 self.dispatcher.cancel_run(row.id)
                 error_class, message = "cancelled", "the run was cancelled"
             elif window_end is not None and now >= window_end:
-                self.dispatcher.cancel_run(row.id)
+                self.dispatcher.cancel_run(row.id, abort_running=False)
                 error_class = "window"
                 message = f"the window of opportunity closed at {window_end.isoformat()}"
             else:

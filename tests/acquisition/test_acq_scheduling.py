@@ -170,3 +170,36 @@ def test_devices_of_one_pool(runtime):
             assert "is in line pool 'p'" in str(exc)
         else:
             raise AssertionError("a device joined two pools")
+
+
+def test_what_waits_when_the_window_closes_is_cancelled(runtime, make_fleet):
+    fleet = make_fleet(3)
+    clock = Clock(datetime(2026, 6, 1, 10, 1, tzinfo=UTC))
+    with transaction(runtime.sessions, user="alice") as session:
+        job = jobs.create_job(
+            session,
+            name="windowed",
+            actions=["read_clock"],
+            meters=fleet.meter_ids,
+            kind="scheduled",
+            recurrence="FREQ=HOURLY",
+            starts_at=datetime(2026, 1, 1, tzinfo=UTC),
+            window_minutes=10,
+            now=datetime(2026, 6, 1, 9, 30, tzinfo=UTC),
+        )
+        job_id = job.id
+    engine = AcquisitionEngine(
+        runtime, options=EngineOptions(lease=False, workers=0), clock=clock
+    )  # no worker: the tasks wait
+    engine.poll()
+    (run,) = _runs(runtime, job_id)
+    assert run.status == "running" and run.window_end == datetime(2026, 6, 1, 10, 10, tzinfo=UTC)
+    clock.now = datetime(2026, 6, 1, 10, 11, tzinfo=UTC)
+    engine.poll()
+    (run,) = _runs(runtime, job_id)
+    assert (run.status, run.tasks_cancelled) == ("cancelled", 3)
+    with runtime.sessions() as session:
+        tasks = session.scalars(select(Task).where(Task.run_id == run.id)).all()
+    assert {(t.state, t.error_class) for t in tasks} == {("cancelled", "window")}
+    assert "window of opportunity closed at 2026-06-01T10:10:00+00:00" in tasks[0].error_message
+    assert engine.snapshot().queued == 0
