@@ -454,6 +454,10 @@ class LocalDispatcher(Dispatcher):
 
     # -- monitoring -----------------------------------------------------------------------------
 
+    def drained(self) -> bool:
+        """No ticket waits (delayed ones aside) and no session runs."""
+        return self._queued - len(self._delayed) <= 0 and not self._claims
+
     def snapshot(self) -> DispatchSnapshot:
         """Queued and delayed tickets, claims, and lines per pool."""
         with self._lock:

@@ -309,6 +309,8 @@ class AcquisitionEngine:
             finally:
                 claim.done()
             self.writer.put(result)
+            if dispatcher.drained():  # the last session of the moment: do not wait for more
+                self.writer.flush()
 
     def serve_inbound(self, meter_id: int, medium: Medium) -> SessionResult | None:
         """Run the waiting tasks of a meter that called in, over its own line ``medium``.

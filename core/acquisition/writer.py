@@ -61,6 +61,9 @@ READS = _table(LastRead)
 
 _ALONE = "a batch of %d sessions cannot be stored; storing them one by one"
 
+#: Queued by :meth:`BatchWriter.flush`: commit the batch being collected now.
+_FLUSH: Any = object()
+
 #: The columns a task's outcome writes.
 _OUTCOME_COLUMNS = (
     "state", "attempts", "not_before", "started_at", "finished_at", "progress",
@@ -172,6 +175,11 @@ class BatchWriter:
             self._idle.clear()
         self._queue.put(result)
 
+    def flush(self) -> None:
+        """Commit what is queued now rather than waiting for the batch to fill (the engine
+        calls it when no session runs and no task waits)."""
+        self._queue.put(_FLUSH)
+
     def mark_started(self, task_ids: Iterable[int], attempts: Iterable[int], at: datetime) -> None:
         """Tasks went into a session: written as ``running`` with the next batch."""
         with self._started_lock:
@@ -195,6 +203,8 @@ class BatchWriter:
             item = self._queue.get()
             if item is None:
                 break
+            if item is _FLUSH:
+                continue
             batch = [item]
             tasks = len(item.tasks)
             deadline = time.monotonic() + self._batch_seconds
@@ -206,6 +216,8 @@ class BatchWriter:
                     break
                 if item is None:
                     stopping = True
+                    break
+                if item is _FLUSH:  # nothing more is coming soon: commit now
                     break
                 batch.append(item)
                 tasks += len(item.tasks)
