@@ -143,7 +143,7 @@ class PlanCache:
         self._pools = pools
         self._counters = counters
         self._block = block
-        self._limit = max(limit, PREFETCH)
+        self._limit = max(limit, 2 * PREFETCH)
         self._clock = clock
         self._plans: OrderedDict[int, MeterPlan | None] = OrderedDict()
         self._upcoming: deque[int] = deque()

@@ -128,11 +128,13 @@ class AcquisitionEngine:
             self._pools = load_pools(connection, settings.acquisition_default_capacity)
         self.dispatcher = LocalDispatcher(self._capacity, clock=lambda: self._clock().timestamp())
         self.runs = RunBook(self._db)
+        # Plans of the meters in sessions and of those coming next, not of the whole fleet.
         self.plans = PlanCache(
             self._db,
             lambda: self._pools,
             counters,
             settings.acquisition_counter_block,
+            limit=4 * self._worker_count(),
             clock=self._clock,
         )
         self._watchdog: Watchdog | None = None
@@ -233,6 +235,7 @@ class AcquisitionEngine:
             notify=self.runtime.plugins.notify,
             observers=self._observers,
             clock=self._clock,
+            queue_limit=2 * settings.acquisition_batch_size,
         )
         self._stopping.clear()
         for number in range(self._worker_count()):

@@ -165,7 +165,7 @@ def start_run(
     ).scalar_one()
     if task_count:
         pool_of = main_pools(connection, meter_ids, pools)
-        rows = [
+        rows = (
             {
                 "run_id": run_id,
                 "job_id": job.id,
@@ -182,7 +182,7 @@ def start_run(
             }
             for meter_id in meter_ids
             for index, entry in enumerate(job.actions)
-        ]
+        )
         for batch in chunks(rows, 5000):
             connection.execute(insert(TASKS), batch)
         if any(entry["action"] in CONTROL_ACTIONS for entry in job.actions):

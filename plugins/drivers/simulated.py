@@ -38,6 +38,7 @@ The entry point ``simulated`` in ``meterhub.drivers`` names :class:`SimulatedDri
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
@@ -95,6 +96,8 @@ FIRMWARE_VERSION = "1-0:0.2.0*255"
 CLOCK = "0-0:1.0.0*255"
 DISCONNECT_CONTROL = "0-0:96.3.10*255"
 EVENT_LOG = "0-0:99.98.0*255"
+#: Meter models the driver keeps (least recently read go first).
+MODELS_KEPT = 4096
 
 
 class SimulatedSettings(PluginSettings):
@@ -346,7 +349,9 @@ class SimulatedDriver(Driver):
     def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         self.now: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
-        self._meters: dict[str, SimulatedMeter] = {}
+        # The models of the meters read lately (a model is a pure function of the serial, so
+        # one read long ago is simply built again): memory does not grow with the fleet.
+        self._meters: OrderedDict[str, SimulatedMeter] = OrderedDict()
         self._clock_offsets: dict[str, int] = {}
         self._disconnected: set[str] = set()
         self._settings: dict[tuple[str, str], Any] = {}
@@ -394,11 +399,15 @@ class SimulatedDriver(Driver):
         )
 
     def meter(self, serial: str) -> SimulatedMeter:
-        """The simulated meter with serial ``serial`` (built once, then reused)."""
+        """The simulated meter with serial ``serial`` (kept while it is read now and then)."""
         with self._lock:
             meter = self._meters.get(serial)
             if meter is None:
                 meter = self._meters[serial] = SimulatedMeter(serial)
+                if len(self._meters) > MODELS_KEPT:
+                    self._meters.popitem(last=False)
+            else:
+                self._meters.move_to_end(serial)
             return meter
 
     def clock_offset(self, serial: str) -> int:

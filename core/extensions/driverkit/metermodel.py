@@ -73,7 +73,6 @@ class SimulatedMeter:
         cumulative = np.concatenate(([0], np.cumsum(power * _HOUR)))
         #: Power in W for each hour of the week (Monday 00:00 UTC first).
         self.hourly_power: tuple[int, ...] = tuple(power.tolist())
-        self._cumulative: tuple[int, ...] = tuple(cumulative.tolist())
         self._hourly_array = power
         self._cumulative_array = cumulative
         #: Percent of the active energy exported (-A) and of the reactive exported (-R).
@@ -88,7 +87,9 @@ class SimulatedMeter:
         weeks, rest = divmod(at - _WEEK_ORIGIN, _WEEK)
         hour, second = divmod(rest, _HOUR)
         return (
-            weeks * self._cumulative[-1] + self._cumulative[hour] + self.hourly_power[hour] * second
+            weeks * int(self._cumulative_array[-1])
+            + int(self._cumulative_array[hour])
+            + self.hourly_power[hour] * second
         )
 
     def energy_ws_at(self, at: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
