@@ -157,8 +157,24 @@ class RunWatcher:
                 self.event.set()
 
 
+def bench_license(workdir: Path) -> dict[str, Path]:
+    """A license of the bench's own key pair without limits (as tests sign theirs): a fleet
+    larger than the development license's 50 virtual meters is registered through the
+    inventory operations."""
+    from meterhub.licensing import generate_keypair, sign_license
+
+    private, public = workdir / "bench-vendor.pem", workdir / "bench-vendor.pub.pem"
+    generate_keypair(private, public)
+    payload = {"customer": "bench", "license_id": "BENCH", "issued": "2026-01-01",
+               "expires": None, "limits": {}, "features": ["*"]}  # fmt: skip
+    license_file = workdir / "bench-license.json"
+    license_file.write_text(sign_license(payload, private), encoding="utf-8")
+    return {"license_file": license_file, "license_public_key": public}
+
+
 def runtime_for(url: str, workdir: Path, capacity: int) -> Runtime:
     settings = load_settings(
+        **bench_license(workdir),
         data_dir=workdir / "data",
         database_url=url,
         acquisition_default_capacity=capacity,
