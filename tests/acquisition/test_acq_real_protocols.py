@@ -3,6 +3,8 @@ counters never replayed, even after a lost commit), debug logs with masked secre
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from acquisition_helpers import wait_run
 from sqlalchemy import select
 
@@ -170,4 +172,10 @@ def test_tasks_of_a_meter_that_called_in_run_over_its_own_line(runtime, start_en
         with runtime.sessions() as session:
             (log,) = session.scalars(select(SessionLog)).all()
         assert (log.path_priority, log.pool_key, log.medium) == (0, "inbound", "tcp")
-        assert log.frame_count > 0
+        assert log.frame_count > 0 and log.frames is not None
+        # retention clears debug logs older than trace_retention_days (14), the record stays
+        assert engine.prune_traces(datetime.now(UTC) + timedelta(days=13)) == 0
+        assert engine.prune_traces(datetime.now(UTC) + timedelta(days=15)) == 1
+        with runtime.sessions() as session:
+            (log,) = session.scalars(select(SessionLog)).all()
+        assert log.frames is None and log.frame_count > 0 and log.outcome == "succeeded"
