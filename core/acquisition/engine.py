@@ -34,17 +34,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from meterhub.acquisition.books import PlanCache, RunBook
-from meterhub.acquisition.calendars import Calendar
 from meterhub.acquisition.dispatch import DispatchSnapshot, LocalDispatcher, Ticket
 from meterhub.acquisition.lease import holder_name, release_lease, take_lease
 from meterhub.acquisition.observers import AcquisitionObserver
 from meterhub.acquisition.plans import PoolTable, load_pools
 from meterhub.acquisition.results import SessionResult, TaskOutcome
-from meterhub.acquisition.runs import RUNS, TASKS, RunPolicy, cancel_waiting, finish_runs, start_run
+from meterhub.acquisition.runs import RUNS, RunPolicy, cancel_waiting, finish_runs
+from meterhub.acquisition.scheduling import adopt_run, prune_traces, recover_runs, start_due_jobs
 from meterhub.acquisition.session import SessionExecutor
 from meterhub.acquisition.tables import table_of as _table
 from meterhub.acquisition.watchdog import Watchdog
@@ -54,8 +53,6 @@ from meterhub.errors import MeterHubError
 from meterhub.extensions.driver import Driver
 from meterhub.extensions.medium import Medium
 from meterhub.model.firmware import FirmwareImage
-from meterhub.model.jobs import Job
-from meterhub.model.tasks import SessionLog
 
 if TYPE_CHECKING:
     from meterhub.runtime import Runtime
@@ -424,73 +421,12 @@ class AcquisitionEngine:
 
     def _recover(self, now: datetime) -> None:
         """Runs an engine left running (it stopped or died): queue them again."""
-        with self._db.begin() as connection:
-            orphans = [
-                int(row[0])
-                for row in connection.execute(select(RUNS.c.id).where(RUNS.c.status == "running"))
-            ]
-            if not orphans:
-                return
-            connection.execute(
-                update(TASKS)
-                .where(TASKS.c.run_id.in_(orphans), TASKS.c.state == "running")
-                .values(state="queued")
-            )
-            connection.execute(
-                update(RUNS).where(RUNS.c.id.in_(orphans)).values(status="queued", owner=None)
-            )
-        log.info("runs %s were left running by a stopped engine; queued again", orphans)
+        orphans = recover_runs(self._db)
+        if orphans:
+            log.info("runs %s were left running by a stopped engine; queued again", orphans)
 
     def _start_due_jobs(self, now: datetime) -> None:
-        jobs = _table(Job)
-        with self._db.begin() as connection:
-            due = [
-                int(row[0])
-                for row in connection.execute(
-                    select(jobs.c.id).where(
-                        jobs.c.enabled.is_(True),
-                        jobs.c.kind == "scheduled",
-                        jobs.c.next_run_at <= now,
-                    )
-                )
-            ]
-            if not due:
-                return
-            with Session(bind=connection) as session:
-                for job in session.scalars(select(Job).where(Job.id.in_(due))):
-                    self._start_occurrence(connection, job, now)
-
-    def _start_occurrence(self, connection: Connection, job: Job, now: datetime) -> None:
-        occurrence = job.next_run_at
-        assert occurrence is not None
-        calendar = Calendar.parse(
-            job.recurrence, job.starts_at, job.time_zone, job.window_minutes, job.exception_dates
-        )
-        window_end = calendar.window_end(occurrence)
-        if window_end is not None and now >= window_end:
-            log.warning(
-                "job %r: the occurrence %s was missed (its window closed at %s)",
-                job.name, occurrence.isoformat(), window_end.isoformat(),
-            )  # fmt: skip
-        else:
-            start_run(
-                connection,
-                job,
-                trigger="schedule",
-                user="scheduler",
-                now=now,
-                pools=self._pools,
-                policy=self._policy,
-                scheduled_for=occurrence,
-                window_end=window_end,
-            )
-        following = calendar.next_after(max(now, occurrence), hint=occurrence)
-        jobs = _table(Job)
-        connection.execute(
-            update(jobs)
-            .where(jobs.c.id == job.id, jobs.c.next_run_at == occurrence)
-            .values(next_run_at=following, last_run_at=occurrence)
-        )
+        start_due_jobs(self._db, now, self._pools, self._policy)
 
     def _adopt_runs(self, now: datetime) -> None:
         query = select(RUNS.c.id).where(RUNS.c.status == "queued").order_by(RUNS.c.id)
@@ -507,57 +443,17 @@ class AcquisitionEngine:
 
     def _adopt(self, run_id: int, now: datetime) -> list[Ticket]:
         """Take a queued run; return its tickets (to submit)."""
-        with self._db.begin() as connection:
-            taken = connection.execute(
-                update(RUNS)
-                .where(RUNS.c.id == run_id, RUNS.c.status == "queued")
-                .values(status="running", owner=self.name[:200], started_at=now)
-            ).rowcount
-            if not taken:
-                return []
-            run = connection.execute(select(RUNS).where(RUNS.c.id == run_id)).one()
-            rows = connection.execute(
-                select(
-                    TASKS.c.id,
-                    TASKS.c.meter_id,
-                    TASKS.c.action,
-                    TASKS.c.action_index,
-                    TASKS.c.pool_key,
-                    TASKS.c.attempts,
-                    TASKS.c.not_before,
-                )
-                .where(TASKS.c.run_id == run_id, TASKS.c.state.in_(("queued", "retry", "running")))
-                .order_by(TASKS.c.id)
-            ).all()
+        adopted = adopt_run(self._db, run_id, self.name, now)
+        if adopted is None:
+            return []
+        tickets, events = adopted
         self.runs.load([run_id])
         with self._owned_lock:
             self._owned.add(run_id)
-        meters = [int(row.meter_id) for row in rows]
+        meters = [ticket.meter_id for ticket in tickets]
         self.plans.invalidate(meters)
         self.plans.expect(dict.fromkeys(meters))
-        tickets = [
-            Ticket(
-                task_id=int(row.id),
-                run_id=run_id,
-                meter_id=int(row.meter_id),
-                action=row.action,
-                action_index=int(row.action_index),
-                pool=row.pool_key,
-                priority=int(run.priority),
-                quick=bool(run.quick),
-                attempts=int(row.attempts),
-                created=float(row.id),
-                not_before=(
-                    row.not_before.replace(tzinfo=UTC).timestamp() if row.not_before else 0.0
-                ),
-                share=run.capacity_share,
-            )
-            for row in rows
-        ]
-        if not tickets:
-            with self._db.begin() as connection:
-                events = finish_runs(connection, [run_id], now)
-            self._fire(events)
+        self._fire(events)
         return tickets
 
     def _end_runs(self, now: datetime) -> None:
@@ -600,15 +496,9 @@ class AcquisitionEngine:
     def prune_traces(self, now: datetime | None = None) -> int:
         """Clear frame traces older than the retention (the session records stay)."""
         now = now or self._clock()
-        horizon = now - timedelta(days=self.runtime.settings.trace_retention_days)
-        table = _table(SessionLog)
-        with self._db.begin() as connection:
-            result = connection.execute(
-                update(table)
-                .where(table.c.started_at < horizon, table.c.frames.is_not(None))
-                .values(frames=None)
-            )
-        return int(result.rowcount or 0)
+        return prune_traces(
+            self._db, now - timedelta(days=self.runtime.settings.trace_retention_days)
+        )
 
     def snapshot(self) -> DispatchSnapshot:
         """Tickets queued and waiting, claims in sessions, lines in use per pool."""
