@@ -170,6 +170,30 @@ class Settings(BaseSettings):
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
     #: Level of the log on stderr: DEBUG, INFO, WARNING, ERROR or CRITICAL.
     log_level: str = "INFO"
+    #: Acquisition: sessions at once in the default line pool (IP devices, meters without one).
+    acquisition_default_capacity: Annotated[int, Field(ge=1, le=100_000)] = 64
+    #: Acquisition: results of at most this many tasks are committed in one transaction.
+    acquisition_batch_size: Annotated[int, Field(ge=1, le=100_000)] = 500
+    #: Acquisition: a batch is committed at the latest this many seconds after its first result.
+    acquisition_batch_seconds: Annotated[float, Field(gt=0, le=60)] = 0.5
+    #: Acquisition: share of each line pool a large group job started by a user may take.
+    acquisition_user_share: Annotated[float, Field(gt=0, le=1)] = 0.5
+    #: Acquisition: a user-started job with more tasks than this is "large" (gets the share).
+    acquisition_large_job: Annotated[int, Field(ge=1)] = 100
+    #: Acquisition: session counters (DLMS invocation counter) reserved per block.
+    acquisition_counter_block: Annotated[int, Field(ge=16, le=1_000_000)] = 1000
+    #: Debug logs: keep the frame traces of "all" sessions, only "failed" ones, or "none".
+    trace_keep: str = "all"
+    #: Debug logs: frame traces older than this many days are cleared (statistics stay).
+    trace_retention_days: Annotated[float, Field(gt=0)] = 14.0
+
+    @field_validator("trace_keep")
+    @classmethod
+    def _trace_keep(cls, value: str) -> str:
+        keep = value.strip().lower()
+        if keep not in ("all", "failed", "none"):
+            raise ValueError(f"must be all, failed or none, not {value!r}")
+        return keep
 
     @field_validator("log_level")
     @classmethod

@@ -30,6 +30,7 @@ from meterhub.inventory.metertypes import apply_meter_type
 from meterhub.model.devices import CommunicationDevice
 from meterhub.model.elements import Element
 from meterhub.model.groups import MeterGroup
+from meterhub.model.jobs import Job
 from meterhub.model.meters import Meter
 
 DEMO_ROOT = "Demo Utility"
@@ -44,6 +45,16 @@ DEMO_CALENDAR = "Demo calendar (CZ)"
 PROFILE_CHANNELS = (("1-0:1.29.0", "Wh"), ("1-0:3.29.0", "varh"))
 #: Register channels of every demo meter.
 REGISTER_CHANNELS = (("1-0:1.8.0", "Wh"),)
+
+
+#: The demo's acquisition jobs by name: each reads the demo meters whose driver offers all of
+#: its actions.
+DEMO_JOBS: dict[str, list[Any]] = {
+    "Demo: load profiles": ["read_load_profile"],
+    "Demo: registers": ["read_registers"],
+}
+#: How often the demo jobs run.
+DEMO_RULE = "FREQ=MINUTELY;INTERVAL=5"
 
 
 @dataclass(frozen=True)
@@ -267,3 +278,42 @@ def populate_demo(
         devices.add_path(session, meter, device, 1)
         groups.add_members(session, group, [virtual_meter])
     return DemoSummary(created, updated)
+
+
+def ensure_demo_jobs(
+    session: Session, drivers: Mapping[str, type[Driver]], now: datetime | None = None
+) -> list[Job]:
+    """The demo's scheduled jobs (every 5 minutes over the demo meters), created once."""
+    from meterhub.inventory.jobs import create_job
+
+    now = now or datetime.now(UTC)
+    found = []
+    demo_meters = list(
+        session.scalars(select(Meter).where(Meter.manufacturer == DEMO_MANUFACTURER))
+    )
+    for name, actions in DEMO_JOBS.items():
+        job = session.scalar(select(Job).where(Job.name == name))
+        if job is None:
+            wanted = {a if isinstance(a, str) else a["action"] for a in actions}
+            targets = [
+                meter
+                for meter in demo_meters
+                if meter.driver in drivers
+                and wanted <= {a.value for a in drivers[meter.driver].info().actions}
+            ]
+            if not targets:
+                continue
+            job = create_job(
+                session,
+                name=name,
+                actions=actions,
+                meters=targets,
+                kind="scheduled",
+                recurrence=DEMO_RULE,
+                starts_at=now,
+                user="demo",
+                drivers=drivers,
+                now=now,
+            )
+        found.append(job)
+    return found

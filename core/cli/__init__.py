@@ -1,8 +1,8 @@
 """The ``meterhub`` command: a plain click group with MeterHub's commands.
 
 The core's commands (``init``, ``user``, ``license``, ``credentials``, ``plugins``, ``simulate``,
-``worker``, ``script``, ``vee``) are
-built in; the web layer adds ``serve``, ``demo`` and ``openapi`` through the
+``acquire``, ``job``, ``tasks``, ``trace``, ``firmware``, ``worker``, ``scheduler``, ``script``,
+``vee``) are built in; the web layer adds ``serve``, ``demo`` and ``openapi`` through the
 ``meterhub.commands`` entry points (:mod:`meterhub.cli.group`), so the core imports no web code.
 Commands read the settings and build the runtime only when they need them
 (:mod:`meterhub.cli.state`): ``--help`` and ``--version`` touch neither. Every expected failure
@@ -18,15 +18,19 @@ from collections.abc import Sequence
 import click
 
 from meterhub import __version__
+from meterhub.cli.acquire_cmd import acquire_command
 from meterhub.cli.credentials_cmd import credentials_group
+from meterhub.cli.firmware_cmd import firmware_group
 from meterhub.cli.group import MeterHubGroup
 from meterhub.cli.init_cmd import init_command
-from meterhub.cli.later_cmd import worker_command
+from meterhub.cli.job_cmd import job_group
+from meterhub.cli.later_cmd import scheduler_command, worker_command
 from meterhub.cli.license_cmd import license_group
 from meterhub.cli.plugins_cmd import plugins_command
 from meterhub.cli.script_cmd import script_group
 from meterhub.cli.simulate_cmd import simulate_command
 from meterhub.cli.state import CliState
+from meterhub.cli.tasks_cmd import tasks_command, trace_command
 from meterhub.cli.user_cmd import user_group
 from meterhub.cli.vee_cmd import vee_group
 
@@ -51,7 +55,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 for command in (
     init_command,
+    acquire_command,
+    job_group,
+    tasks_command,
+    trace_command,
+    firmware_group,
     worker_command,
+    scheduler_command,
     plugins_command,
     simulate_command,
     license_group,

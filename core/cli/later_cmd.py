@@ -18,5 +18,11 @@ def _not_yet(command: str, capability: str) -> None:
 
 @click.command("worker")
 def worker_command() -> None:
-    """Run an acquisition worker (not available yet: comes with meter data acquisition)."""
-    _not_yet("worker", "meter data acquisition (jobs, task queue, workers)")
+    """A worker of the scaled-out mode (not available yet; 'meterhub acquire' runs embedded)."""
+    _not_yet("worker", "the scaled-out acquisition (workers fed through RabbitMQ)")
+
+
+@click.command("scheduler")
+def scheduler_command() -> None:
+    """The scheduler of the scaled-out mode (not available yet; 'meterhub acquire' embeds it)."""
+    _not_yet("scheduler", "the scaled-out acquisition (a scheduler elected through the database)")

@@ -27,7 +27,8 @@ captured quantity with numpy arrays of interval ends, values and status words, s
 from the decoded frame to the store without a Python object per value.
 
 **Session state**: :attr:`DriverConnection.state` holds settings to write back after a session
-(a DLMS invocation counter); the acquisition engine merges them into the meter's settings.
+(a DLMS invocation counter); the acquisition engine keeps them as the meter's session state
+(apart from its settings) and passes them as settings of the next session.
 """
 
 from __future__ import annotations
@@ -580,12 +581,14 @@ class DriverConnection(ABC):
 
     @property
     def state(self) -> Mapping[str, str]:
-        """Settings to write back to the meter's driver settings after the session.
+        """Settings the next session needs back (the session state).
 
         Empty unless the protocol carries state across sessions (a DLMS HLS invocation
-        counter, ``{"invocation_counter": "42"}``). The acquisition engine merges it into the
-        meter's settings in the same transaction as the session's data; read it after
-        :meth:`close` too.
+        counter, ``{"invocation_counter": "42"}``). The acquisition engine stores it as the
+        meter's session state (not in its settings) in the same transaction as the session's
+        data, and passes it as settings of the next session; a setting declared with
+        :func:`~meterhub.extensions.settings.session_counter` is reserved in blocks before each
+        session so it never repeats. Read it after :meth:`close` too.
         """
         return MappingProxyType({})
 

@@ -32,6 +32,8 @@ class FinishedTask:
     finished: datetime
     path: str | None = None
     error: str | None = None
+    #: The run of the job the task belongs to (a job runs many times).
+    run_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +52,6 @@ class FinishedJob:
     tasks_total: int
     tasks_succeeded: int
     tasks_failed: int
+    #: Which run of the job ended (a scheduled job runs many times).
+    run_id: int | None = None
+    tasks_cancelled: int = 0

@@ -20,6 +20,11 @@ title): the inventory keeps it in the encrypted credential store and refuses it 
 settings, error messages never show its value, and ``repr`` masks it. :meth:`PluginSettings.secrets`
 lists the declarations with their encoding and sizes, so the inventory can check a credential
 without knowing the protocol. A hex secret parses to ``bytes`` of one of its declared sizes.
+
+**Session counters.** A whole-number setting declared with :func:`session_counter` (the DLMS HLS
+invocation counter) must never repeat a value a meter has seen: the acquisition engine keeps it
+in its session state, reserves a block of values before each session and passes the first one as
+the setting (:meth:`PluginSettings.session_counters` lists them).
 """
 
 from __future__ import annotations
@@ -40,9 +45,11 @@ __all__ = [
     "invalid_value",
     "parse_whole_number",
     "secret",
+    "session_counter",
 ]
 
 _SECRET_KEY = "meterhub_secret"
+_COUNTER_KEY = "meterhub_session_counter"
 
 
 def parse_whole_number(value: Any) -> Any:
@@ -117,6 +124,21 @@ def secret(
         json_schema_extra={
             _SECRET_KEY: {"encoding": encoding, "sizes": list(sizes), "max_length": max_length}
         },
+    )
+
+
+def session_counter(default: int, *, maximum: int, description: str = "") -> Any:
+    """Declare a session counter: a whole number the protocol never repeats (a frame counter).
+
+    ``counter: WholeNumber = session_counter(1, maximum=0xFFFFFFFF)``. The acquisition engine
+    reserves blocks of it before sessions (see the module docstring).
+    """
+    return Field(
+        default,
+        ge=0,
+        le=maximum,
+        description=description,
+        json_schema_extra={_COUNTER_KEY: True},
     )
 
 
@@ -219,6 +241,15 @@ class PluginSettings(BaseModel):
                     found[name] = spec
             _SECRETS_OF[cls] = found
         return dict(found)
+
+    @classmethod
+    def session_counters(cls) -> tuple[str, ...]:
+        """The settings declared with :func:`session_counter`."""
+        return tuple(
+            name
+            for name, info in cls.model_fields.items()
+            if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get(_COUNTER_KEY)
+        )
 
     @classmethod
     def parse(cls, settings: Mapping[str, Any] | None = None, *, prefix: str | None = None) -> Self:

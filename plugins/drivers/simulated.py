@@ -5,8 +5,10 @@ Every value is a pure function of the meter's serial (the address) and the times
 
 * The energy registers integrate that power exactly: ``1-0:1.8.0*255`` (active import, Wh) and
   ``1-0:3.8.0*255`` (reactive, varh, 20..50 % of the active energy). Load-profile values
-  (``1-0:1.29.0*255``, ``1-0:3.29.0*255``) are differences of the registers at the interval
-  ends, so the intervals always add up to the register advance.
+  (``1-0:1.29.0*255``, ``1-0:3.29.0*255``, and with ``channels`` 3 and 4 the export channels
+  ``1-0:2.29.0*255``, ``1-0:4.29.0*255``) are differences of the registers at the interval
+  ends, computed as whole arrays (no Python loop per value), so the intervals always add up to
+  the register advance.
 * The meter has no data from the future: intervals and events after "now" are not returned.
 * Its clock runs off by a few seconds (from the serial) until :meth:`set_clock` corrects it;
   roughly one day in ten has a short power failure in the event log.
@@ -19,7 +21,16 @@ Settings (all optional):
 * ``missing``: comma-separated OBIS codes the meter does not have;
 * ``link_lost_after``: the number of actions after which the link drops (to exercise
   reconnects);
-* ``unreachable``: ``true`` makes :meth:`SimulatedDriver.connect` fail.
+* ``unreachable``: ``true`` makes :meth:`SimulatedDriver.connect` fail;
+* ``channels``: profile channels, 1 to 4 (default 2);
+* ``latency``: seconds per round trip (default 0: no waiting), ``connect_round_trips`` (default
+  2, the association) and ``round_trips`` per action (default 1): a session with latency waits
+  as a real one does, so the acquisition engine can be measured against the ideal time;
+* ``hang_after``: the number of actions after which the meter stops answering without dropping
+  the line (the action waits until the session is closed), as a hanging meter does.
+
+Waits are interruptible: closing the connection (the engine's session timeout does) ends them at
+once with :class:`LinkLost`.
 
 The entry point ``simulated`` in ``meterhub.drivers`` names :class:`SimulatedDriverPlugin`.
 """
@@ -27,9 +38,10 @@ The entry point ``simulated`` in ``meterhub.drivers`` names :class:`SimulatedDri
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -38,11 +50,14 @@ from meterhub import hookimpl
 from meterhub.errors import InvalidValue
 from meterhub.extensions.driver import (
     Action,
+    BillingPeriod,
+    BillingValues,
     Driver,
     DriverConnection,
     DriverInfo,
     EventLog,
     LinkLost,
+    LoadLimit,
     LoadProfile,
     ProfileChannel,
     Quality,
@@ -64,6 +79,15 @@ ACTIVE_ENERGY = "1-0:1.8.0*255"
 REACTIVE_ENERGY = "1-0:3.8.0*255"
 ACTIVE_PROFILE = "1-0:1.29.0*255"
 REACTIVE_PROFILE = "1-0:3.29.0*255"
+EXPORT_PROFILE = "1-0:2.29.0*255"
+REACTIVE_EXPORT_PROFILE = "1-0:4.29.0*255"
+#: Profile channels in capture order: (OBIS, register of SimulatedMeter.registers_at, unit).
+PROFILE_COLUMNS = (
+    (ACTIVE_PROFILE, "active", "Wh"),
+    (REACTIVE_PROFILE, "reactive", "varh"),
+    (EXPORT_PROFILE, "active_export", "Wh"),
+    (REACTIVE_EXPORT_PROFILE, "reactive_export", "varh"),
+)
 ACTIVE_POWER = "1-0:1.7.0*255"
 VOLTAGE_L1 = "1-0:32.7.0*255"
 CURRENT_L1 = "1-0:31.7.0*255"
@@ -72,6 +96,8 @@ FIRMWARE_VERSION = "1-0:0.2.0*255"
 CLOCK = "0-0:1.0.0*255"
 DISCONNECT_CONTROL = "0-0:96.3.10*255"
 EVENT_LOG = "0-0:99.98.0*255"
+#: Meter models the driver keeps (least recently read go first).
+MODELS_KEPT = 4096
 
 
 class SimulatedSettings(PluginSettings):
@@ -88,6 +114,17 @@ class SimulatedSettings(PluginSettings):
         -1, ge=-1, description="actions after which the link drops (-1: never)"
     )
     unreachable: bool = Field(False, description="connect() fails as if the meter were silent")
+    channels: WholeNumber = Field(2, ge=1, le=4, description="profile channels (1 to 4)")
+    latency: float = Field(0.0, ge=0, le=60, description="seconds per round trip")
+    connect_round_trips: WholeNumber = Field(
+        2, ge=0, le=100, description="round trips to connect (with latency)"
+    )
+    round_trips: WholeNumber = Field(
+        1, ge=0, le=1000, description="round trips per action (with latency)"
+    )
+    hang_after: WholeNumber = Field(
+        -1, ge=-1, description="actions after which the meter stops answering (-1: never)"
+    )
 
     @field_validator("interval", mode="before")
     @classmethod
@@ -115,10 +152,21 @@ class SimulatedConnection(DriverConnection):
         self.meter = driver.meter(serial)
         self.interval = settings.interval
         self.missing = frozenset(code for code in settings.missing.split(",") if code)
+        self.columns = PROFILE_COLUMNS[: settings.channels]
         self._actions_left = settings.link_lost_after
+        self._hang_left = settings.hang_after
+        self._latency = settings.latency
+        self._round_trips = settings.round_trips
         self._closed = False
+        self._closing = threading.Event()
         if settings.clock_offset is not None:
             driver._set_clock_offset(serial, settings.clock_offset, only_if_unset=True)
+        self._wait(settings.connect_round_trips)
+
+    def _wait(self, round_trips: int) -> None:
+        """Wait ``round_trips`` round trips (ended at once by :meth:`close`)."""
+        if self._latency and round_trips and self._closing.wait(self._latency * round_trips):
+            raise LinkLost(f"the session with simulated meter {self.meter.serial} was closed")
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -130,6 +178,12 @@ class SimulatedConnection(DriverConnection):
             raise LinkLost(f"simulated meter {self.meter.serial}: link lost (link_lost_after)")
         if self._actions_left > 0:
             self._actions_left -= 1
+        if self._hang_left == 0:
+            self._closing.wait()
+            raise LinkLost(f"simulated meter {self.meter.serial} stopped answering (hang_after)")
+        if self._hang_left > 0:
+            self._hang_left -= 1
+        self._wait(self._round_trips)
         return unix_seconds("clock", self._driver.now())
 
     def _register(self, obis: str, at: int) -> Reading:
@@ -141,7 +195,7 @@ class SimulatedConnection(DriverConnection):
             VOLTAGE_L1: (meter.voltage(at), "V", -1),
             CURRENT_L1: (meter.current(at), "A", -2),
             SERIAL_NUMBER: (meter.serial, None, 0),
-            FIRMWARE_VERSION: (FIRMWARE, None, 0),
+            FIRMWARE_VERSION: (self._driver.setting(meter.serial, "firmware", FIRMWARE), None, 0),
             CLOCK: (self._meter_time(at), None, 0),
             DISCONNECT_CONTROL: (int(self._driver.supply_connected(meter.serial)), None, 0),
         }
@@ -156,32 +210,30 @@ class SimulatedConnection(DriverConnection):
     # -- actions -----------------------------------------------------------------------------
 
     def read_load_profile(self, start: datetime, end: datetime) -> LoadProfile:
-        """Both profile channels for the interval ends in ``(start, end]`` up to now."""
+        """The profile channels for the interval ends in ``(start, end]`` up to now."""
         first, last = unix_seconds("start", start), unix_seconds("end", end)
         now = self._step()
         period = self.interval * 60
-        edges = np.arange((first // period + 1) * period, min(last, now) + 1, period)
-        channels = []
-        for obis, register, unit in (
-            (ACTIVE_PROFILE, self.meter.active_energy, "Wh"),
-            (REACTIVE_PROFILE, self.meter.reactive_energy, "varh"),
-        ):
-            if obis in self.missing:
-                continue
-            counters = np.array(
-                [register(int(edge)) for edge in (edges[0] - period if len(edges) else 0, *edges)],
-                dtype=np.float64,
+        edges = np.arange((first // period + 1) * period, min(last, now) + 1, period, np.int64)
+        ends = edges.astype("datetime64[s]")
+        status = np.zeros(len(edges), np.uint32)
+        registers = (
+            self.meter.registers_at(np.concatenate(([edges[0] - period], edges)))
+            if len(edges)
+            else None
+        )
+        channels = [
+            ProfileChannel(
+                obis,
+                unit,
+                0,
+                ends,
+                np.diff(registers[name]).astype(np.float64) if registers else np.zeros(0),
+                status,
             )
-            channels.append(
-                ProfileChannel(
-                    obis,
-                    unit,
-                    0,
-                    edges.astype("datetime64[s]"),
-                    np.diff(counters) if len(edges) else counters[:0],
-                    np.zeros(len(edges), np.uint32),
-                )
-            )
+            for obis, name, unit in self.columns
+            if obis not in self.missing
+        ]
         return LoadProfile(timedelta(minutes=self.interval), tuple(channels))
 
     def read_registers(self, obis_codes: Sequence[str]) -> list[Reading]:
@@ -225,9 +277,62 @@ class SimulatedConnection(DriverConnection):
         self._driver._set_supply(self.meter.serial, connected=True)
         return Quality.VALID
 
+    def read_billing(
+        self, start: datetime, end: datetime, period: BillingPeriod = BillingPeriod.MONTHLY
+    ) -> BillingValues:
+        """The import and reactive registers at the period ends (UTC midnights; monthly: the
+        first of the month) in ``[start, end]`` up to now."""
+        first, last = unix_seconds("start", start), unix_seconds("end", end)
+        now = self._step()
+        day = 86_400
+        found = [
+            at
+            for at in range(-(-first // day) * day, min(last, now) + 1, day)
+            if period is BillingPeriod.DAILY or utc_at(at).day == 1
+        ]
+        readings = []
+        for at in found:
+            stamp = utc_at(at)
+            readings.append(Reading(ACTIVE_ENERGY, self.meter.active_energy(at), "Wh", 0, stamp))
+            readings.append(
+                Reading(REACTIVE_ENERGY, self.meter.reactive_energy(at), "varh", 0, stamp)
+            )
+        return BillingValues(period, tuple(readings))
+
+    def read_load_limit(self) -> LoadLimit:
+        """The simulated limiter (W): normal and emergency threshold, the normal one active."""
+        self._step()
+        normal, emergency = self._driver.load_limit(self.meter.serial)
+        return LoadLimit(normal=normal, emergency=emergency, active=normal, unit="W")
+
+    def set_load_limit(self, normal: float, emergency: float | None = None) -> Quality:
+        """Set the limiter's thresholds (W)."""
+        self._step()
+        self._driver._set(self.meter.serial, "limit", (normal, emergency))
+        return Quality.VALID
+
+    def upload_tariff(self, calendar: Mapping[str, Any]) -> Quality:
+        """Keep the time-of-use calendar (any JSON object with a ``name``)."""
+        self._step()
+        if not isinstance(calendar, Mapping) or not calendar.get("name"):
+            return Quality.INVALID
+        self._driver._set(self.meter.serial, "tariff", dict(calendar))
+        return Quality.VALID
+
+    def upgrade_firmware(self, image: bytes, version: str) -> Quality:
+        """Take the image (one round trip per 1 KiB block); the firmware register reads
+        ``version`` afterwards."""
+        self._step()
+        if not image:
+            return Quality.INVALID
+        self._wait((len(image) + 1023) // 1024)
+        self._driver._set(self.meter.serial, "firmware", version)
+        return Quality.VALID
+
     def close(self) -> None:
-        """End the session."""
+        """End the session (also ends a wait for a reply, from another thread)."""
         self._closed = True
+        self._closing.set()
 
 
 class SimulatedDriver(Driver):
@@ -244,9 +349,26 @@ class SimulatedDriver(Driver):
     def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         self.now: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
-        self._meters: dict[str, SimulatedMeter] = {}
+        # The models of the meters read lately (a model is a pure function of the serial, so
+        # one read long ago is simply built again): memory does not grow with the fleet.
+        self._meters: OrderedDict[str, SimulatedMeter] = OrderedDict()
         self._clock_offsets: dict[str, int] = {}
         self._disconnected: set[str] = set()
+        self._settings: dict[tuple[str, str], Any] = {}
+
+    def setting(self, serial: str, name: str, default: Any = None) -> Any:
+        """What a session set on the meter (``firmware``, ``tariff``, ``limit``, ``relay1``...)."""
+        with self._lock:
+            return self._settings.get((serial, name), default)
+
+    def load_limit(self, serial: str) -> tuple[float, float | None]:
+        """The limiter thresholds (W): 10 kW normal, 15 kW emergency until set."""
+        limit: tuple[float, float | None] = self.setting(serial, "limit", (10_000.0, 15_000.0))
+        return limit
+
+    def _set(self, serial: str, name: str, value: Any) -> None:
+        with self._lock:
+            self._settings[(serial, name)] = value
 
     @classmethod
     def info(cls) -> DriverInfo:
@@ -264,6 +386,11 @@ class SimulatedDriver(Driver):
                     Action.SET_CLOCK,
                     Action.DISCONNECT_SUPPLY,
                     Action.RECONNECT_SUPPLY,
+                    Action.READ_BILLING,
+                    Action.READ_LOAD_LIMIT,
+                    Action.SET_LOAD_LIMIT,
+                    Action.UPLOAD_TARIFF,
+                    Action.UPGRADE_FIRMWARE,
                 }
             ),
             address_syntax="the meter serial number: 1..64 characters without spaces (SIM-0001)",
@@ -272,11 +399,15 @@ class SimulatedDriver(Driver):
         )
 
     def meter(self, serial: str) -> SimulatedMeter:
-        """The simulated meter with serial ``serial`` (built once, then reused)."""
+        """The simulated meter with serial ``serial`` (kept while it is read now and then)."""
         with self._lock:
             meter = self._meters.get(serial)
             if meter is None:
                 meter = self._meters[serial] = SimulatedMeter(serial)
+                if len(self._meters) > MODELS_KEPT:
+                    self._meters.popitem(last=False)
+            else:
+                self._meters.move_to_end(serial)
             return meter
 
     def clock_offset(self, serial: str) -> int:

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
+from meterhub.acquisition.engine import AcquisitionEngine
 from meterhub.cli.init_cmd import initialise
 from meterhub.cli.state import current_state
 from meterhub.credential_keys import open_cipher
 from meterhub.db import transaction
-from meterhub.demo import populate_demo
+from meterhub.demo import ensure_demo_jobs, populate_demo
 from meterhub.extensions.driver import DriverError, UnsupportedAction
 from meterhub.extensions.simulator import SimulatedEndpoint
 from meterhub.identifiers.obis import ACTIVE_ENERGY_IMPORT
+from meterhub.inventory import jobs
 from meterhub.runtime import Runtime
 from meterhub.webapi.cli.serve import serve_runtime
 
@@ -97,9 +100,15 @@ def probe_fleet(runtime: Runtime, endpoints: list[SimulatedEndpoint]) -> None:
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
-@click.option("--no-serve", is_flag=True, help="Start the fleet and register it, then exit.")
-def demo_command(data_dir: Path, per_protocol: int, host: str, port: int, no_serve: bool) -> None:
-    """Start a simulated meter fleet, register it in an embedded SQLite database, serve the UI."""
+@click.option(
+    "--no-serve", is_flag=True, help="Start the fleet, register it, read it once, then exit."
+)
+@click.option("--no-acquire", is_flag=True, help="Do not run the acquisition engine.")
+def demo_command(
+    data_dir: Path, per_protocol: int, host: str, port: int, no_serve: bool, no_acquire: bool
+) -> None:
+    """Start a simulated meter fleet, register it in an embedded SQLite database, read it on a
+    schedule with the embedded acquisition engine, serve the UI."""
     state = current_state()
     settings = state.settings(data_dir=data_dir, database_url="")
     database, revision = initialise(settings)
@@ -122,5 +131,42 @@ def demo_command(data_dir: Path, per_protocol: int, host: str, port: int, no_ser
             f"{summary.updated_devices} re-addressed) at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
         )
         probe_fleet(runtime, endpoints)
-        if not no_serve:
-            serve_runtime(runtime, host, port)
+        engine = None if no_acquire else start_acquisition(runtime, wait=no_serve)
+        try:
+            if not no_serve:
+                serve_runtime(runtime, host, port)
+        finally:
+            if engine is not None:
+                engine.stop()
+
+
+def start_acquisition(runtime: Runtime, *, wait: bool) -> AcquisitionEngine:
+    """The embedded engine with the demo's jobs (every 5 minutes), run once at the start."""
+    with transaction(runtime.sessions, user="demo") as session:
+        demo_jobs = ensure_demo_jobs(session, runtime.plugins.drivers())
+        runs = [
+            jobs.run_job(
+                session, job, user="demo",
+                default_capacity=runtime.settings.acquisition_default_capacity,
+            ).id
+            for job in demo_jobs
+        ]  # fmt: skip
+    engine = AcquisitionEngine(runtime).start()
+    click.echo(f"acquisition: {len(demo_jobs)} demo jobs every 5 minutes (runs {runs} now)")
+    if wait:
+        for run_id in runs:
+            click.echo(f"  {_ended(runtime, run_id)}")
+    return engine
+
+
+def _ended(runtime: Runtime, run_id: int, timeout: float = 60.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        with runtime.sessions() as session:
+            progress = jobs.run_progress(session, run_id)
+        if progress["finished_at"] is not None or time.monotonic() > deadline:
+            return (
+                f"run {run_id} {progress['status']}: {progress['succeeded']} of "
+                f"{progress['total']} tasks succeeded"
+            )
+        time.sleep(0.1)

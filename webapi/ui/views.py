@@ -1,4 +1,4 @@
-"""The start page; it shows the license in force in every page footer."""
+"""The start page (the last acquisition runs, the plugins); the license in every page footer."""
 
 from __future__ import annotations
 
@@ -19,10 +19,15 @@ def footer_context() -> dict[str, object]:
 
 @bp.get("/")
 def index() -> str:
-    """The start page: what is installed and where to go next."""
+    """The start page: the last acquisition runs, what is installed, where to go next."""
+    from meterhub.inventory.jobs import recent_runs
+
     runtime = current_runtime()
+    with runtime.sessions() as session:
+        runs = recent_runs(session, limit=10)
     return render_template(
         "index.html",
         plugins=runtime.plugins.records,
         database=runtime.engine.dialect.name,
+        runs=runs,
     )

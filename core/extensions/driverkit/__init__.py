@@ -6,7 +6,8 @@ never from another plugin's modules. The kit holds:
 ================================  ===========================================================
 settings                          :class:`PluginSettings` (a pydantic model per driver or
                                   medium, parsed from text, errors as ``InvalidValue``),
-                                  :data:`WholeNumber`, :func:`secret`, :class:`SecretSpec`
+                                  :data:`WholeNumber`, :func:`secret`, :class:`SecretSpec`,
+                                  :func:`session_counter`
 exact reads over a medium         :func:`read_exactly`, :func:`read_until` (deadline, frames
                                   in chunks, :class:`MeterTimeout` on silence), :func:`pending`,
                                   :func:`unread`, :func:`take_pending`
@@ -69,6 +70,7 @@ from meterhub.extensions.settings import (
     WholeNumber,
     parse_whole_number,
     secret,
+    session_counter,
 )
 
 __all__ = [
@@ -97,6 +99,7 @@ __all__ = [
     "read_exactly",
     "read_until",
     "secret",
+    "session_counter",
     "split_settings",
     "take_pending",
     "unix_seconds",

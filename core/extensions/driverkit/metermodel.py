@@ -21,6 +21,9 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
+import numpy.typing as npt
+
 from meterhub.errors import InvalidValue
 from meterhub.extensions.driver import MeterEvent
 
@@ -39,6 +42,9 @@ _DAY_SHAPE = (45, 40, 38, 37, 38, 45, 70, 110, 120, 105, 95, 95,
 #: Percent per weekday, Monday first.
 _WEEKDAY_FACTOR = (100, 100, 100, 100, 105, 85, 80)
 _POWER_DOWN, _POWER_UP = 1, 2
+_HOURS = np.arange(7 * 24, dtype=np.int64)
+_SHAPE_OF_HOUR = np.array(_DAY_SHAPE, dtype=np.int64)[_HOURS % 24]
+_WEEKDAY_OF_HOUR = np.array(_WEEKDAY_FACTOR, dtype=np.int64)[_HOURS // 24]
 
 
 def _digest(*parts: object) -> bytes:
@@ -59,17 +65,18 @@ class SimulatedMeter:
         self.register_offset = int.from_bytes(digest[3:6], "big") % 5_000_000
         #: Seconds the meter clock is off until it is set.
         self.clock_drift = digest[6] % 61 - 30
-        power = []
-        for hour in range(7 * 24):
-            variation = (digest[hour % 32] + 3 * digest[(5 * hour + 7) % 32]) % 21 - 10
-            percent = _DAY_SHAPE[hour % 24] * _WEEKDAY_FACTOR[hour // 24] * (100 + variation)
-            power.append(self.base_power * percent // 1_000_000)
+        # The same integers as a loop over the 168 hours, in whole-array arithmetic.
+        data = np.frombuffer(digest, dtype=np.uint8).astype(np.int64)
+        variation = (data[_HOURS % 32] + 3 * data[(5 * _HOURS + 7) % 32]) % 21 - 10
+        percent = _SHAPE_OF_HOUR * _WEEKDAY_OF_HOUR * (100 + variation)
+        power = self.base_power * percent // 1_000_000
+        cumulative = np.concatenate(([0], np.cumsum(power * _HOUR)))
         #: Power in W for each hour of the week (Monday 00:00 UTC first).
-        self.hourly_power = tuple(power)
-        cumulative = [0]
-        for watts in power:
-            cumulative.append(cumulative[-1] + watts * _HOUR)
-        self._cumulative = tuple(cumulative)
+        self.hourly_power: tuple[int, ...] = tuple(power.tolist())
+        self._hourly_array = power
+        self._cumulative_array = cumulative
+        #: Percent of the active energy exported (-A) and of the reactive exported (-R).
+        self.export_percent = 1 + digest[7] % 9
 
     def power(self, at: int) -> int:
         """Active power in W at Unix second ``at``."""
@@ -80,8 +87,36 @@ class SimulatedMeter:
         weeks, rest = divmod(at - _WEEK_ORIGIN, _WEEK)
         hour, second = divmod(rest, _HOUR)
         return (
-            weeks * self._cumulative[-1] + self._cumulative[hour] + self.hourly_power[hour] * second
+            weeks * int(self._cumulative_array[-1])
+            + int(self._cumulative_array[hour])
+            + self.hourly_power[hour] * second
         )
+
+    def energy_ws_at(self, at: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """:meth:`_energy_ws` for an array of Unix seconds (the same integers, no loop)."""
+        weeks, rest = np.divmod(np.asarray(at, dtype=np.int64) - _WEEK_ORIGIN, _WEEK)
+        hour, second = np.divmod(rest, _HOUR)
+        energy: npt.NDArray[np.int64] = (
+            weeks * self._cumulative_array[-1]
+            + self._cumulative_array[hour]
+            + self._hourly_array[hour] * second
+        )
+        return energy
+
+    def registers_at(self, at: npt.NDArray[np.int64]) -> dict[str, npt.NDArray[np.int64]]:
+        """The energy registers at an array of Unix seconds: ``active`` (+A, Wh), ``reactive``
+        (+R, varh), ``active_export`` (-A, Wh) and ``reactive_export`` (-R, varh); the first two
+        equal :meth:`active_energy` and :meth:`reactive_energy` element by element."""
+        energy = self.energy_ws_at(at)
+        return {
+            "active": self.register_offset + energy // _HOUR,
+            "reactive": self.register_offset // 4 + energy * self.reactive_percent // (100 * _HOUR),
+            "active_export": energy * self.export_percent // (100 * _HOUR),
+            "reactive_export": energy
+            * self.export_percent
+            * self.reactive_percent
+            // (10_000 * _HOUR),
+        }
 
     def active_energy(self, at: int) -> int:
         """The active import register in Wh at Unix second ``at``."""

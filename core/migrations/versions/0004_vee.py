@@ -1,11 +1,10 @@
 """VEE: validation profiles, runs, results and billing releases; day calendars; versioned
 customer scripts; calculated channels.
 
-Self-contained (it creates only its own tables), so it can be re-chained after other
-revisions at merge time.
+Self-contained: it creates only its own tables.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-02 14:15:38.598937
 """
 # ruff: noqa: E501
@@ -19,7 +18,7 @@ import meterhub.model.templates
 import meterhub.model.types
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

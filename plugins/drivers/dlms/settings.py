@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from meterhub.errors import InvalidValue
-from meterhub.extensions.driverkit import PluginSettings, WholeNumber, secret
+from meterhub.extensions.driverkit import PluginSettings, WholeNumber, secret, session_counter
 from meterhub.identifiers import canonical_obis
 from meterhub.plugins.drivers.dlms.addressing import server_address
 from meterhub.plugins.drivers.dlms.classes import (
@@ -96,8 +96,8 @@ class DlmsSettings(PluginSettings):
     security_suite: WholeNumber = Field(
         0, ge=0, le=2, description="security suite of ciphered APDUs and GMAC (0, 1 or 2)"
     )
-    invocation_counter: WholeNumber = Field(
-        1, ge=0, le=0xFFFFFFFF, description="the next HLS frame counter"
+    invocation_counter: WholeNumber = session_counter(
+        1, maximum=0xFFFFFFFF, description="the next HLS frame counter"
     )
     invocation_counter_object: str = Field(
         INVOCATION_COUNTER,

@@ -1,0 +1,66 @@
+"""Many rows through one compiled statement, on the driver's ``executemany``.
+
+SQLAlchemy Core's ``executemany`` builds and processes every row's parameters through its
+generic machinery, a few microseconds a row (``PITFALLS.md``: 3.8× the driver's own bulk
+path). The writer updates a task row per task in every batch, so it compiles its statements
+once per dialect, applies the columns' own bind processors (the same conversions Core applies:
+``UTCDateTime``, ``JSONText``, the dialect's date format) and hands plain tuples or dicts to the
+DBAPI cursor. Only statements whose every parameter is a named ``bindparam`` are accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.sql import ClauseElement
+
+__all__ = ["execute_many"]
+
+_COMPILED: dict[tuple[int, str], tuple[str, list[str] | None, dict[str, Callable[[Any], Any]]]] = {}
+
+
+def _compiled(
+    statement: ClauseElement, connection: Connection
+) -> tuple[str, list[str] | None, dict[str, Callable[[Any], Any]]]:
+    dialect = connection.dialect
+    key = (id(statement), dialect.name)
+    found = _COMPILED.get(key)
+    if found is None:
+        compiled: Any = statement.compile(dialect=dialect)
+        defaults = {k: v for k, v in compiled.params.items() if v is not None}
+        if defaults:
+            raise ValueError(f"execute_many takes bindparams only, not values: {sorted(defaults)}")
+        positions = list(compiled.positiontup) if compiled.positiontup is not None else None
+        processors = {k: p for k, p in compiled._bind_processors.items() if callable(p)}
+        found = _COMPILED[key] = (str(compiled), positions, processors)
+    return found
+
+
+def execute_many(
+    connection: Connection, statement: ClauseElement, rows: Sequence[dict[str, Any]]
+) -> None:
+    """Run ``statement`` (module level, built once: it is cached by identity) for ``rows``."""
+    if not rows:
+        return
+    sql, positions, processors = _compiled(statement, connection)
+    names = positions if positions is not None else list(rows[0])
+    steps = [(name, processors.get(name)) for name in names]
+    values = [
+        [
+            row[name] if step is None or row[name] is None else step(row[name])
+            for name, step in steps
+        ]
+        for row in rows
+    ]
+    params: list[Any] = (
+        [tuple(value) for value in values]
+        if positions is not None
+        else [dict(zip(names, value, strict=True)) for value in values]
+    )
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, params)
+    finally:
+        cursor.close()

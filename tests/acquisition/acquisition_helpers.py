@@ -1,0 +1,23 @@
+"""Helpers of the acquisition tests (imported by name: the tests directory is on sys.path)."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import select
+
+from meterhub.model.jobs import JobRun
+from meterhub.runtime import Runtime
+
+
+def wait_run(runtime: Runtime, run_id: int, timeout: float = 30.0) -> JobRun:
+    """Wait until run ``run_id`` has ended; return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with runtime.sessions() as session:
+            run = session.scalars(select(JobRun).where(JobRun.id == run_id)).one()
+            if run.finished_at is not None:
+                return run
+        if time.monotonic() > deadline:
+            raise AssertionError(f"run {run_id} did not end in {timeout} s (status {run.status})")
+        time.sleep(0.05)

@@ -1,0 +1,115 @@
+"""``meterhub job``, ``tasks``, ``trace``, ``firmware``, ``acquire``: the installed command."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+
+def _error(result) -> str:
+    """The one line a failed command ends with (the log may say something before it)."""
+    lines = result.stderr.strip().splitlines()
+    assert lines and all(not line.startswith("Traceback") for line in lines)
+    return lines[-1]
+
+
+@pytest.fixture
+def run(meterhub, database_url):
+    def call(*args: str):
+        return meterhub(*args, METERHUB_DATABASE_URL=database_url)
+
+    return call
+
+
+def test_add_run_and_inspect_a_job_from_the_command_line(run, runtime, make_fleet) -> None:
+    fleet = make_fleet(2, paths=[{"settings": {"unreachable": "true"}}, {}])
+    serial = fleet.serials[0]
+    added = run(
+        "job", "add", "profiles", "--action", "read_load_profile?range=previous_day",
+        "--action", "read_clock", "--meter", serial, "--meter", fleet.serials[1],
+        "--attempts", "1",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert "job profiles added (id" in added.stdout and "on_demand" in added.stdout
+    listed = run("job", "list")
+    assert "profiles" in listed.stdout and "read_load_profile,read_clock" in listed.stdout
+    started = run("job", "run", "profiles", "--wait")
+    assert started.returncode == 0, started.stderr
+    run_id = re.search(r"run (\d+) started: 4 tasks", started.stdout).group(1)
+    assert "running it here" in started.stderr  # no engine was running: a foreground one
+    assert f"run {run_id} succeeded: 4 tasks, 4 succeeded, 0 failed" in started.stdout
+    tasks = run("tasks", "--run", run_id)
+    assert tasks.returncode == 0, tasks.stderr
+    assert tasks.stdout.count("succeeded") == 4 and "backup" in tasks.stdout
+    listed = [
+        json.loads(line)
+        for line in run("tasks", "--json", "--meter", serial).stdout.split("\n")
+        if line
+    ]
+    profile = next(t for t in listed if t["action"] == "read_load_profile")
+    assert profile["details"]["values"] == 192 and profile["path"] == 2
+    trace = run("trace", str(profile["id"]))
+    assert trace.returncode == 0, trace.stderr
+    assert "path 1" in trace.stdout and "failed link" in trace.stdout
+    assert "path 2" in trace.stdout and "succeeded" in trace.stdout
+    quick = run("job", "run", "--quick", serial, "--action", "set_clock?tolerance=0")
+    assert quick.returncode == 0, quick.stderr
+    assert "succeeded: 1 tasks, 1 succeeded" in quick.stdout
+
+
+def test_bad_jobs_and_unknown_things_fail_in_one_line(run, runtime, make_fleet) -> None:
+    fleet = make_fleet(1)
+    bad = run("job", "add", "x", "--action", "read_mind", "--meter", fleet.serials[0])
+    assert bad.returncode == 1
+    assert _error(bad).startswith("Error: actions[0].action: unknown action 'read_mind'; known:")
+    rule = run("job", "add", "x", "--action", "read_clock", "--meter", fleet.serials[0],
+               "--rrule", "FREQ=NEVER")  # fmt: skip
+    assert (
+        rule.returncode == 1 and "recurrence: 'FREQ=NEVER' is not an RFC 5545 rule" in rule.stderr
+    )
+    meter = run("job", "add", "x", "--action", "read_clock", "--meter", "GHOST")
+    assert (
+        meter.returncode == 1 and "meters[0]: no meter with serial number 'GHOST'" in meter.stderr
+    )
+    assert _error(run("job", "run", "nothing")).startswith("Error: no job 'nothing'")
+    assert _error(run("trace", "999")).startswith("Error: no task 999")
+    assert run("job", "run").returncode == 2
+
+
+def test_cancel_a_queued_run_and_run_the_engine_for_a_while(run, runtime, make_fleet) -> None:
+    fleet = make_fleet(1)
+    assert (
+        run("job", "add", "later", "--action", "read_clock", "--meter", fleet.serials[0]).returncode
+        == 0
+    )
+    from meterhub.db import transaction
+    from meterhub.inventory import jobs
+
+    with transaction(runtime.sessions, user="alice") as session:
+        queued = jobs.run_job(session, "later", user="alice").id
+        second = jobs.run_job(session, "later", user="alice").id
+    cancelled = run("job", "cancel", "--run", str(queued))
+    assert cancelled.returncode == 0 and f"cancelled: run {queued}" in cancelled.stdout
+    engine = run("acquire", "--for", "1.5")
+    assert engine.returncode == 0, engine.stderr
+    assert "acquisition engine" in engine.stderr and "stopped" in engine.stderr
+    with runtime.sessions() as session:
+        first = jobs.run_progress(session, queued)
+        other = jobs.run_progress(session, second)
+    assert (first["status"], first["cancelled"]) == ("cancelled", 1)
+    assert (other["status"], other["succeeded"]) == ("succeeded", 1)
+    again = run("job", "cancel", "--run", str(queued))
+    assert again.returncode == 1 and "has already ended (cancelled)" in again.stderr
+
+
+def test_firmware_images_from_files(run, runtime, tmp_path) -> None:
+    image = tmp_path / "fw.bin"
+    image.write_bytes(b"\x00\x01" * 1000)
+    added = run("firmware", "add", "acme", "1.2", str(image))
+    assert added.returncode == 0, added.stderr
+    assert "firmware acme 1.2: 2000 bytes, sha256 " in added.stdout
+    wrong = run("firmware", "add", "acme", "1.3", str(image), "--sha256", "ab" * 32)
+    assert wrong.returncode == 1 and "sha256: the image's SHA-256 is" in wrong.stderr
+    assert "acme" in run("firmware", "list").stdout
