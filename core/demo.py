@@ -31,7 +31,8 @@ from meterhub.model.devices import CommunicationDevice
 from meterhub.model.elements import Element
 from meterhub.model.groups import MeterGroup
 from meterhub.model.jobs import Job
-from meterhub.model.meters import Meter
+from meterhub.model.metering import Channel
+from meterhub.model.meters import Meter, MeterAssignment
 
 DEMO_ROOT = "Demo Utility"
 DEMO_GROUP = "All demo meters"
@@ -48,7 +49,8 @@ REGISTER_CHANNELS = (("1-0:1.8.0", "Wh"),)
 
 
 #: The demo's acquisition jobs by name: each reads the demo meters whose driver offers all of
-#: its actions.
+#: its actions (a load profile only where the meter's virtual meter has profile channels: a heat
+#: meter keeps registers and billing storages, not a profile).
 DEMO_JOBS: dict[str, list[Any]] = {
     "Demo: load profiles": ["read_load_profile"],
     "Demo: registers": ["read_registers"],
@@ -300,6 +302,7 @@ def ensure_demo_jobs(
                 for meter in demo_meters
                 if meter.driver in drivers
                 and wanted <= {a.value for a in drivers[meter.driver].info().actions}
+                and ("read_load_profile" not in wanted or _has_profile_channels(session, meter))
             ]
             if not targets:
                 continue
@@ -317,3 +320,14 @@ def ensure_demo_jobs(
             )
         found.append(job)
     return found
+
+
+def _has_profile_channels(session: Session, meter: Meter) -> bool:
+    """Whether a virtual meter ``meter`` serves (or served) has a profile channel."""
+    found = session.scalar(
+        select(Channel.id)
+        .join(MeterAssignment, MeterAssignment.virtual_meter_id == Channel.virtual_meter_id)
+        .where(MeterAssignment.meter_id == meter.id, Channel.kind == "profile")
+        .limit(1)
+    )
+    return found is not None
