@@ -12,8 +12,11 @@ from meterhub.model import (
     groups,
     metering,
     meters,
+    parameters,
+    roles,
     segments,
     templates,
+    tokens,
     users,
 )
 from meterhub.model.base import Base
@@ -27,8 +30,11 @@ __all__ = [
     "groups",
     "metering",
     "meters",
+    "parameters",
+    "roles",
     "segments",
     "templates",
     "timeseries_tables",
+    "tokens",
     "users",
 ]
