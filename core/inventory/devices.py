@@ -21,11 +21,13 @@ from meterhub.inventory.common import (
     UNSET,
     Unset,
     check_name,
+    clean_int,
+    clean_settings,
     delete_unreferenced,
     flush,
+    in_session,
     optional_text,
 )
-from meterhub.inventory.metering import clean_int, clean_settings, in_session
 from meterhub.model.devices import DEVICE_KINDS, CommunicationDevice, CommunicationPath
 from meterhub.model.meters import Meter
 

@@ -12,8 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterhub.errors import Conflict
-from meterhub.inventory.common import check_name, delete_unreferenced, flush
-from meterhub.inventory.metering import in_session
+from meterhub.inventory.common import check_name, delete_unreferenced, flush, in_session
 from meterhub.model.groups import MeterGroup, MeterGroupMember
 from meterhub.model.metering import NAME_LENGTH, VirtualMeter
 

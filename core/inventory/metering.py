@@ -26,6 +26,7 @@ from meterhub.inventory.common import (
     check_license_limit,
     check_name,
     clean_int,
+    clean_settings,
     delete_unreferenced,
     flush,
     in_session,
@@ -47,6 +48,9 @@ from meterhub.model.metering import (
 
 __all__ = [
     "LICENSE_LIMIT",
+    "clean_int",
+    "clean_settings",
+    "in_session",
     "add_channel",
     "change_channel",
     "change_container",

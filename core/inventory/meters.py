@@ -38,11 +38,12 @@ from meterhub.inventory.common import (
     Unset,
     check_instant,
     check_name,
+    clean_settings,
     delete_unreferenced,
     flush,
+    in_session,
     optional_text,
 )
-from meterhub.inventory.metering import clean_settings, in_session
 from meterhub.model.metering import VirtualMeter
 from meterhub.model.meters import Meter, MeterAssignment
 

@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session
 
 from meterhub.access.catalog import check_actions, check_function, ordered
 from meterhub.errors import Conflict, InvalidValue, NotFound
-from meterhub.inventory.common import UNSET, Unset, check_name, flush, optional_text
-from meterhub.inventory.metering import in_session
+from meterhub.inventory.common import UNSET, Unset, check_name, flush, in_session, optional_text
 from meterhub.model.roles import ROLE_NAME_LENGTH, Role, RoleFunction, RolePermission, UserRole
 from meterhub.model.users import AppUser
 

@@ -18,8 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterhub.errors import InvalidValue
-from meterhub.inventory.common import check_instant, check_name, flush
-from meterhub.inventory.metering import in_session
+from meterhub.inventory.common import check_instant, check_name, flush, in_session
 from meterhub.inventory.parameters import get_parameter
 from meterhub.model.roles import Role
 from meterhub.model.tokens import ApiToken, ApiTokenRole, LoginSession
