@@ -71,6 +71,26 @@ class AccessContext:
                 raise PermissionDenied("the password has expired: change it first")
             raise PermissionDenied(f"your roles do not enable the function {name!r}")
 
+    def covers(self, permissions: Mapping[str, Iterable[str]], functions: Iterable[str]) -> bool:
+        """Whether this context holds everything ``permissions`` and ``functions`` grant.
+
+        Nobody may hand out (to a user, a role or a token) more than they hold themselves.
+        """
+        if self.administrator:
+            return True
+        return all(
+            self.can(object_type, action)
+            for object_type, actions in permissions.items()
+            for action in actions
+        ) and all(self.has_function(name) for name in functions)
+
+    def require_covers(
+        self, what: str, permissions: Mapping[str, Iterable[str]], functions: Iterable[str]
+    ) -> None:
+        """Raise :class:`PermissionDenied` unless :meth:`covers` holds for ``what``."""
+        if not self.covers(permissions, functions):
+            raise PermissionDenied(f"{what} grants more than your own roles do")
+
     def allowed(self) -> dict[str, list[str]]:
         """Object type → the actions allowed, for every object type (for the UI)."""
         return {

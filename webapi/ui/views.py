@@ -1,10 +1,11 @@
-"""The start page; it shows the license in force in every page footer."""
+"""The start page and the login page; every page but the login shows the license in its footer."""
 
 from __future__ import annotations
 
 from flask import Blueprint, render_template
 
 from meterhub import __version__
+from meterhub.webapi.security import optional_access
 from meterhub.webapi.state import current_runtime
 
 bp = Blueprint("ui", __name__, template_folder="templates", static_folder="static")
@@ -12,17 +13,24 @@ bp = Blueprint("ui", __name__, template_folder="templates", static_folder="stati
 
 @bp.app_context_processor
 def footer_context() -> dict[str, object]:
-    """Variables every page template sees: version and license."""
-    runtime = current_runtime()
-    return {"version": __version__, "license": runtime.license}
+    """Variables every page template sees: version, and the license for a logged-in user."""
+    access = optional_access()
+    license = current_runtime().license if access is not None else None
+    return {"version": __version__, "license": license, "access": access}
 
 
 @bp.get("/")
 def index() -> str:
-    """The start page: what is installed and where to go next."""
+    """The start page: what is installed and where to go next (logged-in users only)."""
     runtime = current_runtime()
     return render_template(
         "index.html",
         plugins=runtime.plugins.records,
         database=runtime.engine.dialect.name,
     )
+
+
+@bp.get("/login")
+def login_page() -> str:
+    """The login form; it posts to ``/api/v1/auth/login`` from ``login.js``."""
+    return render_template("login.html")
