@@ -187,3 +187,21 @@ def populate_demo(
         devices.add_path(session, meter, device, 1)
         groups.add_members(session, group, [virtual_meter])
     return DemoSummary(created, updated)
+
+
+#: The demo's administrator and password (the demo serves on loopback only).
+DEMO_USER = "demo"
+DEMO_PASSWORD = "meterhub-2026"
+
+
+def ensure_demo_user(session: Session) -> bool:
+    """Add the demo's administrator (:data:`DEMO_USER`) unless present; whether it was added."""
+    from meterhub.inventory.roles import ensure_administrator_role, grant_role
+    from meterhub.inventory.users import add_user
+    from meterhub.model.users import AppUser
+
+    if session.scalar(select(AppUser).where(AppUser.username == DEMO_USER)) is not None:
+        return False
+    user = add_user(session, DEMO_USER, DEMO_PASSWORD, display_name="Demo administrator")
+    grant_role(session, user, ensure_administrator_role(session))
+    return True

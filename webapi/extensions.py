@@ -38,7 +38,7 @@ API_SETTINGS = {
         "info": {
             "description": (
                 "MeterHub's REST API. Authenticate with a bearer token (`Authorization: Bearer "
-                "mh_...`, see `POST /api/v1/auth/tokens`) or with the login cookie of "
+                "mh_...`, see `POST /api/v1/tokens`) or with the login cookie of "
                 "`POST /api/v1/auth/login` (then send the `X-CSRF-Token` header on every "
                 "request that changes something). Errors are problem documents (RFC 9457)."
             )

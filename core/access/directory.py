@@ -15,10 +15,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from ldap3 import NONE, SUBTREE, Connection, Server
-from ldap3.core.exceptions import LDAPException
-from ldap3.utils.conv import escape_filter_chars
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,6 +28,9 @@ from meterhub.inventory.users import add_user
 from meterhub.licensing import License
 from meterhub.model.roles import Role
 from meterhub.model.users import AppUser
+
+if TYPE_CHECKING:
+    from ldap3 import Connection
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,10 @@ class Directory:
         if not settings.ldap_user_base:
             raise ConfigurationError("ldap_user_base: set where the directory's users are")
         self.settings = settings
+        # ldap3 is imported only where a directory is configured: it warns on import about
+        # pyasn1's renamed attributes.
+        from ldap3 import NONE, Server
+
         self.server = Server(
             settings.ldap_url, connect_timeout=settings.ldap_timeout, get_info=NONE
         )
@@ -67,6 +72,8 @@ class Directory:
         return cls(settings, license) if settings.ldap_url else None
 
     def _connection(self, user: str | None, password: str | None) -> Connection:
+        from ldap3 import Connection
+
         connection = Connection(
             self.server,
             user=user or None,
@@ -85,6 +92,9 @@ class Directory:
 
         :raises ldap3.core.exceptions.LDAPException: the directory cannot be reached.
         """
+        from ldap3 import SUBTREE
+        from ldap3.utils.conv import escape_filter_chars
+
         if not username or not password:
             return None
         settings = self.settings
@@ -139,6 +149,8 @@ class Directory:
         self, session: Session, username: str, password: str, *, now: datetime
     ) -> LoginOutcome:
         """Check the user with the directory and bring the local user and roles up to date."""
+        from ldap3.core.exceptions import LDAPException
+
         try:
             account = self.authenticate(username, password)
         except LDAPException as exc:
@@ -175,9 +187,11 @@ class Directory:
         return LoginOutcome(user)
 
 
-def _first(entry: object, attribute: str) -> str | None:
+def _first(entry: Any, attribute: str) -> str | None:
+    from ldap3.core.exceptions import LDAPException
+
     try:
-        values = entry[attribute].values  # type: ignore[index]
+        values = entry[attribute].values
     except (KeyError, LDAPException):
         return None
     return str(values[0]) if values else None

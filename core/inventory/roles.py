@@ -240,3 +240,21 @@ def set_user_roles(session: Session, user: AppUser, roles: Iterable[Role]) -> No
         if role_id not in present:
             user.role_links.append(UserRole(role=role))
     flush(session, field="roles")
+
+
+#: The role every installation starts with (migration 0005 creates it).
+ADMINISTRATOR_ROLE = "Administrator"
+
+
+def ensure_administrator_role(session: Session) -> Role:
+    """The role "Administrator" (functions ``administration`` and ``all_segments``), created
+    when missing."""
+    role = session.scalar(select(Role).where(Role.name == ADMINISTRATOR_ROLE))
+    if role is not None:
+        return role
+    return create_role(
+        session,
+        ADMINISTRATOR_ROLE,
+        description="Every permission and function, every data segment",
+        functions=[ADMINISTRATION, "all_segments"],
+    )

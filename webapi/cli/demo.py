@@ -12,7 +12,7 @@ from meterhub.cli.init_cmd import initialise
 from meterhub.cli.state import current_state
 from meterhub.credential_keys import open_cipher
 from meterhub.db import transaction
-from meterhub.demo import populate_demo
+from meterhub.demo import DEMO_PASSWORD, DEMO_USER, ensure_demo_user, populate_demo
 from meterhub.extensions.driver import DriverError, UnsupportedAction
 from meterhub.extensions.simulator import SimulatedEndpoint
 from meterhub.identifiers.obis import ACTIVE_ENERGY_IMPORT
@@ -94,7 +94,8 @@ def probe_fleet(runtime: Runtime, endpoints: list[SimulatedEndpoint]) -> None:
 def demo_command(data_dir: Path, per_protocol: int, host: str, port: int, no_serve: bool) -> None:
     """Start a simulated meter fleet, register it in an embedded SQLite database, serve the UI."""
     state = current_state()
-    settings = state.settings(data_dir=data_dir, database_url="")
+    # Plain HTTP on loopback: the login cookie cannot insist on HTTPS.
+    settings = state.settings(data_dir=data_dir, database_url="", secure_cookies=False)
     database, revision = initialise(settings)
     click.echo(f"demo {database} (schema {revision})")
     runtime = state.runtime()
@@ -103,10 +104,12 @@ def demo_command(data_dir: Path, per_protocol: int, host: str, port: int, no_ser
         endpoints = start_fleets(runtime, per_protocol, "127.0.0.1", stack)
         with transaction(runtime.sessions, user="demo") as session:
             summary = populate_demo(session, endpoints, runtime.plugins.drivers(), cipher)
+            ensure_demo_user(session)
         click.echo(
             f"demo fleet: {len(endpoints)} simulated meters ({summary.created_meters} new, "
             f"{summary.updated_devices} re-addressed) at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
         )
         probe_fleet(runtime, endpoints)
+        click.echo(f"log in as {DEMO_USER!r} with the password {DEMO_PASSWORD!r}")
         if not no_serve:
             serve_runtime(runtime, host, port)
