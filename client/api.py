@@ -122,9 +122,9 @@ class Client:
     def list(self, resource: str, **filters: Any) -> Iterator[dict[str, Any]]:
         """Every object of ``resource`` matching ``filters`` (``name__contains="x"``,
         ``sort="-id"``, ``q="text"``), page after page."""
-        page = 1
+        page, size = 1, filters.pop("page_size", PAGE_SIZE)
         while True:
-            body = self.get(resource, page=page, page_size=filters.pop("page_size", PAGE_SIZE), **filters)
+            body = self.get(resource, page=page, page_size=size, **filters)
             yield from body["items"]
             if page * body["page_size"] >= body["total"] or not body["items"]:
                 return

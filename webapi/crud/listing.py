@@ -18,7 +18,7 @@ DEFAULT_PAGE_SIZE = 50
 
 #: Filter operators per kind of column.
 ORDERED_OPS = ("ne", "lt", "le", "gt", "ge")
-TEXT_OPS = ("ne", "contains", "startswith")
+TEXT_OPS = ("ne", "lt", "le", "gt", "ge", "contains", "startswith")
 
 
 class ListArguments(Schema):

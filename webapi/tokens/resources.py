@@ -71,7 +71,7 @@ class Tokens(MethodView):
 
     @blp.arguments(TokenCreateSchema)
     @blp.response(201, NewTokenSchema)
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+    def post(self, data: dict[str, Any]) -> ApiToken:
         """Create an API token for yourself
 
         Needs the function `api_tokens`. The token is in the answer this once; MeterHub keeps
@@ -93,7 +93,8 @@ class Tokens(MethodView):
             session, user, data["name"], expires_at=data["expires_at"], roles=roles
         )
         session.commit()
-        return {**TokenSchema().dump(token), "token": plain}
+        token.plain = plain  # type: ignore[attr-defined]  # for this answer only, never stored
+        return token
 
 
 @blp.route("/<int:object_id>")

@@ -36,7 +36,9 @@ class TokenSchema(Schema):
 class NewTokenSchema(TokenSchema):
     """A token just created: the only time the token itself is shown."""
 
-    token = ma.fields.String(metadata={"description": "the bearer token; shown this once"})
+    token = ma.fields.String(
+        attribute="plain", metadata={"description": "the bearer token; shown this once"}
+    )
 
 
 class TokenCreateSchema(Schema):
