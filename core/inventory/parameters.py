@@ -78,7 +78,7 @@ PARAMETERS: Mapping[str, Parameter] = {
             365,
             "days before the expiry from which the user is warned at login",
         ),
-        _integer("password.min_length", 10, 4, 128, "the shortest password accepted"),
+        _integer("password.min_length", 8, 4, 128, "the shortest password accepted"),
         _integer(
             "password.history_depth",
             3,

@@ -158,8 +158,7 @@ def add_user(
     if source not in USER_SOURCES:
         raise InvalidValue("source", f"must be one of {', '.join(USER_SOURCES)}, not {source!r}")
     if password is not None:
-        password = check_password(password)
-        PasswordPolicy.from_session(session).check(password, username)
+        password = PasswordPolicy.from_session(session).check(password, username)
     display_name = optional_text(display_name, field="display_name", max_length=200)
     email = check_email(email)
     language = check_language(language)
@@ -219,8 +218,7 @@ def set_password(
     """
     policy = PasswordPolicy.from_session(session)
     if password is not None:
-        password = check_password(password)
-        policy.check(password, user.username)
+        password = policy.check(password, user.username)
         earlier = [user.password_hash] if user.password_hash else []
         earlier += [row.password_hash for row in user.password_history]
         for old in earlier[: policy.history_depth]:
