@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, String, and_, cast, exists, false, or_, select, true
@@ -67,12 +68,17 @@ class Scope:
         """``SELECT id`` of the visible elements (a recursive query down the tree)."""
         if self.segment_ids is None:
             return select(Element.id)
+        return select(self._visible_tree.c.id)
+
+    @cached_property
+    def _visible_tree(self) -> Any:
+        """The recursive query of the visible elements: one per scope, so that a statement
+        using it in several places renders it once."""
         seed = select(ElementSegment.element_id.label("id")).where(
-            ElementSegment.segment_id.in_(sorted(self.segment_ids))
+            ElementSegment.segment_id.in_(sorted(self.segment_ids or ()))
         )
         tree = seed.cte("visible_element", recursive=True)
-        tree = tree.union_all(select(Element.id).where(Element.parent_id == tree.c.id))
-        return select(tree.c.id)
+        return tree.union_all(select(Element.id).where(Element.parent_id == tree.c.id))
 
     def metering_point_ids(self) -> Select[Any]:
         """``SELECT id`` of the visible metering points."""

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from api_helpers import PASSWORD, Login, bearer, browser_login, make_user
 from flask import Flask
 from sqlalchemy import select
 
-from api_helpers import PASSWORD, Login, bearer, browser_login, make_user
 from meterhub.client import ApiError, Client
 from meterhub.db import transaction
 from meterhub.inventory import parameters

@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+from api_helpers import Login, bearer, make_user
 from flask import Flask
 
-from api_helpers import Login, bearer, make_user
 from meterhub.client import ApiError, Client
 from meterhub.runtime import Runtime
 
