@@ -20,8 +20,14 @@ class ChannelsField(ma.fields.List):
     def _deserialize(
         self, value: object, attr: str | None, data: object, **kwargs: object
     ) -> list[int]:
-        if isinstance(value, str):
-            value = [part for part in value.split(",") if part.strip()]
+        items = [value] if isinstance(value, str) else value
+        if isinstance(items, list | tuple):
+            value = [
+                part.strip()
+                for item in items
+                for part in (item.split(",") if isinstance(item, str) else [item])
+                if not isinstance(part, str) or part.strip()
+            ]
         return super()._deserialize(value, attr, data, **kwargs)  # type: ignore[arg-type]
 
 
