@@ -91,6 +91,8 @@ def load_object(
     """The object ``object_id`` of ``resource`` within the user's segments; :class:`NotFound`
     when there is none or the user may not see it (the two cannot be told apart)."""
     model = resource.model
+    if not 0 < object_id < 2**63:
+        raise NotFound(f"there is no {resource.object_type} with id {object_id}")
     statement = access.scope.restrict(
         select(model).where(model.id == object_id), resource.object_type
     )  # type: ignore[attr-defined]
