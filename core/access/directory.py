@@ -78,7 +78,7 @@ class Directory:
             self.server,
             user=user or None,
             password=password or None,
-            receive_timeout=self.settings.ldap_timeout,
+            receive_timeout=max(1, round(self.settings.ldap_timeout)),
             raise_exceptions=False,
             read_only=True,
         )
@@ -123,7 +123,7 @@ class Directory:
                 if not checker.bind():
                     return None
             finally:
-                checker.unbind()
+                _close(checker)
             groups: set[str] = set()
             if settings.ldap_group_base:
                 group_query = settings.ldap_group_filter.format(
@@ -143,7 +143,7 @@ class Directory:
                 email=_first(entry, "mail"),
             )
         finally:
-            service.unbind()
+            _close(service)
 
     def login(
         self, session: Session, username: str, password: str, *, now: datetime
@@ -185,6 +185,17 @@ class Directory:
         ]
         set_user_roles(session, user, roles)
         return LoginOutcome(user)
+
+
+def _close(connection: Connection) -> None:
+    """Unbind and close the socket, also one left open by a failed connect (ldap3 2.9.1 keeps
+    it otherwise)."""
+    try:
+        connection.unbind()
+    finally:
+        sock = getattr(connection, "socket", None)
+        if sock is not None:
+            sock.close()
 
 
 def _first(entry: Any, attribute: str) -> str | None:

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import numpy as np
 import pyarrow as pa
 import pytest
+from api_helpers import Login, bearer
 from flask import Flask
 
-from api_helpers import Login, bearer
 from meterhub.client import ApiError, Client
 from meterhub.runtime import Runtime
 from meterhub.timeseries import Flag

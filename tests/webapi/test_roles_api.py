@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-
 from api_helpers import Login, make_user
+
 from meterhub.client import ApiError, Client
 from meterhub.runtime import Runtime
 
