@@ -82,15 +82,15 @@ def _check_name_free(session: Session, name: str, role: Role | None) -> None:
 
 def _apply_permissions(role: Role, permissions: dict[str, str]) -> None:
     rows = {row.object_type: row for row in role.permission_rows}
-    for object_type, row in rows.items():
+    for object_type, stale in rows.items():
         if object_type not in permissions:
-            role.permission_rows.remove(row)
+            role.permission_rows.remove(stale)
     for object_type, actions in permissions.items():
-        row = rows.get(object_type)
-        if row is None:
+        existing = rows.get(object_type)
+        if existing is None:
             role.permission_rows.append(RolePermission(object_type=object_type, actions=actions))
-        elif row.actions != actions:
-            row.actions = actions
+        elif existing.actions != actions:
+            existing.actions = actions
 
 
 def _apply_functions(role: Role, functions: list[str]) -> None:

@@ -177,12 +177,11 @@ def two_segments(runtime: Runtime, hub: Client, admin: Login, test_licenses: Any
 def _snapshot(hub: Client, bravo: dict[str, Any]) -> str:
     """Everything of segment B as the administrator sees it."""
     parts: dict[str, Any] = {}
-    urls = {
-        "element": "elements", "metering_point": "metering-points", "virtual_meter": "virtual-meters",
-        "container": "containers", "channel": "channels", "meter": "meters",
-        "communication_device": "communication-devices", "communication_path": "communication-paths",
-        "group": "groups", "segment": "segments", "user": "users", "api_token": "tokens",
-    }  # fmt: skip
+    urls = {kind: f"{kind.replace('_', '-')}s" for kind in (
+        "element", "metering_point", "virtual_meter", "container", "channel", "meter",
+        "communication_device", "communication_path", "group", "segment", "user",
+    )}  # fmt: skip
+    urls["api_token"] = "tokens"
     for kind, url in urls.items():
         parts[kind] = hub.get(f"{url}/{bravo[kind]}")
     parts["data"] = hub.get(
