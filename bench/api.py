@@ -60,6 +60,9 @@ def _license(folder: Path) -> tuple[Path, Path]:
     """A license without limits, signed with a key pair made for this run (files the server
     process reads)."""
     private, public = folder / "bench.pem", folder / "bench.pub.pem"
+    license_file = folder / "license.json"
+    if license_file.exists():
+        return license_file, public
     generate_keypair(private, public)
     payload = {
         "customer": "MeterHub benchmarks",
@@ -69,7 +72,6 @@ def _license(folder: Path) -> tuple[Path, Path]:
         "limits": {},
         "features": ["*"],
     }
-    license_file = folder / "license.json"
     license_file.write_text(sign_license(payload, private), encoding="utf-8")
     return license_file, public
 
@@ -87,7 +89,7 @@ def _populate(engine: Any, meters: int) -> tuple[int, str]:
             "serial_number": f"SN-{number:07d}",
             "model": "AM550",
             "driver": "dlms",
-            "driver_settings": "{}",
+            "driver_settings": {},
             "enabled": True,
         }
         for number in range(meters)
@@ -97,7 +99,7 @@ def _populate(engine: Any, meters: int) -> tuple[int, str]:
             connection.execute(insert(Meter.__table__), rows[start : start + 10_000])
     factory = make_sessionmaker(engine)
     with transaction(factory, user="bench") as session:
-        user = users.add_user(session, "bench", "Bench-Password-1")
+        user = users.add_user(session, "bench", "Load-Test-Password-1")
         roles.grant_role(session, user, roles.ensure_administrator_role(session))
         _token, plain = tokens.create_token(session, user, "bench")
     return int(channel), plain
@@ -121,11 +123,13 @@ def _start_server(
         ]  # fmt: skip
     else:
         command = [str(Path(python).parent / "meterhub"), "serve", "--port", str(port)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = Path(env["METERHUB_DATA_DIR"]) / f"{kind}.log"
+    with log.open("wb") as sink:  # a file, not a pipe: a full pipe would stall the server
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=sink)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{kind} ended: {process.stderr.read().decode()[-800:]}")  # type: ignore[union-attr]
+            raise RuntimeError(f"{kind} ended: {log.read_text()[-800:]}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return process

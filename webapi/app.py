@@ -13,6 +13,7 @@ from meterhub.extensions.api import ApiExtension
 from meterhub.runtime import Runtime, build_runtime
 from meterhub.webapi.extensions import API_SETTINGS, Api, make_api
 from meterhub.webapi.security import init_security
+from meterhub.webapi.security.authentication import CACHE_KEY, ContextCache
 from meterhub.webapi.state import EXTENSION_KEY, THROTTLE_KEY
 
 #: The built-in resources, each a package with ``resources.py`` defining ``blp``.
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.config["METERHUB_SECURE_COOKIES"] = runtime.settings.secure_cookies
     app.extensions[EXTENSION_KEY] = runtime
     app.extensions[THROTTLE_KEY] = LoginThrottle()
+    app.extensions[CACHE_KEY] = ContextCache()
 
     from meterhub.webapi.apidocs.views import bp as docs_bp
     from meterhub.webapi.ui.views import bp as ui_bp

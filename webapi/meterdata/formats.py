@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,11 @@ def _iso_list(times: np.ndarray) -> list[str | None]:
 
 def interval_json(data: IntervalData) -> dict[str, Any]:
     """Interval data as a columnar JSON object."""
-    first = data.timestamps()[0].isoformat() if data.slots else None
+    first = None
+    if data.slots:  # only the first label: one datetime, not one per slot
+        tick = data.utc_times()[:1].astype("datetime64[us]").astype(np.int64)[0]
+        moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(tick))
+        first = moment.astimezone(data.tz).isoformat()
     channels = []
     for row, channel_id in enumerate(data.channel_ids.tolist()):
         series: dict[str, Any] = {

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app, g, request
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from meterhub.access import AccessContext, context_for_user
 from meterhub.errors import AuthenticationRequired, PermissionDenied
 from meterhub.inventory.tokens import API_TOKEN_PREFIX, digest, find_login_session
+from meterhub.model.audit import AuditLog
 from meterhub.model.roles import Role, UserRole
 from meterhub.model.tokens import ApiToken, ApiTokenRole
 from meterhub.model.types import utcnow
@@ -26,6 +27,8 @@ CSRF_COOKIE = "meterhub_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 #: Methods that change nothing (no CSRF token needed).
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Where the app keeps its :class:`ContextCache`.
+CACHE_KEY = "meterhub.access_cache"
 #: How often a token's ``last_used_at`` is written at most.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -75,18 +78,75 @@ def optional_access() -> AccessContext | None:
     return g.get("access")
 
 
+#: Token contexts kept per process (the oldest are dropped beyond this many).
+CONTEXT_CACHE_SIZE = 1000
+
+
+class ContextCache:
+    """The access contexts of recently seen tokens, by token digest, in one process.
+
+    A cached context is used only while nothing was audited since it was built: every change
+    of users, roles, permissions, segment grants and tokens writes the audit log, so
+    ``max(audit_log.id)`` — read with the token's validity in one query on every request —
+    tells when to build it again. Revoking a token or disabling a user therefore applies at the
+    next request in every process.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[int, AccessContext]] = {}
+
+    def get(self, key: str, stamp: int) -> AccessContext | None:
+        """The context cached for ``key`` at audit stamp ``stamp``, if any."""
+        entry = self._entries.get(key)
+        return entry[1] if entry is not None and entry[0] == stamp else None
+
+    def put(self, key: str, stamp: int, access: AccessContext) -> None:
+        """Remember ``access`` for ``key`` at ``stamp``."""
+        if len(self._entries) >= CONTEXT_CACHE_SIZE:
+            self._entries.pop(next(iter(self._entries)), None)
+        self._entries[key] = (stamp, access)
+
+
+_VALIDITY = select(
+    ApiToken.revoked_at,
+    ApiToken.expires_at,
+    ApiToken.last_used_at,
+    AppUser.enabled,
+    select(func.max(AuditLog.id)).scalar_subquery(),
+).join(AppUser, AppUser.id == ApiToken.user_id)
+
+
 def _from_token(session: Session, plain: str) -> AccessContext:
     if not plain.startswith(API_TOKEN_PREFIX):
         raise AuthenticationRequired("the bearer token is not a MeterHub API token")
+    key = digest(plain)
+    row = session.execute(_VALIDITY.where(ApiToken.token_digest == key)).first()
+    now = utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        raise AuthenticationRequired("the token is unknown, expired or revoked")
+    if not row.enabled:
+        raise AuthenticationRequired("the token's user is disabled")
+    stamp = int(row[4] or 0)
+    cache: ContextCache = current_app.extensions[CACHE_KEY]
+    cached = cache.get(key, stamp)
+    if cached is not None and (
+        row.last_used_at is not None and now - row.last_used_at < LAST_USED_RESOLUTION
+    ):
+        return cached
+    access = _load_token_context(session, key, now)
+    cache.put(key, stamp, access)
+    return access
+
+
+def _load_token_context(session: Session, key: str, now: datetime) -> AccessContext:
     token = session.scalar(
         select(ApiToken)
-        .where(ApiToken.token_digest == digest(plain))
+        .where(ApiToken.token_digest == key)
         .options(
             joinedload(ApiToken.user).options(*_USER_LOADING),
             selectinload(ApiToken.role_links).joinedload(ApiTokenRole.role),
         )
     )
-    now = utcnow()
     if token is None or token.revoked_at is not None or token.expires_at <= now:
         raise AuthenticationRequired("the token is unknown, expired or revoked")
     user = token.user
