@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-#: A database id (positive, within a 64-bit integer).
-Id = ma.validate.Range(min=1, max=2**63 - 1)
+#: Largest value of an ``INTEGER`` column (ids are 32-bit on PostgreSQL and Oracle).
+INT32_MAX = 2**31 - 1
+#: A database id (positive, within a 32-bit integer).
+Id = ma.validate.Range(min=1, max=INT32_MAX)
 
 
 def id_field(**kwargs: object) -> ma.fields.Integer:

@@ -6,7 +6,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import marshmallow as ma
-from sqlalchemy import Boolean, Column, DateTime, Float, Integer, Numeric, Select, String, or_
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    Numeric,
+    Select,
+    String,
+    or_,
+)
 from sqlalchemy.types import TypeDecorator
 
 from meterhub.errors import InvalidValue
@@ -106,7 +117,8 @@ def arguments_schema(name: str, columns: Mapping[str, Column[Any]]) -> type[Sche
         if field_class is ma.fields.String:
             kwargs["validate"] = ma.validate.Length(max=200)
         if field_class is ma.fields.Integer:
-            kwargs["validate"] = ma.validate.Range(min=-(2**63), max=2**63 - 1)
+            bits = 63 if isinstance(_base_type(column), BigInteger) else 31
+            kwargs["validate"] = ma.validate.Range(min=-(2**bits), max=2**bits - 1)
         if field_class is ma.fields.Float:
             kwargs["allow_nan"] = False
         fields[key] = field_class(metadata={"description": f"{key} equals"}, **kwargs)

@@ -9,7 +9,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from sqlalchemy import Column, func, select
+from sqlalchemy import BigInteger, Column, func, select
 from sqlalchemy.orm import Session
 
 from meterhub.access import AccessContext
@@ -91,7 +91,7 @@ def load_object(
     """The object ``object_id`` of ``resource`` within the user's segments; :class:`NotFound`
     when there is none or the user may not see it (the two cannot be told apart)."""
     model = resource.model
-    if not 0 < object_id < 2**63:
+    if not 0 < object_id <= _largest_id(model):
         raise NotFound(f"there is no {resource.object_type} with id {object_id}")
     statement = access.scope.restrict(
         select(model).where(model.id == object_id), resource.object_type
@@ -103,6 +103,15 @@ def load_object(
     if found is None:
         raise NotFound(f"there is no {resource.object_type} with id {object_id}")
     return found
+
+
+def _largest_id(model: type) -> int:
+    """The largest id the model's primary key column can hold."""
+    column = model.__table__.c.id  # type: ignore[attr-defined]
+    big = isinstance(column.type, BigInteger) or isinstance(
+        getattr(column.type, "impl", None), BigInteger
+    )
+    return 2**63 - 1 if big else 2**31 - 1
 
 
 def list_objects(

@@ -44,7 +44,7 @@ def _own_or_permitted(token: ApiToken, action: str) -> None:
 def _load(object_id: int) -> ApiToken:
     access = current_access()
     session = request_session()
-    if not 0 < object_id < 2**63:
+    if not 0 < object_id < 2**31:
         raise NotFound(f"there is no api_token with id {object_id}")
     statement = access.scope.restrict(select(ApiToken).where(ApiToken.id == object_id), "api_token")
     token = session.scalar(statement)
