@@ -23,6 +23,8 @@ from flask import Flask, Response, current_app, json
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException
 
+from meterhub.extensions.api import PUBLIC_ATTRIBUTE
+
 #: The media type of error answers.
 PROBLEM_TYPE = "application/problem+json"
 
@@ -182,10 +184,6 @@ def _without_location(messages: Any) -> Any:
                 merged.setdefault("request", value)
         return merged
     return messages
-
-
-#: The attribute a view function carries when it needs no login.
-PUBLIC_ATTRIBUTE = "_meterhub_public"
 
 
 class Blueprint(flask_smorest.Blueprint):

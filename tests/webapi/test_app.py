@@ -3,12 +3,12 @@ from pathlib import Path
 
 import pytest
 from api_helpers import Login, bearer, browser_login, make_user
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, g
 from flask_smorest import Blueprint as SmorestBlueprint
 
 from meterhub import __version__, hookimpl
 from meterhub.config import Settings
-from meterhub.extensions.api import ApiExtension
+from meterhub.extensions.api import ApiExtension, public
 from meterhub.pluginhost import build_plugin_host
 from meterhub.runtime import Runtime, build_runtime
 from meterhub.webapi.app import create_app
@@ -94,6 +94,13 @@ class _HelloApi(ApiExtension):
     def blueprint(self) -> Blueprint:
         blueprint = Blueprint("hello", __name__)
         blueprint.add_url_rule("/greeting", "greeting", lambda: {"hello": "world"})
+        blueprint.add_url_rule("/open", "open", public(lambda: {"open": True}))
+
+        def meters_seen() -> dict[str, int]:
+            g.access.require("meter", "view")  # the request's access context, as built-ins use
+            return {"user": g.access.username}
+
+        blueprint.add_url_rule("/whoami", "whoami", meters_seen)
         return blueprint
 
 
@@ -134,6 +141,8 @@ def test_plugin_blueprints_are_mounted(app_with_plugin_api: Flask, admin: Login)
     # a plugin's endpoints sit behind the same authentication as the built-in ones
     assert client.get("/api/plugins/hello/greeting").status_code == 401
     assert client.get("/api/documented/ping").status_code == 401
+    assert client.get("/api/plugins/hello/open").get_json() == {"open": True}
+    assert client.get("/api/plugins/hello/whoami", headers=token).get_json() == {"user": "admin"}
     spec = client.get("/api/openapi.json").get_json()
     assert "/api/documented/ping" in spec["paths"]
 
