@@ -9,5 +9,6 @@ window.addEventListener("load", function () {
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
     layout: "StandaloneLayout",
     withCredentials: true,
+    validatorUrl: null, // no badge fetched from elsewhere: the page works offline
   });
 });
