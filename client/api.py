@@ -109,7 +109,9 @@ class Client:
         """Send a request; an error answer raises :class:`ApiError`."""
         if "params" in kwargs and kwargs["params"] is not None:
             kwargs["params"] = {k: _param(v) for k, v in kwargs["params"].items() if v is not None}
-        response = self.http.request(method, path if path.startswith("/") else f"/api/v1/{path}", **kwargs)
+        response = self.http.request(
+            method, path if path.startswith("/") else f"/api/v1/{path}", **kwargs
+        )
         _check(response)
         return response
 
@@ -130,7 +132,9 @@ class Client:
                 return
             page += 1
 
-    def page(self, resource: str, page: int = 1, page_size: int = 50, **filters: Any) -> dict[str, Any]:
+    def page(
+        self, resource: str, page: int = 1, page_size: int = 50, **filters: Any
+    ) -> dict[str, Any]:
         """One page: ``items``, ``total``, ``page``, ``page_size``."""
         return self.get(resource, page=page, page_size=page_size, **filters)
 
@@ -167,7 +171,9 @@ class Client:
     def delete(self, resource: str, object_id: Any) -> None:
         """Delete an object (with the ETag of its last read)."""
         self.request(
-            "DELETE", f"{resource}/{object_id}", headers={"If-Match": self._etag(resource, object_id)}
+            "DELETE",
+            f"{resource}/{object_id}",
+            headers={"If-Match": self._etag(resource, object_id)},
         )
         self._etags.pop((resource, object_id), None)
 
@@ -231,7 +237,9 @@ class Client:
         body = response.json()
         return {
             "channel_id": np.array(body["channel_id"], dtype=np.int64),
-            "time": np.array([t[:-6] if t else "NaT" for t in body["time"]], dtype="datetime64[us]"),
+            "time": np.array(
+                [t[:-6] if t else "NaT" for t in body["time"]], dtype="datetime64[us]"
+            ),
             "value": np.array(body["value"], dtype=np.float64),
             "status": np.array(body["status"], dtype=np.uint32),
             "normalized": np.array(body["normalized"], dtype=np.float64),
@@ -282,7 +290,9 @@ class Client:
         body = {"channels": list(channels), "start": start, "end": end, "as_of": as_of, **options}
         return self.request("POST", "meter-data/restore", json=_jsonable(body)).json()
 
-    def value_history(self, channel: int, at: datetime | str, *, tz: str = "UTC") -> list[dict[str, Any]]:
+    def value_history(
+        self, channel: int, at: datetime | str, *, tz: str = "UTC"
+    ) -> list[dict[str, Any]]:
         """Every change of one value: who, when, why, from what to what."""
         return list(self.get("meter-data/history", channel=channel, at=at, tz=tz))
 

@@ -66,10 +66,15 @@ class IntervalSeries:
             zone = ZoneInfo(self.tz)
             first = self.start.astimezone(zone)
             labels = [
-                datetime.combine(first.date() + timedelta(days=i), first.timetz().replace(tzinfo=None), zone)
+                datetime.combine(
+                    first.date() + timedelta(days=i), first.timetz().replace(tzinfo=None), zone
+                )
                 for i in range(self.slots)
             ]
-            return np.array([t.astimezone(ZoneInfo("UTC")).replace(tzinfo=None) for t in labels], dtype="datetime64[us]")
+            return np.array(
+                [t.astimezone(ZoneInfo("UTC")).replace(tzinfo=None) for t in labels],
+                dtype="datetime64[us]",
+            )
         begin = np.datetime64(self.start.astimezone(ZoneInfo("UTC")).replace(tzinfo=None), "us")
         step = np.timedelta64(self.interval_minutes * 60_000_000, "us")
         return begin + np.arange(self.slots, dtype=np.int64) * step
