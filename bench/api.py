@@ -266,7 +266,7 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite")
     parser.add_argument("--server", choices=["gunicorn", "waitress", "both"], default="gunicorn")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--meters", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--repeat", type=int, default=3)

@@ -1,5 +1,5 @@
 """The WSGI application for a production server started on its own (gunicorn and the like):
-``gunicorn -w 2 --threads 4 'meterhub.webapi.wsgi:app'``. The settings come from the TOML file
+``gunicorn -w 2 --threads 8 'meterhub.webapi.wsgi:app'``. The settings come from the TOML file
 and ``METERHUB_*`` variables, as for every ``meterhub`` command; the database must be at this
 release's schema (``meterhub init``)."""
 
