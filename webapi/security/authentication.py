@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 from datetime import datetime, timedelta
 
 from flask import current_app, g, request
@@ -94,6 +95,7 @@ class ContextCache:
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[int, AccessContext]] = {}
+        self._lock = threading.Lock()
 
     def get(self, key: str, stamp: int) -> AccessContext | None:
         """The context cached for ``key`` at audit stamp ``stamp``, if any."""
@@ -102,9 +104,10 @@ class ContextCache:
 
     def put(self, key: str, stamp: int, access: AccessContext) -> None:
         """Remember ``access`` for ``key`` at ``stamp``."""
-        if len(self._entries) >= CONTEXT_CACHE_SIZE:
-            self._entries.pop(next(iter(self._entries)), None)
-        self._entries[key] = (stamp, access)
+        with self._lock:  # the server's threads share the cache
+            if len(self._entries) >= CONTEXT_CACHE_SIZE:
+                self._entries.pop(next(iter(self._entries)), None)
+            self._entries[key] = (stamp, access)
 
 
 _VALIDITY = select(
