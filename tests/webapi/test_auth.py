@@ -274,3 +274,27 @@ def test_a_token_limited_to_a_role_has_only_that_role(
     assert client.get("/api/v1/elements", headers=headers).status_code == 200
     assert client.get("/api/v1/meters", headers=headers).status_code == 403
     assert client.post("/api/v1/segments", json={"name": "x"}, headers=headers).status_code == 403
+
+
+def test_a_cached_token_context_follows_changes_made_elsewhere(
+    runtime: Runtime, admin: Login
+) -> None:
+    from meterhub.webapi.app import create_app
+
+    reader = make_user(runtime, "reader", role="Readers", permissions={"meter": ["view"]})
+    here, elsewhere = (
+        create_app(runtime=runtime).test_client(),
+        create_app(runtime=runtime).test_client(),
+    )
+    assert here.get("/api/v1/meters", headers=bearer(reader)).status_code == 200  # now cached
+    role = elsewhere.get("/api/v1/roles?name=Readers", headers=bearer(admin)).get_json()["items"][0]
+    etag = elsewhere.get(f"/api/v1/roles/{role['id']}", headers=bearer(admin)).headers["ETag"]
+    changed = elsewhere.patch(
+        f"/api/v1/roles/{role['id']}",
+        json={"permissions": {"element": ["view"]}},
+        headers={**bearer(admin), "If-Match": etag},
+    )
+    assert changed.status_code == 200
+    # another process's change reaches this process's cached context at the next request
+    assert here.get("/api/v1/meters", headers=bearer(reader)).status_code == 403
+    assert here.get("/api/v1/elements", headers=bearer(reader)).status_code == 200
