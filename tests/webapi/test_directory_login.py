@@ -17,6 +17,9 @@ from meterhub.errors import FeatureNotLicensed
 from meterhub.runtime import Runtime, build_runtime
 from meterhub.webapi.app import create_app
 
+#: The first test may install slapd from Debian's packages (the fixture bounds it to 600 s).
+pytestmark = pytest.mark.timeout(900)
+
 
 @pytest.fixture(scope="module")
 def directory_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LdapServer]:
