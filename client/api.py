@@ -71,8 +71,8 @@ class Client:
     ) -> Client:
         """Log in with a password, create an API token for this client, log out again.
 
-        The user needs the function ``api_tokens``. The token ends with :meth:`close`
-        (revoked) unless ``keep_token`` is used instead.
+        The user needs the function ``api_tokens``. :meth:`close` (or leaving a ``with`` block)
+        revokes the token again.
         """
         with httpx.Client(base_url=base_url.rstrip("/"), transport=transport) as browser:
             answer = browser.post(

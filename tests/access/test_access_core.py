@@ -112,3 +112,39 @@ def test_core_login_locks_after_failures_and_throttles(session_factory: Factory)
         ).all()
     # two failures lock the account; the third attempt and the right password are refused
     assert actions == ["login_failed", "login_failed", "lockout", "login_refused", "login_refused"]
+
+
+def test_login_sessions_end_when_idle_and_at_their_end(session_factory: Factory) -> None:
+    from meterhub.inventory import tokens
+
+    start = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
+    with transaction(session_factory, user="test") as session:
+        user = users.add_user(session, "erin", "Correct-Horse-42")
+        parameters.set_parameter(session, "session.idle_minutes", 30)
+        parameters.set_parameter(session, "session.max_hours", 2)
+        _login, plain = tokens.create_login_session(session, user, now=start)
+        for minutes in (20, 45, 70, 95):  # a request every 25 minutes keeps it alive ...
+            assert tokens.find_login_session(session, plain, now=start + timedelta(minutes=minutes))
+        # ... until its absolute end, and an idle half hour ends it too
+        assert tokens.find_login_session(session, plain, now=start + timedelta(minutes=121)) is None
+        _login, other = tokens.create_login_session(session, user, now=start)
+        assert tokens.find_login_session(session, other, now=start + timedelta(minutes=31)) is None
+
+
+def test_tokens_expire_and_stay_within_the_longest_validity(session_factory: Factory) -> None:
+    from meterhub.inventory import tokens
+
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    with transaction(session_factory, user="test") as session:
+        user = users.add_user(session, "erin", "Correct-Horse-42")
+        token, plain = tokens.create_token(
+            session, user, "short", expires_at=now + timedelta(days=1), now=now
+        )
+        assert tokens.find_token(session, plain, now=now + timedelta(hours=23)) is token
+        assert tokens.find_token(session, plain, now=now + timedelta(days=1)) is None
+        with pytest.raises(InvalidValue, match="at most 365 days"):
+            tokens.create_token(
+                session, user, "long", expires_at=now + timedelta(days=400), now=now
+            )
+        with pytest.raises(InvalidValue, match="future"):
+            tokens.create_token(session, user, "past", expires_at=now - timedelta(days=1), now=now)
