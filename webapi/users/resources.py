@@ -40,6 +40,17 @@ def _roles(session: Session, access: AccessContext, ids: list[int]) -> list[Role
     return roles
 
 
+def _guard(access: AccessContext, user: AppUser) -> None:
+    """Refuse to act on a user who holds more than the acting user: no one takes over a
+    stronger account by resetting its password, changing or deleting it."""
+    if user.id == access.user_id:
+        return
+    for role in user.roles:
+        access.require_covers(
+            f"user {user.username!r} (role {role.name!r})", role.permissions, role.functions
+        )
+
+
 def _segments(session: Session, access: AccessContext, user: AppUser, ids: list[int]) -> None:
     wanted = [
         reference(session, access, DataSegment, "segment", sid, f"segments[{i}]")
@@ -72,6 +83,7 @@ def create(session: Session, access: AccessContext, data: dict[str, Any]) -> App
 
 def update(session: Session, access: AccessContext, user: AppUser, data: dict[str, Any]) -> AppUser:
     """Change the profile, enable or disable, replace roles or segments."""
+    _guard(access, user)
     profile = {key: data[key] for key in _PROFILE if key in data}
     if profile:
         ops.change_user(session, user, **profile)
@@ -91,9 +103,10 @@ def update(session: Session, access: AccessContext, user: AppUser, data: dict[st
 
 
 def delete(session: Session, access: AccessContext, user: AppUser) -> None:
-    """Delete a user (not oneself)."""
+    """Delete a user (not oneself, not a stronger one)."""
     if user.id == access.user_id:
         raise PermissionDenied("you cannot delete yourself")
+    _guard(access, user)
     ops.delete_user(session, user)
 
 
@@ -133,6 +146,7 @@ class PasswordReset(MethodView):
         access.require_function("password_reset")
         session = request_session()
         user = load_object(session, access, RESOURCE, object_id, for_update=True)
+        _guard(access, user)
         ops.set_password(session, user, data["password"])
         token_ops.end_user_sessions(session, user)
         record_event(
@@ -161,6 +175,7 @@ class Unlock(MethodView):
         access.require_function("password_reset")
         session = request_session()
         user = load_object(session, access, RESOURCE, object_id, for_update=True)
+        _guard(access, user)
         ops.unlock_user(session, user)
         record_event(
             session,
