@@ -38,6 +38,7 @@ lint: $(STAMP)
 	ln -s $(CURDIR)/core/* $(IMPORT_TREE)/meterhub/
 	ln -s $(CURDIR)/plugins $(IMPORT_TREE)/meterhub/plugins
 	ln -s $(CURDIR)/webapi $(IMPORT_TREE)/meterhub/webapi
+	ln -s $(CURDIR)/client $(IMPORT_TREE)/meterhub/client
 	ln -s $(CURDIR)/core $(TYPE_TREE)/meterhub
 	PYTHONPATH=$(IMPORT_TREE) $(BIN)/lint-imports --no-cache
 	$(BIN)/mypy

@@ -17,7 +17,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -194,6 +194,26 @@ class Settings(BaseSettings):
         if keep not in ("all", "failed", "none"):
             raise ValueError(f"must be all, failed or none, not {value!r}")
         return keep
+
+    #: Send the login cookie only over HTTPS (``Secure``); browsers treat localhost as secure.
+    secure_cookies: bool = True
+    #: LDAP / Active Directory server (``ldap://host:389``, ``ldaps://host:636``); empty: none.
+    ldap_url: str = ""
+    #: The account MeterHub binds as to look users up (empty: anonymous look-ups).
+    ldap_bind_dn: str = ""
+    ldap_bind_password: SecretStr = SecretStr("")
+    #: Where users are searched, and how (``{username}`` is the name typed, escaped).
+    ldap_user_base: str = ""
+    ldap_user_filter: str = "(uid={username})"
+    #: Where groups are searched, and how (``{dn}``: the user's entry; ``{username}``).
+    ldap_group_base: str = ""
+    ldap_group_filter: str = "(member={dn})"
+    #: The attribute that names a group (matched against the roles' directory groups).
+    ldap_group_name_attribute: str = "cn"
+    #: Upgrade ``ldap://`` connections with StartTLS.
+    ldap_start_tls: bool = False
+    #: Seconds to wait for the directory.
+    ldap_timeout: Annotated[float, Field(gt=0, le=120)] = 5.0
 
     @field_validator("log_level")
     @classmethod

@@ -331,3 +331,21 @@ def _has_profile_channels(session: Session, meter: Meter) -> bool:
         .limit(1)
     )
     return found is not None
+
+
+#: The demo's administrator and password (the demo serves on loopback only).
+DEMO_USER = "demo"
+DEMO_PASSWORD = "meterhub-2026"
+
+
+def ensure_demo_user(session: Session) -> bool:
+    """Add the demo's administrator (:data:`DEMO_USER`) unless present; whether it was added."""
+    from meterhub.inventory.roles import ensure_administrator_role, grant_role
+    from meterhub.inventory.users import add_user
+    from meterhub.model.users import AppUser
+
+    if session.scalar(select(AppUser).where(AppUser.username == DEMO_USER)) is not None:
+        return False
+    user = add_user(session, DEMO_USER, DEMO_PASSWORD, display_name="Demo administrator")
+    grant_role(session, user, ensure_administrator_role(session))
+    return True

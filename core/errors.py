@@ -51,3 +51,19 @@ class NotYetAvailable(MeterHubError):
 
 class ConfigurationError(MeterHubError):
     """The settings (TOML file or ``METERHUB_*`` variables) are invalid."""
+
+
+class AuthenticationRequired(MeterHubError):
+    """The request carries no valid credentials (no login, an expired or revoked token)."""
+
+
+class PermissionDenied(MeterHubError):
+    """The user is known but the roles do not allow the action (or the object is out of scope)."""
+
+
+class TooManyAttempts(MeterHubError):
+    """Login attempts come faster than allowed; ``retry_after`` says when to try again (s)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

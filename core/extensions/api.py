@@ -2,17 +2,35 @@
 
 An :class:`ApiExtension` builds a Flask blueprint; the application factory registers one
 blueprint per extension and per application, under :attr:`ApiExtension.url_prefix`.
+
+Its endpoints sit behind the same authentication as the built-in ones: a request without a
+login is answered 401 before the view runs, and ``flask.g.access`` holds the request's
+:class:`meterhub.access.AccessContext`, whose ``require(object_type, action)`` and
+``scope.restrict(statement, object_type)`` a view uses like the built-in resources do. A view
+that needs no login is marked with :func:`public`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 if TYPE_CHECKING:
     from flask import Blueprint
 
-__all__ = ["ApiExtension"]
+__all__ = ["PUBLIC_ATTRIBUTE", "ApiExtension", "public"]
+
+#: The attribute a view function carries when it needs no login.
+PUBLIC_ATTRIBUTE = "_meterhub_public"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def public(view: F) -> F:
+    """Mark a view function (or a ``MethodView`` method) that needs no login."""
+    setattr(view, PUBLIC_ATTRIBUTE, True)
+    return view
 
 
 class ApiExtension(ABC):

@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, text
+from sqlalchemy import Select, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from meterhub.errors import Conflict, InvalidValue
+from meterhub.errors import Conflict, InvalidValue, NotFound
 from meterhub.licensing import development_license
 
 T = TypeVar("T")
@@ -235,3 +235,112 @@ def chunks(values: Iterable[T], size: int = IN_CHUNK) -> Iterator[list[T]]:
 def quoted_list(names: Sequence[str]) -> str:
     """``'a', 'b', 'c'`` for a message, or ``(none)``."""
     return ", ".join(repr(name) for name in names) if names else "(none)"
+
+
+def references_to(
+    session: Session, obj: Any, *, ignore: Iterable[str] = ()
+) -> list[tuple[str, int]]:
+    """``(table, count)`` of the rows of other tables that refer to ``obj`` by a foreign key.
+
+    Tables named in ``ignore`` (rows the deletion removes itself) are left out.
+    """
+    from sqlalchemy import func, select
+
+    from meterhub.model.base import Base
+
+    table = obj.__table__
+    skipped = set(ignore)
+    found: list[tuple[str, int]] = []
+    for other in Base.metadata.sorted_tables:
+        if other.name in skipped:
+            continue
+        for key in other.foreign_keys:
+            if key.column.table is not table:
+                continue
+            value = getattr(obj, key.column.key)
+            statement = select(func.count()).select_from(other).where(key.parent == value)
+            count = int(session.scalar(statement) or 0)
+            if count:
+                found.append((other.name, count))
+    return found
+
+
+def delete_unreferenced(
+    session: Session, obj: Any, what: str, *, field: str, ignore: Iterable[str] = ()
+) -> None:
+    """Delete ``obj`` unless rows of other tables still refer to it (:class:`Conflict` naming
+    the tables and counts; remove those first)."""
+    references = references_to(session, obj, ignore=ignore)
+    if references:
+        where = ", ".join(f"{count} {table} row(s)" for table, count in references)
+        raise Conflict(field, f"{what} is still referenced by {where}; remove those first")
+    session.delete(obj)
+    flush(session, field=field, reason=f"{what} is still referenced")
+
+
+# -- helpers of the operations on metering, meters and devices ------------------------------
+
+
+def clean_int(
+    value: object, field: str, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """``value`` checked to be an integer (not a bool) within ``minimum``..``maximum``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidValue(field, f"must be a whole number, not {value!r}")
+    if minimum is not None and value < minimum:
+        raise InvalidValue(field, f"must be at least {minimum}, not {value}")
+    if maximum is not None and value > maximum:
+        raise InvalidValue(field, f"must be at most {maximum}, not {value}")
+    return value
+
+
+def clean_settings(value: object, field: str) -> dict[str, Any]:
+    """``value`` checked to be a JSON object (a dict with text keys and JSON values)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidValue(field, f"must be a mapping of names to values, not {value!r}")
+
+    def check(item: object, where: str) -> None:
+        if item is None or isinstance(item, bool | int | float | str):
+            return
+        if isinstance(item, list | tuple):
+            for index, element in enumerate(item):
+                check(element, f"{where}[{index}]")
+            return
+        if isinstance(item, dict):
+            for key, element in item.items():
+                if not isinstance(key, str):
+                    raise InvalidValue(where, f"keys must be text, not {key!r}")
+                check(element, f"{where}.{key}")
+            return
+        raise InvalidValue(where, f"{type(item).__name__} cannot be stored as JSON")
+
+    check(value, field)
+    return dict(value)
+
+
+def in_session(session: Session, obj: T | None, field: str, kind: type[T]) -> T:
+    """``obj`` as an instance of this session, checked to be a stored ``kind``.
+
+    A pending object of the session is flushed (to get its id); a detached object is loaded
+    again by its primary key, and one that no longer exists raises
+    :class:`~meterhub.errors.NotFound`.
+    """
+    if obj is None:
+        raise InvalidValue(field, "is required")
+    if not isinstance(obj, kind):
+        raise InvalidValue(field, f"must be a {kind.__name__}, not {type(obj).__name__}")
+    state = inspect(obj)
+    if state.session is session:
+        if state.pending:
+            session.flush()  # Give the caller's new object its id, to refer to it.
+        return obj
+    if state.identity is None:
+        raise InvalidValue(field, f"this {kind.__name__} is not stored yet; add it first")
+    if state.session is not None:
+        raise InvalidValue(field, f"this {kind.__name__} belongs to another open session")
+    loaded = session.get(kind, state.identity)
+    if loaded is None:
+        raise NotFound(f"{kind.__name__} {state.identity[0]} no longer exists")
+    return loaded

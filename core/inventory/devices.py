@@ -17,8 +17,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterhub.errors import Conflict, InvalidValue
-from meterhub.inventory.common import check_name, flush, optional_text
-from meterhub.inventory.metering import clean_int, clean_settings, in_session
+from meterhub.inventory.common import (
+    UNSET,
+    Unset,
+    check_name,
+    clean_int,
+    clean_settings,
+    delete_unreferenced,
+    flush,
+    in_session,
+    optional_text,
+)
 from meterhub.model.devices import DEVICE_KINDS, CommunicationDevice, CommunicationPath
 from meterhub.model.meters import Meter
 
@@ -26,7 +35,10 @@ __all__ = [
     "BAUD_RATES",
     "MAX_PRIORITY",
     "add_path",
+    "change_device",
+    "change_path",
     "create_device",
+    "delete_device",
     "paths_for",
     "remove_path",
 ]
@@ -219,3 +231,104 @@ def paths_for(session: Session, meter: Meter) -> list[CommunicationPath]:
             .order_by(CommunicationPath.priority)
         )
     )
+
+
+def change_device(
+    session: Session,
+    device: CommunicationDevice,
+    *,
+    name: str | Unset = UNSET,
+    phone_number: str | None | Unset = UNSET,
+    host: str | None | Unset = UNSET,
+    port: int | None | Unset = UNSET,
+    serial_port: str | None | Unset = UNSET,
+    baud_rate: int | None | Unset = UNSET,
+    settings: Mapping[str, Any] | Unset = UNSET,
+) -> CommunicationDevice:
+    """Change a device; the result is checked as on creation (the kind stays)."""
+    device = in_session(session, device, "device", CommunicationDevice)
+
+    def pick(value: Any, current: Any) -> Any:
+        return current if isinstance(value, Unset) else value
+
+    final_name = check_name(pick(name, device.name), field="name", max_length=100)
+    phone = pick(phone_number, device.phone_number)
+    final_host, final_port = pick(host, device.host), pick(port, device.port)
+    final_serial, final_baud = (
+        pick(serial_port, device.serial_port),
+        pick(baud_rate, device.baud_rate),
+    )
+    if device.kind == "modem":
+        _not_for(
+            "modem",
+            host=final_host,
+            port=final_port,
+            serial_port=final_serial,
+            baud_rate=final_baud,
+        )
+        phone = _phone_number(phone)
+    elif device.kind == "ip":
+        _not_for("ip", phone_number=phone, serial_port=final_serial, baud_rate=final_baud)
+        final_host, final_port = _host(final_host), _port(final_port)
+    else:
+        _not_for("serial", phone_number=phone, host=final_host, port=final_port)
+        final_serial, final_baud = _serial_port(final_serial), _baud_rate(final_baud)
+    final_settings = device.settings
+    if not isinstance(settings, Unset):
+        final_settings = clean_settings(
+            dict(settings) if isinstance(settings, Mapping) else settings, "settings"
+        )
+    clash = session.scalars(
+        select(CommunicationDevice).where(
+            CommunicationDevice.name == final_name, CommunicationDevice.id != device.id
+        )
+    ).first()
+    if clash is not None:
+        raise Conflict("name", f"a {clash.kind} device named {final_name!r} exists (id {clash.id})")
+    device.name = final_name
+    device.phone_number = phone
+    device.host, device.port = final_host, final_port
+    device.serial_port, device.baud_rate = final_serial, final_baud
+    device.settings = final_settings
+    flush(session, field="name")
+    return device
+
+
+def delete_device(session: Session, device: CommunicationDevice) -> None:
+    """Delete a device that no communication path uses any more."""
+    device = in_session(session, device, "device", CommunicationDevice)
+    delete_unreferenced(session, device, f"device {device.name!r}", field="device")
+
+
+def change_path(
+    session: Session,
+    path: CommunicationPath,
+    *,
+    priority: int | Unset = UNSET,
+    address: str | int | None | Unset = UNSET,
+    settings: Mapping[str, Any] | Unset = UNSET,
+) -> CommunicationPath:
+    """Change a path's priority, address or settings (one path per priority and meter)."""
+    path = in_session(session, path, "path", CommunicationPath)
+    if not isinstance(priority, Unset):
+        priority = clean_int(priority, "priority", minimum=1, maximum=MAX_PRIORITY)
+        clash = session.scalars(
+            select(CommunicationPath).where(
+                CommunicationPath.meter_id == path.meter_id,
+                CommunicationPath.priority == priority,
+                CommunicationPath.id != path.id,
+            )
+        ).first()
+        if clash is not None:
+            raise Conflict("priority", f"the meter already has a path with priority {priority}")
+        path.priority = priority
+    if not isinstance(address, Unset):
+        if isinstance(address, int) and not isinstance(address, bool):
+            address = str(address)
+        path.address = optional_text(address, field="address", max_length=64)
+    if not isinstance(settings, Unset):
+        path.settings = clean_settings(
+            dict(settings) if isinstance(settings, Mapping) else settings, "settings"
+        )
+    flush(session, field="priority")
+    return path

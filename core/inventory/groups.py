@@ -12,12 +12,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterhub.errors import Conflict
-from meterhub.inventory.common import check_name, flush
-from meterhub.inventory.metering import in_session
+from meterhub.inventory.common import check_name, delete_unreferenced, flush, in_session
 from meterhub.model.groups import MeterGroup, MeterGroupMember
 from meterhub.model.metering import NAME_LENGTH, VirtualMeter
 
-__all__ = ["add_members", "create_group", "members", "remove_members"]
+__all__ = [
+    "add_members",
+    "create_group",
+    "delete_group",
+    "members",
+    "remove_members",
+    "rename_group",
+]
 
 
 def create_group(session: Session, *, name: str) -> MeterGroup:
@@ -100,3 +106,28 @@ def members(session: Session, group: MeterGroup) -> list[VirtualMeter]:
             .order_by(VirtualMeter.name, VirtualMeter.id)
         )
     )
+
+
+def rename_group(session: Session, group: MeterGroup, name: str) -> MeterGroup:
+    """Rename a group (unique among groups)."""
+    group = in_session(session, group, "group", MeterGroup)
+    name = check_name(name, field="name", max_length=NAME_LENGTH)
+    clash = session.scalars(
+        select(MeterGroup).where(MeterGroup.name == name, MeterGroup.id != group.id)
+    ).first()
+    if clash is not None:
+        raise Conflict("name", f"a meter group named {name!r} exists (id {clash.id})")
+    group.name = name
+    flush(session, field="name")
+    return group
+
+
+def delete_group(session: Session, group: MeterGroup) -> None:
+    """Delete a group with its memberships (the virtual meters stay)."""
+    group = in_session(session, group, "group", MeterGroup)
+    for row in session.scalars(
+        select(MeterGroupMember).where(MeterGroupMember.group_id == group.id)
+    ):
+        session.delete(row)
+    flush(session, field="group")
+    delete_unreferenced(session, group, f"meter group {group.name!r}", field="group")

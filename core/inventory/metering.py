@@ -15,12 +15,24 @@ from __future__ import annotations
 import re
 from typing import Any, TypeVar
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from meterhub.errors import Conflict, InvalidValue, NotFound
 from meterhub.identifiers import canonical_obis, validate_ean18, validate_eic
-from meterhub.inventory.common import check_license_limit, check_name, flush, optional_text
+from meterhub.inventory.common import (
+    UNSET,
+    Unset,
+    check_license_limit,
+    check_name,
+    clean_int,
+    clean_settings,
+    delete_unreferenced,
+    flush,
+    in_session,
+    optional_text,
+    references_to,
+)
 from meterhub.model.elements import Element
 from meterhub.model.metering import (
     CHANNEL_KINDS,
@@ -36,7 +48,18 @@ from meterhub.model.metering import (
 
 __all__ = [
     "LICENSE_LIMIT",
+    "clean_int",
+    "clean_settings",
+    "in_session",
     "add_channel",
+    "change_channel",
+    "change_container",
+    "change_metering_point",
+    "change_virtual_meter",
+    "delete_channel",
+    "delete_container",
+    "delete_metering_point",
+    "delete_virtual_meter",
     "create_container",
     "create_metering_point",
     "create_virtual_meter",
@@ -64,74 +87,6 @@ SCALER_RANGE = range(-128, 128)
 
 _T = TypeVar("_T")
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
-
-
-# -- helpers shared by the inventory operations on metering and devices ----------------------
-
-
-def clean_int(
-    value: object, field: str, *, minimum: int | None = None, maximum: int | None = None
-) -> int:
-    """``value`` checked to be an integer (not a bool) within ``minimum``..``maximum``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidValue(field, f"must be a whole number, not {value!r}")
-    if minimum is not None and value < minimum:
-        raise InvalidValue(field, f"must be at least {minimum}, not {value}")
-    if maximum is not None and value > maximum:
-        raise InvalidValue(field, f"must be at most {maximum}, not {value}")
-    return value
-
-
-def clean_settings(value: object, field: str) -> dict[str, Any]:
-    """``value`` checked to be a JSON object (a dict with text keys and JSON values)."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise InvalidValue(field, f"must be a mapping of names to values, not {value!r}")
-
-    def check(item: object, where: str) -> None:
-        if item is None or isinstance(item, bool | int | float | str):
-            return
-        if isinstance(item, list | tuple):
-            for index, element in enumerate(item):
-                check(element, f"{where}[{index}]")
-            return
-        if isinstance(item, dict):
-            for key, element in item.items():
-                if not isinstance(key, str):
-                    raise InvalidValue(where, f"keys must be text, not {key!r}")
-                check(element, f"{where}.{key}")
-            return
-        raise InvalidValue(where, f"{type(item).__name__} cannot be stored as JSON")
-
-    check(value, field)
-    return dict(value)
-
-
-def in_session(session: Session, obj: _T | None, field: str, kind: type[_T]) -> _T:
-    """``obj`` as an instance of this session, checked to be a stored ``kind``.
-
-    A pending object of the session is flushed (to get its id); a detached object is loaded
-    again by its primary key, and one that no longer exists raises
-    :class:`~meterhub.errors.NotFound`.
-    """
-    if obj is None:
-        raise InvalidValue(field, "is required")
-    if not isinstance(obj, kind):
-        raise InvalidValue(field, f"must be a {kind.__name__}, not {type(obj).__name__}")
-    state = inspect(obj)
-    if state.session is session:
-        if state.pending:
-            session.flush()  # Give the caller's new object its id, to refer to it.
-        return obj
-    if state.identity is None:
-        raise InvalidValue(field, f"this {kind.__name__} is not stored yet; add it first")
-    if state.session is not None:
-        raise InvalidValue(field, f"this {kind.__name__} belongs to another open session")
-    loaded = session.get(kind, state.identity)
-    if loaded is None:
-        raise NotFound(f"{kind.__name__} {state.identity[0]} no longer exists")
-    return loaded
 
 
 # -- metering points ---------------------------------------------------------------------------
@@ -426,3 +381,173 @@ def disable(session: Session, obj: _T) -> _T:
     Returns the object as it is in ``session``.
     """
     return _set_enabled(session, obj, False)
+
+
+# -- changing and deleting ---------------------------------------------------------------------
+
+
+def change_metering_point(
+    session: Session,
+    point: MeteringPoint,
+    *,
+    name: str | Unset = UNSET,
+    eic: str | None | Unset = UNSET,
+    ean: str | None | Unset = UNSET,
+    metering_code: str | None | Unset = UNSET,
+    medium: str | Unset = UNSET,
+) -> MeteringPoint:
+    """Rename a metering point or change its identifiers or medium (checked as on creation)."""
+    point = in_session(session, point, "metering_point", MeteringPoint)
+    values: dict[str, Any] = {}
+    if not isinstance(name, Unset):
+        values["name"] = check_name(name, field="name", max_length=NAME_LENGTH)
+        clash = session.scalars(
+            select(MeteringPoint).where(
+                MeteringPoint.element_id == point.element_id,
+                MeteringPoint.name == values["name"],
+                MeteringPoint.id != point.id,
+            )
+        ).first()
+        if clash is not None:
+            raise Conflict("name", f"the element already has a metering point named {name!r}")
+    if not isinstance(eic, Unset):
+        values["eic"] = None if _blank(eic) else validate_eic(eic, field="eic")  # type: ignore[arg-type]
+    if not isinstance(ean, Unset):
+        values["ean"] = None if _blank(ean) else validate_ean18(ean, field="ean")  # type: ignore[arg-type]
+    if not isinstance(metering_code, Unset):
+        code = optional_text(metering_code, field="metering_code", max_length=64)
+        if code is not None and not _CODE.fullmatch(code):
+            raise InvalidValue(
+                "metering_code", "may hold only letters, digits and . _ / - (no spaces)"
+            )
+        values["metering_code"] = code
+    if not isinstance(medium, Unset):
+        if medium not in MEDIA:
+            raise InvalidValue("medium", f"must be one of {', '.join(MEDIA)}, not {medium!r}")
+        values["medium"] = medium
+    for field, what in (("eic", "EIC"), ("ean", "EAN"), ("metering_code", "metering code")):
+        value = values.get(field)
+        if value is not None and value != getattr(point, field):
+            _identifier_holder(session, getattr(MeteringPoint, field), value, field, what)
+    for key, value in values.items():
+        setattr(point, key, value)
+    flush(session, field="name")
+    return point
+
+
+def delete_metering_point(session: Session, point: MeteringPoint) -> None:
+    """Delete a metering point that has no virtual meters and no containers left."""
+    point = in_session(session, point, "metering_point", MeteringPoint)
+    delete_unreferenced(session, point, f"metering point {point.name!r}", field="metering_point")
+
+
+def change_virtual_meter(
+    session: Session, virtual_meter: VirtualMeter, *, name: str | Unset = UNSET
+) -> VirtualMeter:
+    """Rename a virtual meter (unique per metering point)."""
+    virtual_meter = in_session(session, virtual_meter, "virtual_meter", VirtualMeter)
+    if not isinstance(name, Unset):
+        name = check_name(name, field="name", max_length=NAME_LENGTH)
+        clash = session.scalars(
+            select(VirtualMeter).where(
+                VirtualMeter.metering_point_id == virtual_meter.metering_point_id,
+                VirtualMeter.name == name,
+                VirtualMeter.id != virtual_meter.id,
+            )
+        ).first()
+        if clash is not None:
+            raise Conflict("name", f"the metering point has a virtual meter named {name!r}")
+        virtual_meter.name = name
+    flush(session, field="name")
+    return virtual_meter
+
+
+def delete_virtual_meter(session: Session, virtual_meter: VirtualMeter) -> None:
+    """Delete a virtual meter without channels and meter assignments (leaving its groups)."""
+    from meterhub.model.groups import MeterGroupMember
+
+    virtual_meter = in_session(session, virtual_meter, "virtual_meter", VirtualMeter)
+    what = f"virtual meter {virtual_meter.name!r}"
+    references = references_to(session, virtual_meter, ignore={"meter_group_member"})
+    if references:
+        where = ", ".join(f"{count} {table} row(s)" for table, count in references)
+        raise Conflict(
+            "virtual_meter", f"{what} is still referenced by {where}; remove those first"
+        )
+    for member in session.scalars(
+        select(MeterGroupMember).where(MeterGroupMember.virtual_meter_id == virtual_meter.id)
+    ):
+        session.delete(member)
+    session.delete(virtual_meter)
+    flush(session, field="virtual_meter")
+
+
+def change_container(
+    session: Session, container: Container, *, name: str | Unset = UNSET
+) -> Container:
+    """Rename a container (unique per metering point)."""
+    container = in_session(session, container, "container", Container)
+    if not isinstance(name, Unset):
+        name = check_name(name, field="name", max_length=NAME_LENGTH)
+        clash = session.scalars(
+            select(Container).where(
+                Container.metering_point_id == container.metering_point_id,
+                Container.name == name,
+                Container.id != container.id,
+            )
+        ).first()
+        if clash is not None:
+            raise Conflict("name", f"the metering point has a container named {name!r}")
+        container.name = name
+    flush(session, field="name")
+    return container
+
+
+def delete_container(session: Session, container: Container) -> None:
+    """Delete a container."""
+    container = in_session(session, container, "container", Container)
+    delete_unreferenced(session, container, f"container {container.name!r}", field="container")
+
+
+def change_channel(
+    session: Session,
+    channel: Channel,
+    *,
+    name: str | Unset = UNSET,
+    unit: str | None | Unset = UNSET,
+    scaler: int | Unset = UNSET,
+) -> Channel:
+    """Rename a channel or change its unit or scaler; OBIS code, kind and interval stay (the
+    stored data depend on them: add another channel instead)."""
+    channel = in_session(session, channel, "channel", Channel)
+    if not isinstance(name, Unset):
+        name = check_name(name, field="name", max_length=NAME_LENGTH)
+        clash = session.scalars(
+            select(Channel).where(
+                Channel.virtual_meter_id == channel.virtual_meter_id,
+                Channel.name == name,
+                Channel.id != channel.id,
+            )
+        ).first()
+        if clash is not None:
+            raise Conflict("name", f"the virtual meter has a channel named {name!r}")
+    if not isinstance(unit, Unset):
+        unit = optional_text(unit, field="unit", max_length=16)
+    if not isinstance(scaler, Unset):
+        scaler = clean_int(
+            scaler, "scaler", minimum=SCALER_RANGE.start, maximum=SCALER_RANGE.stop - 1
+        )
+    if not isinstance(name, Unset):
+        channel.name = name
+    if not isinstance(unit, Unset):
+        channel.unit = unit
+    if not isinstance(scaler, Unset):
+        channel.scaler = scaler
+    flush(session, field="name")
+    return channel
+
+
+def delete_channel(session: Session, channel: Channel) -> None:
+    """Delete a channel that holds no meter data (its data would lose their series)."""
+    channel = in_session(session, channel, "channel", Channel)
+    delete_unreferenced(session, channel, f"channel {channel.name!r}", field="channel")

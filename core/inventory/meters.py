@@ -33,15 +33,26 @@ from meterhub.credentials import CredentialCipher
 from meterhub.errors import Conflict, InvalidValue
 from meterhub.extensions.driver import Driver
 from meterhub.extensions.settings import SecretSpec
-from meterhub.inventory.common import check_instant, check_name, flush, optional_text
-from meterhub.inventory.metering import clean_settings, in_session
+from meterhub.inventory.common import (
+    UNSET,
+    Unset,
+    check_instant,
+    check_name,
+    clean_settings,
+    delete_unreferenced,
+    flush,
+    in_session,
+    optional_text,
+)
 from meterhub.model.metering import VirtualMeter
 from meterhub.model.meters import Meter, MeterAssignment
 
 __all__ = [
     "assign_meter",
     "assignment_history",
+    "change_meter",
     "create_meter",
+    "delete_meter",
     "declared_secrets",
     "meter_at",
     "meter_history",
@@ -400,3 +411,40 @@ def meter_history(session: Session, meter: Meter) -> list[MeterAssignment]:
             .order_by(MeterAssignment.valid_from)
         )
     )
+
+
+# -- changing and deleting ---------------------------------------------------------------------
+
+
+def change_meter(
+    session: Session,
+    meter: Meter,
+    *,
+    model: str | None | Unset = UNSET,
+    driver_settings: Mapping[str, Any] | Unset = UNSET,
+    drivers: Drivers | None = None,
+) -> Meter:
+    """Change a meter's model or driver settings (secrets are refused there, as on creation).
+
+    Manufacturer, serial number and driver identify the device and stay.
+    """
+    meter = in_session(session, meter, "meter", Meter)
+    if not isinstance(model, Unset):
+        model = optional_text(model, field="model", max_length=64)
+    if not isinstance(driver_settings, Unset):
+        settings = clean_settings(
+            dict(driver_settings) if isinstance(driver_settings, Mapping) else driver_settings,
+            "driver_settings",
+        )
+        _refuse_secrets(meter.driver, settings, drivers)
+        meter.driver_settings = settings
+    if not isinstance(model, Unset):
+        meter.model = model
+    flush(session, field="driver_settings")
+    return meter
+
+
+def delete_meter(session: Session, meter: Meter) -> None:
+    """Delete a meter that never served a virtual meter and has no communication paths."""
+    meter = in_session(session, meter, "meter", Meter)
+    delete_unreferenced(session, meter, _describe(meter), field="meter")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterhub.errors import Conflict, InvalidValue, NotFound
-from meterhub.inventory.common import check_name, chunks, flush, optional_text
+from meterhub.inventory.common import UNSET, Unset, check_name, chunks, flush, optional_text
 from meterhub.inventory.elements import ancestors, descendant_ids
 from meterhub.model.elements import Element
 from meterhub.model.segments import DataSegment, ElementSegment
@@ -108,3 +108,25 @@ def is_visible(session: Session, element: Element, segments: Iterable[DataSegmen
         for node in [*ancestors(element), element]
         for link in node.segment_links
     )
+
+
+def change_segment(
+    session: Session,
+    segment: DataSegment,
+    *,
+    name: str | None = None,
+    description: str | None | Unset = UNSET,
+) -> DataSegment:
+    """Rename a segment or change its description."""
+    if name is not None:
+        name = check_name(name)
+        clash = session.scalar(
+            select(DataSegment.id).where(DataSegment.name == name, DataSegment.id != segment.id)
+        )
+        if clash is not None:
+            raise Conflict("name", f"a data segment named {name!r} already exists")
+        segment.name = name
+    if not isinstance(description, Unset):
+        segment.description = optional_text(description, field="description")
+    flush(session)
+    return segment

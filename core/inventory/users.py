@@ -1,16 +1,21 @@
-"""Named users: add them (counted against the license), passwords (argon2), enable/disable,
-and the data segments granted to them.
+"""Named users: add them (counted against the license), profile, passwords (argon2, the password
+policy), enable/disable, lock/unlock, delete, and the data segments granted to them.
 
 User names are stored in lower case, so ``Alice`` and ``alice`` are the same user. The license
 limit ``named_users`` counts *enabled* users: adding or enabling one beyond it is refused with
 :class:`~meterhub.errors.LicenseLimitExceeded` (without a license in the session, the
 development license's limit holds); disabling one frees a place. Two sessions adding the last
 allowed user at once get one user and one refusal.
+
+A new password is checked against the password policy
+(:class:`meterhub.access.passwords.PasswordPolicy`, from the system parameters): length,
+complexity, and the history of earlier passwords (none of the last ``history_depth`` again).
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -19,6 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from meterhub.access.passwords import PasswordPolicy
 from meterhub.errors import Conflict, InvalidValue, NotFound
 from meterhub.inventory.common import (
     UNSET,
@@ -30,14 +36,21 @@ from meterhub.inventory.common import (
 from meterhub.inventory.segments import resolve_segment, visible_elements
 from meterhub.model.elements import Element
 from meterhub.model.segments import DataSegment
-from meterhub.model.users import AppUser, UserSegment
+from meterhub.model.tokens import ApiToken, LoginSession
+from meterhub.model.types import utcnow
+from meterhub.model.users import USER_SOURCES, AppUser, PasswordHistory, UserSegment
 
 #: The argon2id hasher (argon2-cffi's recommended parameters).
 PASSWORD_HASHER = PasswordHasher()
 
-#: Shortest and longest password accepted.
+#: Shortest and longest password accepted by :func:`check_password` (the policy may ask more).
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
+
+#: An e-mail address, loosely: something@domain.tld without spaces.
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+\Z")
+#: A language tag (BCP 47, loosely): ``en``, ``cs``, ``de-AT``, ``zh-Hant``.
+LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*\Z")
 
 #: A user name: letters, digits and ``. _ @ -``, starting with a letter or digit.
 USERNAME = re.compile(r"[^\W_][\w.@-]*\Z")
@@ -96,20 +109,60 @@ def get_user(session: Session, username: str) -> AppUser:
     return user
 
 
+def check_email(value: Any) -> str | None:
+    """An e-mail address (or ``None``), else :class:`InvalidValue` naming ``email``."""
+    text = optional_text(value, field="email", max_length=254)
+    if text is not None and not EMAIL.match(text):
+        raise InvalidValue("email", f"{text!r} is not an e-mail address")
+    return text
+
+
+def check_language(value: Any) -> str:
+    """A language tag such as ``en`` or ``de-AT``, else :class:`InvalidValue`."""
+    if not isinstance(value, str) or not LANGUAGE.match(value):
+        raise InvalidValue("language", f"must be a language tag such as en or de-AT, not {value!r}")
+    return value
+
+
+def check_time_zone(value: Any) -> str:
+    """An IANA time zone name such as ``Europe/Prague``, else :class:`InvalidValue`."""
+    from meterhub.timeseries.timegrid import resolve_tz
+
+    if not isinstance(value, str) or not value:
+        raise InvalidValue("time_zone", f"must be a time zone name, not {value!r}")
+    try:
+        resolve_tz(value)
+    except InvalidValue:
+        raise InvalidValue("time_zone", f"{value!r} is not a known time zone") from None
+    return value
+
+
 def add_user(
     session: Session,
     username: str,
     password: str | None,
     display_name: str | None = None,
+    *,
+    email: str | None = None,
+    language: str = "en",
+    time_zone: str = "UTC",
+    source: str = "local",
 ) -> AppUser:
     """Add an enabled named user; ``password`` ``None`` means no local password (LDAP).
 
-    Refused when the name is taken or the license's ``named_users`` limit is reached.
+    ``source`` is ``local`` or ``directory`` (a user the directory authenticates). The
+    password must meet the password policy. Refused when the name is taken or the license's
+    ``named_users`` limit is reached.
     """
     username = check_username(username)
+    if source not in USER_SOURCES:
+        raise InvalidValue("source", f"must be one of {', '.join(USER_SOURCES)}, not {source!r}")
     if password is not None:
-        password = check_password(password)
+        password = PasswordPolicy.from_session(session).check(password, username)
     display_name = optional_text(display_name, field="display_name", max_length=200)
+    email = check_email(email)
+    language = check_language(language)
+    time_zone = check_time_zone(time_zone)
     if session.scalar(select(AppUser.id).where(AppUser.username == username)) is not None:
         raise Conflict("username", f"a user named {username!r} already exists")
     _check_named_user_limit(session)
@@ -117,7 +170,13 @@ def add_user(
         username=username,
         display_name=display_name,
         password_hash=PASSWORD_HASHER.hash(password) if password is not None else None,
+        password_changed_at=utcnow() if password is not None else None,
         enabled=True,
+        email=email,
+        language=language,
+        time_zone=time_zone,
+        source=source,
+        failed_logins=0,
     )
     session.add(user)
     flush(session, field="username", reason=f"a user named {username!r} already exists")
@@ -125,21 +184,85 @@ def add_user(
 
 
 def change_user(
-    session: Session, user: AppUser, *, display_name: str | None | Unset = UNSET
+    session: Session,
+    user: AppUser,
+    *,
+    display_name: str | None | Unset = UNSET,
+    email: str | None | Unset = UNSET,
+    language: str | Unset = UNSET,
+    time_zone: str | Unset = UNSET,
 ) -> AppUser:
-    """Change a user's display name."""
+    """Change a user's profile: display name, e-mail address, language, time zone."""
+    values: dict[str, Any] = {}
     if not isinstance(display_name, Unset):
-        user.display_name = optional_text(display_name, field="display_name", max_length=200)
+        values["display_name"] = optional_text(display_name, field="display_name", max_length=200)
+    if not isinstance(email, Unset):
+        values["email"] = check_email(email)
+    if not isinstance(language, Unset):
+        values["language"] = check_language(language)
+    if not isinstance(time_zone, Unset):
+        values["time_zone"] = check_time_zone(time_zone)
+    for key, value in values.items():
+        setattr(user, key, value)
     flush(session, field="display_name")
     return user
 
 
-def set_password(session: Session, user: AppUser, password: str | None) -> None:
-    """Set a new password (``None``: remove the local password)."""
+def set_password(
+    session: Session, user: AppUser, password: str | None, *, now: datetime | None = None
+) -> None:
+    """Set a new password (``None``: remove the local password); unlocks the account.
+
+    The password must meet the policy and differ from the last ``password.history_depth``
+    passwords (the current one included).
+    """
+    policy = PasswordPolicy.from_session(session)
     if password is not None:
-        password = check_password(password)
+        password = policy.check(password, user.username)
+        earlier = [user.password_hash] if user.password_hash else []
+        earlier += [row.password_hash for row in user.password_history]
+        for old in earlier[: policy.history_depth]:
+            if _matches(old, password):
+                raise InvalidValue(
+                    "password",
+                    f"must differ from the last {policy.history_depth} password(s)",
+                )
+    if user.password_hash is not None and policy.history_depth > 0:
+        user.password_history.insert(0, PasswordHistory(password_hash=user.password_hash))
+    for old_row in list(user.password_history)[max(policy.history_depth - 1, 0) :]:
+        user.password_history.remove(old_row)
     user.password_hash = PASSWORD_HASHER.hash(password) if password is not None else None
+    user.password_changed_at = (now or utcnow()) if password is not None else None
+    user.failed_logins = 0
+    user.locked_at = None
     flush(session, field="password")
+
+
+def _matches(stored_hash: str, password: str) -> bool:
+    try:
+        return PASSWORD_HASHER.verify(stored_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def unlock_user(session: Session, user: AppUser) -> None:
+    """Lift a lockout after too many failed logins."""
+    user.locked_at = None
+    user.failed_logins = 0
+    flush(session, field="locked")
+
+
+def delete_user(session: Session, user: AppUser) -> None:
+    """Delete a user with their roles, segment grants, tokens, logins and password history.
+
+    The audit log keeps the user's name in the rows of what they changed.
+    """
+    for token in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)):
+        session.delete(token)
+    for login in session.scalars(select(LoginSession).where(LoginSession.user_id == user.id)):
+        session.delete(login)
+    session.delete(user)
+    flush(session, field="user")
 
 
 def verify_password(user: AppUser, password: str) -> bool:

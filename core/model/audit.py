@@ -16,6 +16,8 @@ table on :data:`Base.metadata` except ``audit_log`` itself, with no code in the 
   is never written in clear: ``"(changed)"`` stands for any value it had or has.
 * a column marked ``info={"audit": False}`` (bookkeeping such as ``changed_at``) is skipped, as
   is a surrogate primary key (the row's ``object_id`` already names it).
+* a class with ``audit_skip = True`` (bookkeeping such as login sessions, which write their own
+  ``login``/``logout`` events) is not audited row by row.
 * a row that is part of another object (an attribute value, a link to a segment) can subclass
   :class:`AuditedPart`: it is then recorded as one attribute of its owner, e.g. object
   ``element`` 7, attribute ``attributes.tariff``.
@@ -188,7 +190,11 @@ def _change_action(key: str, column: Any, new: Any) -> str:
 
 
 def _is_audited(obj: Any) -> bool:
-    return isinstance(obj, Base) and not isinstance(obj, AuditLog)
+    return (
+        isinstance(obj, Base)
+        and not isinstance(obj, AuditLog)
+        and not getattr(type(obj), "audit_skip", False)
+    )
 
 
 def _rows_for_object(obj: Any, action: str) -> list[dict[str, Any]]:

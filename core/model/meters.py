@@ -47,7 +47,7 @@ class Meter(Base):
 
     id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
     manufacturer: Mapped[str] = mapped_column(String(64))
-    serial_number: Mapped[str] = mapped_column(String(64))
+    serial_number: Mapped[str] = mapped_column(String(64), index=True)
     model: Mapped[str | None] = mapped_column(String(64))
     driver: Mapped[str] = mapped_column(String(64))
     driver_settings: Mapped[dict[str, Any]] = mapped_column(JSONText, default=lambda: {})

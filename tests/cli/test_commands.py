@@ -122,3 +122,22 @@ def test_a_tampered_license_stops_the_system(
     refused = meterhub("user", "add", "alice", "--password", "s3cret-pass", **two_user_license)
     assert refused.returncode == 1
     assert "signature does not match" in refused.stderr
+
+
+def test_user_add_grants_roles_and_password_resets(
+    meterhub: Run, two_user_license: dict[str, str]
+) -> None:
+    assert meterhub("init", **two_user_license).returncode == 0
+    added = meterhub(
+        "user", "add", "root", "--role", "Administrator", "--password", "s3cret-pass",
+        **two_user_license,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    unknown = meterhub(
+        "user", "add", "eve", "--role", "Nobody", "--password", "s3cret-pass", **two_user_license
+    )
+    assert unknown.returncode != 0 and "no role named 'Nobody'" in unknown.stderr
+    weak = meterhub("user", "password", "root", "--password", "root-pass", **two_user_license)
+    assert weak.returncode != 0 and "must not contain the user name" in weak.stderr
+    reset = meterhub("user", "password", "root", "--password", "n3w-secret", **two_user_license)
+    assert reset.returncode == 0 and "password of root set" in reset.stdout

@@ -53,9 +53,11 @@ def oracle_ddl() -> str:
 
 
 def _table_ddl(ddl: str, table: str) -> str:
+    """The column lines of ``table``: its CREATE TABLE and the columns later migrations add."""
     match = re.search(rf"CREATE TABLE {table} \((.*?)\n\)", ddl, re.DOTALL)
     assert match, f"no CREATE TABLE {table} in the Oracle DDL"
-    return match.group(1)
+    added = re.findall(rf"^ALTER TABLE {table} ADD (.*)$", ddl, re.MULTILINE)
+    return "\n".join([match.group(1), *(f"    {line}" for line in added)])
 
 
 def test_upgrade_and_downgrade_leave_no_tables(empty_database_url: str) -> None:

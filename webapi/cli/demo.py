@@ -14,7 +14,13 @@ from meterhub.cli.init_cmd import initialise
 from meterhub.cli.state import current_state
 from meterhub.credential_keys import open_cipher
 from meterhub.db import transaction
-from meterhub.demo import ensure_demo_jobs, populate_demo
+from meterhub.demo import (
+    DEMO_PASSWORD,
+    DEMO_USER,
+    ensure_demo_jobs,
+    ensure_demo_user,
+    populate_demo,
+)
 from meterhub.extensions.driver import DriverError, UnsupportedAction
 from meterhub.extensions.simulator import SimulatedEndpoint
 from meterhub.identifiers.obis import ACTIVE_ENERGY_IMPORT
@@ -110,7 +116,8 @@ def demo_command(
     """Start a simulated meter fleet, register it in an embedded SQLite database, read it on a
     schedule with the embedded acquisition engine, serve the UI."""
     state = current_state()
-    settings = state.settings(data_dir=data_dir, database_url="")
+    # Plain HTTP on loopback: the login cookie cannot insist on HTTPS.
+    settings = state.settings(data_dir=data_dir, database_url="", secure_cookies=False)
     database, revision = initialise(settings)
     click.echo(f"demo {database} (schema {revision})")
     runtime = state.runtime()
@@ -126,11 +133,13 @@ def demo_command(
                 runtime.plugins.meter_types(),
                 runtime.plugins,
             )
+            ensure_demo_user(session)
         click.echo(
             f"demo fleet: {len(endpoints)} simulated meters ({summary.created_meters} new, "
             f"{summary.updated_devices} re-addressed) at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
         )
         probe_fleet(runtime, endpoints)
+        click.echo(f"log in as {DEMO_USER!r} with the password {DEMO_PASSWORD!r}")
         engine = None if no_acquire else start_acquisition(runtime, wait=no_serve)
         try:
             if not no_serve:

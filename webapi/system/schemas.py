@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import fields
+
+from meterhub.webapi.extensions import Schema
 
 
 class LicenseSchema(Schema):
@@ -29,9 +31,11 @@ class PluginSchema(Schema):
 
 
 class SystemInfoSchema(Schema):
-    """Version, license and plugins of this MeterHub."""
+    """Version, and for a logged-in user the database, license and plugins."""
 
     version = fields.String(required=True)
-    database = fields.String(required=True)
-    license = fields.Nested(LicenseSchema, required=True)
-    plugins = fields.List(fields.Nested(PluginSchema), required=True)
+    database = fields.String(metadata={"description": "shown to a logged-in user"})
+    license = fields.Nested(LicenseSchema, metadata={"description": "shown to a logged-in user"})
+    plugins = fields.List(
+        fields.Nested(PluginSchema), metadata={"description": "shown to a logged-in user"}
+    )

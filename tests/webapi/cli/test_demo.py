@@ -55,8 +55,19 @@ def test_demo_starts_on_sqlite_and_says_where_it_serves(
                 break
             except OSError:
                 time.sleep(0.1)
-        assert "Development license" in page
-        with urllib.request.urlopen(url + "api/system", timeout=5) as response:
+        assert 'id="login-form"' in page  # the start page asks for a login first
+        assert "Development license" not in page
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        login = urllib.request.Request(
+            url + "api/v1/auth/login",
+            data=json.dumps({"username": "demo", "password": "meterhub-2026"}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with browser.open(login, timeout=5) as response:
+            assert json.loads(response.read())["user"]["username"] == "demo"
+        with browser.open(url, timeout=5) as response:
+            assert "Development license" in response.read().decode()
+        with browser.open(url + "api/system", timeout=5) as response:
             info = json.loads(response.read())
         assert info["database"] == "sqlite"
     finally:
@@ -65,6 +76,7 @@ def test_demo_starts_on_sqlite_and_says_where_it_serves(
         lines.append(remaining or "")
     output = "".join(lines)
     assert "demo fleet: 6 simulated meters (6 new, 0 re-addressed)" in output
+    assert "log in as 'demo' with the password 'meterhub-2026'" in output
     # every simulated meter answered its driver over a real socket or pty
     assert re.search(r"DLMS-0001 +dlms 127\.0\.0\.1:\d+ +clock [+-]\d+ s", output)
     assert re.search(r"IEC-0001 +iec62056_21 /dev/pts/\d+ +clock [+-]\d+ s", output)

@@ -1,0 +1,1 @@
+"""Login, logout, the own profile and password."""

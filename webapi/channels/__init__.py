@@ -1,0 +1,1 @@
+"""Channels as a REST resource."""

@@ -1,0 +1,1 @@
+"""Containers of processed data as a REST resource."""

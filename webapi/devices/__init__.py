@@ -1,0 +1,1 @@
+"""Communication devices as a REST resource."""

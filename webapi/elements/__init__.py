@@ -1,0 +1,1 @@
+"""The business tree's elements as a REST resource."""

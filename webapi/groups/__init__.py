@@ -1,0 +1,1 @@
+"""Meter groups as a REST resource."""

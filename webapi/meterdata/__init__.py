@@ -1,0 +1,1 @@
+"""Meter data: intervals and registers, history, conflicts, substitutes, recalculation, restore."""

@@ -1,0 +1,1 @@
+"""Metering points as a REST resource."""

@@ -1,0 +1,1 @@
+"""Physical meters as a REST resource, with credentials and assignments."""

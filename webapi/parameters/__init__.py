@@ -1,0 +1,1 @@
+"""System parameters as a REST resource."""

@@ -1,0 +1,1 @@
+"""Communication paths as a REST resource."""

@@ -1,0 +1,1 @@
+"""Roles as a REST resource."""

@@ -1,0 +1,1 @@
+"""The quick search across object types."""

@@ -1,0 +1,1 @@
+"""Data segments as a REST resource."""

@@ -1,0 +1,1 @@
+"""Templates of elements as a REST resource, with their attributes."""

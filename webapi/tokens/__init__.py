@@ -1,0 +1,1 @@
+"""API tokens as a REST resource."""

@@ -1,0 +1,1 @@
+"""Named users as a REST resource, with password reset and unlock."""

@@ -1,0 +1,1 @@
+"""Virtual meters as a REST resource."""
