@@ -10,7 +10,7 @@ from acquisition_helpers import wait_run
 from script_fixtures import METERHUB
 
 from meterhub.db import transaction
-from meterhub.inventory import jobs
+from meterhub.inventory import jobs, roles, users
 from meterhub.webapi.app import create_app
 
 
@@ -23,7 +23,14 @@ def test_the_front_page_lists_the_last_runs(runtime, make_fleet, start_engine) -
         run_id = jobs.run_job(session, job, user="alice").id
     start_engine()
     wait_run(runtime, run_id)
-    page = create_app(runtime=runtime).test_client().get("/").get_data(as_text=True)
+    with transaction(runtime.sessions, user="test") as session:
+        user = users.add_user(session, "viewer", "Front-Page-2026")
+        roles.grant_role(session, user, roles.ensure_administrator_role(session))
+    browser = create_app(runtime=runtime).test_client()
+    secure = "https://localhost"  # the login cookie is Secure by default
+    login = {"username": "viewer", "password": "Front-Page-2026"}
+    assert browser.post("/api/v1/auth/login", json=login, base_url=secure).status_code == 200
+    page = browser.get("/", base_url=secure).get_data(as_text=True)
     assert "Last acquisition runs" in page
     row = re.search(rf"<td>{run_id}</td><td>Morning read</td><td>alice</td>(.*?)</tr>", page, re.S)
     assert row is not None, page
