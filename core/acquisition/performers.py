@@ -97,6 +97,12 @@ def perform(
             details["values"] = 0
             return
         if action == Action.READ_LOAD_PROFILE:
+            if not interval_due(plan, start, end):
+                # Read a moment ago: no interval of the meter's profile ended since. Meters
+                # answer such a range with an error (no rows), which is no failure.
+                details["values"] = 0
+                details["nothing_due"] = True
+                return
             profile = connection.read_load_profile(start, end)
             if profile.quality is not Quality.VALID:
                 raise _quality_error(action, profile.quality)
@@ -202,3 +208,22 @@ def perform(
 def _require(quality: Quality, action: str) -> None:
     if quality is not Quality.VALID:
         raise _quality_error(action, quality)
+
+
+def interval_due(plan: MeterPlan, start: datetime, end: datetime) -> bool:
+    """Whether an interval of the meter's shortest profile channel ends in ``(start, end]``.
+
+    Sub-daily intervals end on multiples of their length in UTC; a meter without profile
+    channels (or with daily ones, whose ends are local midnights) is always read.
+    """
+    minutes = [
+        ref.interval_minutes
+        for (kind, _obis), refs in plan.channels.items()
+        if kind == "profile"
+        for ref in refs
+        if 0 < ref.interval_minutes < 24 * 60
+    ]
+    if not minutes:
+        return True
+    step = 60 * min(minutes)
+    return int(end.timestamp()) // step > int(start.timestamp()) // step

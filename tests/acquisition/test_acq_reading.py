@@ -98,3 +98,19 @@ def test_since_the_last_read_continues_where_the_last_successful_read_ended(
         first.details["read_to"],
         second.details.get("read_to"),
     )
+
+
+def test_a_profile_read_with_no_interval_ended_since_is_nothing_due() -> None:
+    from meterhub.acquisition.performers import interval_due
+    from meterhub.acquisition.plans import ChannelRef, MeterPlan
+
+    plan = MeterPlan(1, "ACME", "1", "iec62056_21", True, {}, None, [])
+    t0 = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+    assert interval_due(plan, t0, t0 + timedelta(seconds=30))  # no profile channels: read
+    plan.channels[("profile", "1-0:1.29.0*255")] = [
+        ChannelRef(7, 1, "profile", "1-0:1.29.0*255", 15, "Wh", 0)
+    ]
+    assert not interval_due(plan, t0, t0 + timedelta(minutes=14, seconds=59))
+    assert interval_due(plan, t0, t0 + timedelta(minutes=15))
+    assert interval_due(plan, t0 - timedelta(seconds=1), t0)
+    assert not interval_due(plan, t0 + timedelta(minutes=1), t0 + timedelta(minutes=3))
