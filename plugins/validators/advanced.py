@@ -29,7 +29,7 @@ from meterhub.extensions.veecontext import (
 )
 from meterhub.extensions.veekit import (
     beyond_tolerance,
-    like_day_reference,
+    like_day_outside,
     register_spans,
     runs_at_least,
     spikes,
@@ -123,22 +123,27 @@ class GapsCheck(Validator):
     def validate_rows(self, rows: BlockRows, parameters: Any) -> RowsVerdict:
         """The same over a batch (one message per row with gaps)."""
         missing = np.isnan(rows.values)
-        counts = missing.sum(axis=1)
+        counts = np.count_nonzero(missing, axis=1)
         messages = [f"{c} missing intervals" if c else "" for c in counts.tolist()]
         if rows.calendar is not None and counts.any():
             days = rows.calendar.day[-rows.values.shape[1] :]
             starts = np.concatenate([[0], np.flatnonzero(np.diff(days)) + 1])
             expected = np.diff(np.concatenate([starts, [days.size]]))
-            present = np.add.reduceat(~missing, starts, axis=1)
+            present = expected - np.add.reduceat(missing, starts, axis=1)
             short = present < expected * parameters.min_count
-            for r in np.flatnonzero(short.any(axis=1)).tolist():
-                which = np.flatnonzero(short[r])
-                shown = ", ".join(
-                    f"{np.datetime64(int(days[starts[d]]), 'D')}: {int(present[r, d])} of "
-                    f"{int(expected[d])}"
-                    for d in which[:3]
-                )
-                messages[r] += f"; interval count short on {which.size} days ({shown})"
+            which_rows, which_days = np.nonzero(short)
+            if which_rows.size:
+                labels: dict[int, str] = {}
+                listed, first, number = np.unique(which_rows, return_index=True, return_counts=True)
+                for r, at, count in zip(
+                    listed.tolist(), first.tolist(), number.tolist(), strict=True
+                ):
+                    shown = []
+                    for d in which_days[at : at + min(count, 3)].tolist():
+                        if d not in labels:
+                            labels[d] = str(np.datetime64(int(days[starts[d]]), "D"))
+                        shown.append(f"{labels[d]}: {int(present[r, d])} of {int(expected[d])}")
+                    messages[r] += f"; interval count short on {count} days ({', '.join(shown)})"
         return RowsVerdict(np.zeros(missing.shape, dtype=bool), messages, missing)
 
 
@@ -315,19 +320,18 @@ class LikeDayCheck(Validator):
         if history is not None and len(history):
             past = np.where((history.flags & _NOT_A_REFERENCE) == 0, history.values, np.nan)
             usable = np.concatenate([past, usable])
-        minutes = int(block.interval.total_seconds() // 60)
-        reference = like_day_reference(
+        hits = like_day_outside(
+            values,
             usable,
             calendar.day,
             calendar.day_type,
             calendar.minute,
-            minutes,
+            int(block.interval.total_seconds() // 60),
             parameters.days,
-        )[-len(block) :]
-        judged = reference > parameters.min_reference
-        hits = judged & np.greater(values, reference * parameters.high)
-        if parameters.low > 0:
-            hits |= judged & np.less(values, reference * parameters.low)
+            parameters.high,
+            parameters.low,
+            parameters.min_reference,
+        )
         return Verdict(hits, f"outside [{parameters.low:g}, {parameters.high:g}] × like days")
 
     def validate_rows(self, rows: BlockRows, parameters: Any) -> RowsVerdict | None:
@@ -346,14 +350,18 @@ class LikeDayCheck(Validator):
             usable = np.concatenate([past, usable], axis=1)
         if usable.shape[1] != len(calendar):
             return None
-        minutes = int(rows.interval.total_seconds() // 60)
-        reference = like_day_reference(
-            usable, calendar.day, calendar.day_type, calendar.minute, minutes, parameters.days
-        )[:, -values.shape[1] :]
-        judged = reference > parameters.min_reference
-        hits = judged & np.greater(values, reference * parameters.high)
-        if parameters.low > 0:
-            hits |= judged & np.less(values, reference * parameters.low)
+        hits = like_day_outside(
+            values,
+            usable,
+            calendar.day,
+            calendar.day_type,
+            calendar.minute,
+            int(rows.interval.total_seconds() // 60),
+            parameters.days,
+            parameters.high,
+            parameters.low,
+            parameters.min_reference,
+        )
         return RowsVerdict(
             hits, _messages(hits, f"outside [{parameters.low:g}, {parameters.high:g}] × like days")
         )

@@ -9,6 +9,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from meterhub.extensions.veekit.likeday import like_day_reference
+from meterhub.extensions.veekit.scratch import scratch
+
 __all__ = [
     "beyond_tolerance",
     "like_day_reference",
@@ -21,9 +24,6 @@ __all__ = [
 
 Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
-
-#: Channels per pass of :func:`like_day_reference` (measured fastest on a 2-core machine).
-_LIKE_DAY_ROWS = 16
 
 
 def outside_limits(values: Floats, low: float | None, high: float | None) -> Bools:
@@ -52,11 +52,23 @@ def spikes(values: Floats, factor: float, min_delta: float) -> Bools:
     if values.shape[-1] < 3:
         return out
     middle = values[..., 1:-1]
-    reference = np.fmax(values[..., :-2], values[..., 2:])
-    hit = np.greater(middle - reference, min_delta)
+    if values.dtype != np.float64:
+        reference = np.fmax(values[..., :-2], values[..., 2:])
+        hit = np.greater(middle - reference, min_delta)
+        if factor > 1.0:
+            hit &= np.greater(middle, reference * factor)
+        out[..., 1:-1] = hit
+        return out
+    shape = middle.shape
+    reference = np.fmax(
+        values[..., :-2], values[..., 2:], out=scratch("spikes.reference", shape, np.float64)
+    )
+    work = np.subtract(middle, reference, out=scratch("spikes.work", shape, np.float64))
+    hit = out[..., 1:-1]
+    np.greater(work, min_delta, out=hit)
     if factor > 1.0:
-        hit &= np.greater(middle, reference * factor)
-    out[..., 1:-1] = hit
+        np.multiply(reference, factor, out=work)
+        hit &= np.greater(middle, work, out=scratch("spikes.above", shape, np.bool_))
     return out
 
 
@@ -107,68 +119,6 @@ def beyond_tolerance(values: Floats, reference: Floats, relative: float, absolut
     ``max(absolute, relative × |reference|)``."""
     allowed = np.maximum(np.abs(reference) * relative, absolute)
     return np.greater(np.abs(values - reference), allowed)
-
-
-def like_day_reference(
-    values: Floats,
-    day: npt.NDArray[np.int32],
-    day_type: npt.NDArray[np.int16],
-    minute: npt.NDArray[np.int16],
-    interval_minutes: int,
-    days: int,
-) -> Floats:
-    """For every slot, the mean of the same local time on the ``days`` most recent earlier
-    dates of the same day type (``NaN`` where no such value exists).
-
-    ``values`` (one channel, or ``[rows, slots]``) runs over history and block alike (``NaN``
-    for values that must not serve as reference: missing, suspect or estimated ones); ``day``,
-    ``day_type`` and ``minute`` come from a
-    :class:`~meterhub.extensions.veecontext.SlotCalendar`. A date's values are laid into a
-    ``[dates, slots of the day]`` matrix by local minute, so a 92- or 100-slot DST day
-    compares its wall-clock quarter-hours with those of ordinary days.
-    """
-    flat = values.ndim == 1
-    rows2d = values[None, :] if flat else values
-    if rows2d.shape[-1] == 0:
-        return np.empty(values.shape)
-    first = int(day[0])
-    row_of = (day - first).astype(np.int64)
-    columns = (minute // interval_minutes).astype(np.int64)
-    width = max(1, 1440 // interval_minutes)
-    count_days = int(row_of[-1]) + 1
-    regular = rows2d.shape[1] == count_days * width and np.array_equal(
-        columns, np.tile(np.arange(width), count_days)
-    )
-    types = np.full(count_days, -1, dtype=np.int16)
-    types[row_of] = day_type
-    groups = [np.flatnonzero(types == code) for code in np.unique(types) if code >= 0]
-    out = np.empty(rows2d.shape)
-    for lo in range(0, rows2d.shape[0], _LIKE_DAY_ROWS):  # a few rows at a time stay in cache
-        part = rows2d[lo : lo + _LIKE_DAY_ROWS]
-        channels = part.shape[0]
-        if regular:  # whole days without a DST change: a reshape, no scatter
-            matrix = part.reshape(channels, count_days, width)
-        else:
-            matrix = np.full((channels, count_days, width), np.nan)
-            matrix[:, row_of, columns] = part
-        reference = np.full((channels, count_days, width), np.nan)
-        for same in groups:
-            block = matrix[:, same, :]
-            present = ~np.isnan(block)
-            filled = np.where(present, block, 0.0)
-            total = np.zeros_like(filled)
-            number = np.zeros(block.shape, dtype=np.float32)
-            for back in range(1, min(days, same.size - 1) + 1):  # the like days before each
-                total[:, back:, :] += filled[:, :-back, :]
-                number[:, back:, :] += present[:, :-back, :]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                reference[:, same, :] = total / number
-        if regular:
-            out[lo : lo + channels] = reference.reshape(channels, count_days * width)
-        else:
-            out[lo : lo + channels] = reference[:, row_of, columns]
-    result: Floats = out[0] if flat else out
-    return result
 
 
 def register_spans(
