@@ -26,11 +26,18 @@ from meterhub.extensions.veecontext import (
 )
 from meterhub.extensions.veekit.scratch import scratch
 from meterhub.sandbox import Limits, run_jobs
-from meterhub.timeseries.flags import EstimationMethod
+from meterhub.timeseries.flags import METHOD_MASK, METHOD_SHIFT, EstimationMethod, Flag
 from meterhub.vee.batch import Batch, ContextFor, Outcome, StepResult
 from meterhub.vee.profiles import PreparedStep
 
 __all__ = ["Run"]
+
+_VALIDATED = np.uint32(Flag.VALIDATED)
+_SUSPECT = np.uint32(Flag.SUSPECT)
+_ESTIMATED = np.uint32(Flag.ESTIMATED)
+_SUBSTITUTED = np.uint32(Flag.SUBSTITUTED)
+_KEEP = np.uint32(~METHOD_MASK & 0xFFFFFFFF)
+_NONE = np.uint32(0)
 
 #: What a plugin may need and still be called for a whole chunk at once.
 _BATCHABLE = frozenset({"calendar", "history"})
@@ -60,6 +67,7 @@ class Run:
         steps: Sequence[PreparedStep],
         context_for: ContextFor | None,
         limits: Limits | None,
+        whole: bool = False,
     ) -> None:
         self.batch = batch
         self.steps = list(steps)
@@ -71,11 +79,20 @@ class Run:
         self.ids = batch.channel_ids.tolist()
         self.work = np.empty(shape, dtype=batch.values.dtype)
         self.flags = np.empty(shape, dtype=np.uint32)
-        self.judgeable = np.empty(shape, dtype=bool)
         self.suspect = np.zeros(shape, dtype=bool)
-        self.missing = np.zeros(shape, dtype=bool)
         self.estimated = np.zeros(shape, dtype=bool)
-        self.methods = np.zeros(shape, dtype=np.uint32)
+        # What only the steps need (what may be judged, the gaps found, the method of each
+        # estimate) lives for one chunk in reused buffers, unless a script step needs all of
+        # the batch's at once (``whole``).
+        self.whole = whole
+        self.all_judgeable = np.empty(shape, dtype=bool) if whole else None
+        self.all_missing = np.zeros(shape, dtype=bool) if whole else None
+        self.all_methods = np.zeros(shape, dtype=np.uint32) if whole else None
+        self.lo = 0
+        self.judgeable = self.missing = np.empty((0, self.slots), dtype=bool)
+        self.methods = np.empty((0, self.slots), dtype=np.uint32)
+        #: The rows with an estimated value (most checks then skip a mask).
+        self.rows_estimated = np.zeros(shape[0], dtype=bool)
         self.any_protected = bool(batch.protected.any())
         self.failed: dict[int, str] = {}
         self.notes: list[str] = []
@@ -87,13 +104,31 @@ class Run:
 
     # -- the chunk's start and the result --------------------------------------------------
 
+    def enter(self, lo: int, hi: int) -> None:
+        """Make rows ``lo:hi`` the chunk the steps work on (after :meth:`begin`)."""
+        self.lo = lo
+        if self.whole:
+            assert self.all_judgeable is not None and self.all_missing is not None
+            assert self.all_methods is not None
+            self.judgeable = self.all_judgeable[lo:hi]
+            self.missing = self.all_missing[lo:hi]
+            self.methods = self.all_methods[lo:hi]
+
     def begin(self, lo: int, hi: int) -> None:
         """Start rows ``lo:hi``: the values to work on, what may be judged, what the ingest
-        checks found."""
+        checks found; the chunk becomes the current one."""
+        shape = (hi - lo, self.slots)
+        if not self.whole:
+            self.judgeable = scratch("vee.judgeable", shape, np.bool_)
+            self.missing = scratch("vee.missing", shape, np.bool_)
+            self.missing.fill(False)
+            self.methods = scratch("vee.methods", shape, np.uint32)
+            self.methods.fill(0)
+        self.enter(lo, hi)
         batch = self.batch
         values = batch.values[lo:hi]
         np.copyto(self.work[lo:hi], values)
-        judgeable = self.judgeable[lo:hi]
+        judgeable = self.judgeable
         np.isnan(values, out=judgeable)
         np.logical_not(judgeable, out=judgeable)
         if self.any_protected:
@@ -107,6 +142,34 @@ class Run:
                         lo + position, "ingest checks", suspect[position].copy(), "", "suspect"
                     )
                 )
+
+    def finish(self, lo: int, hi: int) -> None:
+        """The flags of rows ``lo:hi`` of the result (the current chunk, while it is in the
+        cache)."""
+        work, estimated = self.work[lo:hi], self.estimated[lo:hi]
+        flags = self.flags[lo:hi]
+        judged = np.isnan(work, out=scratch("vee.judged", work.shape, np.bool_))
+        np.logical_not(judged, out=judged)
+        any_estimated = bool(self.rows_estimated[lo:hi].any())
+        if any_estimated:
+            judged |= estimated
+        if self.any_protected:
+            judged &= ~self.batch.protected[lo:hi]
+        bits = np.multiply(judged, _VALIDATED, out=scratch("vee.bits", work.shape, np.uint32))
+        np.bitwise_or(self.batch.flags[lo:hi], bits, out=flags)
+        flat = flags.reshape(-1)
+        suspect = self.suspect[lo:hi]
+        if any_estimated:
+            suspect = suspect & ~estimated
+        at = np.flatnonzero(suspect)
+        if at.size:
+            flat[at] |= _SUSPECT
+        if any_estimated:
+            at = np.flatnonzero(estimated)
+            method_bits = (self.methods.reshape(-1)[at] << np.uint32(METHOD_SHIFT)) | _ESTIMATED
+            measured = ~np.isnan(self.batch.values[lo:hi].reshape(-1)[at])
+            method_bits |= np.where(measured, _SUBSTITUTED, _NONE)
+            flat[at] = (flat[at] & _KEEP) | method_bits
 
     def outcome(self) -> Outcome:
         """The outcome, with the results in the order of the steps."""
@@ -162,6 +225,12 @@ class Run:
     def _where(lo: int, hi: int, rows: list[int]) -> Where:
         return slice(lo, hi) if len(rows) == hi - lo else np.asarray(rows, dtype=np.int64)
 
+    def _here(self, where: Where) -> Where:
+        """``where`` (rows of the batch) in the current chunk's arrays."""
+        if isinstance(where, slice):
+            return slice(where.start - self.lo, where.stop - self.lo)
+        return where - self.lo
+
     def _check(self, index: int, step: PreparedStep, lo: int, hi: int) -> None:
         plugin: Any = step.plugin
         rows = self._live(lo, hi)
@@ -192,10 +261,10 @@ class Run:
             or len(verdict.messages) != len(rows)
         ):
             return False
-        found = verdict.suspect & self.judgeable[where]
-        estimated = self.estimated[where]
-        if estimated.any():
-            found &= ~estimated
+        here = self._here(where)
+        found = verdict.suspect & self.judgeable[here]
+        if self.rows_estimated[where].any():
+            found &= ~self.estimated[where]
         self.suspect[where] |= found
         results = self.batched[index]
         for position in np.flatnonzero(found.any(axis=1)).tolist():
@@ -212,7 +281,7 @@ class Run:
             gaps = verdict.missing & np.isnan(self.work[where])
             if self.any_protected:
                 gaps &= ~self.batch.protected[where]
-            self.missing[where] |= gaps
+            self.missing[here] |= gaps
             for position in np.flatnonzero(gaps.any(axis=1)).tolist():
                 results.append(
                     StepResult(
@@ -238,7 +307,7 @@ class Run:
         except Exception as error:  # a plugin's failure fails this channel only
             self.failed[r] = f"check {step.name!r}: {type(error).__name__}: {error}"
             return
-        found = verdict.suspect & self.judgeable[r] & ~self.estimated[r]
+        found = verdict.suspect & self.judgeable[r - self.lo] & ~self.estimated[r]
         results = self.single[index]
         if found.any():
             self.suspect[r] |= found
@@ -246,18 +315,17 @@ class Run:
         if verdict.missing is not None:
             gaps = verdict.missing & ~self.batch.protected[r] & np.isnan(self.work[r])
             if gaps.any():
-                self.missing[r] |= gaps
+                self.missing[r - self.lo] |= gaps
                 results.append(StepResult(r, step.name, gaps, verdict.message, "missing"))
 
     def _estimate(self, index: int, step: PreparedStep, lo: int, hi: int) -> None:
         plugin: Any = step.plugin
-        todo = self.suspect[lo:hi] | self.missing[lo:hi]
+        todo = self.suspect[lo:hi] | self.missing
         if self.any_protected:
             todo &= ~self.batch.protected[lo:hi]
-        estimated = self.estimated[lo:hi]
-        any_estimated = bool(estimated.any())
+        any_estimated = bool(self.rows_estimated[lo:hi].any())
         if any_estimated:
-            todo &= ~estimated
+            todo &= ~self.estimated[lo:hi]
         wanted = [
             lo + position
             for position in np.flatnonzero(todo.any(axis=1)).tolist()
@@ -314,7 +382,8 @@ class Run:
                 filled.reshape(-1)[filled_at] = True
             self.work[where].reshape(-1)[filled_at] = candidates
             self.estimated[where].reshape(-1)[filled_at] = True
-            self.methods[where].reshape(-1)[filled_at] = method
+            self.methods[self._here(where)].reshape(-1)[filled_at] = method
+            self.rows_estimated[where] |= filled.any(axis=1)
         else:
             if np.isinf(new[todo]).any():
                 return False
@@ -323,7 +392,8 @@ class Run:
             rows_abs = where[r_idx]
             self.work[rows_abs, c_idx] = new[r_idx, c_idx]
             self.estimated[rows_abs, c_idx] = True
-            self.methods[rows_abs, c_idx] = method
+            self.methods[rows_abs - self.lo, c_idx] = method
+            self.rows_estimated[rows_abs] = True
         results = self.batched[index]
         for position in np.flatnonzero(filled.any(axis=1)).tolist():
             results.append(StepResult(rows[position], step.name, filled[position], "", "estimated"))
@@ -350,7 +420,8 @@ class Run:
         if filled.any():
             self.work[r, filled] = new[filled]
             self.estimated[r] |= filled
-            self.methods[r, filled] = np.uint32(plugin.method)
+            self.methods[r - self.lo, filled] = np.uint32(plugin.method)
+            self.rows_estimated[r] = True
             self.single[index].append(StepResult(r, step.name, filled, "", "estimated"))
 
     # -- a script step -------------------------------------------------------------------------
@@ -364,7 +435,13 @@ class Run:
         rows = [r for r in range(batch.rows) if r not in self.failed]
         open_slots = ~batch.protected
         measured = ~np.isnan(batch.values)
-        suspect, missing, estimated, work = self.suspect, self.missing, self.estimated, self.work
+        assert self.all_missing is not None and self.all_methods is not None
+        suspect, missing, estimated, work = (
+            self.suspect,
+            self.all_missing,
+            self.estimated,
+            self.work,
+        )
         results = self.single[index]
         jobs = []
         for r in rows:
@@ -398,5 +475,6 @@ class Run:
                 if filled.any() and values is not None:
                     work[r, filled] = values[filled]
                     estimated[r] |= filled
-                    self.methods[r, filled] = np.uint32(EstimationMethod.SCRIPT)
+                    self.all_methods[r, filled] = np.uint32(EstimationMethod.SCRIPT)
+                    self.rows_estimated[r] = True
                     results.append(StepResult(r, step.name, filled, "", "estimated"))

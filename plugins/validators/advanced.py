@@ -123,23 +123,31 @@ class GapsCheck(Validator):
     def validate_rows(self, rows: BlockRows, parameters: Any) -> RowsVerdict:
         """The same over a batch (one message per row with gaps)."""
         missing = np.isnan(rows.values)
-        counts = np.count_nonzero(missing, axis=1)
+        slots = missing.shape[1]
+        at = np.flatnonzero(missing)  # gaps are few: count them where they are
+        row_of = at // slots
+        counts = np.bincount(row_of, minlength=rows.rows)
         messages = [f"{c} missing intervals" if c else "" for c in counts.tolist()]
-        if rows.calendar is not None and counts.any():
-            days = rows.calendar.day[-rows.values.shape[1] :]
+        if rows.calendar is not None and at.size:
+            days = rows.calendar.day[-slots:]
             starts = np.concatenate([[0], np.flatnonzero(np.diff(days)) + 1])
             expected = np.diff(np.concatenate([starts, [days.size]]))
-            present = expected - np.add.reduceat(missing, starts, axis=1)
+            day_of = np.repeat(np.arange(starts.size), expected)
+            absent = np.bincount(
+                row_of * starts.size + day_of[at - row_of * slots],
+                minlength=rows.rows * starts.size,
+            ).reshape(rows.rows, starts.size)
+            present = expected - absent
             short = present < expected * parameters.min_count
             which_rows, which_days = np.nonzero(short)
             if which_rows.size:
                 labels: dict[int, str] = {}
                 listed, first, number = np.unique(which_rows, return_index=True, return_counts=True)
-                for r, at, count in zip(
+                for r, begin, count in zip(
                     listed.tolist(), first.tolist(), number.tolist(), strict=True
                 ):
                     shown = []
-                    for d in which_days[at : at + min(count, 3)].tolist():
+                    for d in which_days[begin : begin + min(count, 3)].tolist():
                         if d not in labels:
                             labels[d] = str(np.datetime64(int(days[starts[d]]), "D"))
                         shown.append(f"{labels[d]}: {int(present[r, d])} of {int(expected[d])}")
@@ -255,8 +263,11 @@ class ZeroRunCheck(Validator):
 
     def validate_rows(self, rows: BlockRows, parameters: Any) -> RowsVerdict:
         """The same over a batch."""
+        zero = rows.values == 0.0
+        if not zero.any():  # nothing to look for (the usual case): no status words to read
+            return RowsVerdict(zero, [""] * rows.rows)
         outage = status_hits(rows.flags, status_mask(parameters.outage_bits))
-        hits = runs_at_least(rows.values == 0.0, parameters.intervals, outage)
+        hits = runs_at_least(zero, parameters.intervals, outage)
         return RowsVerdict(
             hits, _messages(hits, f"zero for at least {parameters.intervals} intervals")
         )
@@ -340,7 +351,7 @@ class LikeDayCheck(Validator):
         if calendar is None:
             return RowsVerdict(np.zeros(rows.values.shape, dtype=bool), [""] * rows.rows)
         values = rows.values
-        excluded = (rows.flags & _NOT_A_REFERENCE) != 0
+        excluded = status_hits(rows.flags, int(_NOT_A_REFERENCE))
         usable = np.where(excluded, np.nan, values) if excluded.any() else values
         if rows.history_values is not None and rows.history_values.shape[1]:
             assert rows.history_flags is not None

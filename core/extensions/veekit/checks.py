@@ -41,7 +41,12 @@ def outside_limits(values: Floats, low: float | None, high: float | None) -> Boo
 
 def status_hits(flags: npt.NDArray[np.uint32], mask: int) -> Bools:
     """Positions whose flags have any bit of ``mask`` set."""
-    return np.asarray(np.bitwise_and(flags, np.uint32(mask)) != 0)
+    if flags.dtype != np.uint32:
+        return np.asarray(np.bitwise_and(flags, np.uint32(mask)) != 0)
+    masked = np.bitwise_and(
+        flags, np.uint32(mask), out=scratch("status.masked", flags.shape, np.uint32)
+    )
+    return np.asarray(masked != 0)
 
 
 def spikes(values: Floats, factor: float, min_delta: float) -> Bools:
@@ -73,45 +78,47 @@ def spikes(values: Floats, factor: float, min_delta: float) -> Bools:
 
 
 def runs_at_least(mask: Bools, length: int, exclude: Bools | None = None) -> Bools:
-    """The positions in runs of at least ``length`` consecutive ``True`` of ``mask``.
+    """The positions in runs of at least ``length`` consecutive ``True`` of ``mask`` (one
+    channel, or ``[rows, slots]`` with each row on its own).
 
     ``exclude`` (same shape) drops every run that touches one of its positions (an outage the
     meter reported makes a run of zeros expected).
     """
-    if mask.ndim == 2:  # rows: one flat pass with a separating gap after each row
-        rows, slots = mask.shape
-        padded = np.zeros((rows, slots + 1), dtype=bool)
-        padded[:, :slots] = mask
-        flat_exclude = None
-        if exclude is not None:
-            flat_exclude = np.zeros((rows, slots + 1), dtype=bool)
-            flat_exclude[:, :slots] = exclude
-            flat_exclude = flat_exclude.ravel()
-        return runs_at_least(padded.ravel(), length, flat_exclude).reshape(rows, slots + 1)[
-            :, :slots
-        ]
-    n = mask.size
-    out = np.zeros(n, dtype=bool)
-    if n == 0 or length <= 0:
+    out = np.zeros(mask.shape, dtype=bool)
+    if mask.size == 0 or length <= 0 or not mask.any():
         return out
-    edges = np.diff(mask.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1)
+    slots = mask.shape[-1]
+    rows = mask.size // slots
+    bits = np.ascontiguousarray(mask, dtype=bool).reshape(rows, slots).view(np.int8)
+    # +1 where a run starts, -1 just after it ends, one column more per row for the last end
+    edges = np.empty((rows, slots + 1), dtype=np.int8)
+    edges[:, 0] = bits[:, 0]
+    np.subtract(bits[:, 1:], bits[:, :-1], out=edges[:, 1:slots])
+    np.negative(bits[:, -1], out=edges[:, slots])
+    changes = np.flatnonzero(edges)
+    rising = edges.reshape(-1)[changes] == 1
+    starts, ends = changes[rising], changes[~rising]
     long = (ends - starts) >= length
     if not long.any():
         return out
     starts, ends = starts[long], ends[long]
-    if exclude is not None and exclude.any():
-        counts = np.cumsum(exclude, dtype=np.int64)
-        before = np.where(starts > 0, counts[np.maximum(starts - 1, 0)], 0)
-        touched = counts[ends - 1] - before
-        keep = touched == 0
-        starts, ends = starts[keep], ends[keep]
-        if starts.size == 0:
-            return out
-    marks = np.bincount(starts, minlength=n + 1) - np.bincount(ends, minlength=n + 1)
-    result: Bools = np.cumsum(marks[:-1]) > 0
-    return result
+    if exclude is not None:
+        # the excluded positions in the same coordinates (a row is slots + 1 wide)
+        excluded = np.flatnonzero(exclude)
+        excluded += excluded // slots
+        if excluded.size:
+            following = np.searchsorted(excluded, starts)
+            inside = following < excluded.size
+            inside[inside] = excluded[following[inside]] < ends[inside]
+            starts, ends = starts[~inside], ends[~inside]
+            if starts.size == 0:
+                return out
+    lengths = ends - starts
+    firsts = starts - starts // (slots + 1)  # back to positions in rows of ``slots``
+    offsets = np.cumsum(lengths) - lengths
+    positions = np.repeat(firsts - offsets, lengths) + np.arange(int(lengths.sum()))
+    out.reshape(-1)[positions] = True
+    return out
 
 
 def beyond_tolerance(values: Floats, reference: Floats, relative: float, absolute: float) -> Bools:

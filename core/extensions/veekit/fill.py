@@ -11,19 +11,24 @@ Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
 
 
-def linear_fill(values: Floats, missing: Bools, max_gap: int) -> Floats:
+def linear_fill(values: Floats, missing: Bools, max_gap: int, out: Floats | None = None) -> Floats:
     """``values`` with each run of ``missing`` positions of at most ``max_gap`` values filled
     by linear interpolation between the known values on both sides.
 
     Runs longer than ``max_gap``, and runs at the start or end without a known neighbour, stay
     ``NaN``. Positions that are ``NaN`` without being in ``missing`` do not serve as support.
+    With ``out`` (C-contiguous, of ``values``' shape; ``values`` itself fills in place) the
+    result is written there instead of a new array.
     """
-    out = values.copy()
+    if out is None:
+        out = values.copy()
+    elif out is not values:
+        np.copyto(out, values)
     if not missing.any():
         return out
     out[missing] = np.nan
     slots = values.shape[-1]
-    holes = np.flatnonzero((missing | np.isnan(values)).ravel())
+    holes = np.flatnonzero(np.isnan(out).ravel())
     if holes.size == 0:
         return out
     flat_values = values.ravel()
