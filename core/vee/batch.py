@@ -50,7 +50,7 @@ class Batch:
         return int(self.values.shape[0])
 
 
-@dataclass
+@dataclass(slots=True)
 class StepResult:
     """What one step found or filled in one channel (for the results per value)."""
 

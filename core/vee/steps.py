@@ -262,21 +262,22 @@ class Run:
         ):
             return False
         here = self._here(where)
-        found = verdict.suspect & self.judgeable[here]
-        if self.rows_estimated[where].any():
-            found &= ~self.estimated[where]
-        self.suspect[where] |= found
         results = self.batched[index]
-        for position in np.flatnonzero(found.any(axis=1)).tolist():
-            results.append(
-                StepResult(
-                    rows[position],
-                    step.name,
-                    found[position],
-                    verdict.messages[position],
-                    "suspect",
+        if verdict.suspect.any():
+            found = verdict.suspect & self.judgeable[here]
+            if self.rows_estimated[where].any():
+                found &= ~self.estimated[where]
+            self.suspect[where] |= found
+            for position in np.flatnonzero(found.any(axis=1)).tolist():
+                results.append(
+                    StepResult(
+                        rows[position],
+                        step.name,
+                        found[position],
+                        verdict.messages[position],
+                        "suspect",
+                    )
                 )
-            )
         if verdict.missing is not None:
             gaps = verdict.missing & np.isnan(self.work[where])
             if self.any_protected:
