@@ -148,13 +148,15 @@ class Run:
         cache)."""
         work, estimated = self.work[lo:hi], self.estimated[lo:hi]
         flags = self.flags[lo:hi]
-        judged = np.isnan(work, out=scratch("vee.judged", work.shape, np.bool_))
-        np.logical_not(judged, out=judged)
+        # what has a value now: what was measured (no check removes a value) or estimated
         any_estimated = bool(self.rows_estimated[lo:hi].any())
+        judged = self.judgeable  # measured and open
         if any_estimated:
-            judged |= estimated
-        if self.any_protected:
-            judged &= ~self.batch.protected[lo:hi]
+            judged = np.logical_or(
+                judged, estimated, out=scratch("vee.judged", work.shape, np.bool_)
+            )
+            if self.any_protected:
+                judged &= ~self.batch.protected[lo:hi]
         bits = np.multiply(judged, _VALIDATED, out=scratch("vee.bits", work.shape, np.uint32))
         np.bitwise_or(self.batch.flags[lo:hi], bits, out=flags)
         flat = flags.reshape(-1)

@@ -68,12 +68,24 @@ def spikes(values: Floats, factor: float, min_delta: float) -> Bools:
     reference = np.fmax(
         values[..., :-2], values[..., 2:], out=scratch("spikes.reference", shape, np.float64)
     )
-    work = np.subtract(middle, reference, out=scratch("spikes.work", shape, np.float64))
-    hit = out[..., 1:-1]
-    np.greater(work, min_delta, out=hit)
-    if factor > 1.0:
-        np.multiply(reference, factor, out=work)
-        hit &= np.greater(middle, work, out=scratch("spikes.above", shape, np.bool_))
+    work = scratch("spikes.work", shape, np.float64)
+    if factor <= 1.0:
+        np.greater(np.subtract(middle, reference, out=work), min_delta, out=out[..., 1:-1])
+        return out
+    # far above the larger neighbour is rare: the margin is tested only there
+    above = np.greater(
+        middle,
+        np.multiply(reference, factor, out=work),
+        out=scratch("spikes.above", shape, np.bool_),
+    )
+    at = np.flatnonzero(above)
+    if at.size:
+        slots = values.shape[-1]
+        row, column = np.divmod(at, slots - 2)
+        position = row * slots + column + 1
+        value = np.ascontiguousarray(values).reshape(-1)[position]
+        keep = (value - reference.reshape(-1)[at]) > min_delta
+        out.reshape(-1)[position[keep]] = True
     return out
 
 
