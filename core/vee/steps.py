@@ -281,9 +281,12 @@ class Run:
                     )
                 )
         if verdict.missing is not None:
-            gaps = verdict.missing & np.isnan(self.work[where])
-            if self.any_protected:
-                gaps &= ~self.batch.protected[where]
+            if self.any_protected or self.rows_estimated[where].any():
+                gaps = verdict.missing & np.isnan(self.work[where])
+                if self.any_protected:
+                    gaps &= ~self.batch.protected[where]
+            else:  # nothing estimated, nothing protected: empty is what was not measured
+                gaps = verdict.missing & ~self.judgeable[here]
             self.missing[here] |= gaps
             for position in np.flatnonzero(gaps.any(axis=1)).tolist():
                 results.append(

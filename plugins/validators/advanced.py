@@ -10,6 +10,7 @@ array work is in :mod:`meterhub.extensions.veekit`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,12 @@ ChannelRef = int | str
 
 def _messages(found: np.ndarray, message: str) -> list[str]:
     return [message if hit else "" for hit in found.any(axis=1).tolist()]
+
+
+@lru_cache(maxsize=4096)
+def _date_label(day: int) -> str:
+    """The ISO date of a day number (days since 1970-01-01)."""
+    return str(np.datetime64(day, "D"))
 
 
 def _gap_message(missing: np.ndarray, days: np.ndarray | None, min_count: float) -> str:
@@ -139,19 +146,18 @@ class GapsCheck(Validator):
             ).reshape(rows.rows, starts.size)
             present = expected - absent
             short = present < expected * parameters.min_count
-            which_rows, which_days = np.nonzero(short)
+            which_rows, which_days = np.nonzero(short)  # row by row
             if which_rows.size:
-                labels: dict[int, str] = {}
-                listed, first, number = np.unique(which_rows, return_index=True, return_counts=True)
-                for r, begin, count in zip(
-                    listed.tolist(), first.tolist(), number.tolist(), strict=True
-                ):
-                    shown = []
-                    for d in which_days[begin : begin + min(count, 3)].tolist():
-                        if d not in labels:
-                            labels[d] = str(np.datetime64(int(days[starts[d]]), "D"))
-                        shown.append(f"{labels[d]}: {int(present[r, d])} of {int(expected[d])}")
-                    messages[r] += f"; interval count short on {count} days ({', '.join(shown)})"
+                firsts = np.flatnonzero(np.diff(which_rows, prepend=-1))
+                counts = np.diff(np.append(firsts, which_rows.size))
+                for begin, count in zip(firsts.tolist(), counts.tolist(), strict=True):
+                    r = int(which_rows[begin])
+                    shown = ", ".join(
+                        f"{_date_label(int(days[starts[d]]))}: {int(present[r, d])} of "
+                        f"{int(expected[d])}"
+                        for d in which_days[begin : begin + min(count, 3)].tolist()
+                    )
+                    messages[r] += f"; interval count short on {count} days ({shown})"
         return RowsVerdict(np.zeros(missing.shape, dtype=bool), messages, missing)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from meterhub.extensions.veekit.scratch import scratch
+
 __all__ = ["first_plausible", "last_plausible", "linear_fill"]
 
 Floats = npt.NDArray[np.float64]
@@ -28,7 +30,7 @@ def linear_fill(values: Floats, missing: Bools, max_gap: int, out: Floats | None
         return out
     out[missing] = np.nan
     slots = values.shape[-1]
-    holes = np.flatnonzero(np.isnan(out).ravel())
+    holes = np.flatnonzero(np.isnan(out, out=scratch("fill.holes", out.shape, np.bool_)))
     if holes.size == 0:
         return out
     flat_values = values.ravel()
