@@ -60,7 +60,16 @@ class _Layout:
     row_of: Ints
 
 
-_layouts: list[tuple[tuple[npt.NDArray[np.generic], ...], int, int, _Layout]] = []
+#: The last few layouts with the calendars they were made for (a copy of its arrays: a
+#: calendar equal in content finds its layout, whatever object holds it).
+_layouts: list[
+    tuple[
+        tuple[npt.NDArray[np.int32], npt.NDArray[np.int16], npt.NDArray[np.int16]],
+        int,
+        int,
+        _Layout,
+    ]
+] = []
 
 
 def _layout(
@@ -70,14 +79,13 @@ def _layout(
     interval_minutes: int,
     days: int,
 ) -> _Layout:
-    for key, interval, back, layout in _layouts:
+    for (known_day, known_type, known_minute), interval, back, layout in list(_layouts):
         if (
             interval == interval_minutes
             and back == days
-            and all(
-                a is b or np.array_equal(a, b)
-                for a, b in zip(key, (day, day_type, minute), strict=True)
-            )
+            and np.array_equal(known_day, day)
+            and np.array_equal(known_type, day_type)
+            and np.array_equal(known_minute, minute)
         ):
             return layout
     layout = _make_layout(day, day_type, minute, interval_minutes, days)
