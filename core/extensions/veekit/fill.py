@@ -28,13 +28,13 @@ def linear_fill(values: Floats, missing: Bools, max_gap: int, out: Floats | None
         np.copyto(out, values)
     if not missing.any():
         return out
-    out[missing] = np.nan
     slots = values.shape[-1]
-    holes = np.flatnonzero(np.isnan(out, out=scratch("fill.holes", out.shape, np.bool_)))
-    if holes.size == 0:
-        return out
-    flat_values = values.ravel()
+    holes_mask = np.isnan(out, out=scratch("fill.holes", out.shape, np.bool_))
+    holes_mask |= missing
+    holes = np.flatnonzero(holes_mask)
     flat_out = out.reshape(-1)
+    flat_out[holes] = np.nan  # the missing positions (the others are NaN already)
+    flat_values = values.ravel()
     flat_missing = missing.ravel()
     # maximal runs of holes: [first, last] in flat positions
     breaks = np.flatnonzero(np.diff(holes) != 1)
