@@ -157,9 +157,15 @@ class Run:
             )
             if self.any_protected:
                 judged &= ~self.batch.protected[lo:hi]
-        bits = np.multiply(judged, _VALIDATED, out=scratch("vee.bits", work.shape, np.uint32))
-        np.bitwise_or(self.batch.flags[lo:hi], bits, out=flags)
+        # VALIDATED on all, then the few slots not judged get their flags back as they were
+        given = self.batch.flags[lo:hi]
+        np.bitwise_or(given, _VALIDATED, out=flags)
         flat = flags.reshape(-1)
+        at = np.flatnonzero(
+            np.logical_not(judged, out=scratch("vee.unjudged", work.shape, np.bool_))
+        )
+        if at.size:
+            flat[at] = given.reshape(-1)[at]
         suspect = self.suspect[lo:hi]
         if any_estimated:
             suspect = suspect & ~estimated

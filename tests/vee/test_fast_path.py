@@ -289,6 +289,8 @@ def _data(seed: int, rows: int, slots: int, per_day: int, rates: tuple[float, ..
         rng.choice([int(Flag.SUSPECT), int(Flag.ESTIMATED)])
     )
     protected = rng.random((rows, slots)) < protect
+    # a protected value keeps its flags, whatever an earlier run set
+    flags[protected & (rng.random((rows, slots)) < 0.5)] |= np.uint32(Flag.VALIDATED)
     ingest = rng.random((rows, slots)) < status / 2
     return values, flags, protected, ingest
 
