@@ -131,14 +131,23 @@ class GapsCheck(Validator):
             if which_rows.size:
                 firsts = np.flatnonzero(np.diff(which_rows, prepend=-1))
                 counts = np.diff(np.append(firsts, which_rows.size))
-                for begin, count in zip(firsts.tolist(), counts.tolist(), strict=True):
-                    r = int(which_rows[begin])
-                    shown = ", ".join(
-                        f"{_date_label(int(days[starts[d]]))}: {int(present[r, d])} of "
-                        f"{int(expected[d])}"
-                        for d in which_days[begin : begin + min(count, 3)].tolist()
+                # the (at most three) days a row's message names, as text
+                named = (np.arange(which_rows.size) - np.repeat(firsts, counts)) < 3
+                short_rows, short_days = which_rows[named], which_days[named]
+                shown = [
+                    f"{_date_label(day)}: {have} of {want}"
+                    for day, have, want in zip(
+                        days[starts[short_days]].tolist(),
+                        present[short_rows, short_days].tolist(),
+                        expected[short_days].tolist(),
+                        strict=True,
                     )
-                    messages[r] += f"; interval count short on {count} days ({shown})"
+                ]
+                at = 0
+                for r, count in zip(which_rows[firsts].tolist(), counts.tolist(), strict=True):
+                    listed = ", ".join(shown[at : at + min(count, 3)])
+                    at += min(count, 3)
+                    messages[r] += f"; interval count short on {count} days ({listed})"
         return RowsVerdict(np.zeros(missing.shape, dtype=bool), messages, missing)
 
 
