@@ -26,6 +26,7 @@ from meterhub.config import load_settings
 from meterhub.extensions.veekit import STATUS_BITS, like_day_reference
 from meterhub.licensing import development_license
 from meterhub.pluginhost import build_plugin_host
+from meterhub.sandbox import compile_script
 from meterhub.timeseries.flags import METHOD_SHIFT, EstimationMethod, Flag
 from meterhub.vee import apply as apply_module
 from meterhub.vee.apply import Batch, apply_profile
@@ -318,6 +319,45 @@ def _data(seed: int, rows: int, slots: int, per_day: int, rates: tuple[float, ..
     ),
 )
 def test_the_chunked_run_agrees_with_a_plain_one(
+    steps: list[Any],
+    seed: int,
+    rows: int,
+    chunk: int,
+    start: datetime,
+    interval: int,
+    days: int,
+    history_days: int,
+    rates: tuple[float, ...],
+) -> None:
+    _run_and_compare(steps, seed, rows, chunk, start, interval, days, history_days, rates)
+
+
+def test_a_script_step_between_the_checks_changes_nothing_it_does_not_find(
+    steps: list[Any],
+) -> None:
+    """With a script step the run works in passes over the whole batch (the script's worker
+    takes every channel at once): a script that finds nothing leaves the plain result."""
+    script = compile_script('result.flag(data.values > 1e300, "never")', "never")
+    spec = StepSpec("script_check", "never")
+    with_script = list(steps)
+    with_script.insert(6, prepare_steps([spec], _Host(), {}, {"never": script})[0])
+    for seed, start in ((7, STARTS[4]), (8, STARTS[1])):
+        _run_and_compare(
+            with_script, seed, 5, 2, start, 15, 3, 8, (0.02, 0.01, 0.2, 0.02, 0.02, 0.03)
+        )
+
+
+class _Host:
+    """No plugins: the script step needs none."""
+
+    def validators(self) -> dict[str, Any]:
+        return {}
+
+    def estimators(self) -> dict[str, Any]:
+        return {}
+
+
+def _run_and_compare(
     steps: list[Any],
     seed: int,
     rows: int,
