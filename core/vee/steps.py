@@ -1,10 +1,12 @@
 """The state of a profile run over a batch and its steps on a chunk of channels.
 
-:class:`Run` holds the whole batch's arrays (the chunks are views of them) and runs one step on
+:class:`Run` holds the result's arrays for the whole batch (a chunk works on views of them) and,
+for the current chunk, the masks only the steps need, in reused buffers. It runs one step on
 the rows ``lo:hi``: through the plugin's whole-batch method where it has one (``needs`` at most
 ``calendar`` and ``history``), else, or where that method refuses or answers garbage, channel by
 channel with the context the engine builds. A script step runs over the whole batch at once
-(:meth:`Run.script`). :func:`meterhub.vee.apply.apply_profile` drives it.
+(:meth:`Run.script`); then those masks are kept for the whole batch (``whole``).
+:func:`meterhub.vee.apply.apply_profile` drives it.
 """
 
 from __future__ import annotations
