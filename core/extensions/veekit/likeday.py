@@ -158,6 +158,9 @@ def _date_matrix(part: Floats, layout: _Layout) -> Floats:
 def _sorted_reference(matrix: Floats, layout: _Layout, days: int) -> Floats:
     """The reference of every date of the sorted matrix, ``[rows, sorted dates, width]``."""
     shape = (matrix.shape[0], layout.order.size, layout.width)
+    if days < 1:  # no like day to average: 0 / 0, as the plain loop gives
+        with np.errstate(invalid="ignore"):
+            return np.divide(np.zeros(shape), 0.0)
     values = scratch("likeday.sorted", shape, np.float64)
     np.take(matrix, layout.order, axis=1, out=values, mode="clip")
     present = np.isnan(values, out=scratch("likeday.present", shape, np.bool_))
