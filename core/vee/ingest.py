@@ -33,7 +33,7 @@ from meterhub.timeseries.timegrid import US_PER_DAY, interval_us
 from meterhub.vee.assignments import resolve
 from meterhub.vee.profiles import Catalog
 
-__all__ = ["IngestRule", "IngestValidation", "complete_at_ingest"]
+__all__ = ["IngestRule", "IngestValidation", "complete_at_ingest", "profiles_complete_at_ingest"]
 
 log = logging.getLogger(__name__)
 
