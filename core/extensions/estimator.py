@@ -76,7 +76,8 @@ class Estimator(ABC):
     ) -> npt.NDArray[np.float64] | None:
         """Optional: the same method over many channels at once (``missing`` ``[rows, slots]``),
         for methods whose ``needs`` are at most ``calendar`` and ``history``; ``None`` (the
-        default) makes the engine call :meth:`estimate` per channel."""
+        default) makes the engine call :meth:`estimate` per channel. ``rows.values`` is the
+        engine's own copy for this call: the method may fill it in place and return it."""
         return None
 
     @abstractmethod

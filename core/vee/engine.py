@@ -396,6 +396,7 @@ class VeeEngine:
                 comment=comment,
                 kind=kind,
                 empty_ok=True,
+                tz=zone,  # daily values are keyed by the local date of the profile's zone
             )
             written += len(rows)
         connection = uow.connection

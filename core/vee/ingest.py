@@ -2,6 +2,10 @@
 transaction (limits, negative values, the largest energy per interval), applied to whole arrays
 of the blocks a write stores, setting ``SUSPECT`` in the same version.
 
+A profile made of such checks only is **complete at ingest**: the ingest transaction is its
+whole run, so it also sets ``VALIDATED`` on the values it takes, and the listener does not run
+the profile again after the commit (no second, "validated" version of every write).
+
 :class:`IngestValidation` is the ``ingest_check`` the runtime gives its store
 (:data:`meterhub.timeseries.ingest.IngestCheck`). Per channel it looks up, once, which
 ``at_ingest`` profiles apply and which of their checks can run in the transaction, with the
@@ -16,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,11 +33,41 @@ from meterhub.timeseries.timegrid import US_PER_DAY, interval_us
 from meterhub.vee.assignments import resolve
 from meterhub.vee.profiles import Catalog
 
-__all__ = ["IngestRule", "IngestValidation"]
+__all__ = ["IngestRule", "IngestValidation", "complete_at_ingest", "profiles_complete_at_ingest"]
 
 log = logging.getLogger(__name__)
 
 _SUSPECT = np.uint32(Flag.SUSPECT)
+_VALIDATED = np.uint32(Flag.VALIDATED)
+
+
+def complete_at_ingest(steps: Iterable[tuple[str, str]], catalog: Catalog) -> bool:
+    """Whether a profile's steps (``(kind, name)`` in order) all run inside the ingest
+    transaction: checks whose validator has :attr:`~Validator.at_ingest`, no estimation, no
+    script."""
+    validators = catalog.validators()
+    for kind, name in steps:
+        check = validators.get(name) if kind == "check" else None
+        if check is None or not check.at_ingest:
+            return False
+    return True
+
+
+def profiles_complete_at_ingest(
+    conn: Any, profile_ids: Iterable[int], catalog: Catalog
+) -> set[int]:
+    """Those of ``profile_ids`` that are :func:`complete_at_ingest`."""
+    wanted = sorted(set(profile_ids))
+    if not wanted:
+        return set()
+    steps: dict[int, list[tuple[str, str]]] = {profile: [] for profile in wanted}
+    for profile_id, kind, name in conn.execute(
+        select(ProfileStep.profile_id, ProfileStep.kind, ProfileStep.name)
+        .where(ProfileStep.profile_id.in_(wanted))
+        .order_by(ProfileStep.profile_id, ProfileStep.position)
+    ).all():
+        steps[profile_id].append((kind, name))
+    return {profile for profile in wanted if complete_at_ingest(steps[profile], catalog)}
 
 
 @dataclass(frozen=True)
@@ -54,7 +88,8 @@ class IngestValidation:
         self.catalog = catalog
         self.ttl = ttl
         self.clock = clock
-        self._rules: dict[int, tuple[str, tuple[IngestRule, ...]]] = {}
+        # per channel: a key of its rules, the rules, whether a profile is complete at ingest
+        self._rules: dict[int, tuple[str, tuple[IngestRule, ...], bool]] = {}
         self._loaded_at = clock()
 
     def invalidate(self) -> None:
@@ -80,8 +115,10 @@ class IngestValidation:
             ).all()
             for profile_id, name, parameters in rows:
                 steps.setdefault(profile_id, []).append((name, dict(parameters or {})))
+        complete = profiles_complete_at_ingest(conn, profiles, self.catalog)
         validators = self.catalog.validators()
         per_channel: dict[int, list[IngestRule]] = {c: [] for c in missing}
+        validated = {channel for channel, profile in assigned if profile in complete}
         keys: dict[int, list[Any]] = {c: [] for c in missing}
         for (channel, profile_id), overrides in sorted(assigned.items()):
             for name, parameters in steps.get(profile_id, ()):
@@ -99,8 +136,8 @@ class IngestValidation:
                 per_channel[channel].append(IngestRule(name, cls(), parsed))
                 keys[channel].append([name, given])
         for channel in missing:
-            key = json.dumps(keys[channel], sort_keys=True)
-            self._rules[channel] = (key, tuple(per_channel[channel]))
+            key = json.dumps([channel in validated, keys[channel]], sort_keys=True)
+            self._rules[channel] = (key, tuple(per_channel[channel]), channel in validated)
 
     def suspect(
         self, conn: Any, channel_ids: list[int], interval_minutes: int, values: np.ndarray
@@ -136,11 +173,13 @@ class IngestValidation:
         self._load(conn, sorted(set(ids)))
         groups: dict[str, list[int]] = {}
         rules_of: dict[str, tuple[IngestRule, ...]] = {}
+        complete_of: dict[str, bool] = {}
         for row, channel in enumerate(ids):
-            key, rules = self._rules[channel]
-            if rules:
+            key, rules, complete = self._rules[channel]
+            if rules or complete:
                 groups.setdefault(key, []).append(row)
                 rules_of[key] = rules
+                complete_of[key] = complete
         if not groups:
             return None
         flags = np.zeros(values.shape, dtype=np.uint32)
@@ -169,7 +208,10 @@ class IngestValidation:
                         }
                         for c, t in zip(channels.tolist(), ticks.tolist(), strict=True)
                     ]
-            flags[index] = np.where(suspect_all, _SUSPECT, np.uint32(0))
+            group_flags = np.where(suspect_all, _SUSPECT, np.uint32(0))
+            if complete_of[key]:  # the ingest is the profile's whole run: values validated
+                group_flags |= np.where(taken[index] & ~np.isnan(subset), _VALIDATED, np.uint32(0))
+            flags[index] = group_flags
         if records:
             conn.execute(insert(validation_result), records)
         return flags

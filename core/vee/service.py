@@ -6,7 +6,8 @@ host's pluggy manager (as ``core:vee``), so it hears the same hooks as plugins:
 
 - ``readings_stored(kind="raw")``: the ``at_ingest`` profiles of those channels run over the
   stored period (their limit checks already flagged values inside the ingest transaction; the
-  rest of the profile — gaps, spikes, estimation — runs now, after the commit), then the
+  rest of the profile — gaps, spikes, estimation — runs now, after the commit; a profile of
+  ingest checks only was complete in the ingest transaction and does not run again), then the
   calculations that depend on the channels;
 - ``readings_stored`` of another kind (``validated``, ``estimated``, ``calculated``) and
   ``values_edited``: the calculations that depend on the channels run again.
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from meterhub import hookimpl
 from meterhub.vee.assignments import resolve
+from meterhub.vee.ingest import profiles_complete_at_ingest
 
 if TYPE_CHECKING:
     from meterhub.runtime import Runtime
@@ -45,11 +47,17 @@ class VeeService:
         self._depth = 0
 
     def _profiles_for(self, channel_ids: Sequence[int]) -> dict[int, list[int]]:
+        """The ``at_ingest`` profiles of the channels that have work left after the commit."""
         with self.runtime.sessions() as session:
-            found = resolve(session.connection(), channel_ids=channel_ids, at_ingest=True)
+            conn = session.connection()
+            found = resolve(conn, channel_ids=channel_ids, at_ingest=True)
+            done = profiles_complete_at_ingest(
+                conn, {profile for _, profile in found}, self.runtime.plugins
+            )
         by_profile: dict[int, list[int]] = {}
         for channel, profile in found:
-            by_profile.setdefault(profile, []).append(channel)
+            if profile not in done:
+                by_profile.setdefault(profile, []).append(channel)
         return by_profile
 
     @hookimpl

@@ -91,8 +91,11 @@ class LinearInterpolation(Estimator):
     def estimate_rows(
         self, rows: BlockRows, missing: npt.NDArray[np.bool_], parameters: Any
     ) -> npt.NDArray[np.float64]:
-        """The same over a batch, each row on its own."""
-        return linear_fill(rows.values, missing, parameters.max_gap)
+        """The same over a batch, each row on its own, in the engine's copy of the values."""
+        values = rows.values
+        if not values.flags.c_contiguous or not values.flags.writeable:
+            values = values.copy()
+        return linear_fill(values, missing, parameters.max_gap, out=values)
 
 
 class LastParameters(VeeParameters):

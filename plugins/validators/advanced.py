@@ -4,12 +4,14 @@ and hierarchical comparison, register comparison, meter clock deviation; and the
 construction calculation (registers computed from an initial reading and the load profile).
 
 Each check is a :class:`~meterhub.extensions.validator.Validator` with a parameter model; the
-array work is in :mod:`meterhub.extensions.veekit`.
+array work is in :mod:`meterhub.extensions.veekit`. The checks that read register channels
+and register construction live in :mod:`~meterhub.plugins.validators.registers`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -29,25 +31,35 @@ from meterhub.extensions.veecontext import (
 )
 from meterhub.extensions.veekit import (
     beyond_tolerance,
-    like_day_reference,
-    register_spans,
+    like_day_outside,
     runs_at_least,
     spikes,
     status_hits,
     status_mask,
 )
 from meterhub.extensions.veekit.status import DEFAULT_SUSPECT_BITS
+from meterhub.plugins.validators.registers import (
+    ChannelRef,
+    ClockDeviationCheck,
+    RegisterComparison,
+    RegisterConstruction,
+    RegisterRollbackCheck,
+)
 
 __all__ = ["AdvancedChecksPlugin"]
 
 #: Flags that keep a value from serving as a reference (suspect or estimated).
 _NOT_A_REFERENCE = np.uint32((1 << 9) | (1 << 10))
 
-ChannelRef = int | str
-
 
 def _messages(found: np.ndarray, message: str) -> list[str]:
     return [message if hit else "" for hit in found.any(axis=1).tolist()]
+
+
+@lru_cache(maxsize=4096)
+def _date_label(day: int) -> str:
+    """The ISO date of a day number (days since 1970-01-01)."""
+    return str(np.datetime64(day, "D"))
 
 
 def _gap_message(missing: np.ndarray, days: np.ndarray | None, min_count: float) -> str:
@@ -67,30 +79,6 @@ def _gap_message(missing: np.ndarray, days: np.ndarray | None, min_count: float)
             )
             message += f"; interval count short on {short.size} days ({shown})"
     return message
-
-
-def _span_marks(length: int, first: np.ndarray, stop: np.ndarray, bad: np.ndarray) -> np.ndarray:
-    """Mark the slot ranges ``[first, stop)`` whose ``bad`` is set."""
-    marks = np.zeros(length + 1, dtype=np.int64)
-    if bad.any():
-        np.add.at(marks, first[bad], 1)
-        np.add.at(marks, stop[bad], -1)
-    result: np.ndarray = np.cumsum(marks[:-1]) > 0
-    return result
-
-
-def _slot_starts(block: IntervalBlock) -> np.ndarray:
-    origin = int(block.start.timestamp() * 1_000_000)
-    step = int(block.interval.total_seconds() * 1_000_000)
-    return origin + step * np.arange(len(block), dtype=np.int64)
-
-
-def _register_ticks(context: VeeContext) -> tuple[np.ndarray, np.ndarray]:
-    registers = context.registers
-    if registers is None or registers.times.size == 0:
-        return np.empty(0, dtype=np.int64), np.empty(0)
-    ticks = registers.times.astype("datetime64[us]").astype(np.int64)
-    return ticks, registers.values
 
 
 class GapParameters(VeeParameters):
@@ -123,22 +111,43 @@ class GapsCheck(Validator):
     def validate_rows(self, rows: BlockRows, parameters: Any) -> RowsVerdict:
         """The same over a batch (one message per row with gaps)."""
         missing = np.isnan(rows.values)
-        counts = missing.sum(axis=1)
+        slots = missing.shape[1]
+        at = np.flatnonzero(missing)  # gaps are few: count them where they are
+        row_of = at // slots
+        counts = np.bincount(row_of, minlength=rows.rows)
         messages = [f"{c} missing intervals" if c else "" for c in counts.tolist()]
-        if rows.calendar is not None and counts.any():
-            days = rows.calendar.day[-rows.values.shape[1] :]
+        if rows.calendar is not None and at.size:
+            days = rows.calendar.day[-slots:]
             starts = np.concatenate([[0], np.flatnonzero(np.diff(days)) + 1])
             expected = np.diff(np.concatenate([starts, [days.size]]))
-            present = np.add.reduceat(~missing, starts, axis=1)
+            day_of = np.repeat(np.arange(starts.size), expected)
+            absent = np.bincount(
+                row_of * starts.size + day_of[at - row_of * slots],
+                minlength=rows.rows * starts.size,
+            ).reshape(rows.rows, starts.size)
+            present = expected - absent
             short = present < expected * parameters.min_count
-            for r in np.flatnonzero(short.any(axis=1)).tolist():
-                which = np.flatnonzero(short[r])
-                shown = ", ".join(
-                    f"{np.datetime64(int(days[starts[d]]), 'D')}: {int(present[r, d])} of "
-                    f"{int(expected[d])}"
-                    for d in which[:3]
-                )
-                messages[r] += f"; interval count short on {which.size} days ({shown})"
+            which_rows, which_days = np.nonzero(short)  # row by row
+            if which_rows.size:
+                firsts = np.flatnonzero(np.diff(which_rows, prepend=-1))
+                counts = np.diff(np.append(firsts, which_rows.size))
+                # the (at most three) days a row's message names, as text
+                named = (np.arange(which_rows.size) - np.repeat(firsts, counts)) < 3
+                short_rows, short_days = which_rows[named], which_days[named]
+                shown = [
+                    f"{_date_label(day)}: {have} of {want}"
+                    for day, have, want in zip(
+                        days[starts[short_days]].tolist(),
+                        present[short_rows, short_days].tolist(),
+                        expected[short_days].tolist(),
+                        strict=True,
+                    )
+                ]
+                at = 0
+                for r, count in zip(which_rows[firsts].tolist(), counts.tolist(), strict=True):
+                    listed = ", ".join(shown[at : at + min(count, 3)])
+                    at += min(count, 3)
+                    messages[r] += f"; interval count short on {count} days ({listed})"
         return RowsVerdict(np.zeros(missing.shape, dtype=bool), messages, missing)
 
 
@@ -250,8 +259,11 @@ class ZeroRunCheck(Validator):
 
     def validate_rows(self, rows: BlockRows, parameters: Any) -> RowsVerdict:
         """The same over a batch."""
+        zero = rows.values == 0.0
+        if not zero.any():  # nothing to look for (the usual case): no status words to read
+            return RowsVerdict(zero, [""] * rows.rows)
         outage = status_hits(rows.flags, status_mask(parameters.outage_bits))
-        hits = runs_at_least(rows.values == 0.0, parameters.intervals, outage)
+        hits = runs_at_least(zero, parameters.intervals, outage)
         return RowsVerdict(
             hits, _messages(hits, f"zero for at least {parameters.intervals} intervals")
         )
@@ -315,19 +327,18 @@ class LikeDayCheck(Validator):
         if history is not None and len(history):
             past = np.where((history.flags & _NOT_A_REFERENCE) == 0, history.values, np.nan)
             usable = np.concatenate([past, usable])
-        minutes = int(block.interval.total_seconds() // 60)
-        reference = like_day_reference(
+        hits = like_day_outside(
+            values,
             usable,
             calendar.day,
             calendar.day_type,
             calendar.minute,
-            minutes,
+            int(block.interval.total_seconds() // 60),
             parameters.days,
-        )[-len(block) :]
-        judged = reference > parameters.min_reference
-        hits = judged & np.greater(values, reference * parameters.high)
-        if parameters.low > 0:
-            hits |= judged & np.less(values, reference * parameters.low)
+            parameters.high,
+            parameters.low,
+            parameters.min_reference,
+        )
         return Verdict(hits, f"outside [{parameters.low:g}, {parameters.high:g}] × like days")
 
     def validate_rows(self, rows: BlockRows, parameters: Any) -> RowsVerdict | None:
@@ -336,7 +347,7 @@ class LikeDayCheck(Validator):
         if calendar is None:
             return RowsVerdict(np.zeros(rows.values.shape, dtype=bool), [""] * rows.rows)
         values = rows.values
-        excluded = (rows.flags & _NOT_A_REFERENCE) != 0
+        excluded = status_hits(rows.flags, int(_NOT_A_REFERENCE))
         usable = np.where(excluded, np.nan, values) if excluded.any() else values
         if rows.history_values is not None and rows.history_values.shape[1]:
             assert rows.history_flags is not None
@@ -346,56 +357,21 @@ class LikeDayCheck(Validator):
             usable = np.concatenate([past, usable], axis=1)
         if usable.shape[1] != len(calendar):
             return None
-        minutes = int(rows.interval.total_seconds() // 60)
-        reference = like_day_reference(
-            usable, calendar.day, calendar.day_type, calendar.minute, minutes, parameters.days
-        )[:, -values.shape[1] :]
-        judged = reference > parameters.min_reference
-        hits = judged & np.greater(values, reference * parameters.high)
-        if parameters.low > 0:
-            hits |= judged & np.less(values, reference * parameters.low)
+        hits = like_day_outside(
+            values,
+            usable,
+            calendar.day,
+            calendar.day_type,
+            calendar.minute,
+            int(rows.interval.total_seconds() // 60),
+            parameters.days,
+            parameters.high,
+            parameters.low,
+            parameters.min_reference,
+        )
         return RowsVerdict(
             hits, _messages(hits, f"outside [{parameters.low:g}, {parameters.high:g}] × like days")
         )
-
-
-class RollbackParameters(VeeParameters):
-    """Parameters of :class:`RegisterRollbackCheck`."""
-
-    register_channel: ChannelRef = Field(
-        "1-0:1.8.0*255", description="register channel: id or OBIS"
-    )
-    rollover: float | None = Field(None, gt=0, description="the counter's wrap value, if any")
-
-
-class RegisterRollbackCheck(Validator):
-    """A register reading below the one before (a rollback); a wrap past ``rollover`` is not
-    one. The intervals between the two readings are marked."""
-
-    name = "register_rollback"
-    description = "Register readings going backwards (rollback), counter wrap aware"
-    parameters = RollbackParameters
-    needs = frozenset({"registers"})
-
-    def related(self, parameters: Any) -> Mapping[str, int | str | Sequence[int]]:
-        """The register channel."""
-        return {"registers": parameters.register_channel}
-
-    def validate(
-        self, block: IntervalBlock, parameters: Any, context: VeeContext = EMPTY_CONTEXT
-    ) -> Verdict:
-        """Mark the spans of decreasing readings."""
-        ticks, values = _register_ticks(context)
-        if values.size < 2:
-            return Verdict.passed(len(block))
-        step = np.diff(values)
-        bad = step < 0
-        if parameters.rollover is not None:
-            bad &= ~(values[:-1] > parameters.rollover * 0.9)
-        first, stop = register_spans(
-            _slot_starts(block), int(block.interval.total_seconds() * 1e6), ticks
-        )
-        return Verdict(_span_marks(len(block), first, stop, bad), "register reading went backwards")
 
 
 class CompareParameters(VeeParameters):
@@ -461,123 +437,6 @@ class HierarchyComparison(Validator):
         total = np.sum([child.values for child in context.children], axis=0)
         hits = beyond_tolerance(total, block.values, parameters.relative, parameters.absolute)
         return Verdict(hits, "the children do not add up to the parent")
-
-
-class RegisterCompareParameters(VeeParameters):
-    """Parameters of :class:`RegisterComparison`."""
-
-    register_channel: ChannelRef = Field(
-        "1-0:1.8.0*255", description="register channel: id or OBIS"
-    )
-    factor: float = Field(1.0, gt=0, description="register units per profile unit")
-    relative: float = Field(0.01, ge=0, description="allowed difference, share of the register")
-    absolute: float = Field(0.0, ge=0, description="allowed difference, register units")
-
-
-class RegisterComparison(Validator):
-    """The sum of the load profile between two register readings against their difference."""
-
-    name = "register_comparison"
-    description = "Load profile sum between two register readings against their difference"
-    parameters = RegisterCompareParameters
-    needs = frozenset({"registers"})
-
-    def related(self, parameters: Any) -> Mapping[str, int | str | Sequence[int]]:
-        """The register channel."""
-        return {"registers": parameters.register_channel}
-
-    def validate(
-        self, block: IntervalBlock, parameters: Any, context: VeeContext = EMPTY_CONTEXT
-    ) -> Verdict:
-        """Mark the spans whose profile sum misses the register difference."""
-        ticks, values = _register_ticks(context)
-        if values.size < 2:
-            return Verdict.passed(len(block))
-        first, stop = register_spans(
-            _slot_starts(block), int(block.interval.total_seconds() * 1e6), ticks
-        )
-        sums = np.concatenate([[0.0], np.cumsum(np.nan_to_num(block.values))])
-        missing = np.concatenate([[0], np.cumsum(np.isnan(block.values))])
-        whole = (stop > first) & (missing[stop] - missing[first] == 0)
-        profile = (sums[stop] - sums[first]) * parameters.factor
-        bad = whole & beyond_tolerance(
-            profile, np.diff(values), parameters.relative, parameters.absolute
-        )
-        return Verdict(
-            _span_marks(len(block), first, stop, bad),
-            "load profile sum differs from the register difference",
-        )
-
-
-class ClockParameters(VeeParameters):
-    """Parameters of :class:`ClockDeviationCheck`."""
-
-    clock_channel: ChannelRef = Field(
-        "0-0:1.0.0*255", description="register channel of the clock deviation (seconds)"
-    )
-    max_seconds: float = Field(20.0, gt=0, description="largest tolerated deviation")
-
-
-class ClockDeviationCheck(Validator):
-    """The meter clock's deviation, as read with each acquisition (a register channel of the
-    clock, in seconds, meter minus system time): the intervals before a reading that deviated
-    more than ``max_seconds`` are marked."""
-
-    name = "clock_deviation"
-    description = "Meter clock deviation beyond a tolerance"
-    parameters = ClockParameters
-    needs = frozenset({"registers"})
-
-    def related(self, parameters: Any) -> Mapping[str, int | str | Sequence[int]]:
-        """The clock channel."""
-        return {"registers": parameters.clock_channel}
-
-    def validate(
-        self, block: IntervalBlock, parameters: Any, context: VeeContext = EMPTY_CONTEXT
-    ) -> Verdict:
-        """Mark the intervals measured with a deviating clock."""
-        ticks, values = _register_ticks(context)
-        if values.size == 0:
-            return Verdict.passed(len(block))
-        start = int(block.start.timestamp() * 1_000_000)
-        ticks = np.concatenate([[start], ticks])
-        first, stop = register_spans(
-            _slot_starts(block), int(block.interval.total_seconds() * 1e6), ticks
-        )
-        bad = np.abs(values) > parameters.max_seconds
-        return Verdict(
-            _span_marks(len(block), first, stop, bad),
-            f"meter clock off by more than {parameters.max_seconds:g} s",
-        )
-
-
-class RegisterConstructionParameters(VeeParameters):
-    """Parameters of :class:`RegisterConstruction`."""
-
-    initial: float = Field(0.0, description="the register reading at the start")
-
-
-class RegisterConstruction(Calculation):
-    """Register readings constructed from an initial reading and the load profile: the value
-    of each interval is the reading at its end (``register_construction(a, 1234.5)``)."""
-
-    name = "register_construction"
-    description = "Registers from an initial reading and the load profile"
-    inputs = ("profile",)
-    parameters = RegisterConstructionParameters
-
-    def calculate(self, inputs: Mapping[str, IntervalBlock], parameters: Any) -> IntervalBlock:
-        """The running total from ``initial`` (``NaN`` from the first missing interval on)."""
-        profile = inputs["profile"]
-        total = parameters.initial + np.cumsum(profile.values)
-        return IntervalBlock(
-            profile.start,
-            profile.interval,
-            total,
-            np.zeros(len(profile), np.uint32),
-            None,
-            profile.unit,
-        )
 
 
 class AdvancedChecksPlugin:

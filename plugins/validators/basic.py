@@ -38,15 +38,24 @@ def _rows_verdict(found: npt.NDArray[np.bool_], message: str) -> RowsVerdict:
 class _RowsCheck(Validator):
     """A check whose :meth:`check_rows` also serves whole batches."""
 
+    def message(self, parameters: Any, interval_minutes: int) -> str:
+        """What the check says of the values it found."""
+        raise NotImplementedError
+
+    def validate(
+        self, block: IntervalBlock, parameters: Any, context: VeeContext = EMPTY_CONTEXT
+    ) -> Verdict:
+        """Mark the values :meth:`check_rows` finds in the block."""
+        minutes = int(block.interval.total_seconds() // 60)
+        return Verdict(
+            self.check_rows(block.values, minutes, parameters), self.message(parameters, minutes)
+        )
+
     def validate_rows(self, rows: BlockRows, parameters: Any) -> RowsVerdict:
         """:meth:`check_rows` over the batch."""
         minutes = int(rows.interval.total_seconds() // 60)
         found = self.check_rows(rows.values, minutes, parameters)
-        return _rows_verdict(found, self.validate(_first(rows), parameters).message)
-
-
-def _first(rows: BlockRows) -> IntervalBlock:
-    return IntervalBlock(rows.start, rows.interval, rows.values[0], rows.flags[0])
+        return _rows_verdict(found, self.message(parameters, minutes))
 
 
 class LimitParameters(VeeParameters):
@@ -72,12 +81,9 @@ class LimitsCheck(_RowsCheck):
     parameters = LimitParameters
     at_ingest = True
 
-    def validate(
-        self, block: IntervalBlock, parameters: Any, context: VeeContext = EMPTY_CONTEXT
-    ) -> Verdict:
-        """Mark the values outside the limits."""
-        suspect = outside_limits(block.values, parameters.min, parameters.max)
-        return Verdict(suspect, f"outside [{parameters.min}, {parameters.max}]")
+    def message(self, parameters: Any, interval_minutes: int) -> str:
+        """The limits."""
+        return f"outside [{parameters.min}, {parameters.max}]"
 
     def check_rows(
         self, values: npt.NDArray[np.float64], interval_minutes: int, parameters: Any
@@ -100,11 +106,9 @@ class NegativeCheck(_RowsCheck):
     parameters = NegativeParameters
     at_ingest = True
 
-    def validate(
-        self, block: IntervalBlock, parameters: Any, context: VeeContext = EMPTY_CONTEXT
-    ) -> Verdict:
-        """Mark the negative values."""
-        return Verdict(self.check_rows(block.values, 0, parameters), "negative value")
+    def message(self, parameters: Any, interval_minutes: int) -> str:
+        """A negative value."""
+        return "negative value"
 
     def check_rows(
         self, values: npt.NDArray[np.float64], interval_minutes: int, parameters: Any
@@ -132,16 +136,10 @@ class MaxEnergyCheck(_RowsCheck):
     parameters = MaxEnergyParameters
     at_ingest = True
 
-    def validate(
-        self, block: IntervalBlock, parameters: Any, context: VeeContext = EMPTY_CONTEXT
-    ) -> Verdict:
-        """Mark the intervals above the energy limit."""
-        minutes = int(block.interval.total_seconds() // 60)
-        limit = parameters.max_power * minutes / 60
-        return Verdict(
-            self.check_rows(block.values, minutes, parameters),
-            f"above {limit:g} per {minutes}-minute interval",
-        )
+    def message(self, parameters: Any, interval_minutes: int) -> str:
+        """The energy limit of one interval."""
+        limit = parameters.max_power * interval_minutes / 60
+        return f"above {limit:g} per {interval_minutes}-minute interval"
 
     def check_rows(
         self, values: npt.NDArray[np.float64], interval_minutes: int, parameters: Any

@@ -13,7 +13,7 @@ from vee_fixtures import DAY0, Fleet, profile_values
 from meterhub.db import transaction
 from meterhub.errors import InvalidValue
 from meterhub.inventory.vee import assign_profile, create_profile
-from meterhub.model.vee import validation_result
+from meterhub.model.vee import ValidationRun, validation_result
 from meterhub.runtime import Runtime
 from meterhub.timeseries import Flag, MeterDataStore
 from meterhub.vee import IngestValidation
@@ -113,3 +113,49 @@ def test_the_runtime_store_validates_at_ingest(runtime: Runtime, fleet: Fleet) -
     assert ((data.flags[0] & Flag.SUSPECT) != 0).tolist() == [False, True, False]
     # the rest of the profile ran after the commit (validated flags)
     assert ((data.flags[0] & Flag.VALIDATED) != 0).all()
+
+
+def test_a_profile_of_ingest_checks_only_is_done_in_the_ingest_transaction(
+    runtime: Runtime, fleet: Fleet
+) -> None:
+    """No run after the commit and no second version: the ingest validated the values."""
+    ids = fleet.channels(1, group="only")
+    _ingest_profile(runtime, "only")
+    present = np.array([[True, True, False, True]])
+    runtime.store.write_intervals(ids, DAY0, np.array([[0.2, 7.0, 0.0, 0.3]]), present=present)
+    end = DAY0 + timedelta(hours=1)
+    data = runtime.store.read_intervals(ids, DAY0, end)
+    assert ((data.flags[0] & Flag.SUSPECT) != 0).tolist() == [False, True, False, False]
+    assert ((data.flags[0] & Flag.VALIDATED) != 0).tolist() == [True, True, False, True]
+    assert len(runtime.store.versions(ids[0], DAY0, end)) == 1
+    with runtime.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(ValidationRun)).scalar() == 0
+
+
+def test_a_profile_with_more_than_ingest_checks_runs_after_the_commit(
+    runtime: Runtime, fleet: Fleet
+) -> None:
+    ids = fleet.channels(1, group="more")
+    with transaction(runtime.sessions, user="t") as session:
+        profile = create_profile(
+            session,
+            "limits and gaps",
+            [
+                {"kind": "check", "name": "limits", "parameters": {"min": 0, "max": 1.0}},
+                {"kind": "check", "name": "gaps"},
+                {"kind": "estimate", "name": "linear"},
+            ],
+            runtime.plugins,
+            at_ingest=True,
+        )
+        assign_profile(session, profile, runtime.plugins, group="more")
+    present = np.array([[True, True, False, True]])
+    runtime.store.write_intervals(ids, DAY0, np.array([[0.2, 7.0, 0.0, 0.3]]), present=present)
+    end = DAY0 + timedelta(hours=1)
+    data = runtime.store.read_intervals(ids, DAY0, end)
+    assert ((data.flags[0] & Flag.ESTIMATED) != 0).tolist() == [False, True, True, False]
+    assert data.values[0].tolist() == pytest.approx([0.2, 0.2 + 0.1 / 3, 0.2 + 0.2 / 3, 0.3])
+    assert len(runtime.store.versions(ids[0], DAY0, end)) == 2
+    with runtime.engine.connect() as conn:
+        runs = conn.execute(select(ValidationRun.trigger_kind, ValidationRun.status)).all()
+    assert [tuple(r) for r in runs] == [("ingest", "succeeded")]

@@ -66,6 +66,7 @@ def test_like_day_reference_groups_by_day_type_and_minute() -> None:
     assert np.isnan(reference[:4]).all()  # nothing earlier of the same type
     assert reference[4:6].tolist() == [1.0, 2.0]
     assert reference[6:].tolist() == [2.0, 3.0]  # mean of days 0 and 2
+    assert np.isnan(like_day_reference(values, day, day_type, minute, 720, 0)).all()
 
 
 def test_day_types_of_holidays_and_special_days() -> None:

@@ -4,8 +4,9 @@ A plugin never imports another plugin's modules (an import-linter contract check
 array work of the built-in checks and estimation methods lives here, public, for third-party
 plugins too:
 
-- :mod:`~.checks`: limit, spike, run, status-bit, like-day, comparison and register kernels,
-  each ``values → bool mask`` over whole arrays;
+- :mod:`~.checks`: limit, spike, run, status-bit, comparison and register kernels, each
+  ``values → bool mask`` over whole arrays;
+- :mod:`~.likeday`: the mean of like days and the high/low check against it;
 - :mod:`~.fill`: linear interpolation with a maximum gap, last plausible value, like-day means,
   first plausible value of several sources;
 - :mod:`~.status`: the bits of a meter's status word (the DLMS/IDIS AMR profile status).
@@ -27,6 +28,7 @@ from meterhub.extensions.veekit.fill import (
     last_plausible,
     linear_fill,
 )
+from meterhub.extensions.veekit.likeday import like_day_outside
 from meterhub.extensions.veekit.status import STATUS_BITS, status_mask
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "beyond_tolerance",
     "first_plausible",
     "last_plausible",
+    "like_day_outside",
     "like_day_reference",
     "linear_fill",
     "outside_limits",

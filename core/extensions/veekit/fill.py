@@ -5,29 +5,36 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from meterhub.extensions.veekit.scratch import scratch
+
 __all__ = ["first_plausible", "last_plausible", "linear_fill"]
 
 Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
 
 
-def linear_fill(values: Floats, missing: Bools, max_gap: int) -> Floats:
+def linear_fill(values: Floats, missing: Bools, max_gap: int, out: Floats | None = None) -> Floats:
     """``values`` with each run of ``missing`` positions of at most ``max_gap`` values filled
     by linear interpolation between the known values on both sides.
 
     Runs longer than ``max_gap``, and runs at the start or end without a known neighbour, stay
     ``NaN``. Positions that are ``NaN`` without being in ``missing`` do not serve as support.
+    With ``out`` (C-contiguous, of ``values``' shape; ``values`` itself fills in place) the
+    result is written there instead of a new array.
     """
-    out = values.copy()
+    if out is None:
+        out = values.copy()
+    elif out is not values:
+        np.copyto(out, values)
     if not missing.any():
         return out
-    out[missing] = np.nan
     slots = values.shape[-1]
-    holes = np.flatnonzero((missing | np.isnan(values)).ravel())
-    if holes.size == 0:
-        return out
-    flat_values = values.ravel()
+    holes_mask = np.isnan(out, out=scratch("fill.holes", out.shape, np.bool_))
+    holes_mask |= missing
+    holes = np.flatnonzero(holes_mask)
     flat_out = out.reshape(-1)
+    flat_out[holes] = np.nan  # the missing positions (the others are NaN already)
+    flat_values = values.ravel()
     flat_missing = missing.ravel()
     # maximal runs of holes: [first, last] in flat positions
     breaks = np.flatnonzero(np.diff(holes) != 1)
