@@ -56,6 +56,7 @@ from meterhub.model.firmware import FirmwareImage
 
 if TYPE_CHECKING:
     from meterhub.runtime import Runtime
+    from meterhub.vee.scheduling import ProfileScheduler
 
 __all__ = ["AcquisitionEngine", "EngineOptions"]
 
@@ -79,13 +80,16 @@ class EngineOptions:
 
     ``workers``: session threads (default: the line capacity known at start, at most 2048;
     0 for an engine that only serves meters that call in).
-    ``schedule``: start the runs of scheduled jobs (off for an engine that serves one run).
+    ``schedule``: start the runs of scheduled jobs (off for an engine that serves one run) and,
+    with ``validation``, run the scheduled validation profiles
+    (:class:`~meterhub.vee.scheduling.ProfileScheduler`, a thread of its own).
     ``only_runs``: adopt only these runs. ``poll_seconds``: how often the coordinator looks at
     the database. ``lease``: hold the engine lease (one engine per database).
     """
 
     workers: int | None = None
     schedule: bool = True
+    validation: bool = True
     only_runs: frozenset[int] | None = None
     poll_seconds: float = 0.5
     lease: bool = True
@@ -162,6 +166,7 @@ class AcquisitionEngine:
         self._last_prune = 0.0
         self._poll_lock = threading.Lock()
         self._wake = threading.Event()
+        self._profiles: ProfileScheduler | None = None
         self.started = False
 
     # -- helpers --------------------------------------------------------------------------------
@@ -243,6 +248,13 @@ class AcquisitionEngine:
             self._threads.append(thread)
         self.started = True
         self.poll()
+        if self.options.schedule and self.options.validation:
+            # Imported here: the VEE package reads calendars from this package.
+            from meterhub.vee.scheduling import ProfileScheduler
+
+            self._profiles = ProfileScheduler(
+                self.runtime.vee, self.runtime.sessions, clock=self._clock
+            ).start()
         coordinator = threading.Thread(
             target=self._coordinate, name="meterhub-scheduler", daemon=True
         )
@@ -262,6 +274,9 @@ class AcquisitionEngine:
         for thread in self._threads:
             thread.join(max(0.1, deadline - time.monotonic()))
         self._threads = []
+        if self._profiles is not None:
+            self._profiles.stop(max(0.1, deadline - time.monotonic()))
+            self._profiles = None
         if self.writer is not None:
             self.writer.close(max(1.0, deadline - time.monotonic()))
         if self._watchdog is not None:

@@ -9,10 +9,8 @@ does not parse, ``overrides.limits.max: ...`` for a customer's threshold of the 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
-from dateutil.rrule import rrulestr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,6 +28,7 @@ from meterhub.model.vee import (
     ValidationProfile,
 )
 from meterhub.vee.profiles import Catalog, StepSpec, check_overrides, check_steps
+from meterhub.vee.scheduling import profile_calendar
 
 __all__ = [
     "assign_profile",
@@ -46,14 +45,15 @@ def _scripts(session: Session) -> dict[str, str]:
 
 
 def _schedule(value: str | None) -> str | None:
+    """A profile schedule, checked as the scheduler reads it (a job's recurrence rules)."""
     text = optional_text(value, field="schedule", max_length=200)
     if text is None:
         return None
     try:
-        rrulestr(text, dtstart=datetime(2026, 1, 1, tzinfo=UTC))
-    except (ValueError, TypeError) as error:
+        profile_calendar(text)
+    except InvalidValue as error:
         raise InvalidValue(
-            "schedule", f"not an RRULE ({error}); e.g. FREQ=DAILY;BYHOUR=2;BYMINUTE=30"
+            "schedule", f"{error.reason}; give an RRULE such as FREQ=DAILY;BYHOUR=2;BYMINUTE=30"
         ) from None
     return text
 

@@ -3,6 +3,7 @@ dates; quick jobs first; line pools; the share of a large user job."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from acquisition_helpers import wait_run
@@ -203,3 +204,37 @@ def test_what_waits_when_the_window_closes_is_cancelled(runtime, make_fleet):
     assert {(t.state, t.error_class) for t in tasks} == {("cancelled", "window")}
     assert "window of opportunity closed at 2026-06-01T10:10:00+00:00" in tasks[0].error_message
     assert engine.snapshot().queued == 0
+
+
+def test_the_engine_runs_scheduled_validation_profiles(runtime, make_fleet, start_engine):
+    from meterhub.inventory.vee import assign_profile, create_profile
+    from meterhub.model.vee import ValidationRun
+
+    make_fleet(2, group="validated")
+    with transaction(runtime.sessions, user="alice") as session:
+        profile = create_profile(
+            session,
+            "every five minutes",
+            [{"kind": "check", "name": "gaps"}],
+            runtime.plugins,
+            schedule="FREQ=MINUTELY;INTERVAL=5",
+            lookback_days=1,
+        )
+        assign_profile(session, profile, runtime.plugins, group="validated")
+
+    def scheduled_runs():
+        with runtime.sessions() as session:
+            return session.execute(
+                select(ValidationRun.status, ValidationRun.channels_total).where(
+                    ValidationRun.trigger_kind == "schedule"
+                )
+            ).all()
+
+    start_engine(workers=1, lease=False, validation=False).stop()
+    assert scheduled_runs() == []
+    start_engine(workers=1, lease=False)
+    deadline = time.monotonic() + 30
+    while [s for s, _ in scheduled_runs()] != ["succeeded"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # both meters' two profile channels, checked by the scheduled run
+    assert scheduled_runs() == [("succeeded", 4)]
