@@ -28,7 +28,7 @@ from dateutil.rrule import HOURLY, MINUTELY, SECONDLY, rrule, rrulestr
 
 from meterhub.errors import InvalidValue
 
-__all__ = ["Calendar", "check_time_zone"]
+__all__ = ["SCHEDULE_ANCHOR", "Calendar", "check_time_zone", "schedule_calendar"]
 
 #: Parts of a rule that tie it to the wall clock.
 _CLOCK_PARTS = (
@@ -213,3 +213,15 @@ class Calendar:
     def window_end(self, occurrence: datetime) -> datetime | None:
         """When the window of the run of ``occurrence`` closes (``None``: no window)."""
         return occurrence + self.window if self.window is not None else None
+
+
+#: Where the schedules of validation profiles and calculations count from (a Monday, 00:00 in
+#: their zone), so ``FREQ=WEEKLY;INTERVAL=2`` means the same weeks on every host.
+SCHEDULE_ANCHOR = datetime(2026, 1, 5)
+
+
+def schedule_calendar(rule: object, time_zone: object = "UTC") -> Calendar:
+    """The calendar of a profile's or calculation's ``schedule`` (an RRULE, no window) in
+    ``time_zone``, counted from :data:`SCHEDULE_ANCHOR`; :class:`InvalidValue` names what is
+    wrong."""
+    return Calendar.parse(rule, SCHEDULE_ANCHOR, time_zone)

@@ -56,7 +56,7 @@ from meterhub.model.firmware import FirmwareImage
 
 if TYPE_CHECKING:
     from meterhub.runtime import Runtime
-    from meterhub.vee.scheduling import ProfileScheduler
+    from meterhub.vee.scheduling import VeeScheduler
 
 __all__ = ["AcquisitionEngine", "EngineOptions"]
 
@@ -82,7 +82,7 @@ class EngineOptions:
     0 for an engine that only serves meters that call in).
     ``schedule``: start the runs of scheduled jobs (off for an engine that serves one run) and,
     with ``validation``, run the scheduled validation profiles
-    (:class:`~meterhub.vee.scheduling.ProfileScheduler`, a thread of its own).
+    and calculations (:class:`~meterhub.vee.scheduling.VeeScheduler`, a thread of its own).
     ``only_runs``: adopt only these runs. ``poll_seconds``: how often the coordinator looks at
     the database. ``lease``: hold the engine lease (one engine per database).
     """
@@ -166,7 +166,7 @@ class AcquisitionEngine:
         self._last_prune = 0.0
         self._poll_lock = threading.Lock()
         self._wake = threading.Event()
-        self._profiles: ProfileScheduler | None = None
+        self._profiles: VeeScheduler | None = None
         self.started = False
 
     # -- helpers --------------------------------------------------------------------------------
@@ -250,10 +250,13 @@ class AcquisitionEngine:
         self.poll()
         if self.options.schedule and self.options.validation:
             # Imported here: the VEE package reads calendars from this package.
-            from meterhub.vee.scheduling import ProfileScheduler
+            from meterhub.vee.scheduling import VeeScheduler
 
-            self._profiles = ProfileScheduler(
-                self.runtime.vee, self.runtime.sessions, clock=self._clock
+            self._profiles = VeeScheduler(
+                self.runtime.vee,
+                self.runtime.sessions,
+                calculations=self.runtime.calculations,
+                clock=self._clock,
             ).start()
         coordinator = threading.Thread(
             target=self._coordinate, name="meterhub-scheduler", daemon=True

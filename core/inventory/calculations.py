@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from meterhub.acquisition.calendars import schedule_calendar
 from meterhub.calculations.graph import check_acyclic
 from meterhub.calculations.parser import AGGREGATIONS, Functions, compile_formula
 from meterhub.errors import Conflict, InvalidValue, NotFound
@@ -29,6 +30,20 @@ from meterhub.timeseries.timegrid import resolve_tz
 __all__ = ["calculation_by_name", "define_calculation"]
 
 _TARGET_INTERVAL = {"hour": 60, "day": 1440}
+
+
+def _schedule(value: str | None, tz: str) -> str | None:
+    """A calculation's schedule, checked as the scheduler reads it (a job's recurrence)."""
+    text = optional_text(value, field="schedule", max_length=200)
+    if text is None:
+        return None
+    try:
+        schedule_calendar(text, tz)
+    except InvalidValue as error:
+        raise InvalidValue(
+            "schedule", f"{error.reason}; give an RRULE such as FREQ=DAILY;BYHOUR=3"
+        ) from None
+    return text
 
 
 def calculation_by_name(session: Session, name: str) -> CalculationDefinition:
@@ -51,10 +66,24 @@ def define_calculation(
     functions: Functions,
     tz: str = "UTC",
     description: str | None = None,
+    schedule: str | None = None,
+    lookback_days: int = 1,
 ) -> CalculationDefinition:
-    """Create calculation ``name`` or give it a new version (see the module docstring)."""
+    """Create calculation ``name`` or give it a new version (see the module docstring).
+
+    With a ``schedule`` (an RFC 5545 RRULE read in zone ``tz``) the scheduler also runs it at
+    each occurrence over the ``lookback_days`` before it."""
     name = check_name(name, field="name", max_length=CALCULATION_NAME_LENGTH)
     resolve_tz(tz)
+    schedule = _schedule(schedule, tz)
+    if (
+        isinstance(lookback_days, bool)
+        or not isinstance(lookback_days, int)
+        or not 1 <= lookback_days <= 400
+    ):
+        raise InvalidValue(
+            "lookback_days", f"must be a whole number of days from 1 to 400, got {lookback_days!r}"
+        )
     if not isinstance(inputs, Mapping) or not inputs:
         raise InvalidValue("inputs", "name at least one input: {alias: channel id}")
     for alias, channel_id in inputs.items():
@@ -140,6 +169,10 @@ def define_calculation(
         session.flush()
     existing.formula = formula
     existing.tz = tz
+    if existing.schedule != schedule:
+        existing.schedule_served_at = None
+    existing.schedule = schedule
+    existing.lookback_days = lookback_days
     existing.description = optional_text(description, field="description")
     for alias, channel_id in sorted(inputs.items()):
         existing.inputs.append(CalculationInput(alias=alias, channel_id=channel_id))

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from meterhub.acquisition.calendars import schedule_calendar
 from meterhub.errors import Conflict, InvalidValue, NotFound
 from meterhub.inventory.common import check_name, flush, optional_text
 from meterhub.model.calendars import DayCalendar
@@ -28,7 +29,6 @@ from meterhub.model.vee import (
     ValidationProfile,
 )
 from meterhub.vee.profiles import Catalog, StepSpec, check_overrides, check_steps
-from meterhub.vee.scheduling import profile_calendar
 
 __all__ = [
     "assign_profile",
@@ -50,7 +50,7 @@ def _schedule(value: str | None) -> str | None:
     if text is None:
         return None
     try:
-        profile_calendar(text)
+        schedule_calendar(text)
     except InvalidValue as error:
         raise InvalidValue(
             "schedule", f"{error.reason}; give an RRULE such as FREQ=DAILY;BYHOUR=2;BYMINUTE=30"

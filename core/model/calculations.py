@@ -3,17 +3,21 @@
 A :class:`CalculationDefinition` computes its ``target`` channel from a ``formula`` over named
 inputs (:class:`CalculationInput`: alias → channel), in the zone ``tz`` (local hours, days and
 months of the aggregations). Every save checks the formula (a safe parser, no ``eval``),
-refuses missing channels and cycles with the line and reason, and counts ``version`` up; the
+refuses missing channels and cycles with the line and reason, and counts ``version`` up; a
+``schedule`` makes the scheduler run it over ``lookback_days`` at each occurrence; the
 results are written with the definition's name and version as the change's reason, and the
 inputs stay recorded here. The operations are in :mod:`meterhub.inventory.calculations`.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import Boolean, ForeignKey, Identity, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from meterhub.model.base import Base
+from meterhub.model.types import UTCDateTime
 
 #: Longest name of a calculation or an input alias.
 CALCULATION_NAME_LENGTH = 100
@@ -32,6 +36,12 @@ class CalculationDefinition(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     description: Mapped[str | None] = mapped_column(Text)
+    #: An RFC 5545 RRULE in zone ``tz`` (:mod:`meterhub.vee.scheduling` runs it), or none.
+    schedule: Mapped[str | None] = mapped_column(String(200))
+    #: Days before each occurrence a scheduled run recomputes.
+    lookback_days: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    #: The last occurrence a scheduled run served (UTC).
+    schedule_served_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     inputs: Mapped[list[CalculationInput]] = relationship(
         back_populates="definition", cascade="all, delete-orphan", order_by="CalculationInput.alias"
