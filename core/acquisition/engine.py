@@ -511,6 +511,11 @@ class AcquisitionEngine:
         return not (snapshot.queued or snapshot.delayed or snapshot.claimed) and writer_idle
 
     @property
+    def drivers(self) -> Mapping[str, Driver]:
+        """The drivers of this engine's sessions, by name."""
+        return self._drivers
+
+    @property
     def pools(self) -> PoolTable:
         """The line pools as last read."""
         return self._pools

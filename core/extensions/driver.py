@@ -49,6 +49,7 @@ from meterhub.extensions.settings import PluginSettings, SecretSpec
 
 if TYPE_CHECKING:
     from meterhub.extensions.medium import Medium
+    from meterhub.extensions.push import PushContent, PushMessage
 
 __all__ = [
     "Action",
@@ -641,6 +642,27 @@ class Driver(ABC):
         :attr:`settings_model`.
         """
         return cls.settings_model.parse(settings) if cls.settings_model is not None else None
+
+    #: Whether the driver reads messages that meters push (:meth:`read_push`).
+    receives_push: ClassVar[bool] = False
+
+    def read_push(self, medium: Medium, timeout: float) -> PushMessage:
+        """Read one message a meter pushed over ``medium`` (a line the meter opened).
+
+        Drivers with :attr:`receives_push` override it; the others refuse.
+
+        :raises ProtocolError: the bytes are not a message the driver understands.
+        :raises LinkLost: the line closed, or no whole message came within ``timeout``.
+        """
+        raise ProtocolError(f"driver {self.name!r} receives no pushed messages")
+
+    def decode_push(self, message: PushMessage, settings: Mapping[str, Any]) -> PushContent:
+        """What ``message`` means for the meter with ``settings`` (its push layout).
+
+        :raises meterhub.errors.InvalidValue: a setting is malformed.
+        :raises ProtocolError: the message does not fit the meter's push layout.
+        """
+        raise ProtocolError(f"driver {self.name!r} receives no pushed messages")
 
     @abstractmethod
     def connect(
