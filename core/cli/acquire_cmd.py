@@ -20,12 +20,27 @@ __all__ = ["acquire_command"]
 @click.command("acquire")
 @click.option("--for", "seconds", type=float, default=None, help="Stop after this many seconds.")
 @click.option("--workers", type=click.IntRange(1, 4096), default=None, help="Session threads.")
-def acquire_command(seconds: float | None, workers: int | None) -> None:
-    """Run the acquisition engine here: scheduled jobs, runs started by users, line pools."""
+@click.option(
+    "--listen",
+    metavar="HOST:PORT",
+    default=None,
+    help="Accept meters that call in (pushes) here; default: the inbound_listen setting.",
+)
+def acquire_command(seconds: float | None, workers: int | None, listen: str | None) -> None:
+    """Run the acquisition engine here: scheduled jobs, runs started by users, line pools,
+    and with --listen the meters that call in."""
     from meterhub.acquisition.engine import AcquisitionEngine, EngineOptions
+    from meterhub.acquisition.inbound import InboundListener, parse_listen
 
     runtime = current_state().runtime()
+    where = listen if listen is not None else runtime.settings.inbound_listen
+    address = parse_listen(where, "--listen") if where else None
     engine = AcquisitionEngine(runtime, options=EngineOptions(workers=workers))
+    inbound = (
+        InboundListener(engine, *address, driver=runtime.settings.inbound_driver)
+        if address is not None
+        else None
+    )
     stop = threading.Event()
 
     def ask_to_stop(signum: int, frame: FrameType | None) -> None:
@@ -33,6 +48,15 @@ def acquire_command(seconds: float | None, workers: int | None) -> None:
 
     previous = signal.signal(signal.SIGTERM, ask_to_stop)
     engine.start()
+    try:
+        if inbound is not None:
+            inbound.start()
+            host, port = inbound.address
+            click.echo(f"listening for meters that call in on {host}:{port}", err=True)
+    except BaseException:
+        signal.signal(signal.SIGTERM, previous)
+        engine.stop()
+        raise
     click.echo(f"acquisition engine {engine.name} running; Ctrl-C stops it", err=True)
     try:
         stop.wait(seconds)
@@ -40,5 +64,7 @@ def acquire_command(seconds: float | None, workers: int | None) -> None:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if inbound is not None:
+            inbound.stop()
         engine.stop()
     click.echo("acquisition engine stopped", err=True)
