@@ -169,7 +169,9 @@ class MeterDirectory:
                 for key in ("logical_device_name", "server_system_title"):
                     value = settings.get(key)
                     if value:
-                        names.add(str(value).upper() if key == "server_system_title" else str(value))
+                        names.add(
+                            str(value).upper() if key == "server_system_title" else str(value)
+                        )
                 for name in names:
                     index[name] = None if name in index and index[name] != meter_id else meter_id
         self._index = index

@@ -26,8 +26,8 @@ from meterhub.errors import InvalidValue
 from meterhub.extensions.driverkit import SimulatedMeter
 from meterhub.extensions.events import MeterAlarm
 from meterhub.inventory import jobs, metering
-from meterhub.model.meters import Meter, MeterAssignment
 from meterhub.model.metering import Channel
+from meterhub.model.meters import Meter, MeterAssignment
 from meterhub.model.tasks import SessionLog, Task
 from meterhub.plugins.drivers.dlms.simulator.push import push_frames
 
@@ -188,8 +188,10 @@ def test_an_unknown_meter_is_refused_and_nothing_stored(alarms, start_engine, ca
     [
         (b"GET / HTTP/1.0\r\n\r\n", "not a DLMS frame: starts with 474554202F204854"),
         (bytes.fromhex("0001000100010003") + b"\x60\x01\x00", "expected a data-notification"),
-        (bytes.fromhex("000100010001000a") + bytes.fromhex("0fc00000010002030600"),
-         "malformed data-notification"),
+        (
+            bytes.fromhex("000100010001000a") + bytes.fromhex("0fc00000010002030600"),
+            "malformed data-notification",
+        ),
         (bytes.fromhex("7ea0080302130000"), "HDLC"),
     ],
 )
@@ -220,8 +222,10 @@ def test_a_push_that_does_not_fit_the_layout_stores_nothing(alarms, start_engine
         meters = _register(runtime, fleet.endpoints)
         with transaction(runtime.sessions, user="tester") as session:
             meter = session.get(Meter, meters["DLMS-0001"])
-            meter.driver_settings = {**meter.driver_settings,
-                                     "push_objects": "1/0-0:42.0.0*255/2,3/1-0:1.8.0*255/2"}
+            meter.driver_settings = {
+                **meter.driver_settings,
+                "push_objects": "1/0-0:42.0.0*255/2,3/1-0:1.8.0*255/2",
+            }
         engine = start_engine(runtime, workers=0)
         with caplog.at_level(logging.WARNING, logger="meterhub.acquisition.inbound"):
             with InboundListener(engine, "127.0.0.1", 0) as listener:

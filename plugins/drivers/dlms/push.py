@@ -32,7 +32,6 @@ Every value takes the message's time stamp, or the time it was received when it 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -84,7 +83,11 @@ def parse_push_objects(text: str, field: str = "settings.push_objects") -> tuple
         layout = []
         for entry in entries:
             pieces = entry.split("/")
-            if len(pieces) != 3 or not pieces[0].strip().isdigit() or not pieces[2].strip().isdigit():
+            if (
+                len(pieces) != 3
+                or not pieces[0].strip().isdigit()
+                or not pieces[2].strip().isdigit()
+            ):
                 raise InvalidValue(field, f"{entry!r} is not class/OBIS/attribute")
             class_id, attribute = int(pieces[0]), int(pieces[2])
             if not 1 <= class_id <= 65535 or not 1 <= attribute <= 255:
@@ -141,9 +144,7 @@ def read_push(medium: Medium, timeout: float) -> PushMessage:
         raise ProtocolError("incomplete data-notification (block transfer is not supported)",
                             frame=frame)  # fmt: skip
     if reply.value is None or reply.value == []:
-        raise ProtocolError(
-            "malformed data-notification: its body cannot be decoded", frame=frame
-        )
+        raise ProtocolError("malformed data-notification: its body cannot be decoded", frame=frame)
     values = reply.value if isinstance(reply.value, list) else [reply.value]
     identities: list[str] = []
     for value in values:

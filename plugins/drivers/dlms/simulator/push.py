@@ -53,7 +53,12 @@ def logical_device_name(serial: str) -> str:
 
 
 def push_frames(
-    state: MeterState, at: int, *, alarm_bits: int = 0, event_code: int = 0, framing: str = "wrapper"
+    state: MeterState,
+    at: int,
+    *,
+    alarm_bits: int = 0,
+    event_code: int = 0,
+    framing: str = "wrapper",
 ) -> list[bytes]:
     """The frames of one push of meter ``state`` at Unix second ``at`` (built by gurux)."""
     interface = InterfaceType.HDLC if framing == "hdlc" else InterfaceType.WRAPPER

@@ -91,7 +91,11 @@ def test_the_layout_is_chosen_by_the_push_setup_name_and_count() -> None:
     ("data", "error", "message"),
     [
         (b"\x16\x03\x01\x00", ProtocolError, "not a DLMS frame: starts with 16030100"),
-        (bytes.fromhex("0002000100010001") + b"\x0f", ProtocolError, "starts with 0002000100010001"),
+        (
+            bytes.fromhex("0002000100010001") + b"\x0f",
+            ProtocolError,
+            "starts with 0002000100010001",
+        ),
         (bytes.fromhex("0001000100010003") + b"\xc0\x01\x00", ProtocolError, "got a get-request"),
         (bytes.fromhex("0001000100010005") + b"\x0f\x00", ProtocolError, "truncated wrapper"),
         (b"", MeterTimeout, "the meter sent nothing within 0.3 s"),
