@@ -55,6 +55,7 @@ from meterhub.extensions.medium import Medium
 from meterhub.model.firmware import FirmwareImage
 
 if TYPE_CHECKING:
+    from meterhub.acquisition.inbound import InboundListener
     from meterhub.runtime import Runtime
 
 __all__ = ["AcquisitionEngine", "EngineOptions"]
@@ -81,7 +82,9 @@ class EngineOptions:
     0 for an engine that only serves meters that call in).
     ``schedule``: start the runs of scheduled jobs (off for an engine that serves one run).
     ``only_runs``: adopt only these runs. ``poll_seconds``: how often the coordinator looks at
-    the database. ``lease``: hold the engine lease (one engine per database).
+    the database. ``lease``: hold the engine lease (one engine per database). ``listen``:
+    ``HOST:PORT`` where meters that call in are accepted (:mod:`~meterhub.acquisition.inbound`;
+    empty: no listener).
     """
 
     workers: int | None = None
@@ -89,6 +92,7 @@ class EngineOptions:
     only_runs: frozenset[int] | None = None
     poll_seconds: float = 0.5
     lease: bool = True
+    listen: str = ""
 
 
 class AcquisitionEngine:
@@ -163,6 +167,8 @@ class AcquisitionEngine:
         self._poll_lock = threading.Lock()
         self._wake = threading.Event()
         self.started = False
+        #: The listener for meters that call in (with ``options.listen``), once started.
+        self.inbound: InboundListener | None = None
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -248,6 +254,17 @@ class AcquisitionEngine:
         )
         coordinator.start()
         self._threads.append(coordinator)
+        if self.options.listen:
+            from meterhub.acquisition.inbound import InboundListener, parse_listen
+
+            try:
+                host, port = parse_listen(self.options.listen, "inbound_listen")
+                self.inbound = InboundListener(
+                    self, host, port, driver=settings.inbound_driver
+                ).start()
+            except BaseException:
+                self.stop()
+                raise
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -255,6 +272,9 @@ class AcquisitionEngine:
         up. Tasks still queued stay queued in the database for the next engine."""
         if not self.started:
             return
+        if self.inbound is not None:
+            self.inbound.stop()
+            self.inbound = None
         self._stopping.set()
         self._wake.set()
         self.dispatcher.close()

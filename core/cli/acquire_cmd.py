@@ -30,33 +30,27 @@ def acquire_command(seconds: float | None, workers: int | None, listen: str | No
     """Run the acquisition engine here: scheduled jobs, runs started by users, line pools,
     and with --listen the meters that call in."""
     from meterhub.acquisition.engine import AcquisitionEngine, EngineOptions
-    from meterhub.acquisition.inbound import InboundListener, parse_listen
+    from meterhub.acquisition.inbound import parse_listen
 
     runtime = current_state().runtime()
     where = listen if listen is not None else runtime.settings.inbound_listen
-    address = parse_listen(where, "--listen") if where else None
-    engine = AcquisitionEngine(runtime, options=EngineOptions(workers=workers))
-    inbound = (
-        InboundListener(engine, *address, driver=runtime.settings.inbound_driver)
-        if address is not None
-        else None
-    )
+    if where:
+        parse_listen(where, "--listen" if listen is not None else "inbound_listen")
+    engine = AcquisitionEngine(runtime, options=EngineOptions(workers=workers, listen=where))
     stop = threading.Event()
 
     def ask_to_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
     previous = signal.signal(signal.SIGTERM, ask_to_stop)
-    engine.start()
     try:
-        if inbound is not None:
-            inbound.start()
-            host, port = inbound.address
-            click.echo(f"listening for meters that call in on {host}:{port}", err=True)
+        engine.start()
     except BaseException:
         signal.signal(signal.SIGTERM, previous)
-        engine.stop()
         raise
+    if engine.inbound is not None:
+        host, port = engine.inbound.address
+        click.echo(f"listening for meters that call in on {host}:{port}", err=True)
     click.echo(f"acquisition engine {engine.name} running; Ctrl-C stops it", err=True)
     try:
         stop.wait(seconds)
@@ -64,7 +58,5 @@ def acquire_command(seconds: float | None, workers: int | None, listen: str | No
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
-        if inbound is not None:
-            inbound.stop()
         engine.stop()
     click.echo("acquisition engine stopped", err=True)

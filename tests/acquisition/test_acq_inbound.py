@@ -257,3 +257,15 @@ def test_the_listen_address_is_checked():
     assert parse_listen("[::1]:0") == ("::1", 0)
     with pytest.raises(InvalidValue, match="inbound_listen: must be HOST:PORT"):
         parse_listen("4059")
+
+
+def test_the_engine_runs_the_listener_of_its_options(runtime, start_engine):
+    engine = start_engine(runtime, workers=0, listen="127.0.0.1:0")
+    assert engine.inbound is not None
+    address = engine.inbound.address
+    with socket.create_connection(address, timeout=5):
+        pass
+    engine.stop()
+    assert engine.inbound is None
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(address, timeout=5)
