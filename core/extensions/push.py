@@ -15,7 +15,8 @@ mean is configured per meter and the meter is not known before the message is re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -46,9 +47,12 @@ class PushContent:
     """What a pushed message means for one meter: readings, events, and what was not understood.
 
     ``events`` are the alarms the meter pushed (an alarm register's set bits, event codes);
-    ``warnings`` name values the meter's push layout does not explain.
+    ``warnings`` name values the meter's push layout does not explain; ``state`` session state
+    to keep for the meter (a wireless meter's replay state), as
+    :attr:`~meterhub.extensions.driver.DriverConnection.state`.
     """
 
     readings: tuple[Reading, ...] = ()
     events: tuple[MeterEvent, ...] = ()
     warnings: tuple[str, ...] = ()
+    state: Mapping[str, str] = field(default_factory=dict)
