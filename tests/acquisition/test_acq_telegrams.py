@@ -149,3 +149,28 @@ def test_a_stream_of_many_telegrams_is_committed_in_batches(runtime, start_engin
     assert stats.stored == 200 and stats.refused == 0
     assert 1 <= len(commits) < 200 and sum(commits) == stats.values
     assert _stored(runtime, meters["32000002"], at + 199)
+
+
+def test_meterhub_wmbus_receive_stores_a_file_and_standard_input(
+    runtime, meterhub, database_url, tmp_path
+):
+    simulator = runtime.plugins.simulators()["wmbus"]()
+    with simulator.start(2, options={"interval": "3600", "media": "water,heat"}) as fleet:
+        meters = _register(runtime, fleet)
+    at = int(time.time()) - 120
+    air = tmp_path / "air.log"
+    air.write_text(
+        "\n".join([_line(SPECS[0], at, 1), _line(SPECS[1], at, 1), "garbage"]) + "\n"
+    )
+    done = meterhub("wmbus", "receive", f"file:{air}", METERHUB_DATABASE_URL=database_url)
+    assert done.returncode == 0, done.stderr
+    assert "2 telegrams: 2 stored" in done.stdout and "0 refused" in done.stdout
+    assert _stored(runtime, meters["32000002"], at)
+    piped = meterhub("wmbus", "receive", "-", input=_line(SPECS[0], at + 9, 2) + "\n",
+                     METERHUB_DATABASE_URL=database_url)  # fmt: skip
+    assert piped.returncode == 0, piped.stderr
+    assert "1 telegrams: 1 stored" in piped.stdout
+    assert _stored(runtime, meters["32000001"], at + 9)
+    missing = meterhub("wmbus", "receive", f"file:{tmp_path / 'nope'}",
+                       METERHUB_DATABASE_URL=database_url)  # fmt: skip
+    assert missing.returncode != 0 and "is not a file" in missing.stderr
