@@ -159,9 +159,7 @@ def test_meterhub_wmbus_receive_stores_a_file_and_standard_input(
         meters = _register(runtime, fleet)
     at = int(time.time()) - 120
     air = tmp_path / "air.log"
-    air.write_text(
-        "\n".join([_line(SPECS[0], at, 1), _line(SPECS[1], at, 1), "garbage"]) + "\n"
-    )
+    air.write_text("\n".join([_line(SPECS[0], at, 1), _line(SPECS[1], at, 1), "garbage"]) + "\n")
     done = meterhub("wmbus", "receive", f"file:{air}", METERHUB_DATABASE_URL=database_url)
     assert done.returncode == 0, done.stderr
     assert "2 telegrams: 2 stored" in done.stdout and "0 refused" in done.stdout

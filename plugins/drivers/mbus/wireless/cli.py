@@ -14,10 +14,9 @@ lines (``file:PATH``) or ``-`` (standard input). It runs until the source ends, 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sys
 import threading
+from pathlib import Path
 
 import click
 
