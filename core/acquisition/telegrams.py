@@ -26,16 +26,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO, ClassVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from meterhub.acquisition.inbound import MeterDirectory
 from meterhub.acquisition.mapping import map_readings
+from meterhub.acquisition.plans import MeterPlan
 from meterhub.acquisition.results import SessionResult, StoreData
 from meterhub.errors import InvalidValue
 from meterhub.extensions.driver import Driver, DriverError, LinkLost, MeterTimeout
 from meterhub.extensions.medium import Medium
+from meterhub.extensions.push import PushContent, PushMessage
 
 if TYPE_CHECKING:
     from meterhub.acquisition.engine import AcquisitionEngine
@@ -105,7 +108,10 @@ class TelegramStream:
     """Reads one receiver's line and stores its meters' telegrams (see the module docstring).
 
     ``engine`` must be started (its writer commits). ``read_timeout`` is how long one read
-    waits before it looks whether to stop.
+    waits before it looks whether to stop. Telegrams are decoded in batches of up to
+    ``batch_size``, collected for at most ``batch_seconds`` after the first
+    (:meth:`~meterhub.extensions.driver.Driver.decode_pushes`: the ``wmbus`` driver's bulk
+    decoder), and handed to the writer as one result per meter and batch.
     """
 
     def __init__(
@@ -115,7 +121,8 @@ class TelegramStream:
         *,
         driver: str = "wmbus",
         read_timeout: float = 0.5,
-        on_stored: Callable[[int], None] | None = None,
+        batch_size: int = 1000,
+        batch_seconds: float = 0.2,
     ) -> None:
         drivers = engine.drivers
         if driver not in drivers:
@@ -127,66 +134,106 @@ class TelegramStream:
         self.driver: Driver = drivers[driver]
         self.directory = MeterDirectory(engine.runtime.engine, [driver])
         self.read_timeout = read_timeout
+        self.batch_size = batch_size
+        self.batch_seconds = batch_seconds
         self.stats = TelegramStats()
-        self._on_stored = on_stored
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def run(self) -> TelegramStats:
         """Read until the line ends or :meth:`stop`; returns the counters."""
-        while not self._stop.is_set():
+        ended = False
+        while not ended and not self._stop.is_set():
+            batch, ended = self._read_batch()
+            if batch:
+                self.handle(batch)
+        return self.stats
+
+    def _read_batch(self) -> tuple[list[PushMessage], bool]:
+        """Telegrams until :attr:`batch_size` or :attr:`batch_seconds` after the first;
+        whether the line ended."""
+        batch: list[PushMessage] = []
+        deadline = None
+        while len(batch) < self.batch_size and not self._stop.is_set():
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                break
+            wait = self.read_timeout if deadline is None else min(deadline - now, 0.05)
             try:
-                message = self.driver.read_push(self.medium, self.read_timeout)
+                message = self.driver.read_push(self.medium, wait)
             except MeterTimeout:
+                if batch:
+                    break
                 continue
             except LinkLost as exc:
                 log.info("telegram stream %s ended: %s", self.medium.address, exc)
-                break
+                return batch, True
             except DriverError as exc:
                 self.stats.add(telegrams=1, damaged=1)
                 log.debug("telegram stream %s: %s", self.medium.address, exc)
                 continue
-            self.stats.add(telegrams=1)
-            self.handle(message)
-        return self.stats
+            batch.append(message)
+            if deadline is None:
+                deadline = now + self.batch_seconds
+        return batch, False
 
-    def handle(self, message: object) -> bool:
-        """Identify, decode and queue one telegram for the writer; whether it was queued."""
-        from meterhub.extensions.push import PushMessage
-
-        assert isinstance(message, PushMessage)
-        meter_id, named = self.directory.find(message.identities)
-        plan = self.engine.plans.get(meter_id) if meter_id is not None else None
-        if plan is None or not plan.enabled:
-            self.stats.add(unknown=1)
-            log.debug("telegram of %s skipped: %s", message.identities[0], named)
-            return False
-        try:
-            settings = self.engine.executor.meter_settings(plan)
-            content = self.driver.decode_push(message, settings)
-        except (DriverError, InvalidValue) as exc:
-            self.stats.add(refused=1)
-            log.warning("telegram of meter %s refused: %s", plan.serial, exc)
-            return False
-        except Exception as exc:  # a credential key that cannot be read, ...
-            self.stats.add(refused=1)
-            log.warning("telegram of meter %s refused: %s", plan.serial, exc)
-            return False
-        data = StoreData()
-        warnings: list[str] = []
-        map_readings(plan, content.readings, data, warnings)
-        for warning in warnings:
-            log.debug("telegram of meter %s: %s", plan.serial, warning)
-        state = dict(content.state)
-        plan.state.update(state)  # the next telegram is judged against this one
+    def handle(self, messages: Sequence[PushMessage]) -> int:
+        """Identify, decode and queue telegrams for the writer; how many were queued."""
+        self.stats.add(telegrams=len(messages))
+        plans: list[MeterPlan] = []
+        chosen: list[PushMessage] = []
+        settings: list[Mapping[str, Any]] = []
+        known: dict[int, Mapping[str, Any] | None] = {}
+        for message in messages:
+            meter_id, named = self.directory.find(message.identities)
+            plan = self.engine.plans.get(meter_id) if meter_id is not None else None
+            if plan is None or not plan.enabled:
+                self.stats.add(unknown=1)
+                log.debug("telegram of %s skipped: %s", message.identities[0], named)
+                continue
+            if plan.meter_id not in known:
+                try:
+                    known[plan.meter_id] = self.engine.executor.meter_settings(plan)
+                except Exception as exc:  # a credential key that cannot be read, ...
+                    known[plan.meter_id] = None
+                    log.warning("telegrams of meter %s refused: %s", plan.serial, exc)
+            meter_settings = known[plan.meter_id]
+            if meter_settings is None:
+                self.stats.add(refused=1)
+                continue
+            plans.append(plan)
+            chosen.append(message)
+            settings.append(meter_settings)
+        contents = self.driver.decode_pushes(chosen, settings) if chosen else []
+        results: dict[int, SessionResult] = {}
+        queued = values = 0
+        for plan, content in zip(plans, contents, strict=True):
+            if not isinstance(content, PushContent):
+                self.stats.add(refused=1)
+                log.warning("telegram of meter %s refused: %s", plan.serial, content)
+                continue
+            result = results.get(plan.meter_id)
+            if result is None:
+                result = results[plan.meter_id] = SessionResult(
+                    plan.meter_id, plan, [], received=StoreData()
+                )
+            assert result.received is not None
+            before = len(result.received.register_ids)
+            warnings: list[str] = []
+            map_readings(plan, content.readings, result.received, warnings)
+            for warning in warnings:
+                log.debug("telegram of meter %s: %s", plan.serial, warning)
+            result.state.update(content.state)
+            plan.state.update(content.state)  # the next batch is judged against this one
+            values += len(result.received.register_ids) - before
+            queued += 1
         writer = self.engine.writer
         if writer is None:
             raise RuntimeError("the engine is not started: its writer stores the telegrams")
-        writer.put(SessionResult(plan.meter_id, plan, [], state=state, received=data))
-        self.stats.add(stored=1, values=len(data.register_ids))
-        if self._on_stored is not None:
-            self._on_stored(plan.meter_id)
-        return True
+        for result in results.values():
+            writer.put(result)
+        self.stats.add(stored=queued, values=values)
+        return queued
 
     def start(self) -> TelegramStream:
         """Run in a thread of its own."""

@@ -664,6 +664,23 @@ class Driver(ABC):
         """
         raise ProtocolError(f"driver {self.name!r} receives no pushed messages")
 
+    def decode_pushes(
+        self, messages: Sequence[PushMessage], settings: Sequence[Mapping[str, Any]]
+    ) -> list[PushContent | DriverError | MeterHubError]:
+        """:meth:`decode_push` of many messages at once (``settings[i]`` for ``messages[i]``),
+        in order; a message that fails gets its error in its place instead of raising.
+
+        A stream of many meters' messages (a wireless M-Bus receiver) calls this; a driver with
+        a faster bulk path overrides it.
+        """
+        results: list[PushContent | DriverError | MeterHubError] = []
+        for message, meter_settings in zip(messages, settings, strict=True):
+            try:
+                results.append(self.decode_push(message, meter_settings))
+            except (DriverError, MeterHubError) as exc:
+                results.append(exc)
+        return results
+
     @abstractmethod
     def connect(
         self, address: str, settings: Mapping[str, str], medium: Medium | None = None

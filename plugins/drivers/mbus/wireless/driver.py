@@ -27,7 +27,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Protocol
 from zoneinfo import ZoneInfo
 
-from meterhub.errors import InvalidValue
+from meterhub.errors import InvalidValue, MeterHubError
 from meterhub.extensions.driver import (
     Action,
     AuthenticationFailed,
@@ -35,6 +35,7 @@ from meterhub.extensions.driver import (
     BillingValues,
     Driver,
     DriverConnection,
+    DriverError,
     DriverInfo,
     EventLog,
     LoadProfile,
@@ -51,7 +52,7 @@ from meterhub.plugins.drivers.mbus.readout import CLOCK, Readout
 from meterhub.plugins.drivers.mbus.records import decode_records
 from meterhub.plugins.drivers.mbus.settings import WmbusSettings
 from meterhub.plugins.drivers.mbus.wireless.link import strip_link
-from meterhub.plugins.drivers.mbus.wireless.push import open_pushed, read_telegram
+from meterhub.plugins.drivers.mbus.wireless.push import BulkOpener, open_pushed, read_telegram
 from meterhub.plugins.drivers.mbus.wireless.receiver import (
     AmberReceiver,
     FileReceiver,
@@ -238,6 +239,15 @@ class WmbusDriver(Driver):
     def decode_push(self, message: PushMessage, settings: Mapping[str, Any]) -> PushContent:
         """A telegram of :meth:`read_push` deciphered with the meter's key, as readings."""
         return open_pushed(message, settings)
+
+    def decode_pushes(
+        self, messages: Sequence[PushMessage], settings: Sequence[Mapping[str, Any]]
+    ) -> list[PushContent | DriverError | MeterHubError]:
+        """Many telegrams at once through the bulk decoder (:class:`.push.BulkOpener`)."""
+        opener = self.__dict__.get("_opener")
+        if opener is None:
+            opener = self.__dict__.setdefault("_opener", BulkOpener())
+        return opener.open(messages, settings)
 
     @classmethod
     def info(cls) -> DriverInfo:

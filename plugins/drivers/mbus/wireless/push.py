@@ -21,16 +21,21 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
+from meterhub.errors import InvalidValue, MeterHubError
 from meterhub.extensions.driver import (
     AuthenticationFailed,
+    DriverError,
     LinkLost,
     MeterTimeout,
     ProtocolError,
+    Reading,
 )
 from meterhub.extensions.driverkit import split_settings
 from meterhub.extensions.medium import Medium
@@ -38,13 +43,14 @@ from meterhub.extensions.push import PushContent, PushMessage
 from meterhub.plugins.drivers.mbus.readout import Readout
 from meterhub.plugins.drivers.mbus.records import decode_records
 from meterhub.plugins.drivers.mbus.settings import WmbusSettings
+from meterhub.plugins.drivers.mbus.wireless.decoder import TelegramDecoder
 from meterhub.plugins.drivers.mbus.wireless.link import strip_link
 from meterhub.plugins.drivers.mbus.wireless.receiver import parse_line
 from meterhub.plugins.drivers.mbus.wireless.security import MeterKey
 from meterhub.plugins.drivers.mbus.wireless.status import Status, TelegramError
 from meterhub.plugins.drivers.mbus.wireless.telegram import ReplayGuard, open_telegram, read_address
 
-__all__ = ["TelegramReader", "open_pushed", "read_telegram"]
+__all__ = ["BulkOpener", "TelegramReader", "open_pushed", "read_telegram"]
 
 _MAX_LINE = 4096
 _AMBER = 0xFF
@@ -163,3 +169,111 @@ def open_pushed(message: PushMessage, settings: Mapping[str, Any]) -> PushConten
     return PushContent(
         readings=tuple(readout.current() + readout.historic()), warnings=warnings, state=state
     )
+
+
+_MISSING = object()
+
+
+def _essentials(settings: Mapping[str, Any]) -> tuple[str, bytes | None, int | None, int | None]:
+    """Meter id, key and replay state of a meter's settings, checked as the settings model
+    checks them (parsing the whole model per telegram would cost more than the telegram)."""
+    meter_id = str(settings.get("meter_id", "")).strip()
+    if len(meter_id) != 8 or not meter_id.isdigit():
+        raise InvalidValue("settings.meter_id", "must be the 8-digit identification number")
+    key_text = settings.get("key")
+    key = None
+    if key_text not in (None, ""):
+        try:
+            key = bytes.fromhex(str(key_text))
+        except ValueError:
+            key = b""
+        if len(key) != 16:
+            raise InvalidValue("settings.key", "must be 32 hex digits")
+    numbers = []
+    for name in ("last_access_number", "last_counter"):
+        text = settings.get(name)
+        try:
+            numbers.append(None if text in (None, "") else int(str(text), 0))
+        except ValueError:
+            raise InvalidValue(f"settings.{name}", "must be a whole number") from None
+    return meter_id, key, numbers[0], numbers[1]
+
+
+class BulkOpener:
+    """The ``wmbus`` driver's bulk path for a stream: one :class:`~.decoder.TelegramDecoder`
+    (record layouts compiled once, key schedules cached per meter), meters added as they are
+    heard, each batch's replay state taken from the meters' settings."""
+
+    def __init__(self) -> None:
+        self.decoder = TelegramDecoder()
+        self._keys: dict[str, bytes | None] = {}
+        self._lock = threading.Lock()
+
+    def open(
+        self, messages: Sequence[PushMessage], settings: Sequence[Mapping[str, Any]]
+    ) -> list[PushContent | DriverError | MeterHubError]:
+        """:meth:`~meterhub.extensions.driver.Driver.decode_pushes` for telegrams."""
+        results: list[PushContent | DriverError | MeterHubError | None] = [None] * len(messages)
+        with self._lock:
+            decoder = self.decoder
+            picked: list[int] = []
+            ids: list[str] = []
+            seen: set[str] = set()
+            for index, (message, meter_settings) in enumerate(zip(messages, settings, strict=True)):
+                try:
+                    meter_id, key, access, counter = _essentials(meter_settings)
+                except InvalidValue as exc:
+                    results[index] = exc
+                    continue
+                if self._keys.get(meter_id, _MISSING) != key:
+                    decoder.add_meter(meter_id, key)
+                    self._keys[meter_id] = key
+                if meter_id not in seen:  # the state stored before this batch
+                    seen.add(meter_id)
+                    raw = bytes.fromhex(meter_id)[::-1]
+                    decoder.meters[raw].guard = ReplayGuard(access, counter)
+                picked.append(index)
+                ids.append(meter_id)
+            batch = decoder.decode(
+                [messages[i].frame for i in picked], [messages[i].received for i in picked]
+            )
+            guards = {
+                meter_id: decoder.meters[bytes.fromhex(meter_id)[::-1]].guard for meter_id in seen
+            }
+            channels = decoder.channels
+        order = np.argsort(batch.telegram, kind="stable")
+        telegrams = batch.telegram[order]
+        bounds = np.searchsorted(telegrams, np.arange(len(picked) + 1))
+        seconds = batch.time[order].astype("datetime64[s]").astype(np.int64)
+        values = batch.value[order]
+        numbers = batch.channel[order]
+        stamps: dict[int, datetime] = {}
+        for position, index in enumerate(picked):
+            meter_id = ids[position]
+            status = Status(int(batch.status[position]))
+            if status != Status.OK:
+                reason = batch.reasons.get(position, status.name.lower())
+                text = f"meter {meter_id}: {status.name.lower()}: {reason}"
+                error: DriverError = (
+                    AuthenticationFailed(text, frame=messages[index].frame)
+                    if status in (Status.WRONG_KEY, Status.UNKNOWN_METER)
+                    else ProtocolError(text, frame=messages[index].frame)
+                )
+                results[index] = error
+                continue
+            readings = []
+            for at in range(int(bounds[position]), int(bounds[position + 1])):
+                _, obis, unit = channels[int(numbers[at])]
+                second = int(seconds[at])
+                stamp = stamps.get(second)
+                if stamp is None:
+                    stamp = stamps[second] = datetime.fromtimestamp(second, UTC)
+                readings.append(Reading(obis, float(values[at]), unit, 0, stamp))
+            guard = guards[meter_id]
+            state = {}
+            if guard.access is not None:
+                state["last_access_number"] = str(guard.access)
+            if guard.counter is not None:
+                state["last_counter"] = str(guard.counter)
+            results[index] = PushContent(readings=tuple(readings), state=state)
+        return [result for result in results if result is not None]
