@@ -184,8 +184,10 @@ class TelegramStream:
         chosen: list[PushMessage] = []
         settings: list[Mapping[str, Any]] = []
         known: dict[int, Mapping[str, Any] | None] = {}
-        for message in messages:
-            meter_id, named = self.directory.find(message.identities)
+        found = [self.directory.find(message.identities) for message in messages]
+        # the batch's meters' plans are loaded together on the first miss, not one by one
+        self.engine.plans.expect(dict.fromkeys(m for m, _ in found if m is not None))
+        for message, (meter_id, named) in zip(messages, found, strict=True):
             plan = self.engine.plans.get(meter_id) if meter_id is not None else None
             if plan is None or not plan.enabled:
                 self.stats.add(unknown=1)
