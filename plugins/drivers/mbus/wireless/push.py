@@ -219,7 +219,9 @@ class BulkOpener:
             picked: list[int] = []
             ids: list[str] = []
             seen: set[str] = set()
-            for index, (message, meter_settings) in enumerate(zip(messages, settings, strict=True)):
+            if len(settings) != len(messages):
+                raise ValueError("one settings mapping per message")
+            for index, meter_settings in enumerate(settings):
                 try:
                     meter_id, key, access, counter = _essentials(meter_settings)
                 except InvalidValue as exc:
