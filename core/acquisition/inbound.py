@@ -26,6 +26,7 @@ setting) next to the embedded engine; :class:`InboundStats` counts what it saw.
 from __future__ import annotations
 
 import logging
+import select as _select
 import socket
 import socketserver
 import threading
@@ -97,13 +98,11 @@ class SocketLine(Medium):
 
     def read(self, size: int, timeout: float) -> bytes:
         """Up to ``size`` bytes within ``timeout``; ``LinkLost`` when the meter hung up."""
-        import select
-
         sock = self._socket
         if sock is None:
             raise LinkLost(f"inbound {self.address}: closed")
         try:
-            ready, _, _ = select.select([sock], [], [], max(timeout, 0.0))
+            ready, _, _ = _select.select([sock], [], [], max(timeout, 0.0))
             if not ready:
                 return b""
             data = sock.recv(size)
