@@ -19,6 +19,11 @@ Three cases, one JSON line per measurement (``../shared/BENCHMARKS.md``), progre
   and not in this CPU time, so there the writer is counted by the wall time of its commits
   (``commit_seconds``) instead. ``wall_values_per_s`` is the whole job for comparison: values ÷
   (wall time − driver time), session set-up and dispatch included.
+* ``telegrams`` — wireless M-Bus reception: N telegrams (AES mode 5, of M ``wmbus`` meters
+  whose keys ``import_keys`` stored) as hex lines in a stream, read, identified, deciphered,
+  mapped and committed by the engine's writer (``meterhub.acquisition.telegrams``);
+  ``telegrams_per_s`` from the first read to the commit of the last telegram, ``cpu_ms`` per
+  telegram (all threads of the process).
 * ``dlms`` — a fleet of DLMS simulators (``meterhub simulate`` in a process of its own) read
   over loopback with the real driver through the engine: one day of profile, clock and
   registers per meter; ``meters_per_min``.
@@ -29,6 +34,7 @@ median of ``--repeat`` repetitions after a warm-up.
     .venv/bin/python bench/acquisition.py [--cases engine,storage,dlms] [--backends sqlite]
         [--meters 2000] [--round-trips 6] [--rtt 0.2] [--capacity 200]
         [--storage-meters 2000] [--dlms-meters 20] [--repeat 3] [--rss-series 1000,10000]
+        [--telegram-meters 500] [--telegrams 5000]
 
 The full size of issue 9: ``--meters 10000 --capacity 1000 --storage-meters 10000``.
 """
@@ -61,7 +67,7 @@ from meterhub.extensions.driver import Driver, LoadProfile
 from meterhub.inventory import jobs
 from meterhub.inventory.elements import create_element
 from meterhub.inventory.templates import create_template
-from meterhub.model.metering import Channel, MeteringPoint, VirtualMeter
+from meterhub.model.metering import NO_INTERVAL, Channel, MeteringPoint, VirtualMeter
 from meterhub.model.meters import Meter, MeterAssignment
 from meterhub.runtime import Runtime, build_runtime
 
@@ -459,6 +465,117 @@ def dlms_case(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     return {"seconds": seconds, "values": watcher.values, "meters": len(endpoints)}
 
 
+def create_wmbus_fleet(engine: Engine, runtime: Runtime, meters: int) -> list[Any]:
+    """M water and heat ``wmbus`` meters with their register channels (inserted in bulk), and
+    their keys stored by ``import_keys`` as a key file would (the credential store)."""
+    from meterhub.credential_keys import open_cipher
+    from meterhub.plugins.drivers.mbus.simulator.air import meter_key
+    from meterhub.plugins.drivers.mbus.simulator.fleet import DEMO_CHANNELS
+    from meterhub.plugins.drivers.mbus.simulator.model import HEAT, WATER, MeterSpec
+    from meterhub.plugins.drivers.mbus.wireless.keys import KeyEntry, import_keys
+
+    specs = [
+        MeterSpec(f"{33000000 + number:08d}", (WATER, HEAT)[number % 2])
+        for number in range(1, meters + 1)
+    ]
+    with transaction(runtime.sessions, user="bench") as session:
+        create_template(session, "Site")
+        element_id = create_element(session, template="Site", name="bench site").id
+    points, virtuals, channel_rows, meter_rows, assignments = [], [], [], [], []
+    channel_id = 0
+    for number, spec in enumerate(specs, start=1):
+        points.append({"id": number, "element_id": element_id, "name": f"w{number}",
+                       "medium": "water", "enabled": True})  # fmt: skip
+        virtuals.append(
+            {"id": number, "metering_point_id": number, "name": "main", "enabled": True}
+        )
+        for obis, unit, kind in DEMO_CHANNELS[spec.medium]:
+            channel_id += 1
+            channel_rows.append(
+                {"id": channel_id, "virtual_meter_id": number, "obis": obis, "name": obis,
+                 "unit": unit, "scaler": 0, "interval_minutes": NO_INTERVAL, "kind": kind,
+                 "enabled": True}
+            )  # fmt: skip
+        meter_rows.append(
+            {"id": number, "manufacturer": spec.manufacturer,
+             "serial_number": spec.identification, "model": None, "driver": "wmbus",
+             "driver_settings": {"meter_id": spec.identification},
+             "credentials_encrypted": None, "enabled": True}
+        )  # fmt: skip
+        assignments.append({"id": number, "virtual_meter_id": number, "meter_id": number,
+                            "valid_from": START, "valid_to": None})  # fmt: skip
+    with engine.begin() as connection:
+        for model, rows in (
+            (MeteringPoint, points),
+            (VirtualMeter, virtuals),
+            (Channel, channel_rows),
+            (Meter, meter_rows),
+            (MeterAssignment, assignments),
+        ):
+            for start in range(0, len(rows), 5000):
+                connection.execute(insert(model.__table__), rows[start : start + 5000])  # type: ignore[arg-type]
+    cipher = open_cipher(runtime.settings.effective_credential_key_file, runtime.sessions)
+    entries = [
+        KeyEntry(spec.identification, meter_key(spec.identification).hex().upper(), None, "")
+        for spec in specs
+    ]
+    with transaction(runtime.sessions, user="bench") as session:
+        result = import_keys(session, cipher, entries, drivers=runtime.plugins.drivers())
+    if len(result.imported) != meters:
+        raise RuntimeError(f"keys not imported: {result.unknown[:5]}")
+    return specs
+
+
+def telegram_case(backend: str, args: argparse.Namespace) -> dict[str, Any]:
+    """One repetition of the wireless M-Bus reception case."""
+    import io
+
+    from meterhub.acquisition.telegrams import StreamLine, TelegramStream
+    from meterhub.plugins.drivers.mbus.simulator.air import build_telegram, meter_key
+
+    workdir = Path(tempfile.mkdtemp(prefix="acq-bench-", dir=args.workdir))
+    with database(backend, workdir) as (url, engine):
+        runtime = runtime_for(url, workdir, 4)
+        try:
+            specs = create_wmbus_fleet(engine, runtime, args.telegram_meters)
+            at = int(datetime.now(UTC).timestamp()) - args.telegrams - 60
+            lines = []
+            for number in range(args.telegrams):
+                spec = specs[number % len(specs)]
+                round_ = number // len(specs)
+                stamp = datetime.fromtimestamp(at + number, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                telegram = build_telegram(
+                    spec, at + number, access=(round_ + 1) % 256, security=5,
+                    key=meter_key(spec.identification), storages=0,
+                )  # fmt: skip
+                lines.append(f"{stamp} {telegram.hex().upper()}")
+            data = ("\n".join(lines) + "\n").encode()
+            watcher = RunWatcher()
+            acquisition = AcquisitionEngine(
+                runtime, options=EngineOptions(workers=0, schedule=False, lease=False),
+                observers=[watcher],
+            ).start()  # fmt: skip
+            try:
+                gc.collect()
+                started = time.perf_counter()
+                cpu = time.process_time()
+                stats = TelegramStream(acquisition, StreamLine(io.BytesIO(data))).run()
+                assert acquisition.writer is not None
+                acquisition.writer.flush()
+                if not acquisition.writer.wait_idle(600):
+                    raise RuntimeError("the writer did not commit within 10 minutes")
+                seconds = time.perf_counter() - started
+                cpu_seconds = time.process_time() - cpu
+            finally:
+                acquisition.stop()
+            if stats.stored != args.telegrams or watcher.values != stats.values:
+                raise RuntimeError(f"telegrams not all stored: {stats}, {watcher.values} values")
+        finally:
+            runtime.close()
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "values": stats.values,
+            "batches": watcher.batches}  # fmt: skip
+
+
 # -- driving ------------------------------------------------------------------------------------
 
 
@@ -480,7 +597,7 @@ def median_of(results: list[dict[str, Any]], key: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cases", default="engine,storage,dlms")
+    parser.add_argument("--cases", default="engine,storage,dlms,telegrams")
     parser.add_argument("--backends", default="sqlite")
     parser.add_argument("--meters", type=int, default=2000)
     parser.add_argument("--round-trips", type=int, default=6)
@@ -490,6 +607,8 @@ def main() -> None:
     parser.add_argument("--storage-capacity", type=int, default=4)
     parser.add_argument("--dlms-meters", type=int, default=20)
     parser.add_argument("--dlms-capacity", type=int, default=8)
+    parser.add_argument("--telegram-meters", type=int, default=500)
+    parser.add_argument("--telegrams", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--rss-series", default="", help="e.g. 1000,10000 (engine case)")
     parser.add_argument("--only-rss", action="store_true", help=argparse.SUPPRESS)
@@ -565,6 +684,20 @@ def main() -> None:
                 reference="one bulk write_intervals of the same values",
                 wall_values_per_s=round(values / statistics.median(wall)),
                 runs=[round(r["storage_seconds"], 3) for r in results], rss_mb=peak_rss_mb(),
+            )  # fmt: skip
+        if "telegrams" in cases:
+            results = repeat(
+                f"telegrams {backend}", args.repeat, lambda b=backend: telegram_case(b, args)
+            )
+            seconds = median_of(results, "seconds")
+            emit(
+                "acquisition", case="telegrams", backend=backend, n=args.telegrams,
+                meters=args.telegram_meters, seconds=round(seconds, 3),
+                telegrams_per_s=round(args.telegrams / seconds, 1),
+                values_per_s=round(results[0]["values"] / seconds, 1),
+                cpu_ms=round(1000 * median_of(results, "cpu_seconds") / args.telegrams, 3),
+                batches=results[0]["batches"],
+                runs=[round(r["seconds"], 3) for r in results], rss_mb=peak_rss_mb(),
             )  # fmt: skip
         if "dlms" in cases:
             results = repeat(f"dlms {backend}", args.repeat, lambda b=backend: dlms_case(b, args))

@@ -186,6 +186,20 @@ class Settings(BaseSettings):
     trace_keep: str = "all"
     #: Debug logs: frame traces older than this many days are cleared (statistics stay).
     trace_retention_days: Annotated[float, Field(gt=0)] = 14.0
+    #: Meters that call in: ``HOST:PORT`` the acquisition engine listens on; empty: no listener.
+    inbound_listen: str = ""
+    #: Meters that call in: the driver that reads what they push.
+    inbound_driver: str = "dlms"
+
+    @field_validator("inbound_listen")
+    @classmethod
+    def _inbound_listen(cls, value: str) -> str:
+        text = value.strip()
+        if text:
+            host, _, port = text.rpartition(":")
+            if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+                raise ValueError(f"must be HOST:PORT with a port 0..65535, not {value!r}")
+        return text
 
     @field_validator("trace_keep")
     @classmethod

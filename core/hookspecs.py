@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from meterhub.extensions.cim import CimAdapter
     from meterhub.extensions.driver import Driver
     from meterhub.extensions.estimator import Estimator
-    from meterhub.extensions.events import FinishedJob, FinishedTask
+    from meterhub.extensions.events import FinishedJob, FinishedTask, MeterAlarm
     from meterhub.extensions.export import ExportDestination
     from meterhub.extensions.importer import ImportFormat
     from meterhub.extensions.medium import Medium
@@ -235,4 +235,18 @@ def job_finished(job: FinishedJob) -> None:
     """A job ended: every task it expanded into has ended.
 
     :param job: a :class:`~meterhub.extensions.events.FinishedJob` record.
+    """
+
+
+@hookspec
+def alarms_stored(meter_id: int, alarms: Sequence[MeterAlarm]) -> None:
+    """A meter pushed alarms (power failure, tamper, relay ...); they are stored as events.
+
+    The listener for meters that call in (:mod:`meterhub.acquisition.inbound`) fires it once
+    per pushed message that carries alarms, after the transaction that stored the message's
+    values and events committed, and before the meter's waiting tasks run. A plugin forwards
+    them here, for example to an outage management system.
+
+    :param meter_id: the id of the meter that pushed.
+    :param alarms: the alarms, a tuple of :class:`~meterhub.extensions.events.MeterAlarm`.
     """

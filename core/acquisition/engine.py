@@ -55,6 +55,7 @@ from meterhub.extensions.medium import Medium
 from meterhub.model.firmware import FirmwareImage
 
 if TYPE_CHECKING:
+    from meterhub.acquisition.inbound import InboundListener
     from meterhub.runtime import Runtime
     from meterhub.vee.scheduling import VeeScheduler
 
@@ -84,7 +85,9 @@ class EngineOptions:
     with ``validation``, run the scheduled validation profiles
     and calculations (:class:`~meterhub.vee.scheduling.VeeScheduler`, a thread of its own).
     ``only_runs``: adopt only these runs. ``poll_seconds``: how often the coordinator looks at
-    the database. ``lease``: hold the engine lease (one engine per database).
+    the database. ``lease``: hold the engine lease (one engine per database). ``listen``:
+    ``HOST:PORT`` where meters that call in are accepted (:mod:`~meterhub.acquisition.inbound`;
+    empty: no listener).
     """
 
     workers: int | None = None
@@ -93,6 +96,7 @@ class EngineOptions:
     only_runs: frozenset[int] | None = None
     poll_seconds: float = 0.5
     lease: bool = True
+    listen: str = ""
 
 
 class AcquisitionEngine:
@@ -168,6 +172,8 @@ class AcquisitionEngine:
         self._wake = threading.Event()
         self._profiles: VeeScheduler | None = None
         self.started = False
+        #: The listener for meters that call in (with ``options.listen``), once started.
+        self.inbound: InboundListener | None = None
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -263,6 +269,17 @@ class AcquisitionEngine:
         )
         coordinator.start()
         self._threads.append(coordinator)
+        if self.options.listen:
+            from meterhub.acquisition.inbound import InboundListener, parse_listen
+
+            try:
+                host, port = parse_listen(self.options.listen, "inbound_listen")
+                self.inbound = InboundListener(
+                    self, host, port, driver=settings.inbound_driver
+                ).start()
+            except BaseException:
+                self.stop()
+                raise
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -270,6 +287,9 @@ class AcquisitionEngine:
         up. Tasks still queued stay queued in the database for the next engine."""
         if not self.started:
             return
+        if self.inbound is not None:
+            self.inbound.stop()
+            self.inbound = None
         self._stopping.set()
         self._wake.set()
         self.dispatcher.close()
@@ -527,6 +547,11 @@ class AcquisitionEngine:
         snapshot = self.dispatcher.snapshot()
         writer_idle = self.writer is None or self.writer.wait_idle(0)
         return not (snapshot.queued or snapshot.delayed or snapshot.claimed) and writer_idle
+
+    @property
+    def drivers(self) -> Mapping[str, Driver]:
+        """The drivers of this engine's sessions, by name."""
+        return self._drivers
 
     @property
     def pools(self) -> PoolTable:

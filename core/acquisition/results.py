@@ -127,3 +127,6 @@ class SessionResult:
     #: Session state to store: driver state values and the counters' next values.
     state: dict[str, str] = field(default_factory=dict)
     claim: Claim | None = None
+    #: Values the meter sent on its own (a received telegram, a push), stored with the batch
+    #: although no task asked for them.
+    received: StoreData | None = None

@@ -261,6 +261,14 @@ class SessionExecutor:
             run = self._runs.get(ticket.run_id)
             self._fail(outcomes[ticket.task_id], error_class, message, run)
 
+    def meter_settings(self, plan: MeterPlan) -> dict[str, str]:
+        """The settings a session with the meter gets: its driver settings, decrypted
+        credentials, session state (for what a meter sends on its own, such as telegrams).
+
+        :raises CredentialError: the meter has credentials, but the key cannot be read.
+        """
+        return self._settings(plan, None)
+
     def _settings(self, plan: MeterPlan, path: PathPlan | None) -> dict[str, str]:
         settings = dict(plan.settings)
         if path is not None:

@@ -47,7 +47,7 @@ from meterhub.acquisition.bookkeeping import (
     update_tasks,
 )
 from meterhub.acquisition.observers import AcquisitionObserver, BatchReport, SessionRecord
-from meterhub.acquisition.results import ProfileRow, SessionResult, TaskOutcome
+from meterhub.acquisition.results import ProfileRow, SessionResult, StoreData, TaskOutcome
 from meterhub.acquisition.runs import RUNS, count_outcomes, finish_runs
 from meterhub.extensions.events import FinishedJob, FinishedTask
 from meterhub.model.tasks import TASK_FINAL_STATES
@@ -163,7 +163,7 @@ class BatchWriter:
             if item is _FLUSH:
                 continue
             batch = [item]
-            tasks = len(item.tasks)
+            tasks = len(item.tasks) or 1
             deadline = time.monotonic() + self._batch_seconds
             while tasks < self._batch_size:
                 left = deadline - time.monotonic()
@@ -177,7 +177,7 @@ class BatchWriter:
                 if item is _FLUSH:  # nothing more is coming soon: commit now
                     break
                 batch.append(item)
-                tasks += len(item.tasks)
+                tasks += len(item.tasks) or 1  # received values count like a task
             try:
                 self._commit_batch(batch)
             except Exception:  # the thread must outlive any batch
@@ -228,6 +228,7 @@ class BatchWriter:
                 return
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             log.error("results of meter %s not stored: %s", result.meter_id, reason)
+            result.received = None
             for outcome in result.tasks:
                 outcome.data.profiles.clear()
                 outcome.data.register_ids.clear()
@@ -274,7 +275,11 @@ class BatchWriter:
         current, earlier = current_states(connection, [o.ticket.task_id for o in outcomes])
         accepted = [o for o in outcomes if current.get(o.ticket.task_id) not in TASK_FINAL_STATES]
         committed.accepted = accepted
-        committed.values = self._store_values(uow, [o for o in accepted if o.state == "succeeded"])
+        committed.values = self._store_values(
+            uow,
+            [o.data for o in accepted if o.state == "succeeded"]
+            + [r.received for r in batch if r.received is not None],
+        )
         session_ids = insert_sessions(connection, batch)
         update_tasks(connection, batch, accepted, session_ids, earlier, marks, now)
         counts: dict[int, list[int]] = {}
@@ -317,7 +322,8 @@ class BatchWriter:
         committed.sessions = records(batch, session_ids)
         return committed
 
-    def _store_values(self, uow: UnitOfWork, outcomes: list[TaskOutcome]) -> int:
+    def _store_values(self, uow: UnitOfWork, outcomes: list[StoreData]) -> int:
+        """Write the values of ``outcomes`` (tasks' and received data) in few calls."""
         stored = 0
         # Whole rows of the same start and length (the usual batch: everyone's previous day)
         # go in one 2-D write with one start; the rest row by row into a padded matrix. A
@@ -325,7 +331,7 @@ class BatchWriter:
         whole: dict[tuple[int, int], list[dict[int, ProfileRow]]] = {}
         calls: list[dict[int, ProfileRow]] = []
         for outcome in outcomes:
-            for row in outcome.data.profiles:
+            for row in outcome.profiles:
                 groups = whole.setdefault((row.start, len(row.values)), []) if row.whole else calls
                 for call in groups:
                     if row.channel_id not in call:
@@ -357,8 +363,7 @@ class BatchWriter:
             uow.write_intervals(ids, starts, values, status, present=present)
             stored += int(present.sum())
         register_calls: list[_RegisterCall] = []
-        for outcome in outcomes:
-            data = outcome.data
+        for data in outcomes:
             for channel, at, value, word in zip(
                 data.register_ids, data.register_times, data.register_values, data.register_status,
                 strict=True,
@@ -376,12 +381,12 @@ class BatchWriter:
             stamps = _epoch64(times)
             uow.write_registers(ids, stamps, np.asarray(vals), np.asarray(words, np.uint32))
             stored += len(ids)
-        event_ids = [c for o in outcomes for c in o.data.event_ids]
+        event_ids = [c for o in outcomes for c in o.event_ids]
         if event_ids:
             uow.write_events(
                 event_ids,
-                _epoch64([t for o in outcomes for t in o.data.event_times]),
-                np.asarray([c for o in outcomes for c in o.data.event_codes], dtype=np.int64),
+                _epoch64([t for o in outcomes for t in o.event_times]),
+                np.asarray([c for o in outcomes for c in o.event_codes], dtype=np.int64),
             )
             stored += len(event_ids)
         return stored

@@ -56,7 +56,7 @@ from meterhub.extensions.driver import (
     profile_channel,
 )
 from meterhub.extensions.estimator import Estimator
-from meterhub.extensions.events import FinishedJob, FinishedTask
+from meterhub.extensions.events import FinishedJob, FinishedTask, MeterAlarm
 from meterhub.extensions.export import DeliveryFailed, ExportDestination, ExportMetadata
 from meterhub.extensions.importer import ImportFormat, ImportRecord, ParseError
 from meterhub.extensions.medium import Medium
@@ -110,6 +110,7 @@ __all__ = [
     "ExportMetadata",
     "Finding",
     "FinishedJob",
+    "MeterAlarm",
     "FinishedTask",
     "ImportFormat",
     "ImportRecord",

@@ -49,6 +49,7 @@ from meterhub.extensions.settings import PluginSettings, SecretSpec
 
 if TYPE_CHECKING:
     from meterhub.extensions.medium import Medium
+    from meterhub.extensions.push import PushContent, PushMessage
 
 __all__ = [
     "Action",
@@ -641,6 +642,44 @@ class Driver(ABC):
         :attr:`settings_model`.
         """
         return cls.settings_model.parse(settings) if cls.settings_model is not None else None
+
+    #: Whether the driver reads messages that meters push (:meth:`read_push`).
+    receives_push: ClassVar[bool] = False
+
+    def read_push(self, medium: Medium, timeout: float) -> PushMessage:
+        """Read one message a meter pushed over ``medium`` (a line the meter opened).
+
+        Drivers with :attr:`receives_push` override it; the others refuse.
+
+        :raises ProtocolError: the bytes are not a message the driver understands.
+        :raises LinkLost: the line closed, or no whole message came within ``timeout``.
+        """
+        raise ProtocolError(f"driver {self.name!r} receives no pushed messages")
+
+    def decode_push(self, message: PushMessage, settings: Mapping[str, Any]) -> PushContent:
+        """What ``message`` means for the meter with ``settings`` (its push layout).
+
+        :raises meterhub.errors.InvalidValue: a setting is malformed.
+        :raises ProtocolError: the message does not fit the meter's push layout.
+        """
+        raise ProtocolError(f"driver {self.name!r} receives no pushed messages")
+
+    def decode_pushes(
+        self, messages: Sequence[PushMessage], settings: Sequence[Mapping[str, Any]]
+    ) -> list[PushContent | DriverError | MeterHubError]:
+        """:meth:`decode_push` of many messages at once (``settings[i]`` for ``messages[i]``),
+        in order; a message that fails gets its error in its place instead of raising.
+
+        A stream of many meters' messages (a wireless M-Bus receiver) calls this; a driver with
+        a faster bulk path overrides it.
+        """
+        results: list[PushContent | DriverError | MeterHubError] = []
+        for message, meter_settings in zip(messages, settings, strict=True):
+            try:
+                results.append(self.decode_push(message, meter_settings))
+            except (DriverError, MeterHubError) as exc:
+                results.append(exc)
+        return results
 
     @abstractmethod
     def connect(

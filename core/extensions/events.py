@@ -1,4 +1,4 @@
-"""The plain records event hooks carry (``task_finished``, ``job_finished``).
+"""The plain records event hooks carry (``task_finished``, ``job_finished``, ``alarms_stored``).
 
 Events are notifications after the fact: ids, names, counts and aware UTC datetimes, never ORM
 objects or sessions, so a listener cannot change what happened and works the same in a worker
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["FinishedJob", "FinishedTask"]
+__all__ = ["FinishedJob", "FinishedTask", "MeterAlarm"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +55,25 @@ class FinishedJob:
     #: Which run of the job ended (a scheduled job runs many times).
     run_id: int | None = None
     tasks_cancelled: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MeterAlarm:
+    """One alarm a meter pushed (power failure, tamper, relay ...), as an event of the store.
+
+    ``code`` is the meter's code (an event code, or the bit number of an alarm register);
+    ``log`` the OBIS code of the event log or alarm register it belongs to; ``description`` the
+    text the driver knows for it (may be empty); ``time`` when the meter says it happened;
+    ``received`` when the head-end received it. ``channel_id`` is the event channel that
+    stored it, ``None`` when the meter's virtual meter has no event channel for ``log`` (the
+    alarm is announced all the same).
+    """
+
+    meter_id: int
+    serial: str
+    code: int
+    log: str
+    description: str
+    time: datetime
+    received: datetime
+    channel_id: int | None = None

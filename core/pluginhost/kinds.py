@@ -80,7 +80,13 @@ GROUPS: Mapping[str, str] = MappingProxyType(
 CONTRIBUTION_HOOKS: tuple[str, ...] = tuple(kind.hook for kind in KINDS.values())
 
 #: The event hooks; call them through :meth:`PluginHost.notify`.
-EVENT_HOOKS: tuple[str, ...] = ("readings_stored", "values_edited", "task_finished", "job_finished")
+EVENT_HOOKS: tuple[str, ...] = (
+    "readings_stored",
+    "values_edited",
+    "task_finished",
+    "job_finished",
+    "alarms_stored",
+)
 
 #: The pseudo group of plugins registered in code through ``extra_plugins``.
 EXTRA_GROUP = "extra"

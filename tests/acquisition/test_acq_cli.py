@@ -113,3 +113,12 @@ def test_firmware_images_from_files(run, runtime, tmp_path) -> None:
     wrong = run("firmware", "add", "acme", "1.3", str(image), "--sha256", "ab" * 32)
     assert wrong.returncode == 1 and "sha256: the image's SHA-256 is" in wrong.stderr
     assert "acme" in run("firmware", "list").stdout
+
+
+def test_acquire_listens_for_meters_that_call_in(run, runtime) -> None:
+    engine = run("acquire", "--for", "1", "--listen", "127.0.0.1:0")
+    assert engine.returncode == 0, engine.stderr
+    assert re.search(r"listening for meters that call in on 127\.0\.0\.1:\d+", engine.stderr)
+    wrong = run("acquire", "--for", "1", "--listen", "4059")
+    assert wrong.returncode != 0
+    assert "--listen: must be HOST:PORT with a port 0..65535, got '4059'" in _error(wrong)

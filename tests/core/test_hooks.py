@@ -29,6 +29,7 @@ from meterhub.extensions import (
     ImportRecord,
     IntervalBlock,
     Medium,
+    MeterAlarm,
     ReportData,
     ReportRenderer,
     Validator,
@@ -329,6 +330,10 @@ class Listener:
     def job_finished(self, job: FinishedJob) -> None:
         self.calls.append(("job_finished", {"job": job}))
 
+    @hookimpl
+    def alarms_stored(self, meter_id: int, alarms: tuple[MeterAlarm, ...]) -> None:
+        self.calls.append(("alarms_stored", {"meter_id": meter_id, "alarms": alarms}))
+
 
 def locals_without_self(values: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if key != "self"}
@@ -377,3 +382,9 @@ def test_hook_task_finished(host_with: Callable[..., PluginHost]) -> None:
 def test_hook_job_finished(host_with: Callable[..., PluginHost]) -> None:
     job = FinishedJob(2, "daily", "partial", T0, T0 + QUARTER, 10, 9, 1)
     assert _notified(host_with, "job_finished", job=job) == [("job_finished", {"job": job})]
+
+
+def test_hook_alarms_stored(host_with: Callable[..., PluginHost]) -> None:
+    alarm = MeterAlarm(7, "DLMS-0001", 1, "0-0:99.98.0*255", "Power down", T0, T0, 12)
+    args = {"meter_id": 7, "alarms": (alarm,)}
+    assert _notified(host_with, "alarms_stored", **args) == [("alarms_stored", args)]

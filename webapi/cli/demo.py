@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from meterhub.acquisition.engine import AcquisitionEngine
+from meterhub.acquisition.engine import AcquisitionEngine, EngineOptions
 from meterhub.cli.init_cmd import initialise
 from meterhub.cli.state import current_state
 from meterhub.credential_keys import open_cipher
@@ -160,8 +160,12 @@ def start_acquisition(runtime: Runtime, *, wait: bool) -> AcquisitionEngine:
             ).id
             for job in demo_jobs
         ]  # fmt: skip
-    engine = AcquisitionEngine(runtime).start()
+    listen = runtime.settings.inbound_listen
+    engine = AcquisitionEngine(runtime, options=EngineOptions(listen=listen)).start()
     click.echo(f"acquisition: {len(demo_jobs)} demo jobs every 5 minutes (runs {runs} now)")
+    if engine.inbound is not None:
+        host, port = engine.inbound.address
+        click.echo(f"acquisition: meters that call in are accepted on {host}:{port}")
     if wait:
         for run_id in runs:
             click.echo(f"  {_ended(runtime, run_id)}")

@@ -42,10 +42,13 @@ from meterhub.errors import InvalidValue
 from meterhub.extensions.driver import Action, Driver, DriverInfo
 from meterhub.extensions.driverkit import PluginSettings, open_medium, split_settings
 from meterhub.extensions.medium import Medium
+from meterhub.extensions.push import PushContent, PushMessage
 from meterhub.plugins.drivers.dlms.calendar import calendar_from_json, calendar_to_json
 from meterhub.plugins.drivers.dlms.control import SupplyControl
+from meterhub.plugins.drivers.dlms.events import DEFAULT_TABLE, event_table
 from meterhub.plugins.drivers.dlms.firmware import FirmwareUpgrade, ImageTransferFailed
 from meterhub.plugins.drivers.dlms.profiles import ProfileReading
+from meterhub.plugins.drivers.dlms.push import decode_push, parse_push_objects, read_push
 from meterhub.plugins.drivers.dlms.settings import DlmsSettings
 
 __all__ = [
@@ -101,6 +104,20 @@ class DlmsDriver(Driver):
             settings_model=DlmsSettings,
             media=("tcp", "serial", "modem"),
         )
+
+    receives_push: ClassVar[bool] = True
+
+    def read_push(self, medium: Medium, timeout: float) -> PushMessage:
+        """Read one data-notification a meter pushed (:func:`.push.read_push`)."""
+        return read_push(medium, timeout)
+
+    def decode_push(self, message: PushMessage, settings: Mapping[str, Any]) -> PushContent:
+        """The readings and alarms of ``message`` after the meter's ``push_objects``."""
+        # only the settings that say what a push means: the credentials are not needed
+        layouts = parse_push_objects(str(settings.get("push_objects") or ""))
+        table = str(settings.get("event_table") or DEFAULT_TABLE)
+        event_table(table)  # InvalidValue for an unknown table
+        return decode_push(message, layouts, table)
 
     def connect(
         self, address: str, settings: Mapping[str, Any], medium: Medium | None = None

@@ -146,6 +146,18 @@ class DlmsSettings(PluginSettings):
     event_table: str = Field(
         "standard", description="event code table of the meter type (texts of read_events)"
     )
+    logical_device_name: str | None = Field(
+        None, max_length=64, description="the meter's logical device name (0-0:42.0.0), which "
+        "names a meter that calls in",
+    )  # fmt: skip
+    server_system_title: str | None = Field(
+        None, pattern=r"^[0-9A-Fa-f]{16}$", description="the meter's own system title "
+        "(16 hex digits), which names a meter that calls in",
+    )  # fmt: skip
+    push_objects: str = Field(
+        "", description="capture objects of the meter's push setups: class/OBIS/attribute, "
+        "comma separated; several push setups separated by ;",
+    )  # fmt: skip
 
     @field_validator(*_OBIS_SETTINGS)
     @classmethod
@@ -181,6 +193,19 @@ class DlmsSettings(PluginSettings):
         if value is not None:
             ObjectList.parse(value)
         return value
+
+    @field_validator("push_objects")
+    @classmethod
+    def _push_objects(cls, value: str) -> str:
+        from meterhub.plugins.drivers.dlms.push import parse_push_objects
+
+        layouts = parse_push_objects(value)
+        return ";".join(",".join(f"{c}/{o}/{a}" for c, o, a in layout) for layout in layouts)
+
+    @field_validator("server_system_title")
+    @classmethod
+    def _title(cls, value: str | None) -> str | None:
+        return value.upper() if value is not None else None
 
     @field_validator("event_table")
     @classmethod

@@ -14,6 +14,12 @@ from meterhub.extensions.driverkit import ByteChannel, FrameServer, SimulatedMet
 from meterhub.extensions.simulator import Faults, RunningFleet, SimulatedEndpoint, Simulator
 from meterhub.plugins.drivers.dlms.addressing import server_address
 from meterhub.plugins.drivers.dlms.mechanisms import PASSWORD_MECHANISMS, canonical_mechanism
+from meterhub.plugins.drivers.dlms.simulator.push import (
+    PUSH_OBJECTS,
+    CallIn,
+    call_in,
+    logical_device_name,
+)
 from meterhub.plugins.drivers.dlms.simulator.server import _Session
 from meterhub.plugins.drivers.dlms.simulator.state import (
     _AUTH_LEVELS,
@@ -110,6 +116,24 @@ class DlmsFleet(RunningFleet):
                 return meter.state
         raise KeyError(serial)
 
+    def call_in(
+        self,
+        serial: str,
+        address: tuple[str, int],
+        *,
+        at: int | None = None,
+        alarm_bits: int = 0,
+        event_code: int = 0,
+        stay: float = 5.0,
+        frames: list[bytes] | None = None,
+    ) -> CallIn:
+        """Meter ``serial`` calls the listener at ``address``, pushes and serves the head-end
+        on that connection (:func:`.push.call_in`)."""
+        return call_in(
+            self.state(serial), address, at=at, alarm_bits=alarm_bits, event_code=event_code,
+            stay=stay, frames=frames,
+        )  # fmt: skip
+
     def stop(self) -> None:
         """Close every socket and pty and end the threads; may be called twice."""
         self._server.stop()
@@ -181,6 +205,9 @@ class DlmsSimulator(Simulator):
                 )
                 if referencing == "sn":
                     settings["referencing"] = "sn"
+                else:  # a meter that calls in names itself and pushes (simulator.push)
+                    settings["logical_device_name"] = logical_device_name(serial)
+                    settings["push_objects"] = PUSH_OBJECTS
                 slots = threading.Semaphore(max_clients) if max_clients else None
                 endpoint = SimulatedEndpoint(serial, "dlms", "", "")
                 meter = _Meter(state, endpoint, interface, slots)

@@ -27,7 +27,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Protocol
 from zoneinfo import ZoneInfo
 
-from meterhub.errors import InvalidValue
+from meterhub.errors import InvalidValue, MeterHubError
 from meterhub.extensions.driver import (
     Action,
     AuthenticationFailed,
@@ -35,6 +35,7 @@ from meterhub.extensions.driver import (
     BillingValues,
     Driver,
     DriverConnection,
+    DriverError,
     DriverInfo,
     EventLog,
     LoadProfile,
@@ -45,11 +46,13 @@ from meterhub.extensions.driver import (
 )
 from meterhub.extensions.driverkit import PluginSettings, open_line
 from meterhub.extensions.medium import Medium
+from meterhub.extensions.push import PushContent, PushMessage
 from meterhub.identifiers import canonical_obis
 from meterhub.plugins.drivers.mbus.readout import CLOCK, Readout
 from meterhub.plugins.drivers.mbus.records import decode_records
 from meterhub.plugins.drivers.mbus.settings import WmbusSettings
 from meterhub.plugins.drivers.mbus.wireless.link import strip_link
+from meterhub.plugins.drivers.mbus.wireless.push import BulkOpener, open_pushed, read_telegram
 from meterhub.plugins.drivers.mbus.wireless.receiver import (
     AmberReceiver,
     FileReceiver,
@@ -227,6 +230,24 @@ class WmbusDriver(Driver):
 
     name: ClassVar[str] = "wmbus"
     settings_model: ClassVar[type[PluginSettings]] = WmbusSettings
+    receives_push: ClassVar[bool] = True
+
+    def read_push(self, medium: Medium, timeout: float) -> PushMessage:
+        """The next telegram a receiver heard on ``medium``, of any meter (:mod:`.push`)."""
+        return read_telegram(medium, timeout)
+
+    def decode_push(self, message: PushMessage, settings: Mapping[str, Any]) -> PushContent:
+        """A telegram of :meth:`read_push` deciphered with the meter's key, as readings."""
+        return open_pushed(message, settings)
+
+    def decode_pushes(
+        self, messages: Sequence[PushMessage], settings: Sequence[Mapping[str, Any]]
+    ) -> list[PushContent | DriverError | MeterHubError]:
+        """Many telegrams at once through the bulk decoder (:class:`.push.BulkOpener`)."""
+        opener = self.__dict__.get("_opener")
+        if opener is None:
+            opener = self.__dict__.setdefault("_opener", BulkOpener())
+        return opener.open(messages, settings)
 
     @classmethod
     def info(cls) -> DriverInfo:
