@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 
 from acquisition_helpers import wait_run
@@ -22,6 +23,7 @@ class ValidateAfterAcquisition:
         self.runtime: Runtime | None = None
         self.pending: dict[tuple[int, ...], tuple[datetime, datetime]] = {}
         self.order: list[str] = []
+        self.validated = threading.Event()
 
     @hookimpl
     def task_finished(self, task: FinishedTask) -> None:
@@ -45,6 +47,7 @@ class ValidateAfterAcquisition:
                 user="chain", reason="validated after acquisition", kind="validated",
             )  # fmt: skip
         self.pending.clear()
+        self.validated.set()
 
 
 def test_a_plugin_validates_what_a_job_stored(make_runtime, make_fleet, start_engine) -> None:
@@ -58,6 +61,8 @@ def test_a_plugin_validates_what_a_job_stored(make_runtime, make_fleet, start_en
         run = jobs.run_job(session, job, user="alice")
     start_engine(runtime)
     finished = wait_run(runtime, run.id)
+    # the run is finished in the database before the engine announces it: wait for the hook
+    assert chain.validated.wait(30)
     channel = fleet.channels[(fleet.virtual_meter_ids[0], "1-0:1.29.0*255")]
     day = finished.created_at.replace(hour=0, minute=0, second=0, microsecond=0)
     data = runtime.store.read_intervals([channel], day - timedelta(days=1), day)
