@@ -195,6 +195,10 @@ class Settings(BaseSettings):
             raise ValueError(f"must be all, failed or none, not {value!r}")
         return keep
 
+    #: Bearer token a Prometheus scrape of ``/metrics`` must send; empty: ``/metrics`` is open
+    #: (it never needs a login).
+    metrics_token: SecretStr = SecretStr("")
+
     #: Send the login cookie only over HTTPS (``Secure``); browsers treat localhost as secure.
     secure_cookies: bool = True
     #: LDAP / Active Directory server (``ldap://host:389``, ``ldaps://host:636``); empty: none.

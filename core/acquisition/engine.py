@@ -12,7 +12,9 @@
   claims tickets, runs the session (:class:`~meterhub.acquisition.session.SessionExecutor`) and
   hands the result to the writer;
 * the :class:`~meterhub.acquisition.writer.BatchWriter`, which commits results in batches across
-  meters and only then counts tasks done.
+  meters (communication statistics included) and only then counts tasks done; the runtime's
+  :class:`~meterhub.acquisition.metrics.AcquisitionMetrics` observe its batches and read their
+  gauges from :meth:`AcquisitionEngine.snapshot`.
 
 The core modules know nothing of this wiring: a scaled-out deployment runs the coordinator in
 ``meterhub scheduler`` and the workers and writer in ``meterhub worker`` processes, with a broker
@@ -224,16 +226,18 @@ class AcquisitionEngine:
             self._last_lease = time.monotonic()
             self._recover(now)
         settings = self.runtime.settings
+        metrics = self.runtime.metrics
         self.writer = BatchWriter(
             self.runtime.store,
             batch_size=settings.acquisition_batch_size,
             batch_seconds=settings.acquisition_batch_seconds,
             on_committed=self._committed,
             notify=self.runtime.plugins.notify,
-            observers=self._observers,
+            observers=[*self._observers, metrics],
             clock=self._clock,
             queue_limit=2 * settings.acquisition_batch_size,
         )
+        metrics.watch(self.snapshot)
         self._stopping.clear()
         for number in range(self._worker_count()):
             thread = threading.Thread(
@@ -264,6 +268,7 @@ class AcquisitionEngine:
         self._threads = []
         if self.writer is not None:
             self.writer.close(max(1.0, deadline - time.monotonic()))
+        self.runtime.metrics.unwatch(self.snapshot)
         if self._watchdog is not None:
             self._watchdog.stop()
         if self.options.lease:

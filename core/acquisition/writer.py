@@ -412,6 +412,11 @@ class BatchWriter:
                 values_stored=committed.values,
                 committed_at=self._clock(),
                 commit_seconds=getattr(self, "_last_commit_seconds", 0.0),
+                error_classes={
+                    o.ticket.task_id: o.error_class
+                    for o in committed.accepted
+                    if o.error_class is not None and o.state != "succeeded"
+                },
             )
             for observer in self._observers:
                 try:

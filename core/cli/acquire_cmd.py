@@ -2,6 +2,9 @@
 
 It runs until stopped (Ctrl-C, SIGTERM) or for ``--for SECONDS``; running sessions end and their
 results are committed before it exits, and tasks still waiting stay queued for the next start.
+``--metrics-port`` serves the runtime's Prometheus metrics
+(:mod:`meterhub.acquisition.metrics`) over HTTP from this process (prometheus_client's own
+server; no token: bind it to an address only the scraper reaches).
 """
 
 from __future__ import annotations
@@ -20,25 +23,53 @@ __all__ = ["acquire_command"]
 @click.command("acquire")
 @click.option("--for", "seconds", type=float, default=None, help="Stop after this many seconds.")
 @click.option("--workers", type=click.IntRange(1, 4096), default=None, help="Session threads.")
-def acquire_command(seconds: float | None, workers: int | None) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve the Prometheus metrics at http://ADDRESS:PORT/metrics (0: a free port).",
+)
+@click.option(
+    "--metrics-address",
+    default="127.0.0.1",
+    show_default=True,
+    help="The address the metrics listen on (0.0.0.0: every interface).",
+)
+def acquire_command(
+    seconds: float | None, workers: int | None, metrics_port: int | None, metrics_address: str
+) -> None:
     """Run the acquisition engine here: scheduled jobs, runs started by users, line pools."""
     from meterhub.acquisition.engine import AcquisitionEngine, EngineOptions
 
     runtime = current_state().runtime()
     engine = AcquisitionEngine(runtime, options=EngineOptions(workers=workers))
     stop = threading.Event()
+    server = None
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        server, _ = start_http_server(
+            metrics_port, metrics_address, registry=runtime.metrics.registry
+        )
+        host, port = server.server_address[:2]
+        click.echo(f"metrics at http://{host}:{port}/metrics", err=True)
 
     def ask_to_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
     previous = signal.signal(signal.SIGTERM, ask_to_stop)
-    engine.start()
-    click.echo(f"acquisition engine {engine.name} running; Ctrl-C stops it", err=True)
     try:
-        stop.wait(seconds)
-    except KeyboardInterrupt:
-        pass
+        engine.start()
+        click.echo(f"acquisition engine {engine.name} running; Ctrl-C stops it", err=True)
+        try:
+            stop.wait(seconds)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            engine.stop()
     finally:
         signal.signal(signal.SIGTERM, previous)
-        engine.stop()
+        if server is not None:
+            server.shutdown()
+            server.server_close()
     click.echo("acquisition engine stopped", err=True)
