@@ -32,7 +32,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -42,7 +42,7 @@ from meterhub.acquisition.books import PlanCache, RunBook
 from meterhub.acquisition.dispatch import DispatchSnapshot, LocalDispatcher, Ticket
 from meterhub.acquisition.lease import holder_name, release_lease, take_lease
 from meterhub.acquisition.observers import AcquisitionObserver
-from meterhub.acquisition.plans import PoolTable, load_pools
+from meterhub.acquisition.plans import DEFAULT_POOL, PoolTable, load_pools
 from meterhub.acquisition.results import SessionResult, TaskOutcome
 from meterhub.acquisition.runs import RUNS, RunPolicy, cancel_waiting, finish_runs
 from meterhub.acquisition.scheduling import adopt_run, prune_traces, recover_runs, start_due_jobs
@@ -506,8 +506,16 @@ class AcquisitionEngine:
         )
 
     def snapshot(self) -> DispatchSnapshot:
-        """Tickets queued and waiting, claims in sessions, lines in use per pool."""
-        return self.dispatcher.snapshot()
+        """Tickets queued and waiting, claims in sessions, lines in use per pool — the
+        default pool and every named pool, used or not."""
+        snapshot = self.dispatcher.snapshot()
+        pools = self._pools
+        known = {DEFAULT_POOL: pools.default_capacity}
+        known.update((f"pool:{name}", capacity) for name, capacity in pools.named.items())
+        missing = {key: (0, lines) for key, lines in known.items() if key not in snapshot.pools}
+        if not missing:
+            return snapshot
+        return replace(snapshot, pools={**missing, **snapshot.pools})
 
     def idle(self) -> bool:
         """Nothing queued, nothing in a session, nothing waiting to be committed."""
