@@ -186,6 +186,9 @@ class Settings(BaseSettings):
     trace_keep: str = "all"
     #: Debug logs: frame traces older than this many days are cleared (statistics stay).
     trace_retention_days: Annotated[float, Field(gt=0)] = 14.0
+    #: Communication statistics per virtual meter, device and path older than this many days
+    #: are deleted (the summary stays).
+    statistics_retention_days: Annotated[float, Field(gt=0)] = 400.0
 
     @field_validator("trace_keep")
     @classmethod

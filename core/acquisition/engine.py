@@ -47,6 +47,7 @@ from meterhub.acquisition.results import SessionResult, TaskOutcome
 from meterhub.acquisition.runs import RUNS, RunPolicy, cancel_waiting, finish_runs
 from meterhub.acquisition.scheduling import adopt_run, prune_traces, recover_runs, start_due_jobs
 from meterhub.acquisition.session import SessionExecutor
+from meterhub.acquisition.statistics import prune_statistics
 from meterhub.acquisition.tables import table_of as _table
 from meterhub.acquisition.watchdog import Watchdog
 from meterhub.acquisition.writer import BatchWriter, Committed
@@ -417,6 +418,7 @@ class AcquisitionEngine:
         self._end_runs(now)
         if tick - self._last_prune >= PRUNE_EVERY:
             self.prune_traces(now)
+            self.prune_statistics(now)
             self._last_prune = tick
 
     def _refresh_pools(self) -> None:
@@ -504,6 +506,13 @@ class AcquisitionEngine:
         return prune_traces(
             self._db, now - timedelta(days=self.runtime.settings.trace_retention_days)
         )
+
+    def prune_statistics(self, now: datetime | None = None) -> int:
+        """Delete the per-object communication statistics older than the retention (the
+        summary stays)."""
+        now = now or self._clock()
+        days = self.runtime.settings.statistics_retention_days
+        return prune_statistics(self._db, now - timedelta(days=days))
 
     def snapshot(self) -> DispatchSnapshot:
         """Tickets queued and waiting, claims in sessions, lines in use per pool — the

@@ -7,7 +7,9 @@ session's start, level, object, outcome) in memory and adds them to the rows of
 per row — ``INSERT … ON CONFLICT DO UPDATE`` on SQLite and PostgreSQL, a locked
 read-modify-write elsewhere. Rows go in key order, so writers of several processes lock them
 in the same order. A batch of 500 sessions of 500 meters on one hour adds one summary row and
-one row per virtual meter, device and path.
+one row per virtual meter, device and path. The per-object rows of hours older than the setting
+``statistics_retention_days`` are deleted by the engine's hourly upkeep
+(:func:`prune_statistics`); the summary stays.
 
 **Read** with :func:`communication_statistics`: hours as stored, or days summed from the hours
 (UTC days, or the days of a zone whose offset is whole hours). Levels: ``summary``,
@@ -22,7 +24,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -40,6 +42,7 @@ __all__ = [
     "LEVELS",
     "StatisticRow",
     "communication_statistics",
+    "prune_statistics",
     "record_statistics",
     "statistic_rows",
 ]
@@ -179,6 +182,16 @@ def _read_modify_write(connection: Connection, rows: list[dict[str, Any]]) -> No
         connection.execute(_ADD, updates)
     if inserts:
         connection.execute(insert(STATISTICS), inserts)
+
+
+def prune_statistics(engine: Engine, horizon: datetime) -> int:
+    """Delete the virtual meter, device and path rows of hours before ``horizon`` (the
+    summary stays); returns the number of rows deleted."""
+    with engine.begin() as connection:
+        result = connection.execute(
+            delete(STATISTICS).where(STATISTICS.c.bucket < horizon, STATISTICS.c.scope != "summary")
+        )
+    return int(result.rowcount or 0)
 
 
 # -- the query ---------------------------------------------------------------------------------

@@ -194,6 +194,13 @@ def test_hours_and_days_across_bucket_boundaries(runtime, make_fleet):
         (midnight - timedelta(days=1, hours=1), 1),
         (midnight - timedelta(hours=1), 2),
     ]
+    # retention (statistics_retention_days, 400): per-object hours before it go, the summary stays
+    assert engine.prune_statistics(midnight + timedelta(days=400)) == 2
+    kept = _stats(
+        runtime, "virtual_meter", bucket="hour", since=since, until=midnight + timedelta(1)
+    )
+    assert [r.bucket for r in kept] == [midnight]
+    assert len(_stats(runtime, "summary", bucket="hour", since=since)) == 3
     # the until bound is exclusive; since is rounded down to its bucket
     first = _stats(runtime, "summary", bucket="hour", since=times[0], until=times[1])
     assert [r.bucket for r in first] == [
