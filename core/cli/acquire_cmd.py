@@ -51,8 +51,8 @@ def acquire_command(
         server, _ = start_http_server(
             metrics_port, metrics_address, registry=runtime.metrics.registry
         )
-        host, port = server.server_address[:2]
-        click.echo(f"metrics at http://{host}:{port}/metrics", err=True)
+        port = int(server.server_address[1])
+        click.echo(f"metrics at http://{metrics_address}:{port}/metrics", err=True)
 
     def ask_to_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()

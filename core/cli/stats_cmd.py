@@ -54,28 +54,28 @@ def _names(session: object, level: str, keys: set[int]) -> dict[int, str]:
     if not keys:
         return {}
     if level == "virtual_meter":
-        rows = session.execute(
+        meters = session.execute(
             select(VirtualMeter.id, MeteringPoint.name, VirtualMeter.name)
             .join(MeteringPoint, MeteringPoint.id == VirtualMeter.metering_point_id)
             .where(VirtualMeter.id.in_(keys))
         )
-        return {int(i): f"{point} / {name}" for i, point, name in rows}
+        return {int(i): f"{point} / {name}" for i, point, name in meters}
     if level == "device":
-        rows = session.execute(
+        devices = session.execute(
             select(CommunicationDevice.id, CommunicationDevice.name).where(
                 CommunicationDevice.id.in_(keys)
             )
         )
-        return {int(i): str(name) for i, name in rows}
+        return {int(i): str(name) for i, name in devices}
     if level == "path":
-        rows = session.execute(
+        paths = session.execute(
             select(CommunicationPath.id, Meter.serial_number, CommunicationPath.priority)
             .join(Meter, Meter.id == CommunicationPath.meter_id)
             .where(CommunicationPath.id.in_(keys))
         )
         return {
             int(i): f"{serial} {'main' if priority == 1 else f'backup {priority - 1}'}"
-            for i, serial, priority in rows
+            for i, serial, priority in paths
         }
     return {}
 
