@@ -223,3 +223,20 @@ def test_bad_queries_are_refused_naming_the_part(runtime, arguments, message):
     values = {"level": "summary", "since": SINCE, "bucket": "hour"} | arguments
     with runtime.sessions() as session, pytest.raises(InvalidValue, match=message):
         communication_statistics(session, values.pop("level"), **values)
+
+
+def test_the_read_modify_write_fallback_adds_like_the_upsert(
+    runtime, make_fleet, start_engine, monkeypatch
+):
+    """Databases without ``ON CONFLICT`` (Oracle): existing rows are locked and added to."""
+    from meterhub.acquisition import statistics
+
+    monkeypatch.setattr(statistics, "_UPSERT", {})
+    fleet = make_fleet(2, paths=[{"settings": {"unreachable": "true"}}, {"settings": {}}])
+    start_engine()
+    for number in range(2):
+        run_id = _run(runtime, f"again {number}", fleet.meter_ids, ["read_clock"])
+        assert wait_run(runtime, run_id).status == "succeeded"
+    assert _total(_stats(runtime, "summary")) == (8, 4, {"link": 4}, 4, 4)
+    for key in fleet.virtual_meter_ids:
+        assert _total(_stats(runtime, "virtual_meter", key)) == (4, 2, {"link": 2}, 2, 2)
