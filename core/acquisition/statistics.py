@@ -4,7 +4,8 @@
 :func:`record_statistics` folds the batch's sessions into counters per (UTC hour of the
 session's start, level, object, outcome) in memory and adds them to the rows of
 ``acq_statistic`` (:class:`meterhub.model.statistics.CommunicationStatistic`) with one upsert
-per row — ``INSERT … ON CONFLICT DO UPDATE`` on SQLite and PostgreSQL, a locked
+per row — ``INSERT … ON CONFLICT DO UPDATE`` on SQLite (the driver's ``executemany``) and
+PostgreSQL (one statement for the batch, the rows as arrays through ``unnest``), a locked
 read-modify-write elsewhere. Rows go in key order, so writers of several processes lock them
 in the same order. A batch of 500 sessions of 500 meters on one hour adds one summary row and
 one row per virtual meter, device and path. The per-object rows of hours older than the setting
@@ -24,7 +25,17 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -72,8 +83,23 @@ def _upsert(insert_of: Any) -> Any:
     )
 
 
-#: One statement a row where the dialect has ``ON CONFLICT``.
+#: One statement a row where the dialect has ``ON CONFLICT`` (SQLite: the driver's
+#: ``executemany`` runs it in C).
 _UPSERT = {"sqlite": _upsert(sqlite_insert), "postgresql": _upsert(postgresql_insert)}
+
+#: PostgreSQL: every row in one statement, the columns as arrays (one round trip, one plan;
+#: a batch's keys are unique, as ``ON CONFLICT DO UPDATE`` requires of one statement).
+_PG_UPSERT = text(
+    "INSERT INTO acq_statistic (bucket, scope, scope_id, outcome, "
+    + ", ".join(_COUNTERS)
+    + ") SELECT * FROM unnest(CAST(:bucket AS timestamp[]), CAST(:scope AS varchar[]), "
+    "CAST(:scope_id AS integer[]), CAST(:outcome AS varchar[]), CAST(:sessions AS integer[]), "
+    "CAST(:seconds AS float8[]), CAST(:bytes_sent AS bigint[]), "
+    "CAST(:bytes_received AS bigint[]), CAST(:backup AS integer[]), "
+    "CAST(:failovers AS integer[])) "
+    "ON CONFLICT (bucket, scope, scope_id, outcome) DO UPDATE SET "
+    + ", ".join(f"{name} = acq_statistic.{name} + excluded.{name}" for name in _COUNTERS)
+)
 
 _ADD = (
     update(STATISTICS)
@@ -89,34 +115,38 @@ def _hour(at: datetime) -> datetime:
 def statistic_rows(batch: Sequence[SessionResult], records: Sequence[SessionRecord]) -> Counters:
     """The counters of ``batch``'s sessions (``records``: their records, in the same order)."""
     counters: Counters = {}
+    hours: dict[datetime, datetime] = {}
     position = 0
     for result in batch:
         for index, draft in enumerate(result.sessions):
             record = records[position]
             position += 1
-            hour = _hour(draft.started)
+            started = draft.started
+            hour = hours.get(started)
+            if hour is None:
+                hour = hours[started] = _hour(started)
             outcome = SUCCEEDED if draft.outcome == SUCCEEDED else (draft.error_class or "internal")
             priority = record.path_priority
             # a session after the first of its result: the path before it lost the link
             values = (
                 1,
-                max(0.0, (draft.finished - draft.started).total_seconds()),
+                max(0.0, (draft.finished - started).total_seconds()),
                 draft.bytes_sent,
                 draft.bytes_received,
                 1 if priority is not None and priority > 1 else 0,
                 1 if index > 0 else 0,
             )
-            keys = [("summary", 0)]
+            keys = [(hour, "summary", 0, outcome)]
             if record.virtual_meter_id is not None:
-                keys.append(("virtual_meter", record.virtual_meter_id))
+                keys.append((hour, "virtual_meter", record.virtual_meter_id, outcome))
             if record.device_id is not None:
-                keys.append(("device", record.device_id))
+                keys.append((hour, "device", record.device_id, outcome))
             if record.path_id is not None:
-                keys.append(("path", record.path_id))
-            for scope, scope_id in keys:
-                slot = counters.get((hour, scope, scope_id, outcome))
+                keys.append((hour, "path", record.path_id, outcome))
+            for key in keys:
+                slot = counters.get(key)
                 if slot is None:
-                    counters[(hour, scope, scope_id, outcome)] = list(values)
+                    counters[key] = list(values)
                 else:
                     for number, value in enumerate(values):
                         slot[number] += value
@@ -140,9 +170,20 @@ def record_statistics(
         }
         for (bucket, scope, scope_id, outcome), values in sorted(counters.items())
     ]  # fmt: skip
-    upsert = _UPSERT.get(connection.dialect.name)
+    dialect = connection.dialect.name
+    if dialect == "postgresql" and dialect in _UPSERT:
+        for part in chunks(rows, 5000):
+            columns: dict[str, list[Any]] = {name: [] for name in (*_KEY, *_COUNTERS)}
+            for row in part:
+                for name, values in columns.items():
+                    values.append(row[name])
+            columns["bucket"] = [b.astimezone(UTC).replace(tzinfo=None) for b in columns["bucket"]]
+            connection.execute(_PG_UPSERT, columns)
+        return len(rows)
+    upsert = _UPSERT.get(dialect)
     if upsert is not None:
-        execute_many(connection, upsert, rows)
+        # a batch has few distinct hours: each goes through the column's processor once
+        execute_many(connection, upsert, rows, repeated=("bucket",))
     else:
         _read_modify_write(connection, rows)
     return len(rows)
