@@ -36,7 +36,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -83,10 +82,6 @@ def _upsert(insert_of: Any) -> Any:
     )
 
 
-#: One statement a row where the dialect has ``ON CONFLICT`` (SQLite: the driver's
-#: ``executemany`` runs it in C).
-_UPSERT = {"sqlite": _upsert(sqlite_insert), "postgresql": _upsert(postgresql_insert)}
-
 #: PostgreSQL: every row in one statement, the columns as arrays (one round trip, one plan;
 #: a batch's keys are unique, as ``ON CONFLICT DO UPDATE`` requires of one statement).
 _PG_UPSERT = text(
@@ -100,6 +95,11 @@ _PG_UPSERT = text(
     "ON CONFLICT (bucket, scope, scope_id, outcome) DO UPDATE SET "
     + ", ".join(f"{name} = acq_statistic.{name} + excluded.{name}" for name in _COUNTERS)
 )
+
+#: The upsert of the dialects that have ``ON CONFLICT``: on SQLite one statement a row (the
+#: driver's ``executemany`` runs it in C), on PostgreSQL :data:`_PG_UPSERT`. Other dialects
+#: read, modify and write.
+_UPSERT: dict[str, Any] = {"sqlite": _upsert(sqlite_insert), "postgresql": _PG_UPSERT}
 
 _ADD = (
     update(STATISTICS)
@@ -170,22 +170,20 @@ def record_statistics(
         }
         for (bucket, scope, scope_id, outcome), values in sorted(counters.items())
     ]  # fmt: skip
-    dialect = connection.dialect.name
-    if dialect == "postgresql" and dialect in _UPSERT:
+    upsert = _UPSERT.get(connection.dialect.name)
+    if upsert is None:
+        _read_modify_write(connection, rows)
+    elif upsert is _PG_UPSERT:
         for part in chunks(rows, 5000):
             columns: dict[str, list[Any]] = {name: [] for name in (*_KEY, *_COUNTERS)}
             for row in part:
                 for name, values in columns.items():
                     values.append(row[name])
             columns["bucket"] = [b.astimezone(UTC).replace(tzinfo=None) for b in columns["bucket"]]
-            connection.execute(_PG_UPSERT, columns)
-        return len(rows)
-    upsert = _UPSERT.get(dialect)
-    if upsert is not None:
+            connection.execute(upsert, columns)
+    else:
         # a batch has few distinct hours: each goes through the column's processor once
         execute_many(connection, upsert, rows, repeated=("bucket",))
-    else:
-        _read_modify_write(connection, rows)
     return len(rows)
 
 
