@@ -10,12 +10,16 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import click
 
 from meterhub.cli.output import echo_table
 from meterhub.cli.state import current_state
 from meterhub.errors import InvalidValue
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 __all__ = ["stats_command"]
 
@@ -41,16 +45,14 @@ def parse_since(text: str, now: datetime) -> datetime:
     return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
-def _names(session: object, level: str, keys: set[int]) -> dict[int, str]:
+def _names(session: Session, level: str, keys: set[int]) -> dict[int, str]:
     """What to call the objects of the level in the table."""
     from sqlalchemy import select
-    from sqlalchemy.orm import Session
 
     from meterhub.model.devices import CommunicationDevice, CommunicationPath
     from meterhub.model.metering import MeteringPoint, VirtualMeter
     from meterhub.model.meters import Meter
 
-    assert isinstance(session, Session)
     if not keys:
         return {}
     if level == "virtual_meter":
