@@ -1,6 +1,6 @@
 """Benchmark of the acquisition engine (embedded mode): engine bound, storage, real protocol.
 
-Three cases, one JSON line per measurement (``../shared/BENCHMARKS.md``), progress on stderr:
+Four cases, one JSON line per measurement (``../shared/BENCHMARKS.md``), progress on stderr:
 
 * ``engine`` — M simulated meters, each reading taking R round trips of RTT seconds (the
   simulated driver waits as a real meter does), C lines in the default pool. The ideal time is
@@ -24,6 +24,10 @@ Three cases, one JSON line per measurement (``../shared/BENCHMARKS.md``), progre
   mapped and committed by the engine's writer (``meterhub.acquisition.telegrams``);
   ``telegrams_per_s`` from the first read to the commit of the last telegram, ``cpu_ms`` per
   telegram (all threads of the process).
+* ``statistics`` (not run by default) — the communication statistics the writer adds to each
+  batch: ``record_statistics`` per batch of 500 sessions, two levels (summary, virtual meter)
+  and four (device and path too), against ``insert_sessions`` of the same batch (``p50_ms``;
+  ``ratio_vs_reference`` = the session rows' time ÷ the statistics' time).
 * ``dlms`` — a fleet of DLMS simulators (``meterhub simulate`` in a process of its own) read
   over loopback with the real driver through the engine: one day of profile, clock and
   registers per meter; ``meters_per_min``.
@@ -579,6 +583,66 @@ def telegram_case(backend: str, args: argparse.Namespace) -> dict[str, Any]:
 # -- driving ------------------------------------------------------------------------------------
 
 
+def statistics_case(backend: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The writer's communication statistics alone: ``record_statistics`` for batches of
+    ``--statistics-sessions`` sessions (one per meter) inside a transaction, at two levels
+    (summary and virtual meter: meters without a device) and four (device and path too),
+    against the writer's own ``insert_sessions`` of the same batch."""
+    from meterhub.acquisition.bookkeeping import insert_sessions
+    from meterhub.acquisition.observers import SessionRecord
+    from meterhub.acquisition.plans import PathPlan
+    from meterhub.acquisition.results import SessionDraft, SessionResult
+    from meterhub.acquisition.statistics import record_statistics
+
+    size = args.statistics_sessions
+    hour = datetime(2026, 12, 1, 10, tzinfo=UTC)
+    out = []
+    for levels in (2, 4):
+        workdir = Path(tempfile.mkdtemp(prefix="acq-stats-", dir=args.workdir))
+        with database(backend, workdir) as (_, engine):
+            ours: list[float] = []
+            reference: list[float] = []
+            rows = 0
+            for number in range(2 + max(3, args.repeat)):
+                base = (number % 2) * size  # every other batch: the same keys (updates)
+                results, records = [], []
+                for index in range(size):
+                    key = base + index + 1
+                    path = PathPlan(key, 1, key, "tcp", "x", {}, "default") if levels == 4 else None
+                    start = hour + timedelta(seconds=index % 3600)
+                    draft = SessionDraft(
+                        meter_id=key, attempt=1, path=path, started=start,
+                        finished=start + timedelta(seconds=1.2), outcome="succeeded",
+                        bytes_sent=300, bytes_received=2000, task_ids=(key,),
+                    )  # fmt: skip
+                    results.append(SessionResult(key, None, [], sessions=[draft]))
+                    records.append(
+                        SessionRecord(
+                            0, key, key, (key,), 1, path.path_id if path else None,
+                            1 if path else None, path.device_id if path else None, "tcp",
+                            "default", start, draft.finished, "succeeded", None, 300, 2000,
+                        )
+                    )  # fmt: skip
+                with engine.begin() as connection:
+                    started = time.perf_counter()
+                    rows = record_statistics(connection, results, records)
+                    middle = time.perf_counter()
+                    insert_sessions(connection, results)
+                    ended = time.perf_counter()
+                if number >= 2:  # after a warm-up of one insert and one update batch
+                    ours.append(middle - started)
+                    reference.append(ended - middle)
+            seconds = statistics.median(ours)
+            note(f"statistics {backend} levels={levels}: {[round(1000 * t, 1) for t in ours]} ms")
+            out.append(
+                {
+                    "levels": levels, "rows": rows, "seconds": seconds,
+                    "reference_seconds": statistics.median(reference),
+                }
+            )  # fmt: skip
+    return out
+
+
 def repeat(label: str, count: int, action: Any) -> list[dict[str, Any]]:
     note(f"{label}: warm-up")
     action()
@@ -609,6 +673,7 @@ def main() -> None:
     parser.add_argument("--dlms-capacity", type=int, default=8)
     parser.add_argument("--telegram-meters", type=int, default=500)
     parser.add_argument("--telegrams", type=int, default=5000)
+    parser.add_argument("--statistics-sessions", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--rss-series", default="", help="e.g. 1000,10000 (engine case)")
     parser.add_argument("--only-rss", action="store_true", help=argparse.SUPPRESS)
@@ -699,6 +764,16 @@ def main() -> None:
                 batches=results[0]["batches"],
                 runs=[round(r["seconds"], 3) for r in results], rss_mb=peak_rss_mb(),
             )  # fmt: skip
+        if "statistics" in cases:
+            for result in statistics_case(backend, args):
+                emit(
+                    "acquisition", case="statistics", backend=backend,
+                    n=args.statistics_sessions, levels=result["levels"],
+                    rows=result["rows"], p50_ms=round(1000 * result["seconds"], 2),
+                    rows_per_s=round(result["rows"] / result["seconds"]),
+                    ratio_vs_reference=round(result["reference_seconds"] / result["seconds"], 3),
+                    reference="insert_sessions of the same batch",
+                )  # fmt: skip
         if "dlms" in cases:
             results = repeat(f"dlms {backend}", args.repeat, lambda b=backend: dlms_case(b, args))
             seconds = median_of(results, "seconds")

@@ -201,6 +201,10 @@ class Settings(BaseSettings):
                 raise ValueError(f"must be HOST:PORT with a port 0..65535, not {value!r}")
         return text
 
+    #: Communication statistics per virtual meter, device and path older than this many days
+    #: are deleted (the summary stays).
+    statistics_retention_days: Annotated[float, Field(gt=0)] = 400.0
+
     @field_validator("trace_keep")
     @classmethod
     def _trace_keep(cls, value: str) -> str:
@@ -208,6 +212,10 @@ class Settings(BaseSettings):
         if keep not in ("all", "failed", "none"):
             raise ValueError(f"must be all, failed or none, not {value!r}")
         return keep
+
+    #: Bearer token a Prometheus scrape of ``/metrics`` must send; empty: ``/metrics`` is open
+    #: (it never needs a login).
+    metrics_token: SecretStr = SecretStr("")
 
     #: Send the login cookie only over HTTPS (``Secure``); browsers treat localhost as secure.
     secure_cookies: bool = True

@@ -20,6 +20,7 @@ from meterhub.licensing import License, load_license
 from meterhub.pluginhost import PluginHost, build_plugin_host
 
 if TYPE_CHECKING:
+    from meterhub.acquisition.metrics import AcquisitionMetrics
     from meterhub.calculations import CalculationEngine
     from meterhub.timeseries import MeterDataStore
     from meterhub.vee import Editing, IngestValidation, VeeEngine
@@ -77,6 +78,15 @@ class Runtime:
         from meterhub.calculations import CalculationEngine
 
         return CalculationEngine(self.store, self.sessions, self.plugins)
+
+    @cached_property
+    def metrics(self) -> AcquisitionMetrics:
+        """The Prometheus metrics of acquisition, in a registry of this runtime's own: the
+        engine on this runtime moves them, ``/metrics`` and ``meterhub acquire
+        --metrics-port`` serve them."""
+        from meterhub.acquisition.metrics import AcquisitionMetrics
+
+        return AcquisitionMetrics()
 
     def close(self) -> None:
         """Release the database connections."""

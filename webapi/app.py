@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.extensions[CACHE_KEY] = ContextCache()
 
     from meterhub.webapi.apidocs.views import bp as docs_bp
+    from meterhub.webapi.metrics.views import bp as metrics_bp
     from meterhub.webapi.ui.views import bp as ui_bp
 
     api = make_api()
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     for extension in runtime.plugins.api_extensions().values():
         _register_extension(app, api, extension)
     app.register_blueprint(docs_bp)
+    app.register_blueprint(metrics_bp)
     app.register_blueprint(ui_bp)
     return app
 

@@ -10,7 +10,7 @@ DBAPI cursor. Only statements whose every parameter is a named ``bindparam`` are
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -38,15 +38,40 @@ def _compiled(
     return found
 
 
+def _memo(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    done: dict[Any, Any] = {}
+
+    def processed(value: Any) -> Any:
+        found = done.get(value, done)
+        if found is done:
+            found = done[value] = process(value)
+        return found
+
+    return processed
+
+
 def execute_many(
-    connection: Connection, statement: ClauseElement, rows: Sequence[dict[str, Any]]
+    connection: Connection,
+    statement: ClauseElement,
+    rows: Sequence[dict[str, Any]],
+    *,
+    repeated: Collection[str] = (),
 ) -> None:
-    """Run ``statement`` (module level, built once: it is cached by identity) for ``rows``."""
+    """Run ``statement`` (module level, built once: it is cached by identity) for ``rows``.
+
+    ``repeated`` names parameters with few distinct (hashable) values: each distinct value goes
+    through its bind processor once.
+    """
     if not rows:
         return
     sql, positions, processors = _compiled(statement, connection)
     names = positions if positions is not None else list(rows[0])
-    steps = [(name, processors.get(name)) for name in names]
+    steps: list[tuple[str, Callable[[Any], Any] | None]] = []
+    for name in names:
+        step = processors.get(name)
+        if step is not None and name in repeated:
+            step = _memo(step)
+        steps.append((name, step))
     values = [
         [
             row[name] if step is None or row[name] is None else step(row[name])

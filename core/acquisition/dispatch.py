@@ -76,12 +76,13 @@ class Ticket:
 @dataclass(frozen=True, slots=True)
 class DispatchSnapshot:
     """Counts for monitoring and metrics: tickets waiting, claims in sessions, lines per pool
-    as ``{pool: (in use, capacity)}``."""
+    as ``{pool: (in use, capacity)}``, tickets in sessions (``running``)."""
 
     queued: int
     delayed: int
     claimed: int
     pools: dict[str, tuple[int, int]]
+    running: int = 0
 
 
 class Claim:
@@ -467,6 +468,7 @@ class LocalDispatcher(Dispatcher):
                 delayed=delayed,
                 claimed=len(self._claims),
                 pools={key: (pool.in_use, pool.capacity) for key, pool in self._pools.items()},
+                running=sum(len(claim.tickets) for claim in self._claims),
             )
 
     def close(self) -> None:

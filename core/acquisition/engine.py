@@ -12,7 +12,9 @@
   claims tickets, runs the session (:class:`~meterhub.acquisition.session.SessionExecutor`) and
   hands the result to the writer;
 * the :class:`~meterhub.acquisition.writer.BatchWriter`, which commits results in batches across
-  meters and only then counts tasks done.
+  meters (communication statistics included) and only then counts tasks done; the runtime's
+  :class:`~meterhub.acquisition.metrics.AcquisitionMetrics` observe its batches and read their
+  gauges from :meth:`AcquisitionEngine.snapshot`.
 
 The core modules know nothing of this wiring: a scaled-out deployment runs the coordinator in
 ``meterhub scheduler`` and the workers and writer in ``meterhub worker`` processes, with a broker
@@ -30,7 +32,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -40,11 +42,12 @@ from meterhub.acquisition.books import PlanCache, RunBook
 from meterhub.acquisition.dispatch import DispatchSnapshot, LocalDispatcher, Ticket
 from meterhub.acquisition.lease import holder_name, release_lease, take_lease
 from meterhub.acquisition.observers import AcquisitionObserver
-from meterhub.acquisition.plans import PoolTable, load_pools
+from meterhub.acquisition.plans import DEFAULT_POOL, PoolTable, load_pools
 from meterhub.acquisition.results import SessionResult, TaskOutcome
 from meterhub.acquisition.runs import RUNS, RunPolicy, cancel_waiting, finish_runs
 from meterhub.acquisition.scheduling import adopt_run, prune_traces, recover_runs, start_due_jobs
 from meterhub.acquisition.session import SessionExecutor
+from meterhub.acquisition.statistics import prune_statistics
 from meterhub.acquisition.tables import table_of as _table
 from meterhub.acquisition.watchdog import Watchdog
 from meterhub.acquisition.writer import BatchWriter, Committed
@@ -235,16 +238,18 @@ class AcquisitionEngine:
             self._last_lease = time.monotonic()
             self._recover(now)
         settings = self.runtime.settings
+        metrics = self.runtime.metrics
         self.writer = BatchWriter(
             self.runtime.store,
             batch_size=settings.acquisition_batch_size,
             batch_seconds=settings.acquisition_batch_seconds,
             on_committed=self._committed,
             notify=self.runtime.plugins.notify,
-            observers=self._observers,
+            observers=[*self._observers, metrics],
             clock=self._clock,
             queue_limit=2 * settings.acquisition_batch_size,
         )
+        metrics.watch(self.snapshot)
         self._stopping.clear()
         for number in range(self._worker_count()):
             thread = threading.Thread(
@@ -302,6 +307,7 @@ class AcquisitionEngine:
             self._profiles = None
         if self.writer is not None:
             self.writer.close(max(1.0, deadline - time.monotonic()))
+        self.runtime.metrics.unwatch(self.snapshot)
         if self._watchdog is not None:
             self._watchdog.stop()
         if self.options.lease:
@@ -450,6 +456,7 @@ class AcquisitionEngine:
         self._end_runs(now)
         if tick - self._last_prune >= PRUNE_EVERY:
             self.prune_traces(now)
+            self.prune_statistics(now)
             self._last_prune = tick
 
     def _refresh_pools(self) -> None:
@@ -538,9 +545,24 @@ class AcquisitionEngine:
             self._db, now - timedelta(days=self.runtime.settings.trace_retention_days)
         )
 
+    def prune_statistics(self, now: datetime | None = None) -> int:
+        """Delete the per-object communication statistics older than the retention (the
+        summary stays)."""
+        now = now or self._clock()
+        days = self.runtime.settings.statistics_retention_days
+        return prune_statistics(self._db, now - timedelta(days=days))
+
     def snapshot(self) -> DispatchSnapshot:
-        """Tickets queued and waiting, claims in sessions, lines in use per pool."""
-        return self.dispatcher.snapshot()
+        """Tickets queued and waiting, claims in sessions, lines in use per pool — the
+        default pool and every named pool, used or not."""
+        snapshot = self.dispatcher.snapshot()
+        pools = self._pools
+        known = {DEFAULT_POOL: pools.default_capacity}
+        known.update((f"pool:{name}", capacity) for name, capacity in pools.named.items())
+        missing = {key: (0, lines) for key, lines in known.items() if key not in snapshot.pools}
+        if not missing:
+            return snapshot
+        return replace(snapshot, pools={**missing, **snapshot.pools})
 
     def idle(self) -> bool:
         """Nothing queued, nothing in a session, nothing waiting to be committed."""

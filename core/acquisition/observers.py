@@ -3,10 +3,10 @@
 After every committed batch the writer calls each registered :class:`AcquisitionObserver`
 with a :class:`BatchReport`: the sessions of the batch (one :class:`SessionRecord` per
 connection: meter, virtual meter, device, path, pool, attempt, outcome, error class, duration,
-bytes), the tasks that ended, the tasks that will be retried, the runs that ended and the number
-of values stored. Observers run in the writer's thread after the commit (so what they see is
-stored); one that raises is logged and the others still run. Keep them quick: hand slow work to
-a thread of your own.
+bytes), the tasks that ended, the tasks that will be retried (with the error classes of the
+tasks that did not succeed), the runs that ended and the number of values stored. Observers run
+in the writer's thread after the commit (so what they see is stored); one that raises is
+logged and the others still run. Keep them quick: hand slow work to a thread of your own.
 
 Live counts (tasks queued and running, lines in use per pool) come from
 :meth:`meterhub.acquisition.engine.AcquisitionEngine.snapshot`, for gauges.
@@ -14,7 +14,8 @@ Live counts (tasks queued and running, lines in use per pool) come from
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -58,7 +59,11 @@ class SessionRecord:
 
 @dataclass(frozen=True, slots=True)
 class BatchReport:
-    """What one committed batch held (see the module docstring)."""
+    """What one committed batch held (see the module docstring).
+
+    ``error_classes`` maps the id of every task of the report that failed, was cancelled or
+    will be retried to its error class.
+    """
 
     sessions: tuple[SessionRecord, ...]
     finished_tasks: tuple[FinishedTask, ...]
@@ -67,6 +72,7 @@ class BatchReport:
     values_stored: int
     committed_at: datetime
     commit_seconds: float
+    error_classes: Mapping[int, str] = field(default_factory=dict)
 
 
 @runtime_checkable

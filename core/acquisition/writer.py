@@ -6,7 +6,9 @@ the workers and commits many meters' results in **one** transaction of the store
 meter of the batch in one 2-D ``write_intervals`` per group of channels, register readings and
 events likewise, and the engine's own rows — task states, session records with their debug
 logs, run counters and the end of finished runs, session state, last reads, audit rows, error
-groups. A task is done only when that transaction committed; then, in order:
+groups, and the communication statistics (:mod:`meterhub.acquisition.statistics`: the batch's
+sessions folded into counters per hour and level, then one upsert per counter row). A task is
+done only when that transaction committed; then, in order:
 
 1. the dispatcher is told (:meth:`~meterhub.acquisition.dispatch.Dispatcher.ack`) and the
    retries are queued;
@@ -49,6 +51,7 @@ from meterhub.acquisition.bookkeeping import (
 from meterhub.acquisition.observers import AcquisitionObserver, BatchReport, SessionRecord
 from meterhub.acquisition.results import ProfileRow, SessionResult, StoreData, TaskOutcome
 from meterhub.acquisition.runs import RUNS, count_outcomes, finish_runs
+from meterhub.acquisition.statistics import record_statistics
 from meterhub.extensions.events import FinishedJob, FinishedTask
 from meterhub.model.tasks import TASK_FINAL_STATES
 from meterhub.timeseries import MeterDataStore, UnitOfWork
@@ -281,6 +284,8 @@ class BatchWriter:
             + [r.received for r in batch if r.received is not None],
         )
         session_ids = insert_sessions(connection, batch)
+        committed.sessions = records(batch, session_ids)
+        record_statistics(connection, batch, committed.sessions)
         update_tasks(connection, batch, accepted, session_ids, earlier, marks, now)
         counts: dict[int, list[int]] = {}
         for outcome in accepted:
@@ -319,7 +324,6 @@ class BatchWriter:
             for o in accepted
             if o.final
         ]
-        committed.sessions = records(batch, session_ids)
         return committed
 
     def _store_values(self, uow: UnitOfWork, outcomes: list[StoreData]) -> int:
@@ -413,6 +417,11 @@ class BatchWriter:
                 values_stored=committed.values,
                 committed_at=self._clock(),
                 commit_seconds=getattr(self, "_last_commit_seconds", 0.0),
+                error_classes={
+                    o.ticket.task_id: o.error_class
+                    for o in committed.accepted
+                    if o.error_class is not None and o.state != "succeeded"
+                },
             )
             for observer in self._observers:
                 try:

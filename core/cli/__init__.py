@@ -1,9 +1,10 @@
 """The ``meterhub`` command: a plain click group with MeterHub's commands.
 
 The core's commands (``init``, ``user``, ``license``, ``credentials``, ``plugins``, ``simulate``,
-``acquire``, ``job``, ``tasks``, ``trace``, ``firmware``, ``worker``, ``scheduler``, ``script``,
-``vee``) are built in; the web layer adds ``serve``, ``demo`` and ``openapi`` through the
-``meterhub.commands`` entry points (:mod:`meterhub.cli.group`), so the core imports no web code.
+``acquire``, ``job``, ``tasks``, ``trace``, ``stats``, ``firmware``, ``worker``, ``scheduler``,
+``script``, ``vee``) are built in; the web layer adds ``serve``, ``demo`` and ``openapi``
+through the ``meterhub.commands`` entry points (:mod:`meterhub.cli.group`), so the core imports
+no web code.
 Commands read the settings and build the runtime only when they need them
 (:mod:`meterhub.cli.state`): ``--help`` and ``--version`` touch neither. Every expected failure
 ends in one line on stderr and exit status 1 (2 for a wrong argument); ``--debug`` shows the
@@ -30,6 +31,7 @@ from meterhub.cli.plugins_cmd import plugins_command
 from meterhub.cli.script_cmd import script_group
 from meterhub.cli.simulate_cmd import simulate_command
 from meterhub.cli.state import CliState
+from meterhub.cli.stats_cmd import stats_command
 from meterhub.cli.tasks_cmd import tasks_command, trace_command
 from meterhub.cli.user_cmd import user_group
 from meterhub.cli.vee_cmd import vee_group
@@ -59,6 +61,7 @@ for command in (
     job_group,
     tasks_command,
     trace_command,
+    stats_command,
     firmware_group,
     worker_command,
     scheduler_command,

@@ -122,3 +122,82 @@ def test_acquire_listens_for_meters_that_call_in(run, runtime) -> None:
     wrong = run("acquire", "--for", "1", "--listen", "4059")
     assert wrong.returncode != 0
     assert "--listen: must be HOST:PORT with a port 0..65535, got '4059'" in _error(wrong)
+
+
+def test_stats_of_the_sessions_per_level(run, runtime, make_fleet) -> None:
+    fleet = make_fleet(2, paths=[{"settings": {"unreachable": "true"}}, {}])
+    assert run("job", "add", "stat", "--action", "read_clock", "--meter", fleet.serials[0],
+               "--meter", fleet.serials[1]).returncode == 0  # fmt: skip
+    started = run("job", "run", "stat", "--wait")
+    assert started.returncode == 0, started.stderr
+    summary = [json.loads(line) for line in run("stats", "--json").stdout.splitlines()]
+    assert sum(row["attempts"] for row in summary) == 4
+    assert sum(row["successes"] for row in summary) == 2
+    assert sum(row["failures"].get("link", 0) for row in summary) == 2
+    assert sum(row["failovers"] for row in summary) == 2
+    assert {row["level"] for row in summary} == {"summary"}
+    table = run("stats", "--level", "path", "--bucket", "day")
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split()[:4] == ["day", "(UTC)", "id", "name"]
+    assert sum(f"{serial} main" in t for t in lines for serial in fleet.serials) == 2
+    assert sum(f"{serial} backup 1" in t for t in lines for serial in fleet.serials) == 2
+    assert sum("link 1" in line for line in lines) == 2
+    key = fleet.virtual_meter_ids[0]
+    one = run("stats", "--level", "virtual-meter", "--key", str(key), "--json", "--since", "2h")
+    rows = [json.loads(line) for line in one.stdout.splitlines()]
+    assert {row["key"] for row in rows} == {key} and sum(r["attempts"] for r in rows) == 2
+    assert rows[0]["name"] == "point 0 / main"
+    empty = run("stats", "--since", "2020-01-01T00:00", "--until", "2020-01-02T00:00")
+    assert empty.stdout.strip() == "no sessions since 2020-01-01 00:00 UTC"
+    bad = run("stats", "--since", "yesterday")
+    assert _error(bad) == (
+        "Error: since: 'yesterday' is neither a time (2026-12-01T00:00) nor an age (24h, 7d)"
+    )
+    assert run("stats", "--level", "meter").returncode == 2
+
+
+def test_acquire_serves_its_metrics_on_a_port(runtime, cli_env, database_url, tmp_path) -> None:
+    import socket
+    import subprocess
+    import time
+
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+    from script_fixtures import METERHUB
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = cli_env | {"METERHUB_DATABASE_URL": database_url}
+    process = subprocess.Popen(
+        [METERHUB, "acquire", "--for", "60", "--workers", "2", "--metrics-port", str(port)],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        text = None
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
+                text = response.text
+                if "meterhub_acquisition_engine_running 1.0" in text:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        assert text is not None, process.stderr.read() if process.poll() is not None else ""
+        samples = {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
+        assert samples[("meterhub_acquisition_engine_running", ())] == 1
+        assert samples[("meterhub_acquisition_line_pool_capacity", (("pool", "default"),))] == 64
+        assert samples[("meterhub_acquisition_tasks_succeeded_total", ())] == 0
+    finally:
+        process.terminate()  # SIGTERM: the engine stops and the server closes
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert f"metrics at http://127.0.0.1:{port}/metrics" in stderr
+    assert "acquisition engine stopped" in stderr

@@ -35,12 +35,15 @@ DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 
 #: Paths anyone may fetch without a login (beside views marked public).
 OPEN_PREFIXES = ("/static/", "/api/docs", "/api/openapi.json", "/login")
+#: Exact paths without a login: the Prometheus metrics (their own bearer token, the setting
+#: ``metrics_token``, when set; :mod:`meterhub.webapi.metrics.views`).
+OPEN_PATHS = frozenset({"/metrics"})
 
 
 def _authenticate_request() -> Response | None:
     path = request.path
     g.access = None
-    if path.startswith(OPEN_PREFIXES):
+    if path.startswith(OPEN_PREFIXES) or path in OPEN_PATHS:
         return None
     public = is_public_request()
     try:

@@ -1,7 +1,7 @@
 """Calculations on a schedule: an RRULE, a look-back and the last occurrence served.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-02 17:40:00
 
 Existing calculations keep running when their inputs change and get no schedule.
@@ -15,7 +15,7 @@ from alembic import op
 import meterhub.model.types
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""``/metrics``: the Prometheus metrics of the runtime (acquisition engine included)."""
