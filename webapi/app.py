@@ -38,6 +38,11 @@ RESOURCE_PACKAGES: tuple[str, ...] = (
     "audit",
     "search",
     "meterdata",
+    "jobs",
+    "runs",
+    "tasks",
+    "errorgroups",
+    "firmware",
 )
 
 
