@@ -52,14 +52,30 @@ def start_engine(runtime: Runtime) -> Iterator[Callable[[], AcquisitionEngine]]:
         engine.stop()
 
 
-def fleet(runtime: Runtime, count: int = 2, settings: dict[str, Any] | None = None) -> list[int]:
+def fleet(
+    runtime: Runtime,
+    count: int = 2,
+    settings: dict[str, Any] | None = None,
+    *,
+    name: str = "Field",
+    segment: str | None = None,
+) -> list[int]:
     """``count`` simulated meters, each serving a virtual meter with a profile channel, all in
-    the meter group ``Field``; returns the meter ids."""
+    the meter group ``name`` (and the data segment ``segment``); returns the meter ids."""
+    from sqlalchemy import select
+
+    from meterhub.inventory.segments import assign_segment, create_segment
+    from meterhub.model.templates import Template
+
     ids = []
     with transaction(runtime.sessions, user="tester") as session:
-        create_template(session, "Site")
-        element = create_element(session, template="Site", name="site")
-        group = groups.create_group(session, name="Field")
+        if session.scalars(select(Template).where(Template.name == "Site")).first() is None:
+            create_template(session, "Site")
+        element = create_element(session, template="Site", name=f"{name} site")
+        if segment is not None:
+            create_segment(session, segment)
+            assign_segment(session, element, segment)
+        group = groups.create_group(session, name=name)
         for index in range(count):
             point = create_metering_point(session, element=element, name=f"point {index}")
             virtual = create_virtual_meter(session, metering_point=point, name="main")
@@ -67,7 +83,7 @@ def fleet(runtime: Runtime, count: int = 2, settings: dict[str, Any] | None = No
             meter = meters.create_meter(
                 session,
                 manufacturer="Sim",
-                serial_number=f"SIM-{index:03d}",
+                serial_number=f"{name}-{index:03d}",
                 driver="simulated",
                 driver_settings=settings or {},
                 drivers=runtime.plugins.drivers(),
@@ -110,7 +126,11 @@ def operator(runtime: Runtime) -> Login:
     permissions = {kind: ["view", "create", "edit", "delete"] for kind in ACQUISITION}
     permissions |= {"meter": ["view"], "group": ["view"], "audit_log": ["view"]}
     return make_user(
-        runtime, "olga", role="Operator", permissions=permissions, functions=["meter_control", "all_segments"]
+        runtime,
+        "olga",
+        role="Operator",
+        permissions=permissions,
+        functions=["meter_control", "all_segments"],
     )
 
 
@@ -242,11 +262,9 @@ def test_a_run_started_through_the_api_is_run_by_the_engine(
 ) -> None:
     meter_ids = fleet(runtime, 3)
     client = app.test_client()
-    status, group_page, _ = call(client, operator, "GET", "jobs")
     status, job, _ = call(
         client, operator, "POST", "jobs",
-        json={"name": "registers", "actions": ["read_clock"] and [{"action": "read_clock"}],
-              "groups": [1]},
+        json={"name": "registers", "actions": [{"action": "read_clock"}], "groups": [1]},
     )  # fmt: skip
     assert status == 201, job
     status, run, _ = call(client, operator, "POST", f"jobs/{job['id']}/runs")
@@ -345,8 +363,10 @@ def test_a_quick_disconnect_runs_at_once_and_is_audited_under_the_api_user(
         json={"actions": [{"action": "set_relay", "parameters": {"relay": 99}}]},
     )  # fmt: skip
     assert status == 422 and "actions[0].parameters.relay" in fields(body), body
-    status, body, _ = call(client, operator, "POST", "meters/999999/quick-job", json=body and {
-        "actions": [{"action": "read_clock"}]})  # fmt: skip
+    status, body, _ = call(
+        client, operator, "POST", "meters/999999/quick-job",
+        json={"actions": [{"action": "read_clock"}]},
+    )  # fmt: skip
     assert status == 404
     # switching the supply needs the function meter_control
     plain = make_user(
@@ -387,13 +407,13 @@ def test_failed_meters_form_an_error_group_that_runs_again(
     assert tasks["total"] == 2
     error_class = tasks["items"][0]["error_class"]
     assert error_class and tasks["items"][0]["error_message"]
-    status, same, _ = call(client, operator, "GET", "tasks", query_string={"error_class": error_class})
+    status, same, _ = call(
+        client, operator, "GET", "tasks", query_string={"error_class": error_class}
+    )
     assert same["total"] == 2
     status, group, _ = call(client, operator, "GET", f"error-groups/{ended['error_group_id']}")
     assert status == 200 and group["member_count"] == 2 and group["run_id"] == run["id"]
-    status, members, _ = call(
-        client, operator, "GET", f"error-groups/{group['id']}/members"
-    )
+    status, members, _ = call(client, operator, "GET", f"error-groups/{group['id']}/members")
     assert [m["meter_id"] for m in members] == silent
     assert all(m["error_class"] == error_class for m in members)
     status, listed, _ = call(client, operator, "GET", "error-groups", query_string={"kind": "job"})
@@ -533,3 +553,70 @@ def test_the_debug_log_of_a_dlms_task_has_its_frames_with_secrets_masked(
     masked = next(frame for frame in sent if frame["masked"])
     start, end = masked["masked"][0]
     assert bytes.fromhex(masked["hex"])[start:end] == b"*" * (end - start)
+
+
+def test_a_user_of_one_segment_runs_and_follows_only_its_meters(
+    app: Flask, runtime: Runtime, admin: Login, start_engine: Callable[[], AcquisitionEngine]
+) -> None:
+    own = fleet(runtime, 2, name="North", segment="North")
+    other = fleet(runtime, 1, name="South", segment="South")
+    permissions = {kind: ["view", "create", "edit", "delete"] for kind in ACQUISITION}
+    permissions |= {"meter": ["view"], "group": ["view"]}
+    north = make_user(
+        runtime, "nora", role="North operator", permissions=permissions, segments=["North"]
+    )
+    client = app.test_client()
+    clock = [{"action": "read_clock"}]
+    status, body, _ = call(
+        client, north, "POST", "jobs", json={"name": "x", "actions": clock, "meters": other}
+    )
+    assert status == 422 and "there is no meter" in fields(body)["meters[0]"]
+    status, mine, _ = call(
+        client, north, "POST", "jobs", json={"name": "north", "actions": clock, "meters": own}
+    )
+    assert status == 201, mine
+    # the administrator's job over both segments: not visible to the north user, nor its run
+    status, both, _ = call(
+        client, admin, "POST", "jobs",
+        json={"name": "both", "actions": clock, "meters": own + other},
+    )  # fmt: skip
+    status, both_run, _ = call(client, admin, "POST", f"jobs/{both['id']}/runs")
+    start_engine()
+    status, run, _ = call(client, north, "POST", f"jobs/{mine['id']}/runs")
+    assert status == 202, run
+    assert wait_ended(client, north, run["id"])["state"] == "succeeded"
+    wait_ended(client, admin, both_run["id"])
+    status, jobs, _ = call(client, north, "GET", "jobs")
+    assert [job["name"] for job in jobs["items"]] == ["north"]
+    status, runs, _ = call(client, north, "GET", "runs")
+    assert [item["id"] for item in runs["items"]] == [run["id"]]
+    status, _, _ = call(client, north, "GET", f"runs/{both_run['id']}")
+    assert status == 404
+    # tasks are seen by their meter: the north meters' tasks of both runs, nothing of the south
+    status, tasks, _ = call(client, north, "GET", "tasks", query_string={"page_size": 100})
+    assert {task["meter_id"] for task in tasks["items"]} == set(own)
+    assert tasks["total"] == 4
+    # a job over a group that gained a meter of another segment is not started for them
+    from sqlalchemy import select
+
+    from meterhub.model.groups import MeterGroup
+    from meterhub.model.metering import VirtualMeter
+    from meterhub.model.meters import MeterAssignment
+
+    with transaction(runtime.sessions, user="tester") as session:
+        north_group = session.scalars(select(MeterGroup).where(MeterGroup.name == "North")).one()
+        south_vm = session.scalars(
+            select(MeterAssignment.virtual_meter_id).where(MeterAssignment.meter_id == other[0])
+        ).one()
+        groups.add_members(session, north_group, [session.get(VirtualMeter, south_vm)])
+        group_id = north_group.id
+    status, by_group, _ = call(
+        client,
+        north,
+        "POST",
+        "jobs",
+        json={"name": "group", "actions": clock, "groups": [group_id]},
+    )
+    assert status == 201, by_group
+    status, body, _ = call(client, north, "POST", f"jobs/{by_group['id']}/runs")
+    assert status == 422 and "outside your data segments" in fields(body)["targets"]
