@@ -43,6 +43,9 @@ RESOURCE_PACKAGES: tuple[str, ...] = (
     "tasks",
     "errorgroups",
     "firmware",
+    "profiles",
+    "veeruns",
+    "scripts",
 )
 
 

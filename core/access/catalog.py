@@ -54,6 +54,10 @@ OBJECT_TYPES: Mapping[str, str] = {
     "task": "acquisition tasks and their debug logs (frame traces)",
     "error_group": "error groups of meters whose acquisition failed (run again: create job_run)",
     "firmware_image": "the firmware image store",
+    "validation_profile": "VEE validation profiles (checks and estimation steps, schedule)",
+    "vee_run": "VEE runs: view follows them, create runs a profile over a period",
+    "script": "customer scripts: view reads them, create saves new ones and tests them on "
+    "sample data, edit saves new versions",
 }
 
 #: Functions a role enables, with what they allow.

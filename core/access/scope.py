@@ -26,12 +26,14 @@ job_run                   its job is visible and none of its tasks is on a meter
 job                       the user made it, or it has run and every task of its runs was on
                           a visible meter
 error_group               every meter in it is visible (an empty group: always)
+vee_run                   the user started it (runs through the API cover only visible
+                          channels)
 ========================  ===============================================================
 
-Object types that are not in the table (templates, roles, system parameters, firmware images)
-are not segment data: whoever may view them sees all of them. A capability that adds objects
-hanging on the tree adds a rule to :data:`VISIBILITY` (and, for the audit log, its table to
-:data:`AUDIT_TABLES`).
+Object types that are not in the table (templates, roles, system parameters, firmware images,
+validation profiles, scripts) are not segment data: whoever may view them sees all of them. A
+capability that adds objects hanging on the tree adds a rule to :data:`VISIBILITY` (and, for
+the audit log, its table to :data:`AUDIT_TABLES`).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from meterhub.model.segments import DataSegment, ElementSegment
 from meterhub.model.tasks import Task
 from meterhub.model.tokens import ApiToken
 from meterhub.model.users import AppUser, UserSegment
+from meterhub.model.vee import ValidationRun
 
 S = TypeVar("S", bound=Select[Any])
 
@@ -177,14 +180,20 @@ def _foreign_task(scope: Scope, run_id: Any) -> ColumnElement[bool]:
 
 def _job(scope: Scope) -> ColumnElement[bool]:
     run = aliased(JobRun)
-    own = (
-        Job.created_by.in_(select(AppUser.username).where(AppUser.id == scope.user_id))
-        if scope.user_id is not None
-        else false()
-    )
+    own = Job.created_by.in_(_username(scope)) if scope.user_id is not None else false()
     has_run = exists().where(run.job_id == Job.id)
     foreign = exists().where(run.job_id == Job.id, _foreign_task(scope, run.id))
     return or_(own, and_(has_run, ~foreign))
+
+
+def _username(scope: Scope) -> Select[Any]:
+    return select(AppUser.username).where(AppUser.id == scope.user_id)
+
+
+def _vee_run(scope: Scope) -> ColumnElement[bool]:
+    if scope.user_id is None:
+        return false()
+    return ValidationRun.user_name.in_(_username(scope))
 
 
 def _run(scope: Scope) -> ColumnElement[bool]:
@@ -243,6 +252,10 @@ UNSEGMENTED_TABLES: frozenset[str] = frozenset(
         "role_permission",
         "system_parameter",
         "acq_firmware_image",
+        "vee_profile",
+        "vee_step",
+        "script",
+        "script_version",
     }
 )
 
@@ -275,4 +288,5 @@ VISIBILITY: Mapping[str, Callable[[Scope], ColumnElement[bool]]] = {
     "job_run": _run,
     "job": _job,
     "error_group": _error_group,
+    "vee_run": _vee_run,
 }

@@ -47,6 +47,9 @@ PATH_TYPES: dict[str, str | None] = {
     "/api/v1/tasks": "task",
     "/api/v1/error-groups": "error_group",
     "/api/v1/firmware-images": None,
+    "/api/v1/validation-profiles": None,
+    "/api/v1/vee-runs": "vee_run",
+    "/api/v1/scripts": None,
 }
 
 #: Request body fields that name objects, and the object type they name.
@@ -158,6 +161,20 @@ def _error_group(runtime: Runtime, meter_id: int, job_id: int, run_id: int) -> i
         return group.id
 
 
+def _vee_run(runtime: Runtime, profile_id: int, channel_id: int) -> int:
+    """A run of B's profile over B's channel, started by B's user."""
+    from datetime import UTC, datetime
+
+    report = runtime.vee.run(
+        profile_id,
+        datetime(2026, 3, 2, tzinfo=UTC),
+        datetime(2026, 3, 3, tzinfo=UTC),
+        channel_ids=[channel_id],
+        user="bravo",
+    )
+    return report.run_id
+
+
 @pytest.fixture
 def two_segments(runtime: Runtime, hub: Client, admin: Login, test_licenses: Any) -> dict[str, Any]:
     template = hub.create("templates", name="Area")
@@ -182,6 +199,11 @@ def two_segments(runtime: Runtime, hub: Client, admin: Login, test_licenses: Any
     bravo["job"], bravo["job_run"] = job["id"], run["id"]
     bravo["task"] = hub.get("tasks", run_id=run["id"])["items"][0]["id"]
     bravo["error_group"] = _error_group(runtime, bravo["meter"], job["id"], run["id"])
+    # VEE: a run of B's user over B's channel
+    profile = hub.create(
+        "validation-profiles", name="shared profile", steps=[{"kind": "check", "name": "negative"}]
+    )
+    bravo["vee_run"] = _vee_run(runtime, profile["id"], bravo["channel"])
     permissions = {kind: ["view", "create", "edit", "delete"] for kind in DATA_TYPES}
     permissions |= {
         "segment": ["view", "create", "edit", "delete"],
@@ -194,7 +216,16 @@ def two_segments(runtime: Runtime, hub: Client, admin: Login, test_licenses: Any
     }
     permissions |= {
         kind: ["view", "create", "edit", "delete"]
-        for kind in ("job", "job_run", "task", "error_group", "firmware_image")
+        for kind in (
+            "job",
+            "job_run",
+            "task",
+            "error_group",
+            "firmware_image",
+            "validation_profile",
+            "vee_run",
+            "script",
+        )
     }
     functions = ["meter_credentials", "api_tokens", "password_reset", "meter_control"]
     user_a = make_user(
