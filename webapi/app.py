@@ -46,6 +46,8 @@ RESOURCE_PACKAGES: tuple[str, ...] = (
     "profiles",
     "veeruns",
     "scripts",
+    "calculations",
+    "releases",
 )
 
 

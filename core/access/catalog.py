@@ -58,6 +58,9 @@ OBJECT_TYPES: Mapping[str, str] = {
     "vee_run": "VEE runs: view follows them, create runs a profile over a period",
     "script": "customer scripts: view reads them, create saves new ones and tests them on "
     "sample data, edit saves new versions",
+    "calculation": "calculated channels: formulas over other channels (running one also needs "
+    "edit on meter_data)",
+    "billing_release": "releases of channels' periods for billing",
 }
 
 #: Functions a role enables, with what they allow.

@@ -26,6 +26,8 @@ job_run                   its job is visible and none of its tasks is on a meter
 job                       the user made it, or it has run and every task of its runs was on
                           a visible meter
 error_group               every meter in it is visible (an empty group: always)
+calculation               its target and every input channel are visible
+billing_release           its channel is visible
 vee_run                   the user started it (runs through the API cover only visible
                           channels)
 ========================  ===============================================================
@@ -47,6 +49,7 @@ from sqlalchemy import ColumnElement, Select, String, and_, cast, exists, false,
 from sqlalchemy.orm import aliased
 
 from meterhub.model.audit import AuditLog
+from meterhub.model.calculations import CalculationDefinition, CalculationInput
 from meterhub.model.devices import CommunicationDevice, CommunicationPath
 from meterhub.model.elements import Element
 from meterhub.model.errorgroups import ErrorGroup, ErrorGroupMember
@@ -58,7 +61,7 @@ from meterhub.model.segments import DataSegment, ElementSegment
 from meterhub.model.tasks import Task
 from meterhub.model.tokens import ApiToken
 from meterhub.model.users import AppUser, UserSegment
-from meterhub.model.vee import ValidationRun
+from meterhub.model.vee import BillingRelease, ValidationRun
 
 S = TypeVar("S", bound=Select[Any])
 
@@ -186,6 +189,14 @@ def _job(scope: Scope) -> ColumnElement[bool]:
     return or_(own, and_(has_run, ~foreign))
 
 
+def _calculation(scope: Scope) -> ColumnElement[bool]:
+    item = aliased(CalculationInput)
+    foreign = exists().where(
+        item.definition_id == CalculationDefinition.id, item.channel_id.not_in(scope.channel_ids())
+    )
+    return and_(CalculationDefinition.target_channel_id.in_(scope.channel_ids()), ~foreign)
+
+
 def _username(scope: Scope) -> Select[Any]:
     return select(AppUser.username).where(AppUser.id == scope.user_id)
 
@@ -241,6 +252,10 @@ AUDIT_TABLES: Mapping[str, Callable[[Scope], Select[Any]]] = {
     "app_user": Scope.user_ids,
     "api_token": lambda s: select(ApiToken.id).where(ApiToken.user_id.in_(s.user_ids())),
     "acq_job": lambda s: select(Job.id).where(_job(s)),
+    "calc_definition": lambda s: select(CalculationDefinition.id).where(_calculation(s)),
+    "vee_release": lambda s: select(BillingRelease.id).where(
+        BillingRelease.channel_id.in_(s.channel_ids())
+    ),
 }
 
 #: Tables whose audit rows every viewer of the audit log sees (definitions, not segment data).
@@ -289,4 +304,6 @@ VISIBILITY: Mapping[str, Callable[[Scope], ColumnElement[bool]]] = {
     "job": _job,
     "error_group": _error_group,
     "vee_run": _vee_run,
+    "calculation": _calculation,
+    "billing_release": lambda s: BillingRelease.channel_id.in_(s.channel_ids()),
 }

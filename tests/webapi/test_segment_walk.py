@@ -50,6 +50,8 @@ PATH_TYPES: dict[str, str | None] = {
     "/api/v1/validation-profiles": None,
     "/api/v1/vee-runs": "vee_run",
     "/api/v1/scripts": None,
+    "/api/v1/calculations": "calculation",
+    "/api/v1/billing-releases": "billing_release",
 }
 
 #: Request body fields that name objects, and the object type they name.
@@ -204,6 +206,20 @@ def two_segments(runtime: Runtime, hub: Client, admin: Login, test_licenses: Any
         "validation-profiles", name="shared profile", steps=[{"kind": "check", "name": "negative"}]
     )
     bravo["vee_run"] = _vee_run(runtime, profile["id"], bravo["channel"])
+    bravo["billing_release"] = runtime.editing.release(  # after the substituted first slot
+        bravo["channel"],
+        datetime(2026, 3, 2, 0, 15, tzinfo=UTC),
+        datetime(2026, 3, 3, tzinfo=UTC),
+        user="bravo",
+    ).id
+    computed = hub.create(
+        "channels", virtual_meter_id=bravo["virtual_meter"], obis="2.29.0", interval_minutes=15,
+        name="bravo computed",
+    )  # fmt: skip
+    bravo["calculation"] = hub.create(
+        "calculations", name="bravo double", target_channel_id=computed["id"],
+        formula="x * 2", inputs={"x": bravo["channel"]},
+    )["id"]  # fmt: skip
     permissions = {kind: ["view", "create", "edit", "delete"] for kind in DATA_TYPES}
     permissions |= {
         "segment": ["view", "create", "edit", "delete"],

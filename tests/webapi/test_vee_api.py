@@ -329,3 +329,120 @@ def test_a_reader_sees_but_cannot_change_run_or_try(
     for method, url, kwargs in refused:
         status, body, _ = call(client, reader, method, url, **kwargs)
         assert status == 403, (method, url, body)
+
+
+def three_channels(hub: Client) -> list[int]:
+    """Three quarter-hour channels of one virtual meter."""
+    template = hub.create("templates", name="Station")
+    element = hub.create("elements", name="station", template_id=template["id"])
+    point = hub.create("metering-points", element_id=element["id"], name="feeder")
+    virtual = hub.create("virtual-meters", metering_point_id=point["id"], name="vm")
+    return [
+        hub.create("channels", virtual_meter_id=virtual["id"], obis=obis, interval_minutes=15)["id"]
+        for obis in ("1.29.0", "2.29.0", "3.29.0")
+    ]
+
+
+@pytest.fixture
+def calculator(runtime: Runtime) -> Login:
+    """A user who may define and run calculations and release data."""
+    permissions = {
+        kind: ["view", "create", "edit", "delete"]
+        for kind in ("calculation", "billing_release", "meter_data", "channel")
+    }
+    return make_user(
+        runtime, "carl", role="Calculator", permissions=permissions, functions=["all_segments"]
+    )
+
+
+def test_calculations_are_defined_versioned_run_and_deleted(
+    app: Flask, runtime: Runtime, hub: Client, calculator: Login, reader: Login
+) -> None:
+    a, b, net = three_channels(hub)
+    client = app.test_client()
+    body = {"name": "net", "target_channel_id": net, "formula": "a - b",
+            "inputs": {"a": a, "b": b}}  # fmt: skip
+    status, calc, headers = call(client, calculator, "POST", "calculations", json=body)
+    assert status == 201, calc
+    assert calc["version"] == 1 and calc["inputs"] == {"a": a, "b": b}
+    url = f"calculations/{calc['id']}"
+    # bad definitions are named
+    cases = [
+        ({"name": "x", "formula": "a -"}, "formula"),
+        ({"name": "x", "inputs": {"a": a, "b": b, "c": a}}, "inputs.c"),
+        ({"name": "x", "inputs": {"a": a, "b": 999_999}}, "inputs.b"),
+        ({"name": "x", "target_channel_id": a}, "target"),
+    ]
+    for change, field in cases:
+        status, refused, _ = call(client, calculator, "POST", "calculations", json=body | change)
+        assert status in (409, 422) and any(f.startswith(field) for f in fields(refused)), (
+            change,
+            refused,
+        )
+    status, refused, _ = call(client, calculator, "POST", "calculations", json=body)
+    assert status == 409
+    # values stored in the inputs compute the target (here: at once, on readings_stored)
+    runtime.store.write_intervals([a, b], DAY0, np.array([[3.0, 5.0], [1.0, 1.5]]))
+    status, changed, headers = call(
+        client, calculator, "PATCH", url, json={"formula": "a + b"},
+        headers={"If-Match": headers["ETag"]},
+    )  # fmt: skip
+    assert status == 200 and changed["version"] == 2, changed
+    status, _, _ = call(
+        client, calculator, "PATCH", url, json={"enabled": False}, headers={"If-Match": "x"}
+    )
+    assert status == 412
+    period = {"start": DAY0.isoformat(), "end": (DAY0 + timedelta(hours=1)).isoformat()}
+    status, run, _ = call(client, calculator, "POST", f"{url}/runs", json=period)
+    assert status == 201, run
+    assert run["target_channel_id"] == net and run["values"] >= 2
+    data = hub.get("meter-data/intervals", channels=[net], **period)
+    assert data["channels"][0]["values"][:2] == [4.0, 6.5]
+    status, history, _ = call(
+        client, calculator, "GET", "meter-data/versions",
+        query_string={"channel": net, "start": period["start"], "end": period["end"]},
+    )  # fmt: skip
+    assert status == 200 and "calculation net v2" in json.dumps(history)
+    status, body_, _ = call(
+        client, calculator, "POST", f"{url}/runs", json=period | {"end": period["start"]}
+    )
+    assert status == 422 and "end" in fields(body_)
+    status, _, _ = call(client, reader, "POST", f"{url}/runs", json=period)
+    assert status == 403
+    status, _, headers = call(client, calculator, "GET", url)
+    status, _, _ = call(client, calculator, "DELETE", url, headers={"If-Match": headers["ETag"]})
+    assert status == 204
+
+
+def test_a_validated_period_is_released_for_billing(
+    app: Flask, runtime: Runtime, hub: Client, analyst: Login, calculator: Login
+) -> None:
+    channel = channel_with_a_spike(hub, runtime)
+    client = app.test_client()
+    period = {"start": DAY0.isoformat(), "end": (DAY0 + timedelta(days=1)).isoformat()}
+    release = {"channel_id": channel, **period, "note": "March"}
+    # not validated yet: refused, naming the period
+    status, body, _ = call(client, calculator, "POST", "billing-releases", json=release)
+    assert status == 422 and "not validated" in fields(body)["period"], body
+    status, profile, _ = call(
+        client, analyst, "POST", "validation-profiles", json={"name": "spikes", "steps": SPIKES}
+    )
+    status, run, _ = call(
+        client, analyst, "POST", f"validation-profiles/{profile['id']}/runs",
+        json=period | {"channels": [channel]},
+    )  # fmt: skip
+    assert run["status"] == "succeeded"
+    status, released, _ = call(client, calculator, "POST", "billing-releases", json=release)
+    assert status == 201, released
+    assert released["active"] is True and released["released_by"] == "carl"
+    assert released["period_start"] == period["start"]
+    status, again, _ = call(client, calculator, "POST", "billing-releases", json=release)
+    assert status == 409
+    status, page, _ = call(
+        client, calculator, "GET", "billing-releases", query_string={"channel_id": channel}
+    )
+    assert [r["id"] for r in page["items"]] == [released["id"]]
+    status, body, _ = call(
+        client, calculator, "POST", "billing-releases", json=release | {"channel_id": 999_999}
+    )
+    assert status == 422 and "channel_id" in fields(body)
