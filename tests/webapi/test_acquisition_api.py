@@ -262,9 +262,11 @@ def test_a_run_started_through_the_api_is_run_by_the_engine(
 ) -> None:
     meter_ids = fleet(runtime, 3)
     client = app.test_client()
+    status, groups_page, _ = call(client, operator, "GET", "groups", query_string={"name": "Field"})
+    (group_id,) = [group["id"] for group in groups_page["items"]]
     status, job, _ = call(
         client, operator, "POST", "jobs",
-        json={"name": "registers", "actions": [{"action": "read_clock"}], "groups": [1]},
+        json={"name": "registers", "actions": [{"action": "read_clock"}], "groups": [group_id]},
     )  # fmt: skip
     assert status == 201, job
     status, run, _ = call(client, operator, "POST", f"jobs/{job['id']}/runs")
