@@ -38,6 +38,16 @@ RESOURCE_PACKAGES: tuple[str, ...] = (
     "audit",
     "search",
     "meterdata",
+    "jobs",
+    "runs",
+    "tasks",
+    "errorgroups",
+    "firmware",
+    "profiles",
+    "veeruns",
+    "scripts",
+    "calculations",
+    "releases",
 )
 
 

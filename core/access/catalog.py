@@ -48,6 +48,19 @@ OBJECT_TYPES: Mapping[str, str] = {
     "system_parameter": "system parameters (password policy, ...)",
     "audit_log": "the audit log",
     "api_token": "API tokens of other users (everyone manages their own)",
+    "job": "acquisition jobs (what to read or do, on which meters, when)",
+    "job_run": "runs of acquisition jobs: view follows them, create starts runs and quick jobs, "
+    "edit cancels",
+    "task": "acquisition tasks and their debug logs (frame traces)",
+    "error_group": "error groups of meters whose acquisition failed (run again: create job_run)",
+    "firmware_image": "the firmware image store",
+    "validation_profile": "VEE validation profiles (checks and estimation steps, schedule)",
+    "vee_run": "VEE runs: view follows them, create runs a profile over a period",
+    "script": "customer scripts: view reads them, create saves new ones and tests them on "
+    "sample data, edit saves new versions",
+    "calculation": "calculated channels: formulas over other channels (running one also needs "
+    "edit on meter_data)",
+    "billing_release": "releases of channels' periods for billing",
 }
 
 #: Functions a role enables, with what they allow.
@@ -57,6 +70,8 @@ FUNCTIONS: Mapping[str, str] = {
     "meter_credentials": "write meters' credentials (passwords, keys)",
     "password_reset": "set another user's password and unlock the account",
     "api_tokens": "create API tokens for oneself",
+    "meter_control": "jobs and runs with control actions (switching the supply, relays, load "
+    "limits, tariffs, firmware)",
 }
 
 

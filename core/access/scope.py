@@ -21,11 +21,21 @@ group                     it has a visible member, or no member at all
 segment                   it is granted to the user
 user, api_token           the user's segments are all granted to the viewer (own: always)
 audit_log                 the object it names is visible (types not in segments: always)
+task                      its meter is visible
+job_run                   its job is visible and none of its tasks is on a meter not visible
+job                       the user made it, or it has run and every task of its runs was on
+                          a visible meter
+error_group               every meter in it is visible (an empty group: always)
+calculation               its target and every input channel are visible
+billing_release           its channel is visible
+vee_run                   the user started it (runs through the API cover only visible
+                          channels)
 ========================  ===============================================================
 
-Object types that are not in the table (templates, roles, system parameters) are not segment
-data: whoever may view them sees all of them. A capability that adds objects hanging on the tree
-adds a rule to :data:`VISIBILITY` (and, for the audit log, its table to :data:`AUDIT_TABLES`).
+Object types that are not in the table (templates, roles, system parameters, firmware images,
+validation profiles, scripts) are not segment data: whoever may view them sees all of them. A
+capability that adds objects hanging on the tree adds a rule to :data:`VISIBILITY` (and, for
+the audit log, its table to :data:`AUDIT_TABLES`).
 """
 
 from __future__ import annotations
@@ -36,16 +46,22 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, String, and_, cast, exists, false, or_, select, true
+from sqlalchemy.orm import aliased
 
 from meterhub.model.audit import AuditLog
+from meterhub.model.calculations import CalculationDefinition, CalculationInput
 from meterhub.model.devices import CommunicationDevice, CommunicationPath
 from meterhub.model.elements import Element
+from meterhub.model.errorgroups import ErrorGroup, ErrorGroupMember
 from meterhub.model.groups import MeterGroup, MeterGroupMember
+from meterhub.model.jobs import Job, JobRun
 from meterhub.model.metering import Channel, Container, MeteringPoint, VirtualMeter
 from meterhub.model.meters import Meter, MeterAssignment
 from meterhub.model.segments import DataSegment, ElementSegment
+from meterhub.model.tasks import Task
 from meterhub.model.tokens import ApiToken
 from meterhub.model.users import AppUser, UserSegment
+from meterhub.model.vee import BillingRelease, ValidationRun
 
 S = TypeVar("S", bound=Select[Any])
 
@@ -159,6 +175,51 @@ def _user(scope: Scope) -> ColumnElement[bool]:
     return or_(own, ~foreign)
 
 
+def _foreign_task(scope: Scope, run_id: Any) -> ColumnElement[bool]:
+    """Whether run ``run_id`` has a task on a meter the user may not see."""
+    task = aliased(Task)
+    return exists().where(task.run_id == run_id, task.meter_id.not_in(scope.meter_ids()))
+
+
+def _job(scope: Scope) -> ColumnElement[bool]:
+    run = aliased(JobRun)
+    own = Job.created_by.in_(_username(scope)) if scope.user_id is not None else false()
+    has_run = exists().where(run.job_id == Job.id)
+    foreign = exists().where(run.job_id == Job.id, _foreign_task(scope, run.id))
+    return or_(own, and_(has_run, ~foreign))
+
+
+def _calculation(scope: Scope) -> ColumnElement[bool]:
+    item = aliased(CalculationInput)
+    foreign = exists().where(
+        item.definition_id == CalculationDefinition.id, item.channel_id.not_in(scope.channel_ids())
+    )
+    return and_(CalculationDefinition.target_channel_id.in_(scope.channel_ids()), ~foreign)
+
+
+def _username(scope: Scope) -> Select[Any]:
+    return select(AppUser.username).where(AppUser.id == scope.user_id)
+
+
+def _vee_run(scope: Scope) -> ColumnElement[bool]:
+    if scope.user_id is None:
+        return false()
+    return ValidationRun.user_name.in_(_username(scope))
+
+
+def _run(scope: Scope) -> ColumnElement[bool]:
+    jobs = select(Job.id).where(_job(scope))
+    return and_(JobRun.job_id.in_(jobs), ~_foreign_task(scope, JobRun.id))
+
+
+def _error_group(scope: Scope) -> ColumnElement[bool]:
+    member = aliased(ErrorGroupMember)
+    foreign = exists().where(
+        member.group_id == ErrorGroup.id, member.meter_id.not_in(scope.meter_ids())
+    )
+    return ~foreign
+
+
 def _ids_as_text(ids: Select[Any]) -> Select[Any]:
     column = ids.selected_columns[0]
     return ids.with_only_columns(cast(column, String))
@@ -190,11 +251,27 @@ AUDIT_TABLES: Mapping[str, Callable[[Scope], Select[Any]]] = {
     ),
     "app_user": Scope.user_ids,
     "api_token": lambda s: select(ApiToken.id).where(ApiToken.user_id.in_(s.user_ids())),
+    "acq_job": lambda s: select(Job.id).where(_job(s)),
+    "calc_definition": lambda s: select(CalculationDefinition.id).where(_calculation(s)),
+    "vee_release": lambda s: select(BillingRelease.id).where(
+        BillingRelease.channel_id.in_(s.channel_ids())
+    ),
 }
 
 #: Tables whose audit rows every viewer of the audit log sees (definitions, not segment data).
 UNSEGMENTED_TABLES: frozenset[str] = frozenset(
-    {"template", "template_attribute", "role", "role_permission", "system_parameter"}
+    {
+        "template",
+        "template_attribute",
+        "role",
+        "role_permission",
+        "system_parameter",
+        "acq_firmware_image",
+        "vee_profile",
+        "vee_step",
+        "script",
+        "script_version",
+    }
 )
 
 
@@ -222,4 +299,11 @@ VISIBILITY: Mapping[str, Callable[[Scope], ColumnElement[bool]]] = {
     "user": _user,
     "api_token": lambda s: ApiToken.user_id.in_(s.user_ids()),
     "audit_log": _audit,
+    "task": lambda s: Task.meter_id.in_(s.meter_ids()),
+    "job_run": _run,
+    "job": _job,
+    "error_group": _error_group,
+    "vee_run": _vee_run,
+    "calculation": _calculation,
+    "billing_release": lambda s: BillingRelease.channel_id.in_(s.channel_ids()),
 }

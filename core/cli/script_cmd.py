@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,28 +47,9 @@ def load_sample(path: Path, history_days: int = 0) -> dict[str, Any]:
     """The sample file as a job of the sandbox (start, interval, values, inputs, ...)."""
     text = path.read_text(encoding="utf-8")
     if path.suffix.lower() == ".json":
-        raw = json.loads(text)
-        if not isinstance(raw, dict):
-            raise InvalidValue("data", "a JSON sample is an object with start, interval, values")
-        start = _instant(str(raw.get("start", "1970-01-01T00:00:00Z")))
-        interval = int(raw.get("interval", 15))
-        values = np.asarray([math.nan if v is None else v for v in raw.get("values", [])], float)
-        sample = {
-            "start": start,
-            "interval": interval,
-            "values": values,
-            "flags": np.asarray(raw.get("flags", np.zeros(values.size)), float),
-            "history": np.asarray(
-                [math.nan if v is None else v for v in raw.get("history", [])], float
-            ),
-            "inputs": {
-                str(k): np.asarray([math.nan if x is None else x for x in v], float)
-                for k, v in dict(raw.get("inputs", {})).items()
-            },
-            "parameters": dict(raw.get("parameters", {})),
-            "channel": dict(raw.get("channel", {})),
-        }
-        return sample
+        from meterhub.sandbox.trial import sample_from_json
+
+        return sample_from_json(json.loads(text))
     rows = list(csv.reader(text.splitlines()))
     if len(rows) < 2:
         raise InvalidValue("data", "a CSV sample needs a header line and at least one row")
@@ -139,9 +120,8 @@ def test_command(
     as_json: bool,
 ) -> None:
     """Run FILE on sample data in the sandbox and print its findings and a summary."""
-    from meterhub.sandbox import Limits, compile_script, run_jobs
-    from meterhub.timeseries.timegrid import to_tick
-    from meterhub.vee.daytypes import DayTypes, slot_calendar
+    from meterhub.sandbox import Limits, compile_script
+    from meterhub.sandbox.trial import run_trial
 
     current_state()
     try:
@@ -157,39 +137,25 @@ def test_command(
             sample["parameters"][name.strip()] = json.loads(value)
         except json.JSONDecodeError:
             sample["parameters"][name.strip()] = value
-    interval = int(sample["interval"])
+    trial = run_trial(
+        script,
+        sample,
+        country=country,
+        tz=tz,
+        limits=Limits(cpu_seconds=cpu, wall_seconds=cpu * 2 + 1, memory_mb=memory),
+    )
+    if not trial.ok:
+        raise CommandFailed(trial.error or "the script failed")
     values = sample["values"]
     start: datetime = sample["start"]
-    history = sample["history"]
-    step = timedelta(minutes=interval)
-    begin = start - step * history.size
-    day_types = DayTypes(country, None, None, tz)
-    calendar = slot_calendar(
-        to_tick(begin, UTC, "start"), history.size + values.size, interval, day_types
+    count = len(trial.times)
+    stamps = trial.times
+    suspect, estimated = trial.suspect, trial.estimated
+    computed = (
+        None
+        if trial.result is None
+        else np.asarray([math.nan if v is None else v for v in trial.result], float)
     )
-    times = np.asarray([(start + step * i).timestamp() for i in range(values.size)])
-    job = {
-        **{k: sample[k] for k in ("values", "flags", "history", "inputs", "parameters", "channel")},
-        "times": times,
-        "day": calendar.day,
-        "day_type": calendar.day_type,
-        "minute": calendar.minute,
-        "interval": interval,
-        "missing": np.isnan(values).astype(float),
-    }
-    if not values.size and sample["inputs"]:
-        job["length"] = len(next(iter(sample["inputs"].values())))
-    (outcome,) = run_jobs(
-        script, [job], Limits(cpu_seconds=cpu, wall_seconds=cpu * 2 + 1, memory_mb=memory)
-    )
-    if not outcome.ok:
-        raise CommandFailed(outcome.error or "the script failed")
-    result = outcome.result
-    count = values.size or int(job.get("length", 0))
-    stamps = [(start + step * i).isoformat() for i in range(count)]
-    suspect = np.flatnonzero(result["suspect"]).tolist()
-    estimated = np.flatnonzero(result["estimated"]).tolist()
-    computed = result["values"]
     if as_json:
         click.echo(
             json.dumps(
@@ -197,26 +163,23 @@ def test_command(
                     "script": file.name,
                     "times": stamps,
                     "values": [None if math.isnan(v) else v for v in values.tolist()],
-                    "result": None
-                    if computed is None
-                    else [None if math.isnan(v) else v for v in computed.tolist()],
+                    "result": trial.result,
                     "suspect": suspect,
                     "estimated": estimated,
-                    "reasons": result["reasons"],
-                    "notes": result["notes"],
-                    "printed": outcome.printed,
-                    "seconds": round(outcome.seconds, 6),
+                    "reasons": trial.reasons,
+                    "notes": trial.notes,
+                    "printed": trial.printed,
+                    "seconds": round(trial.seconds, 6),
                 }
             )
         )
         return
     click.echo(
         f"script {file.name}: {count} intervals from {start.isoformat()}, "
-        f"ran in {outcome.seconds * 1000:.1f} ms"
+        f"ran in {trial.seconds * 1000:.1f} ms"
     )
     click.echo(
-        f"  suspect: {len(suspect)}"
-        + (f" ({'; '.join(result['reasons'])})" if result["reasons"] else "")
+        f"  suspect: {len(suspect)}" + (f" ({'; '.join(trial.reasons)})" if trial.reasons else "")
     )
     for i in suspect[:20]:
         shown = "" if not values.size else f" value {values[i]:g}"
@@ -228,11 +191,11 @@ def test_command(
         present = computed[~np.isnan(computed)]
         total = f"{present.sum():g}" if present.size else "none"
         click.echo(f"  result: {present.size} values, sum {total}")
-    for note in result["notes"]:
+    for note in trial.notes:
         click.echo(f"  note: {note}")
-    if outcome.printed:
+    if trial.printed:
         click.echo("  printed:")
-        for line in outcome.printed.splitlines()[:20]:
+        for line in trial.printed.splitlines()[:20]:
             click.echo(f"    {line}")
     click.echo("summary (CSV for charts):")
     click.echo("time,value,result,suspect,estimated")

@@ -27,7 +27,7 @@ from meterhub.model.calculations import (
 from meterhub.model.metering import Channel
 from meterhub.timeseries.timegrid import resolve_tz
 
-__all__ = ["calculation_by_name", "define_calculation"]
+__all__ = ["calculation_by_name", "define_calculation", "delete_calculation"]
 
 _TARGET_INTERVAL = {"hour": 60, "day": 1440}
 
@@ -178,3 +178,9 @@ def define_calculation(
         existing.inputs.append(CalculationInput(alias=alias, channel_id=channel_id))
     flush(session, field="name")
     return existing
+
+
+def delete_calculation(session: Session, definition: CalculationDefinition) -> None:
+    """Delete a calculation with its inputs (the values it wrote stay in the store)."""
+    session.delete(definition)
+    flush(session, field="name")

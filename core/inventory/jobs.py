@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from meterhub.acquisition.actions import FirmwareParameters, JobAction, parse_actions
@@ -37,12 +37,14 @@ from meterhub.model.firmware import FirmwareImage
 from meterhub.model.groups import MeterGroup
 from meterhub.model.jobs import JOB_KINDS, JOB_NAME_LENGTH, RUN_FINAL_STATES, Job, JobRun
 from meterhub.model.meters import Meter
-from meterhub.model.tasks import Task
+from meterhub.model.tasks import SessionLog, Task
 
 __all__ = [
     "cancel_job",
     "cancel_run",
+    "change_job",
     "create_job",
+    "delete_job",
     "find_job",
     "find_meter",
     "find_run",
@@ -152,38 +154,30 @@ def _resolve_firmware(session: Session, actions: list[JobAction]) -> list[JobAct
     return resolved
 
 
-def create_job(
+def _checked(
     session: Session,
     *,
     name: str,
     actions: Sequence[Any],
-    meters: Iterable[Meter | int | str] = (),
-    groups: Iterable[MeterGroup | int | str] = (),
-    error_groups: Iterable[ErrorGroup | int | str] = (),
-    kind: str = "on_demand",
-    recurrence: str | None = None,
-    starts_at: datetime | None = None,
-    time_zone: str = "UTC",
-    window_minutes: int | None = None,
-    exception_dates: Iterable[Any] = (),
-    priority: int = 5,
-    max_attempts: int = 3,
-    retry_delay: int = 60,
-    retry_backoff: float = 2.0,
-    session_timeout: int = 300,
-    enabled: bool = True,
-    user: str = "system",
-    drivers: Mapping[str, type[Driver]] | None = None,
-    now: datetime | None = None,
-) -> Job:
-    """Create a job (see the module docstring); every argument is checked first.
-
-    ``actions`` are action names or ``{"action": name, "parameters": {...}}``. A scheduled job
-    needs ``recurrence`` (and starts at ``starts_at``, default now); ``window_minutes`` is its
-    window of opportunity. With ``drivers`` (the loaded driver classes by name) each meter named
-    directly must have a driver that offers every action.
-    """
-    now = _now(now)
+    meters: Iterable[Meter | int | str],
+    groups: Iterable[MeterGroup | int | str],
+    error_groups: Iterable[ErrorGroup | int | str],
+    kind: str,
+    recurrence: str | None,
+    starts_at: datetime | None,
+    time_zone: str,
+    window_minutes: int | None,
+    exception_dates: Iterable[Any],
+    priority: int,
+    max_attempts: int,
+    retry_delay: int,
+    retry_backoff: float,
+    session_timeout: int,
+    drivers: Mapping[str, type[Driver]] | None,
+    now: datetime,
+    job_id: int | None = None,
+) -> dict[str, Any]:
+    """Every part of a job checked (see :func:`create_job`): the column values to store."""
     name = check_name(name, field="name", max_length=JOB_NAME_LENGTH)
     if kind not in JOB_KINDS:
         raise InvalidValue("kind", f"must be one of {', '.join(JOB_KINDS)}, not {kind!r}")
@@ -244,36 +238,194 @@ def create_job(
                 "recurrence", f"a {kind} job has no calendar; make it a scheduled job"
             )
         stored_start, stored_exceptions = None, []
-    clash = session.scalars(select(Job).where(Job.name == name)).first()
+    clash_query = select(Job).where(Job.name == name)
+    if job_id is not None:
+        clash_query = clash_query.where(Job.id != job_id)
+    clash = session.scalars(clash_query).first()
     if clash is not None:
         raise Conflict("name", f"a job named {name!r} exists (id {clash.id})")
-    job = Job(
-        name=name,
-        kind=kind,
-        actions=[action.as_json() for action in parsed],
-        targets={
+    return {
+        "name": name,
+        "kind": kind,
+        "actions": [action.as_json() for action in parsed],
+        "targets": {
             "meters": sorted({meter.id for meter in meter_objects}),
             "groups": sorted(set(group_ids)),
             "error_groups": sorted(set(error_group_ids)),
         },
-        priority=priority,
-        time_zone=zone.key,
-        recurrence=recurrence,
-        starts_at=stored_start,
-        window_minutes=window_minutes,
-        exception_dates=stored_exceptions,
-        max_attempts=max_attempts,
-        retry_delay=retry_delay,
-        retry_backoff=float(retry_backoff),
-        session_timeout=session_timeout,
-        enabled=bool(enabled),
-        created_by=user[:200],
-        created_at=now,
-        next_run_at=next_run,
-    )
+        "priority": priority,
+        "time_zone": zone.key,
+        "recurrence": recurrence,
+        "starts_at": stored_start,
+        "window_minutes": window_minutes,
+        "exception_dates": stored_exceptions,
+        "max_attempts": max_attempts,
+        "retry_delay": retry_delay,
+        "retry_backoff": float(retry_backoff),
+        "session_timeout": session_timeout,
+        "next_run_at": next_run,
+    }
+
+
+def create_job(
+    session: Session,
+    *,
+    name: str,
+    actions: Sequence[Any],
+    meters: Iterable[Meter | int | str] = (),
+    groups: Iterable[MeterGroup | int | str] = (),
+    error_groups: Iterable[ErrorGroup | int | str] = (),
+    kind: str = "on_demand",
+    recurrence: str | None = None,
+    starts_at: datetime | None = None,
+    time_zone: str = "UTC",
+    window_minutes: int | None = None,
+    exception_dates: Iterable[Any] = (),
+    priority: int = 5,
+    max_attempts: int = 3,
+    retry_delay: int = 60,
+    retry_backoff: float = 2.0,
+    session_timeout: int = 300,
+    enabled: bool = True,
+    user: str = "system",
+    drivers: Mapping[str, type[Driver]] | None = None,
+    now: datetime | None = None,
+) -> Job:
+    """Create a job (see the module docstring); every argument is checked first.
+
+    ``actions`` are action names or ``{"action": name, "parameters": {...}}``. A scheduled job
+    needs ``recurrence`` (and starts at ``starts_at``, default now); ``window_minutes`` is its
+    window of opportunity. With ``drivers`` (the loaded driver classes by name) each meter named
+    directly must have a driver that offers every action.
+    """
+    now = _now(now)
+    values = _checked(
+        session, name=name, actions=actions, meters=meters, groups=groups,
+        error_groups=error_groups, kind=kind, recurrence=recurrence, starts_at=starts_at,
+        time_zone=time_zone, window_minutes=window_minutes, exception_dates=exception_dates,
+        priority=priority, max_attempts=max_attempts, retry_delay=retry_delay,
+        retry_backoff=retry_backoff, session_timeout=session_timeout, drivers=drivers, now=now,
+    )  # fmt: skip
+    job = Job(**values, enabled=bool(enabled), created_by=user[:200], created_at=now)
     session.add(job)
     flush(session, field="name")
     return job
+
+
+#: The parts of a job :func:`change_job` changes.
+CHANGEABLE: tuple[str, ...] = (
+    "name",
+    "actions",
+    "meters",
+    "groups",
+    "error_groups",
+    "recurrence",
+    "starts_at",
+    "time_zone",
+    "window_minutes",
+    "exception_dates",
+    "priority",
+    "max_attempts",
+    "retry_delay",
+    "retry_backoff",
+    "session_timeout",
+    "enabled",
+)
+
+
+def change_job(
+    session: Session,
+    job: Job,
+    *,
+    drivers: Mapping[str, type[Driver]] | None = None,
+    now: datetime | None = None,
+    **changes: Any,
+) -> Job:
+    """Change parts of ``job`` (names in :data:`CHANGEABLE`); the whole job is checked again
+    exactly as :func:`create_job` checks a new one before anything changes.
+
+    A job with a ``recurrence`` is scheduled, one without is run on demand (setting
+    ``recurrence`` to ``None`` also drops the window and the exception dates); a quick job
+    cannot be changed. The next run is computed again from the new calendar.
+    """
+    unknown = sorted(set(changes) - set(CHANGEABLE))
+    if unknown:
+        raise InvalidValue(unknown[0], f"cannot be changed; changeable: {', '.join(CHANGEABLE)}")
+    if job.kind == "quick":
+        raise InvalidValue("kind", f"job {job.name!r} is a quick job; it cannot be changed")
+    now = _now(now)
+    current: dict[str, Any] = {
+        "name": job.name,
+        "actions": job.actions,
+        "meters": list(job.targets.get("meters", ())),
+        "groups": list(job.targets.get("groups", ())),
+        "error_groups": list(job.targets.get("error_groups", ())),
+        "recurrence": job.recurrence,
+        "starts_at": job.starts_at,
+        "time_zone": job.time_zone,
+        "window_minutes": job.window_minutes,
+        "exception_dates": list(job.exception_dates or ()),
+        "priority": job.priority,
+        "max_attempts": job.max_attempts,
+        "retry_delay": job.retry_delay,
+        "retry_backoff": job.retry_backoff,
+        "session_timeout": job.session_timeout,
+    }
+    enabled = changes.pop("enabled", None)
+    wanted = current | changes
+    if "recurrence" in changes and changes["recurrence"] is None:
+        if "window_minutes" not in changes:
+            wanted["window_minutes"] = None
+        if "exception_dates" not in changes:
+            wanted["exception_dates"] = []
+    kind = "scheduled" if wanted["recurrence"] is not None else "on_demand"
+    if kind == "on_demand" and "starts_at" not in changes:
+        wanted["starts_at"] = None
+    values = _checked(session, **wanted, kind=kind, drivers=drivers, now=now, job_id=job.id)
+    if (
+        values["kind"] == job.kind
+        and values["recurrence"] == job.recurrence
+        and (
+            values["starts_at"] == job.starts_at
+            and values["time_zone"] == job.time_zone
+            and values["exception_dates"] == list(job.exception_dates or ())
+        )
+    ):
+        values["next_run_at"] = job.next_run_at  # the same calendar: keep its place
+    for key, value in values.items():
+        if getattr(job, key) != value:
+            setattr(job, key, value)
+    if enabled is not None and bool(enabled) != job.enabled:
+        job.enabled = bool(enabled)
+    flush(session, field="name")
+    return job
+
+
+def delete_job(session: Session, job: Job) -> None:
+    """Delete ``job`` with its ended runs, their tasks and debug logs (the audit log keeps
+    what control actions did); a job with a run that has not ended is refused."""
+    active = session.scalar(
+        select(func.count()).where(
+            JobRun.job_id == job.id, JobRun.status.not_in(sorted(RUN_FINAL_STATES))
+        )
+    )
+    if active:
+        raise Conflict(
+            "job", f"job {job.name!r} has {active} run(s) that have not ended; cancel them first"
+        )
+    connection = session.connection()
+    runs, tasks, logs = _table(JobRun), _table(Task), _table(SessionLog)
+    run_ids = [
+        int(r)
+        for r in connection.execute(select(runs.c.id).where(runs.c.job_id == job.id)).scalars()
+    ]
+    for batch in chunks(run_ids):
+        task_ids = select(tasks.c.id).where(tasks.c.run_id.in_(batch))
+        connection.execute(delete(logs).where(logs.c.task_id.in_(task_ids)))
+        connection.execute(delete(tasks).where(tasks.c.run_id.in_(batch)))
+        connection.execute(delete(runs).where(runs.c.id.in_(batch)))
+    session.delete(job)
+    flush(session, field="job")
 
 
 def find_job(session: Session, ref: Job | int | str) -> Job:

@@ -32,6 +32,7 @@ from meterhub.vee.profiles import Catalog, StepSpec, check_overrides, check_step
 
 __all__ = [
     "assign_profile",
+    "change_profile",
     "create_profile",
     "delete_profile",
     "profile_by_name",
@@ -56,6 +57,23 @@ def _schedule(value: str | None) -> str | None:
             "schedule", f"{error.reason}; give an RRULE such as FREQ=DAILY;BYHOUR=2;BYMINUTE=30"
         ) from None
     return text
+
+
+def _lookback(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 400:
+        raise InvalidValue(
+            "lookback_days", f"must be a whole number of days from 1 to 400, got {value!r}"
+        )
+    return value
+
+
+def _calendar_id(session: Session, calendar: str | None) -> int | None:
+    if calendar is None:
+        return None
+    found = session.scalars(select(DayCalendar).where(DayCalendar.name == calendar)).first()
+    if found is None:
+        raise InvalidValue("calendar", f"no calendar named {calendar!r}")
+    return found.id
 
 
 def profile_by_name(session: Session, name: str) -> ValidationProfile:
@@ -83,20 +101,8 @@ def create_profile(
     if session.scalars(select(ValidationProfile).where(ValidationProfile.name == name)).first():
         raise Conflict("name", f"a validation profile named {name!r} exists")
     checked = check_steps(steps, catalog, _scripts(session))
-    if (
-        isinstance(lookback_days, bool)
-        or not isinstance(lookback_days, int)
-        or not 1 <= lookback_days <= 400
-    ):
-        raise InvalidValue(
-            "lookback_days", f"must be a whole number of days from 1 to 400, got {lookback_days!r}"
-        )
-    calendar_id = None
-    if calendar is not None:
-        found = session.scalars(select(DayCalendar).where(DayCalendar.name == calendar)).first()
-        if found is None:
-            raise InvalidValue("calendar", f"no calendar named {calendar!r}")
-        calendar_id = found.id
+    lookback_days = _lookback(lookback_days)
+    calendar_id = _calendar_id(session, calendar)
     profile = ValidationProfile(
         name=name,
         description=optional_text(description, field="description"),
@@ -137,6 +143,67 @@ def set_steps(
             )
         )
     flush(session, field="steps")
+    return profile
+
+
+#: What :func:`change_profile` changes besides the steps.
+PROFILE_FIELDS: tuple[str, ...] = (
+    "name",
+    "description",
+    "calendar",
+    "at_ingest",
+    "schedule",
+    "lookback_days",
+    "enabled",
+)
+
+
+def change_profile(
+    session: Session,
+    profile: ValidationProfile,
+    catalog: Catalog,
+    *,
+    steps: Sequence[StepSpec | Mapping[str, Any]] | None = None,
+    **changes: Any,
+) -> ValidationProfile:
+    """Change the parts of ``profile`` named in ``changes`` (:data:`PROFILE_FIELDS`; the
+    ``calendar`` by name, ``None`` for none) and, with ``steps``, replace its steps
+    (:func:`set_steps`). Everything is checked as at creation before anything changes."""
+    unknown = sorted(set(changes) - set(PROFILE_FIELDS))
+    if unknown:
+        raise InvalidValue(
+            unknown[0], f"cannot be changed; changeable: steps, {', '.join(PROFILE_FIELDS)}"
+        )
+    values: dict[str, Any] = {}
+    if "name" in changes:
+        name = check_name(changes["name"], field="name", max_length=PROFILE_NAME_LENGTH)
+        clash = session.scalars(
+            select(ValidationProfile).where(
+                ValidationProfile.name == name, ValidationProfile.id != profile.id
+            )
+        ).first()
+        if clash is not None:
+            raise Conflict("name", f"a validation profile named {name!r} exists")
+        values["name"] = name
+    if "description" in changes:
+        values["description"] = optional_text(changes["description"], field="description")
+    if "calendar" in changes:
+        values["calendar_id"] = _calendar_id(session, changes["calendar"])
+    if "schedule" in changes:
+        values["schedule"] = _schedule(changes["schedule"])
+    if "lookback_days" in changes:
+        values["lookback_days"] = _lookback(changes["lookback_days"])
+    for flag in ("at_ingest", "enabled"):
+        if flag in changes:
+            if not isinstance(changes[flag], bool):
+                raise InvalidValue(flag, f"must be true or false, not {changes[flag]!r}")
+            values[flag] = changes[flag]
+    if steps is not None:
+        set_steps(session, profile, steps, catalog)
+    for key, value in values.items():
+        if getattr(profile, key) != value:
+            setattr(profile, key, value)
+    flush(session, field="name")
     return profile
 
 

@@ -166,3 +166,65 @@ def test_firmware_images_keep_their_version_and_hash(runtime) -> None:
             firmware.add_image(session, name="acme-fw", version="2.3", content=b"")
         with pytest.raises(Conflict):
             firmware.add_image(session, name="acme-fw", version="2.1", content=b"\x02")
+
+
+def test_a_change_is_checked_as_a_whole_job_and_the_next_run_follows_it(
+    runtime, make_fleet
+) -> None:
+    fleet = make_fleet(2)
+    now = datetime(2026, 6, 1, 10, 7, tzinfo=UTC)
+    with transaction(runtime.sessions, user="alice") as session:
+        job = jobs.create_job(
+            session, name="hourly", actions=["read_clock"], meters=fleet.meter_ids[:1],
+            kind="scheduled", recurrence="FREQ=HOURLY", starts_at=datetime(2026, 1, 1, tzinfo=UTC),
+            now=now,
+        )  # fmt: skip
+        job_id = job.id
+    for changes, field in [
+        ({"recurrence": "FREQ=NEVER"}, "recurrence"),
+        ({"meters": [999_999]}, "meters[0]"),
+        ({"actions": ["read_mind"]}, "actions[0].action"),
+        ({"priority": 10}, "priority"),
+        ({"kind": "quick"}, "kind"),
+    ]:
+        with pytest.raises(InvalidValue) as caught:
+            with transaction(runtime.sessions, user="bob") as session:
+                jobs.change_job(session, session.get(Job, job_id), now=now, **changes)
+        assert caught.value.field == field
+    with runtime.sessions() as session:
+        unchanged = session.get(Job, job_id)
+        assert unchanged.recurrence == "FREQ=HOURLY" and unchanged.priority == 5
+        assert unchanged.next_run_at == datetime(2026, 6, 1, 11, 0, tzinfo=UTC)
+    with transaction(runtime.sessions, user="bob") as session:
+        changed = jobs.change_job(
+            session, session.get(Job, job_id), recurrence="FREQ=DAILY;BYHOUR=3",
+            meters=fleet.meter_ids, priority=8, now=now,
+        )  # fmt: skip
+        assert changed.next_run_at == datetime(2026, 6, 2, 3, 0, tzinfo=UTC)
+        assert changed.targets["meters"] == fleet.meter_ids
+    with transaction(runtime.sessions, user="bob") as session:
+        on_demand = jobs.change_job(session, session.get(Job, job_id), recurrence=None, now=now)
+        assert (on_demand.kind, on_demand.next_run_at, on_demand.starts_at) == (
+            "on_demand", None, None,
+        )  # fmt: skip
+    with runtime.sessions() as session:
+        audited = session.scalars(
+            select(AuditLog).where(AuditLog.object_type == "acq_job", AuditLog.changed_by == "bob")
+        ).all()
+    assert {row.attribute for row in audited} >= {"recurrence", "priority", "targets", "kind"}
+
+
+def test_a_job_with_a_run_going_on_is_not_deleted(runtime, make_fleet) -> None:
+    fleet = make_fleet(1)
+    with transaction(runtime.sessions, user="alice") as session:
+        job = jobs.create_job(session, name="clock", actions=["read_clock"], meters=fleet.meter_ids)
+        run_id = jobs.run_job(session, job, user="alice").id
+        job_id = job.id
+    with pytest.raises(Conflict, match="have not ended"):
+        with transaction(runtime.sessions, user="alice") as session:
+            jobs.delete_job(session, session.get(Job, job_id))
+    with transaction(runtime.sessions, user="alice") as session:
+        jobs.cancel_run(session, run_id, user="alice")
+    with transaction(runtime.sessions, user="alice") as session:
+        jobs.delete_job(session, session.get(Job, job_id))
+    assert _counts(runtime) == (0, 0, 0)

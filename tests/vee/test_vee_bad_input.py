@@ -184,3 +184,41 @@ def test_scripts_are_versioned(runtime: Runtime) -> None:
     with runtime.sessions() as session:
         assert script_source(session, "spikes") == (2, "result.flag(data.values > 3, 'high')")
         assert script_source(session, "spikes", 1)[1].endswith("> 2, 'high')")
+
+
+def test_a_profile_change_is_checked_before_anything_changes(runtime: Runtime) -> None:
+    from meterhub.errors import Conflict
+    from meterhub.inventory.vee import change_profile
+
+    steps = [{"kind": "check", "name": "limits", "parameters": {"min": 0, "max": 5}}]
+    with transaction(runtime.sessions, user="t") as session:
+        create_profile(session, "other", steps, runtime.plugins)
+        profile_id = create_profile(session, "p", steps, runtime.plugins, lookback_days=2).id
+    for changes, field in [
+        ({"schedule": "FREQ=SOMETIMES", "lookback_days": 9}, "schedule"),
+        ({"lookback_days": 0}, "lookback_days"),
+        ({"calendar": "nowhere"}, "calendar"),
+        ({"enabled": "yes"}, "enabled"),
+        ({"colour": "red"}, "colour"),
+        ({"lookback_days": 9, "steps": [{"kind": "check", "name": "spikee"}]}, "steps[0].name"),
+    ]:
+        with pytest.raises(InvalidValue) as refused:
+            with transaction(runtime.sessions, user="t") as session:
+                change_profile(
+                    session, session.get(ValidationProfile, profile_id), runtime.plugins, **changes
+                )
+        assert refused.value.field == field
+    with pytest.raises(Conflict):
+        with transaction(runtime.sessions, user="t") as session:
+            change_profile(
+                session, session.get(ValidationProfile, profile_id), runtime.plugins, name="other"
+            )
+    with transaction(runtime.sessions, user="t") as session:
+        profile = session.get(ValidationProfile, profile_id)
+        assert (profile.lookback_days, profile.schedule, profile.enabled) == (2, None, True)
+        changed = change_profile(
+            session, profile, runtime.plugins, schedule="FREQ=DAILY;BYHOUR=2", enabled=False,
+            steps=[{"kind": "check", "name": "negative"}],
+        )  # fmt: skip
+        assert [step.name for step in changed.steps] == ["negative"]
+        assert changed.schedule == "FREQ=DAILY;BYHOUR=2" and changed.enabled is False

@@ -42,6 +42,16 @@ PATH_TYPES: dict[str, str | None] = {
     "/api/v1/audit-log": "audit_log",
     "/api/v1/tokens": "api_token",
     "/api/v1/system-parameters": None,
+    "/api/v1/jobs": "job",
+    "/api/v1/runs": "job_run",
+    "/api/v1/tasks": "task",
+    "/api/v1/error-groups": "error_group",
+    "/api/v1/firmware-images": None,
+    "/api/v1/validation-profiles": None,
+    "/api/v1/vee-runs": "vee_run",
+    "/api/v1/scripts": None,
+    "/api/v1/calculations": "calculation",
+    "/api/v1/billing-releases": "billing_release",
 }
 
 #: Request body fields that name objects, and the object type they name.
@@ -56,6 +66,9 @@ FIELD_TYPES = {
     "channels": "channel",
     "members": "virtual_meter",
     "segments": "segment",
+    "meters": "meter",
+    "groups": "group",
+    "error_groups": "error_group",
 }
 
 DATA_TYPES = [
@@ -130,6 +143,40 @@ def _segment_fleet(hub: Client, name: str, template_id: int, number: int) -> dic
     }
 
 
+def _error_group(runtime: Runtime, meter_id: int, job_id: int, run_id: int) -> int:
+    """An error group of B's meter, as the engine makes one after a failed run."""
+    from datetime import UTC, datetime
+
+    from meterhub.db import transaction
+    from meterhub.model.errorgroups import ErrorGroup, ErrorGroupMember
+
+    now = datetime.now(UTC)
+    with transaction(runtime.sessions, user="test") as session:
+        group = ErrorGroup(name="bravo failures", kind="job", job_id=job_id, run_id=run_id,
+                           created_at=now)  # fmt: skip
+        session.add(group)
+        session.flush()
+        session.add(
+            ErrorGroupMember(group_id=group.id, meter_id=meter_id, error_class="timeout",
+                             error_message="bravo timeout", added_at=now)
+        )  # fmt: skip
+        return group.id
+
+
+def _vee_run(runtime: Runtime, profile_id: int, channel_id: int) -> int:
+    """A run of B's profile over B's channel, started by B's user."""
+    from datetime import UTC, datetime
+
+    report = runtime.vee.run(
+        profile_id,
+        datetime(2026, 3, 2, tzinfo=UTC),
+        datetime(2026, 3, 3, tzinfo=UTC),
+        channel_ids=[channel_id],
+        user="bravo",
+    )
+    return report.run_id
+
+
 @pytest.fixture
 def two_segments(runtime: Runtime, hub: Client, admin: Login, test_licenses: Any) -> dict[str, Any]:
     template = hub.create("templates", name="Area")
@@ -146,6 +193,33 @@ def two_segments(runtime: Runtime, hub: Client, admin: Login, test_licenses: Any
         [bravo["channel"]], datetime(2026, 3, 2, tzinfo=UTC), np.full((1, 96), 777.125)
     )
     hub.substitute([bravo["channel"]], START, [[777.125]], reason="bravo fix")
+    # acquisition: B's job, a run of it (its task waits: no engine runs), an error group
+    job = hub.create(
+        "jobs", name="bravo job", actions=[{"action": "read_clock"}], meters=[bravo["meter"]]
+    )
+    run = hub.request("POST", f"jobs/{job['id']}/runs").json()
+    bravo["job"], bravo["job_run"] = job["id"], run["id"]
+    bravo["task"] = hub.get("tasks", run_id=run["id"])["items"][0]["id"]
+    bravo["error_group"] = _error_group(runtime, bravo["meter"], job["id"], run["id"])
+    # VEE: a run of B's user over B's channel
+    profile = hub.create(
+        "validation-profiles", name="shared profile", steps=[{"kind": "check", "name": "negative"}]
+    )
+    bravo["vee_run"] = _vee_run(runtime, profile["id"], bravo["channel"])
+    bravo["billing_release"] = runtime.editing.release(  # after the substituted first slot
+        bravo["channel"],
+        datetime(2026, 3, 2, 0, 15, tzinfo=UTC),
+        datetime(2026, 3, 3, tzinfo=UTC),
+        user="bravo",
+    ).id
+    computed = hub.create(
+        "channels", virtual_meter_id=bravo["virtual_meter"], obis="2.29.0", interval_minutes=15,
+        name="bravo computed",
+    )  # fmt: skip
+    bravo["calculation"] = hub.create(
+        "calculations", name="bravo double", target_channel_id=computed["id"],
+        formula="x * 2", inputs={"x": bravo["channel"]},
+    )["id"]  # fmt: skip
     permissions = {kind: ["view", "create", "edit", "delete"] for kind in DATA_TYPES}
     permissions |= {
         "segment": ["view", "create", "edit", "delete"],
@@ -156,7 +230,20 @@ def two_segments(runtime: Runtime, hub: Client, admin: Login, test_licenses: Any
         "role": ["view"],
         "system_parameter": ["view"],
     }
-    functions = ["meter_credentials", "api_tokens", "password_reset"]
+    permissions |= {
+        kind: ["view", "create", "edit", "delete"]
+        for kind in (
+            "job",
+            "job_run",
+            "task",
+            "error_group",
+            "firmware_image",
+            "validation_profile",
+            "vee_run",
+            "script",
+        )
+    }
+    functions = ["meter_credentials", "api_tokens", "password_reset", "meter_control"]
     user_a = make_user(
         runtime,
         "alpha",

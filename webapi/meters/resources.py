@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session
 from meterhub.access import AccessContext
 from meterhub.access.events import record_event
 from meterhub.credential_keys import open_cipher
+from meterhub.inventory import jobs as job_ops
 from meterhub.inventory import metering as metering_ops
 from meterhub.inventory import meters as ops
+from meterhub.model.jobs import JobRun
 from meterhub.model.metering import VirtualMeter
 from meterhub.model.meters import Meter, MeterAssignment
 from meterhub.webapi.crud import (
@@ -31,6 +33,8 @@ from meterhub.webapi.meters.schemas import (
     MeterSchema,
     MeterUpdateSchema,
 )
+from meterhub.webapi.runs.schemas import QuickJobSchema, RunSchema
+from meterhub.webapi.runs.starting import require_control, run_settings
 from meterhub.webapi.security import current_access, request_session
 from meterhub.webapi.state import current_runtime
 
@@ -147,3 +151,38 @@ class MeterAssignments(MethodView):
         assignment = ops.assign_meter(session, virtual_meter, meter, data["valid_from"])
         session.commit()
         return assignment
+
+
+@blp.route("/<int:object_id>/quick-job")
+class MeterQuickJob(MethodView):
+    """Read or control one meter now."""
+
+    @blp.arguments(QuickJobSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.response(202, RunSchema)
+    def post(self, data: dict[str, Any], object_id: int) -> JobRun:
+        """Start a quick job on the meter
+
+        The actions run at once, first in the queue, one attempt each; follow the run at
+        `GET /api/v1/runs/{id}`. Needs `create` on `job_run`, and the function `meter_control`
+        for a control action (disconnect, reconnect, firmware, ...), which the audit log
+        records under the user who started it.
+        """
+        access = current_access()
+        access.require("job_run", "create")
+        session = request_session()
+        serialize_writes(session)
+        meter = load_object(session, access, RESOURCE, object_id, for_update=True)
+        actions = [{"action": a["action"], "parameters": a["parameters"]} for a in data["actions"]]
+        require_control(access, actions)
+        capacity, _policy = run_settings()
+        run = job_ops.quick_job(
+            session,
+            meter,
+            actions,
+            user=access.username,
+            drivers=current_runtime().plugins.drivers(),
+            default_capacity=capacity,
+        )
+        session.commit()
+        return run

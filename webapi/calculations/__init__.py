@@ -1,0 +1,1 @@
+"""Calculated channels as a REST resource, and running a calculation over a period."""

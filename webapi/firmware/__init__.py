@@ -1,0 +1,1 @@
+"""The firmware image store as a REST resource."""

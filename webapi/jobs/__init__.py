@@ -1,0 +1,1 @@
+"""Acquisition jobs as a REST resource, and starting their runs."""

@@ -1,0 +1,1 @@
+"""VEE validation profiles as a REST resource, and running them on demand."""

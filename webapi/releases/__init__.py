@@ -1,0 +1,1 @@
+"""Releases of channels' periods for billing as a REST resource."""

@@ -1,0 +1,1 @@
+"""Acquisition tasks as a REST resource, with their debug logs."""

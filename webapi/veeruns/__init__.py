@@ -1,0 +1,1 @@
+"""Runs of VEE validation profiles as a REST resource (read only)."""
