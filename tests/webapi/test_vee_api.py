@@ -372,6 +372,8 @@ def test_calculations_are_defined_versioned_run_and_deleted(
         ({"name": "x", "inputs": {"a": a, "b": b, "c": a}}, "inputs.c"),
         ({"name": "x", "inputs": {"a": a, "b": 999_999}}, "inputs.b"),
         ({"name": "x", "target_channel_id": a}, "target"),
+        ({"name": "x", "schedule": "nightly"}, "schedule"),
+        ({"name": "x", "lookback_days": 0}, "lookback_days"),
     ]
     for change, field in cases:
         status, refused, _ = call(client, calculator, "POST", "calculations", json=body | change)
@@ -388,6 +390,19 @@ def test_calculations_are_defined_versioned_run_and_deleted(
         headers={"If-Match": headers["ETag"]},
     )  # fmt: skip
     assert status == 200 and changed["version"] == 2, changed
+    assert (changed["schedule"], changed["lookback_days"]) == (None, 1)
+    status, changed, headers = call(
+        client, calculator, "PATCH", url,
+        json={"schedule": "FREQ=DAILY;BYHOUR=3", "lookback_days": 2},
+        headers={"If-Match": headers["ETag"]},
+    )  # fmt: skip
+    assert status == 200, changed
+    assert (changed["schedule"], changed["lookback_days"], changed["version"]) == (
+        "FREQ=DAILY;BYHOUR=3",
+        2,
+        3,
+    )
+    assert changed["schedule_served_at"] is None
     status, _, _ = call(
         client, calculator, "PATCH", url, json={"enabled": False}, headers={"If-Match": "x"}
     )
@@ -402,7 +417,7 @@ def test_calculations_are_defined_versioned_run_and_deleted(
         client, calculator, "GET", "meter-data/versions",
         query_string={"channel": net, "start": period["start"], "end": period["end"]},
     )  # fmt: skip
-    assert status == 200 and "calculation net v2" in json.dumps(history)
+    assert status == 200 and "calculation net v3" in json.dumps(history)
     status, body_, _ = call(
         client, calculator, "POST", f"{url}/runs", json=period | {"end": period["start"]}
     )

@@ -63,6 +63,8 @@ def create(session: Session, access: AccessContext, data: dict[str, Any]) -> Cal
         functions=current_runtime().plugins,
         tz=data["tz"],
         description=data["description"],
+        schedule=data["schedule"],
+        lookback_days=data["lookback_days"],
     )
 
 
@@ -81,6 +83,8 @@ def update(
             ),
             "tz": data.get("tz", definition.tz),
             "description": data.get("description", definition.description),
+            "schedule": data.get("schedule", definition.schedule),
+            "lookback_days": data.get("lookback_days", definition.lookback_days),
         }
         ops.define_calculation(
             session, definition.name, functions=current_runtime().plugins, **merged

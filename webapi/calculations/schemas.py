@@ -36,6 +36,15 @@ class CalculationSchema(Schema):
     version = ma.fields.Integer(dump_only=True, metadata={"description": "counted up per save"})
     enabled = ma.fields.Boolean()
     description = ma.fields.String(allow_none=True)
+    schedule = ma.fields.String(
+        allow_none=True, metadata={"description": "RFC 5545 RRULE in zone tz; none: no schedule"}
+    )
+    lookback_days = ma.fields.Integer(
+        metadata={"description": "days before each occurrence a scheduled run recomputes"}
+    )
+    schedule_served_at = ma.fields.AwareDateTime(
+        dump_only=True, allow_none=True, metadata={"description": "last occurrence served"}
+    )
 
     def _inputs(self, definition: Any) -> dict[str, int]:
         return {item.alias: item.channel_id for item in definition.inputs}
@@ -50,6 +59,8 @@ class CalculationCreateSchema(Schema):
     inputs = _inputs(required=True)
     tz = text(64, load_default="UTC")
     description = text(2000, allow_none=True, load_default=None)
+    schedule = text(200, allow_none=True, load_default=None)
+    lookback_days = ma.fields.Integer(load_default=1, validate=ma.validate.Range(1, 400))
 
 
 class CalculationUpdateSchema(Schema):
@@ -61,6 +72,8 @@ class CalculationUpdateSchema(Schema):
     inputs = _inputs()
     tz = text(64)
     description = text(2000, allow_none=True)
+    schedule = text(200, allow_none=True)
+    lookback_days = ma.fields.Integer(validate=ma.validate.Range(1, 400))
     enabled = ma.fields.Boolean()
 
 
