@@ -47,7 +47,7 @@ _COLUMNS = (*_KEY, *_LATEST, "first_heard", "telegrams")
 
 @dataclass
 class HeardTelegrams:
-    """One sender's telegrams of a batch (the fields of :class:`~meterhub.model.heard.HeardMeter`)."""
+    """One sender's telegrams of a batch (columns of :class:`~meterhub.model.heard.HeardMeter`)."""
 
     driver: str
     address: str
@@ -83,7 +83,9 @@ def _number(value: Any) -> int | None:
         return None
 
 
-def heard_from(message: PushMessage, driver: str, source: str | None, status: str) -> HeardTelegrams:
+def heard_from(
+    message: PushMessage, driver: str, source: str | None, status: str
+) -> HeardTelegrams:
     """The record of one telegram (its :attr:`~PushMessage.sender`, else its identities)."""
     if status not in HEARD_STATUSES:
         raise ValueError(f"not a heard status: {status!r}")
@@ -234,9 +236,7 @@ def list_heard(
         names = [h.identification]
         if h.manufacturer:
             names.insert(0, f"{h.manufacturer} {h.identification}")
-        meter_id = next(
-            (serials[(h.driver, n)] for n in names if (h.driver, n) in serials), None
-        )
+        meter_id = next((serials[(h.driver, n)] for n in names if (h.driver, n) in serials), None)
         if unknown_only and meter_id is not None:
             continue
         rows.append(

@@ -49,10 +49,10 @@ from meterhub.acquisition.bookkeeping import (
     time_sync,
     update_tasks,
 )
+from meterhub.acquisition.heard import record_heard
 from meterhub.acquisition.observers import AcquisitionObserver, BatchReport, SessionRecord
 from meterhub.acquisition.results import ProfileRow, SessionResult, StoreData, TaskOutcome
 from meterhub.acquisition.runs import RUNS, count_outcomes, finish_runs
-from meterhub.acquisition.heard import record_heard
 from meterhub.acquisition.statistics import record_statistics
 from meterhub.extensions.events import FinishedJob, FinishedTask
 from meterhub.model.tasks import TASK_FINAL_STATES

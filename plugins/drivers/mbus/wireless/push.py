@@ -131,7 +131,7 @@ def read_telegram(medium: Medium, timeout: float) -> PushMessage:
         raise ProtocolError(f"telegram refused: {exc}", frame=raw) from None
     identities = (f"{address.letters} {address.meter_id}", address.meter_id)
     sender = {
-        "address": f"{address.letters} {address.meter_id} {address.version:02X} {address.medium:02X}",
+        "address": f"{identities[0]} {address.version:02X} {address.medium:02X}",
         "manufacturer": address.letters,
         "identification": address.meter_id,
         "version": address.version,
