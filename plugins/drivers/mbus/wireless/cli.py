@@ -10,10 +10,16 @@ inventory.
 (``host:port``), a receiver stick (``/dev/ttyUSB0``; hex lines or Amber frames), a file of hex
 lines (``file:PATH``) or ``-`` (standard input). It runs until the source ends, for
 ``--for SECONDS``, or until Ctrl-C, and prints what it stored and refused.
+
+``meterhub wmbus heard [--unknown-only] [--json]`` lists the meters the receivers heard
+(:func:`meterhub.acquisition.heard.list_heard`): M-Bus address, manufacturer, identification,
+version, medium, first and last heard, telegrams, the last telegram's status, receiver, signal
+strength, and whether the meter is in the inventory; ``--unknown-only`` those it lacks.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 from pathlib import Path
@@ -25,7 +31,7 @@ __all__ = ["wmbus_group"]
 
 @click.group("wmbus")
 def wmbus_group() -> None:
-    """Wireless M-Bus / OMS meters: key files, receiving telegrams."""
+    """Wireless M-Bus / OMS meters: key files, receiving telegrams, meters heard."""
 
 
 @wmbus_group.command("import-keys")
@@ -97,4 +103,56 @@ def receive_command(source: str, seconds: float | None, baudrate: int | None) ->
         f"{stats.telegrams} telegrams: {stats.stored} stored ({stats.values} values), "
         f"{stats.unknown} of meters not in the inventory, {stats.refused} refused, "
         f"{stats.damaged} damaged"
+    )
+
+
+@wmbus_group.command("heard")
+@click.option("--unknown-only", is_flag=True, help="Only meters the inventory lacks.")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+def heard_command(unknown_only: bool, as_json: bool) -> None:
+    """List the meters heard on air, most recent first, and whether each is in the
+    inventory."""
+    from meterhub.acquisition.heard import list_heard
+    from meterhub.cli.output import echo_table
+    from meterhub.cli.state import current_state
+
+    runtime = current_state().runtime()
+    with runtime.sessions() as session:
+        rows = list_heard(session, driver="wmbus", unknown_only=unknown_only)
+    if as_json:
+        click.echo(json.dumps([row.as_dict() for row in rows], indent=2))
+        return
+    if not rows:
+        click.echo("no meters heard" + (" that the inventory lacks" if unknown_only else ""))
+        return
+    echo_table(
+        (
+            (
+                row.address,
+                row.manufacturer or "",
+                row.identification,
+                "" if row.version is None else str(row.version),
+                row.medium or "",
+                f"{row.last_heard:%Y-%m-%d %H:%M:%S}",
+                str(row.telegrams),
+                row.last_status,
+                "yes" if row.meter_id is not None else "no",
+                row.source or "",
+                "" if row.rssi is None else f"{row.rssi:g}",
+            )
+            for row in rows
+        ),
+        headers=[
+            "address",
+            "manufacturer",
+            "identification",
+            "version",
+            "medium",
+            "last heard (UTC)",
+            "telegrams",
+            "last status",
+            "in inventory",
+            "receiver",
+            "rssi",
+        ],  # fmt: skip
     )
