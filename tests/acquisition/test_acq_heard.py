@@ -22,6 +22,7 @@ from meterhub.model.heard import HeardMeter
 from meterhub.model.meters import Meter
 from meterhub.plugins.drivers.mbus.simulator.air import build_telegram, meter_key
 from meterhub.plugins.drivers.mbus.simulator.model import MANUFACTURER, WATER, MeterSpec
+from meterhub.plugins.drivers.mbus.wireless.keys import import_keys, read_key_file
 
 AT = int(datetime(2026, 11, 30, 12, tzinfo=UTC).timestamp())
 SPECS = [MeterSpec(f"3200000{n}", WATER) for n in (1, 2, 3)]
@@ -30,8 +31,6 @@ KNOWN, WRONG, STRANGER = (s.identification for s in SPECS)
 
 def _add(runtime, endpoints) -> dict[str, int]:
     """Meters of ``endpoints`` in the inventory, their keys from a key file."""
-    from meterhub.plugins.drivers.mbus.wireless.keys import import_keys, read_key_file
-
     cipher = open_cipher(runtime.settings.effective_credential_key_file, runtime.sessions)
     bare = [replace(e, settings={k: v for k, v in e.settings.items() if k != "key"})
             for e in endpoints]  # fmt: skip
@@ -41,6 +40,25 @@ def _add(runtime, endpoints) -> dict[str, int]:
         import_keys(session, cipher, read_key_file(f"meter_id;key\n{rows}".encode()),
                     drivers=runtime.plugins.drivers())  # fmt: skip
         return {m.serial_number: m.id for m in session.scalars(select(Meter))}
+
+
+def _virtual_meter(runtime, channels) -> int:
+    """A virtual meter with the channels a simulated meter offers, served by no meter."""
+    from meterhub.inventory.elements import create_element
+    from meterhub.inventory.metering import (
+        add_channel,
+        create_metering_point,
+        create_virtual_meter,
+    )
+
+    with transaction(runtime.sessions, user="tester") as session:
+        element = create_element(session, template="Consumer", name="New neighbour")
+        point = create_metering_point(session, element=element, name="Water")
+        virtual = create_virtual_meter(session, metering_point=point, name="main")
+        for obis, unit, kind in channels:
+            add_channel(session, virtual_meter=virtual, obis=obis, kind=kind, unit=unit,
+                        interval_minutes=15 if kind == "profile" else None)  # fmt: skip
+        return virtual.id
 
 
 def _line(spec: MeterSpec, at: int, access: int, key: bytes | None = None) -> str:
@@ -74,13 +92,13 @@ def _values(runtime, meter_id: int) -> int:
     return len(data.values)
 
 
-def _cli(runtime, database_url: str, *args: str) -> str:
+def _cli(runtime, database_url: str, *args: str, code: int = 0) -> str:
     from meterhub.cli import cli
 
     env = {"METERHUB_DATA_DIR": str(runtime.settings.data_dir),
            "METERHUB_DATABASE_URL": database_url}  # fmt: skip
     result = CliRunner().invoke(cli, ["wmbus", *args], env=env)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == code, result.output
     return result.output
 
 
@@ -143,9 +161,30 @@ def test_senders_are_recorded_with_their_status_and_listed(
             for u in unknown] == [(STRANGER, 2, False, "unknown meter")]  # fmt: skip
     assert unknown[0]["last_heard"] == at(3).isoformat()
 
-    # added to the inventory, the meter's next telegrams are stored
+    # added from the list (its key from a key file), the meter's next telegrams are stored
     with simulator.start(3, options={"interval": "3600", "media": "water"}) as fleet:
-        meters = _add(runtime, [e for e in fleet.endpoints if e.serial == STRANGER])
+        (endpoint,) = [e for e in fleet.endpoints if e.serial == STRANGER]
+    virtual_meter_id = _virtual_meter(runtime, endpoint.channels)
+    vm = str(virtual_meter_id)
+    out = _cli(runtime, database_url, "add-heard", "39999999", "--virtual-meter", vm, code=1)
+    assert "no meter heard at '39999999'" in out
+    out = _cli(runtime, database_url, "add-heard", KNOWN, "--virtual-meter", vm, code=1)
+    assert f"meter {KNOWN} is in the inventory already" in out
+    out = _cli(runtime, database_url, "add-heard", STRANGER, "--virtual-meter", "999999", code=1)
+    assert "no virtual meter 999999" in out
+    out = _cli(runtime, database_url, "add-heard", STRANGER, "--virtual-meter",
+               str(virtual_meter_id))  # fmt: skip
+    assert f"meter {MANUFACTURER} {STRANGER} added" in out
+    cipher = open_cipher(runtime.settings.effective_credential_key_file, runtime.sessions)
+    with transaction(runtime.sessions, user="tester") as session:
+        rows = f"meter_id;key\n{STRANGER};{meter_key(STRANGER).hex()}".encode()
+        imported = import_keys(session, cipher, read_key_file(rows),
+                               drivers=runtime.plugins.drivers())  # fmt: skip
+        assert imported.imported == [STRANGER]
+        meters = {m.serial_number: m.id for m in session.scalars(select(Meter))}
+        added = session.get(Meter, meters[STRANGER])
+        assert added is not None and (added.driver, added.manufacturer) == ("wmbus", MANUFACTURER)
+        assert added.driver_settings == {"meter_id": STRANGER, "manufacturer": MANUFACTURER}
     stats = _receive(engine, [_line(stranger, AT + 10, access=3)])
     assert (stats.stored, stats.unknown) == (1, 0)
     assert _values(runtime, meters[STRANGER]) > 0

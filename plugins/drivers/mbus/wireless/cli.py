@@ -15,6 +15,9 @@ lines (``file:PATH``) or ``-`` (standard input). It runs until the source ends, 
 (:func:`meterhub.acquisition.heard.list_heard`): M-Bus address, manufacturer, identification,
 version, medium, first and last heard, telegrams, the last telegram's status, receiver, signal
 strength, and whether the meter is in the inventory; ``--unknown-only`` those it lacks.
+
+``meterhub wmbus add-heard ADDRESS --virtual-meter ID [--from TIME]`` adds a meter heard to the
+inventory, ready to be read (:func:`.heard.add_heard_meter`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -156,3 +160,26 @@ def heard_command(unknown_only: bool, as_json: bool) -> None:
             "rssi",
         ],  # fmt: skip
     )
+
+
+@wmbus_group.command("add-heard")
+@click.argument("address")
+@click.option("--virtual-meter", "virtual_meter", type=int, required=True,
+              help="Id of the virtual meter the meter serves.")  # fmt: skip
+@click.option("--from", "valid_from", type=click.DateTime(), default=None,
+              help="Serves from this time (UTC; default: when it was first heard).")  # fmt: skip
+def add_heard_command(address: str, virtual_meter: int, valid_from: datetime | None) -> None:
+    """Add the meter heard at ADDRESS (its M-Bus address or identification number) to the
+    inventory as a wmbus meter serving a virtual meter; its key comes with import-keys."""
+    from meterhub.cli.state import current_state
+    from meterhub.db import transaction
+    from meterhub.plugins.drivers.mbus.wireless.heard import add_heard_meter
+
+    runtime = current_state().runtime()
+    if valid_from is not None and valid_from.tzinfo is None:
+        valid_from = valid_from.replace(tzinfo=UTC)
+    with transaction(runtime.sessions) as session:
+        meter = add_heard_meter(session, address, virtual_meter, valid_from=valid_from,
+                                drivers=runtime.plugins.drivers())  # fmt: skip
+        text = f"meter {meter.manufacturer} {meter.serial_number} added (id {meter.id})"
+    click.echo(f"{text}, serving virtual meter {virtual_meter}")
