@@ -227,16 +227,18 @@ def list_heard(
     serials: dict[tuple[str, str], int] = {}
     drivers = {h.driver for h in heard}
     if drivers:
-        for meter_id, meter_driver, serial in session.execute(
+        for number, meter_driver, serial in session.execute(
             select(Meter.id, Meter.driver, Meter.serial_number).where(Meter.driver.in_(drivers))
         ):
-            serials[(str(meter_driver), str(serial))] = int(meter_id)
+            serials[(str(meter_driver), str(serial))] = int(number)
     rows: list[HeardRow] = []
     for h in heard:
         names = [h.identification]
         if h.manufacturer:
             names.insert(0, f"{h.manufacturer} {h.identification}")
-        meter_id = next((serials[(h.driver, n)] for n in names if (h.driver, n) in serials), None)
+        meter_id: int | None = next(
+            (serials[(h.driver, n)] for n in names if (h.driver, n) in serials), None
+        )
         if unknown_only and meter_id is not None:
             continue
         rows.append(
