@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from meterhub.acquisition.heard import list_heard
+from meterhub.acquisition.heard import HeardTelegrams, heard_from, list_heard, record_heard
 from meterhub.acquisition.telegrams import StreamLine, TelegramStream
 from meterhub.credential_keys import open_cipher
 from meterhub.db import transaction
@@ -25,16 +25,19 @@ from meterhub.plugins.drivers.mbus.simulator.model import MANUFACTURER, WATER, M
 from meterhub.plugins.drivers.mbus.wireless.keys import import_keys, read_key_file
 
 AT = int(datetime(2026, 11, 30, 12, tzinfo=UTC).timestamp())
-SPECS = [MeterSpec(f"3200000{n}", WATER) for n in (1, 2, 3)]
-KNOWN, WRONG, STRANGER = (s.identification for s in SPECS)
+SPECS = [MeterSpec(f"3200000{n}", WATER) for n in (1, 2, 3, 4)]
+KNOWN, WRONG, STRANGER, NOKEY = (s.identification for s in SPECS)
 
 
-def _add(runtime, endpoints) -> dict[str, int]:
-    """Meters of ``endpoints`` in the inventory, their keys from a key file."""
+def _add(runtime, endpoints, keyless: tuple[str, ...] = ()) -> dict[str, int]:
+    """Meters of ``endpoints`` in the inventory, their keys (but ``keyless``'s) from a key
+    file."""
     cipher = open_cipher(runtime.settings.effective_credential_key_file, runtime.sessions)
     bare = [replace(e, settings={k: v for k, v in e.settings.items() if k != "key"})
             for e in endpoints]  # fmt: skip
-    rows = "\n".join(f"{e.serial};{meter_key(e.serial).hex()}" for e in endpoints)
+    rows = "\n".join(
+        f"{e.serial};{meter_key(e.serial).hex()}" for e in endpoints if e.serial not in keyless
+    )
     with transaction(runtime.sessions, user="tester") as session:
         populate_demo(session, bare, runtime.plugins.drivers(), cipher)
         import_keys(session, cipher, read_key_file(f"meter_id;key\n{rows}".encode()),
@@ -107,25 +110,26 @@ def test_senders_are_recorded_with_their_status_and_listed(
     runtime, start_engine, database_url
 ) -> None:
     simulator = runtime.plugins.simulators()["wmbus"]()
-    with simulator.start(3, options={"interval": "3600", "media": "water"}) as fleet:
+    with simulator.start(4, options={"interval": "3600", "media": "water"}) as fleet:
         endpoints = {e.serial: e for e in fleet.endpoints}
-        assert sorted(endpoints) == [KNOWN, WRONG, STRANGER]
-        meters = _add(runtime, [endpoints[KNOWN], endpoints[WRONG]])
+        assert sorted(endpoints) == [KNOWN, WRONG, STRANGER, NOKEY]
+        meters = _add(runtime, [endpoints[s] for s in (KNOWN, WRONG, NOKEY)], keyless=(NOKEY,))
     engine = start_engine(runtime, workers=0, schedule=False, lease=False)
-    known, wrong, stranger = SPECS
+    known, wrong, stranger, nokey = SPECS
     stats = _receive(engine, [
         _line(known, AT, access=10),
         _line(stranger, AT, access=1),  # not in the inventory
         _line(wrong, AT + 1, access=20, key=b"\x01" * 16),  # a wrong key
+        _line(nokey, AT + 1, access=7),  # in the inventory, but its key is not
         _line(known, AT + 2, access=10),  # the same access number again: a replay
         _line(stranger, AT + 3, access=2),
         _line(known, AT + 4, access=11),
         _line(known, AT + 5, access=11),  # a replay last
     ])  # fmt: skip
-    assert (stats.telegrams, stats.stored, stats.unknown, stats.refused) == (7, 2, 2, 3)
+    assert (stats.telegrams, stats.stored, stats.unknown, stats.refused) == (8, 2, 2, 4)
     # values of the known meter only: two telegrams, never the replays nor the wrong key
     assert _values(runtime, meters[KNOWN]) > 0
-    assert _values(runtime, meters[WRONG]) == 0
+    assert _values(runtime, meters[WRONG]) == 0 and _values(runtime, meters[NOKEY]) == 0
     with runtime.sessions() as session:
         rows = {
             h.identification: (h.telegrams, h.last_status, h.first_heard, h.last_heard)
@@ -144,6 +148,7 @@ def test_senders_are_recorded_with_their_status_and_listed(
     assert rows == {
         KNOWN: (4, "replay", at(0), at(5)),
         WRONG: (1, "wrong key", at(1), at(1)),
+        NOKEY: (1, "no key", at(1), at(1)),
         STRANGER: (2, "unknown meter", at(0), at(3)),
     }
     with runtime.sessions() as session:
@@ -153,7 +158,7 @@ def test_senders_are_recorded_with_their_status_and_listed(
     # the command lists them, most recent first, with whether each is in the inventory
     table = _cli(runtime, database_url, "heard").splitlines()
     assert table[0].split()[:3] == ["address", "manufacturer", "identification"]
-    assert [line.split()[5] for line in table[1:]] == [KNOWN, STRANGER, WRONG]
+    assert [line.split()[5] for line in table[1:]] == [KNOWN, STRANGER, WRONG, NOKEY]
     assert "replay" in table[1] and " yes " in table[1]
     assert "unknown meter" in table[2] and " no " in table[2]
     unknown = json.loads(_cli(runtime, database_url, "heard", "--unknown-only", "--json"))
@@ -162,7 +167,7 @@ def test_senders_are_recorded_with_their_status_and_listed(
     assert unknown[0]["last_heard"] == at(3).isoformat()
 
     # added from the list (its key from a key file), the meter's next telegrams are stored
-    with simulator.start(3, options={"interval": "3600", "media": "water"}) as fleet:
+    with simulator.start(4, options={"interval": "3600", "media": "water"}) as fleet:
         (endpoint,) = [e for e in fleet.endpoints if e.serial == STRANGER]
     virtual_meter_id = _virtual_meter(runtime, endpoint.channels)
     vm = str(virtual_meter_id)
@@ -192,3 +197,32 @@ def test_senders_are_recorded_with_their_status_and_listed(
     with runtime.sessions() as session:
         (heard,) = session.scalars(select(HeardMeter).where(HeardMeter.identification == STRANGER))
         assert (heard.telegrams, heard.last_status, heard.last_heard) == (3, "stored", at(10))
+
+
+def test_rows_keep_the_first_time_and_take_the_latest_telegram(runtime) -> None:
+    """Batches add up; a batch of older telegrams (a receiver's log read late) leaves the
+    latest status, receiver and signal strength alone."""
+    t = lambda seconds: datetime.fromtimestamp(AT + seconds, UTC)  # noqa: E731
+
+    def heard(seconds: int, status: str, **extra) -> HeardTelegrams:
+        return HeardTelegrams("wmbus", "MHB 32000009 01 07", "32000009", t(seconds), t(seconds),
+                              status, manufacturer="MHB", **extra)  # fmt: skip
+
+    def row() -> tuple:
+        with runtime.sessions() as session:
+            (h,) = session.scalars(select(HeardMeter))
+            return (h.telegrams, h.first_heard, h.last_heard, h.last_status, h.source, h.rssi)
+
+    with runtime.engine.begin() as connection:
+        # two of the same sender in one batch are one row
+        assert record_heard(connection, [heard(10, "stored", source="a", rssi=-60.0),
+                                         heard(5, "wrong key", source="a")]) == 1  # fmt: skip
+    assert row() == (2, t(5), t(10), "stored", "a", -60.0)
+    with runtime.engine.begin() as connection:
+        record_heard(connection, [heard(3, "replay", source="old")])
+    assert row() == (3, t(3), t(10), "stored", "a", -60.0)
+    with runtime.engine.begin() as connection:
+        record_heard(connection, [heard(20, "no key", source="b")])
+    assert row() == (4, t(3), t(20), "no key", "b", None)
+    with pytest.raises(ValueError, match="not a heard status: 'lost'"):
+        heard_from(None, "wmbus", None, "lost")  # type: ignore[arg-type]
