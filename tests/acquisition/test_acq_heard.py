@@ -199,9 +199,11 @@ def test_senders_are_recorded_with_their_status_and_listed(
         assert (heard.telegrams, heard.last_status, heard.last_heard) == (3, "stored", at(10))
 
 
-def test_rows_keep_the_first_time_and_take_the_latest_telegram(runtime) -> None:
+def test_rows_keep_the_first_time_and_take_the_latest_telegram(runtime, database_url) -> None:
     """Batches add up; a batch of older telegrams (a receiver's log read late) leaves the
     latest status, receiver and signal strength alone."""
+    assert _cli(runtime, database_url, "heard").strip() == "no meters heard"
+    assert json.loads(_cli(runtime, database_url, "heard", "--json")) == []
     t = lambda seconds: datetime.fromtimestamp(AT + seconds, UTC)  # noqa: E731
 
     def heard(seconds: int, status: str, **extra) -> HeardTelegrams:
