@@ -20,6 +20,7 @@ from meterhub.acquisition.plans import MeterPlan, PathPlan
 
 if TYPE_CHECKING:
     from meterhub.acquisition.dispatch import Claim
+    from meterhub.acquisition.heard import HeardTelegrams
 
 __all__ = ["ProfileRow", "SessionDraft", "SessionResult", "StoreData", "TaskOutcome"]
 
@@ -130,3 +131,6 @@ class SessionResult:
     #: Values the meter sent on its own (a received telegram, a push), stored with the batch
     #: although no task asked for them.
     received: StoreData | None = None
+    #: Senders a receiver heard (:mod:`meterhub.acquisition.heard`), recorded with the batch;
+    #: a result of the telegram stream may carry only these (``meter_id`` 0, no plan).
+    heard: list[HeardTelegrams] = field(default_factory=list)

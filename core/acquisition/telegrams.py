@@ -13,11 +13,18 @@ reads such a line with the receiving driver (``wmbus``), one telegram at a time
 2. deciphers and decodes it with the meter's settings, its key from the credential store
    (``meterhub wmbus import-keys``) and its replay state
    (:meth:`~meterhub.extensions.driver.Driver.decode_push`). A wrong key, a replay or a damaged
-   telegram is logged and counted (:attr:`TelegramStats.refused`);
+   telegram is logged and counted (:attr:`TelegramStats.refused`), never stored as data;
 3. maps the values to the channels of the virtual meter the meter served at their time
    (:func:`~meterhub.acquisition.mapping.map_readings`) and hands them with the new replay state
    to the engine's :class:`~meterhub.acquisition.writer.BatchWriter`, which commits many
    meters' telegrams in one transaction (``SessionResult.received``).
+
+Every telegram's sender is recorded in the list of meters heard
+(:mod:`meterhub.acquisition.heard`, ``meterhub wmbus heard``) with what came of it —
+``stored``, ``unknown meter``, ``meter disabled``, ``no key``, ``wrong key``
+(:class:`~meterhub.extensions.driver.AuthenticationFailed`), ``replay``
+(:class:`~meterhub.extensions.push.Replayed`) or ``refused`` — in the same transaction as the
+batch's values (``SessionResult.heard``).
 
 :class:`StreamLine` makes a file or pipe of telegrams a line like any medium.
 """
@@ -31,14 +38,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
+from meterhub.acquisition.heard import HeardTelegrams, heard_from
 from meterhub.acquisition.inbound import MeterDirectory
 from meterhub.acquisition.mapping import map_readings
 from meterhub.acquisition.plans import MeterPlan
 from meterhub.acquisition.results import SessionResult, StoreData
 from meterhub.errors import InvalidValue
-from meterhub.extensions.driver import Driver, DriverError, LinkLost, MeterTimeout
+from meterhub.extensions.driver import (
+    AuthenticationFailed,
+    Driver,
+    DriverError,
+    LinkLost,
+    MeterTimeout,
+)
 from meterhub.extensions.medium import Medium
-from meterhub.extensions.push import PushContent, PushMessage
+from meterhub.extensions.push import NoKey, PushContent, PushMessage, Replayed
 
 if TYPE_CHECKING:
     from meterhub.acquisition.engine import AcquisitionEngine
@@ -132,6 +146,7 @@ class TelegramStream:
         self.engine = engine
         self.medium = medium
         self.driver: Driver = drivers[driver]
+        self.driver_name = driver
         self.directory = MeterDirectory(engine.runtime.engine, [driver])
         self.read_timeout = read_timeout
         self.batch_size = batch_size
@@ -187,10 +202,13 @@ class TelegramStream:
         found = [self.directory.find(message.identities) for message in messages]
         # the batch's meters' plans are loaded together on the first miss, not one by one
         self.engine.plans.expect(dict.fromkeys(m for m, _ in found if m is not None))
+        heard: list[HeardTelegrams] = []
         for message, (meter_id, named) in zip(messages, found, strict=True):
             plan = self.engine.plans.get(meter_id) if meter_id is not None else None
             if plan is None or not plan.enabled:
                 self.stats.add(unknown=1)
+                status = "unknown meter" if plan is None else "meter disabled"
+                heard.append(self._heard(message, status))
                 log.debug("telegram of %s skipped: %s", message.identities[0], named)
                 continue
             if plan.meter_id not in known:
@@ -202,6 +220,7 @@ class TelegramStream:
             meter_settings = known[plan.meter_id]
             if meter_settings is None:
                 self.stats.add(refused=1)
+                heard.append(self._heard(message, "no key"))
                 continue
             plans.append(plan)
             chosen.append(message)
@@ -209,11 +228,13 @@ class TelegramStream:
         contents = self.driver.decode_pushes(chosen, settings) if chosen else []
         results: dict[int, SessionResult] = {}
         queued = values = 0
-        for plan, content in zip(plans, contents, strict=True):
+        for plan, message, content in zip(plans, chosen, contents, strict=True):
             if not isinstance(content, PushContent):
                 self.stats.add(refused=1)
+                heard.append(self._heard(message, _refusal(content)))
                 log.warning("telegram of meter %s refused: %s", plan.serial, content)
                 continue
+            heard.append(self._heard(message, "stored"))
             result = results.get(plan.meter_id)
             if result is None:
                 result = results[plan.meter_id] = SessionResult(
@@ -232,10 +253,18 @@ class TelegramStream:
         writer = self.engine.writer
         if writer is None:
             raise RuntimeError("the engine is not started: its writer stores the telegrams")
-        for result in results.values():
+        carriers = list(results.values())
+        if heard:
+            if not carriers:  # only senders to record: a result of no meter carries them
+                carriers.append(SessionResult(0, None, []))
+            carriers[0].heard.extend(heard)
+        for result in carriers:
             writer.put(result)
         self.stats.add(stored=queued, values=values)
         return queued
+
+    def _heard(self, message: PushMessage, status: str) -> HeardTelegrams:
+        return heard_from(message, self.driver_name, self.medium.address, status)
 
     def start(self) -> TelegramStream:
         """Run in a thread of its own."""
@@ -249,3 +278,14 @@ class TelegramStream:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+
+
+def _refusal(error: object) -> str:
+    """The heard status of a telegram the driver refused."""
+    if isinstance(error, NoKey):
+        return "no key"
+    if isinstance(error, AuthenticationFailed):
+        return "wrong key"
+    if isinstance(error, Replayed):
+        return "replay"
+    return "refused"

@@ -7,7 +7,8 @@ meter of the batch in one 2-D ``write_intervals`` per group of channels, registe
 events likewise, and the engine's own rows — task states, session records with their debug
 logs, run counters and the end of finished runs, session state, last reads, audit rows, error
 groups, and the communication statistics (:mod:`meterhub.acquisition.statistics`: the batch's
-sessions folded into counters per hour and level, then one upsert per counter row). A task is
+sessions folded into counters per hour and level, then one upsert per counter row) and the
+senders a receiver heard (:mod:`meterhub.acquisition.heard`). A task is
 done only when that transaction committed; then, in order:
 
 1. the dispatcher is told (:meth:`~meterhub.acquisition.dispatch.Dispatcher.ack`) and the
@@ -48,6 +49,7 @@ from meterhub.acquisition.bookkeeping import (
     time_sync,
     update_tasks,
 )
+from meterhub.acquisition.heard import record_heard
 from meterhub.acquisition.observers import AcquisitionObserver, BatchReport, SessionRecord
 from meterhub.acquisition.results import ProfileRow, SessionResult, StoreData, TaskOutcome
 from meterhub.acquisition.runs import RUNS, count_outcomes, finish_runs
@@ -286,6 +288,7 @@ class BatchWriter:
         session_ids = insert_sessions(connection, batch)
         committed.sessions = records(batch, session_ids)
         record_statistics(connection, batch, committed.sessions)
+        record_heard(connection, (heard for result in batch for heard in result.heard))
         update_tasks(connection, batch, accepted, session_ids, earlier, marks, now)
         counts: dict[int, list[int]] = {}
         for outcome in accepted:

@@ -11,6 +11,12 @@ mean is configured per meter and the meter is not known before the message is re
 2. once the listener found the meter by one of those identities,
    :meth:`~meterhub.extensions.driver.Driver.decode_push` turns the values into
    :class:`PushContent` with the meter's settings: readings by OBIS code and events (alarms).
+
+A message of a meter the inventory lacks, or one the driver refuses, is recorded by the
+telegram stream as heard (:mod:`meterhub.acquisition.heard`) from :attr:`PushMessage.sender`;
+a driver tells why it refused by the error it returns: :class:`NoKey` (no key for an
+enciphered message), :class:`~meterhub.extensions.driver.AuthenticationFailed` (a wrong key),
+:class:`Replayed` (a message already taken), any other error (refused).
 """
 
 from __future__ import annotations
@@ -20,9 +26,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from meterhub.extensions.driver import MeterEvent, Reading
+from meterhub.extensions.driver import AuthenticationFailed, MeterEvent, ProtocolError, Reading
 
-__all__ = ["PushContent", "PushMessage"]
+__all__ = ["NoKey", "PushContent", "PushMessage", "Replayed"]
+
+
+class NoKey(AuthenticationFailed):
+    """The message is enciphered and no key is configured for its meter."""
+
+
+class Replayed(ProtocolError):
+    """A message already taken (the same or an older access number or counter)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +47,10 @@ class PushMessage:
     16 upper-case hex digits, logical device names and serial numbers as text); ``time`` the
     message's own time stamp (aware UTC) or ``None``; ``values`` the decoded body, one entry
     per captured attribute; ``frame`` the bytes received; ``received`` when they arrived.
+    ``sender`` what the message tells of its sender for the list of meters heard (all
+    optional): ``address`` (unique per sender, default the first identity),
+    ``manufacturer``, ``identification``, ``version``, ``device_type`` (numbers), ``medium``
+    (a name) and ``rssi`` (the receiver's signal strength in dBm).
     """
 
     identities: tuple[str, ...]
@@ -40,6 +58,7 @@ class PushMessage:
     values: tuple[Any, ...]
     frame: bytes
     received: datetime
+    sender: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

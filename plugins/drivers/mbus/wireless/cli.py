@@ -10,12 +10,22 @@ inventory.
 (``host:port``), a receiver stick (``/dev/ttyUSB0``; hex lines or Amber frames), a file of hex
 lines (``file:PATH``) or ``-`` (standard input). It runs until the source ends, for
 ``--for SECONDS``, or until Ctrl-C, and prints what it stored and refused.
+
+``meterhub wmbus heard [--unknown-only] [--json]`` lists the meters the receivers heard
+(:func:`meterhub.acquisition.heard.list_heard`): M-Bus address, manufacturer, identification,
+version, medium, first and last heard, telegrams, the last telegram's status, receiver, signal
+strength, and whether the meter is in the inventory; ``--unknown-only`` those it lacks.
+
+``meterhub wmbus add-heard ADDRESS --virtual-meter ID [--from TIME]`` adds a meter heard to the
+inventory, ready to be read (:func:`.heard.add_heard_meter`).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -25,7 +35,7 @@ __all__ = ["wmbus_group"]
 
 @click.group("wmbus")
 def wmbus_group() -> None:
-    """Wireless M-Bus / OMS meters: key files, receiving telegrams."""
+    """Wireless M-Bus / OMS meters: key files, receiving telegrams, meters heard."""
 
 
 @wmbus_group.command("import-keys")
@@ -98,3 +108,78 @@ def receive_command(source: str, seconds: float | None, baudrate: int | None) ->
         f"{stats.unknown} of meters not in the inventory, {stats.refused} refused, "
         f"{stats.damaged} damaged"
     )
+
+
+@wmbus_group.command("heard")
+@click.option("--unknown-only", is_flag=True, help="Only meters the inventory lacks.")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+def heard_command(unknown_only: bool, as_json: bool) -> None:
+    """List the meters heard on air, most recent first, and whether each is in the
+    inventory."""
+    from meterhub.acquisition.heard import list_heard
+    from meterhub.cli.output import echo_table
+    from meterhub.cli.state import current_state
+
+    runtime = current_state().runtime()
+    with runtime.sessions() as session:
+        rows = list_heard(session, driver="wmbus", unknown_only=unknown_only)
+    if as_json:
+        click.echo(json.dumps([row.as_dict() for row in rows], indent=2))
+        return
+    if not rows:
+        click.echo("no meters heard" + (" that the inventory lacks" if unknown_only else ""))
+        return
+    echo_table(
+        (
+            (
+                row.address,
+                row.manufacturer or "",
+                row.identification,
+                "" if row.version is None else str(row.version),
+                row.medium or "",
+                f"{row.last_heard:%Y-%m-%d %H:%M:%S}",
+                str(row.telegrams),
+                row.last_status,
+                "yes" if row.meter_id is not None else "no",
+                row.source or "",
+                "" if row.rssi is None else f"{row.rssi:g}",
+            )
+            for row in rows
+        ),
+        headers=[
+            "address",
+            "manufacturer",
+            "identification",
+            "version",
+            "medium",
+            "last heard (UTC)",
+            "telegrams",
+            "last status",
+            "in inventory",
+            "receiver",
+            "rssi",
+        ],  # fmt: skip
+    )
+
+
+@wmbus_group.command("add-heard")
+@click.argument("address")
+@click.option("--virtual-meter", "virtual_meter", type=int, required=True,
+              help="Id of the virtual meter the meter serves.")  # fmt: skip
+@click.option("--from", "valid_from", type=click.DateTime(), default=None,
+              help="Serves from this time (UTC; default: when it was first heard).")  # fmt: skip
+def add_heard_command(address: str, virtual_meter: int, valid_from: datetime | None) -> None:
+    """Add the meter heard at ADDRESS (its M-Bus address or identification number) to the
+    inventory as a wmbus meter serving a virtual meter; its key comes with import-keys."""
+    from meterhub.cli.state import current_state
+    from meterhub.db import transaction
+    from meterhub.plugins.drivers.mbus.wireless.heard import add_heard_meter
+
+    runtime = current_state().runtime()
+    if valid_from is not None and valid_from.tzinfo is None:
+        valid_from = valid_from.replace(tzinfo=UTC)
+    with transaction(runtime.sessions) as session:
+        meter = add_heard_meter(session, address, virtual_meter, valid_from=valid_from,
+                                drivers=runtime.plugins.drivers())  # fmt: skip
+        text = f"meter {meter.manufacturer} {meter.serial_number} added (id {meter.id})"
+    click.echo(f"{text}, serving virtual meter {virtual_meter}")

@@ -39,7 +39,8 @@ from meterhub.extensions.driver import (
 )
 from meterhub.extensions.driverkit import split_settings
 from meterhub.extensions.medium import Medium
-from meterhub.extensions.push import PushContent, PushMessage
+from meterhub.extensions.push import NoKey, PushContent, PushMessage, Replayed
+from meterhub.plugins.drivers.mbus.obis import MEDIUM_NAMES
 from meterhub.plugins.drivers.mbus.readout import Readout
 from meterhub.plugins.drivers.mbus.records import decode_records
 from meterhub.plugins.drivers.mbus.settings import WmbusSettings
@@ -129,7 +130,26 @@ def read_telegram(medium: Medium, timeout: float) -> PushMessage:
     except TelegramError as exc:
         raise ProtocolError(f"telegram refused: {exc}", frame=raw) from None
     identities = (f"{address.letters} {address.meter_id}", address.meter_id)
-    return PushMessage(identities, None, (frame,), raw, arrived.astimezone(UTC))
+    sender = {
+        "address": f"{identities[0]} {address.version:02X} {address.medium:02X}",
+        "manufacturer": address.letters,
+        "identification": address.meter_id,
+        "version": address.version,
+        "device_type": address.medium,
+        "medium": MEDIUM_NAMES.get(address.medium, f"device type {address.medium:02X}h"),
+    }
+    return PushMessage(identities, None, (frame,), raw, arrived.astimezone(UTC), sender)
+
+
+def _refusal(status: Status, reason: str, text: str, frame: bytes) -> DriverError:
+    """The error of a refused telegram: why it was refused, as the telegram stream records it."""
+    if status == Status.UNKNOWN_METER and reason.startswith("no key"):
+        return NoKey(text, frame=frame)
+    if status in (Status.WRONG_KEY, Status.UNKNOWN_METER):
+        return AuthenticationFailed(text, frame=frame)
+    if status in (Status.REPLAYED, Status.OUT_OF_ORDER):
+        return Replayed(text, frame=frame)
+    return ProtocolError(text, frame=frame)
 
 
 def open_pushed(message: PushMessage, settings: Mapping[str, Any]) -> PushContent:
@@ -142,10 +162,12 @@ def open_pushed(message: PushMessage, settings: Mapping[str, Any]) -> PushConten
     try:
         opened = open_telegram(frame, key, guard)
     except TelegramError as exc:
-        if exc.status in (Status.WRONG_KEY, Status.UNKNOWN_METER):
-            raise AuthenticationFailed(f"meter {options.meter_id}: {exc.reason}",
-                                       frame=message.frame) from None  # fmt: skip
-        raise ProtocolError(f"meter {options.meter_id}: {exc}", frame=message.frame) from None
+        text = (
+            f"meter {options.meter_id}: {exc.reason}"
+            if exc.status in (Status.WRONG_KEY, Status.UNKNOWN_METER)
+            else f"meter {options.meter_id}: {exc}"
+        )
+        raise _refusal(exc.status, exc.reason, text, message.frame) from None
     zone = UTC if options.timezone == "UTC" else ZoneInfo(options.timezone)
     readout = Readout(
         identification=opened.address.meter_id,
@@ -256,12 +278,7 @@ class BulkOpener:
             if status != Status.OK:
                 reason = batch.reasons.get(position, status.name.lower())
                 text = f"meter {meter_id}: {status.name.lower()}: {reason}"
-                error: DriverError = (
-                    AuthenticationFailed(text, frame=messages[index].frame)
-                    if status in (Status.WRONG_KEY, Status.UNKNOWN_METER)
-                    else ProtocolError(text, frame=messages[index].frame)
-                )
-                results[index] = error
+                results[index] = _refusal(status, reason, text, messages[index].frame)
                 continue
             readings = []
             for at in range(int(bounds[position]), int(bounds[position + 1])):

@@ -11,7 +11,7 @@ from mbus_clock import AT
 
 from meterhub.errors import InvalidValue
 from meterhub.extensions.driver import AuthenticationFailed, MeterTimeout, ProtocolError
-from meterhub.extensions.push import PushContent
+from meterhub.extensions.push import NoKey, PushContent, Replayed
 from meterhub.plugins.drivers.mbus.simulator.air import build_telegram, meter_key
 from meterhub.plugins.drivers.mbus.simulator.model import HEAT, WATER, MeterSpec
 from meterhub.plugins.drivers.mbus.wireless.driver import WmbusDriver
@@ -129,3 +129,43 @@ def test_replays_wrong_keys_and_bad_settings_fail_in_their_place() -> None:
     assert isinstance(bad, InvalidValue) and "settings.key" in str(bad)
     with pytest.raises(ProtocolError, match="replayed"):
         driver.decode_push(messages[1], _settings(WATER_METER, last_access_number="9"))
+
+
+def test_refusals_say_why_and_telegrams_name_their_sender() -> None:
+    """No key, a wrong key and a replay are told apart (the stream records them as such), and
+    a telegram carries its sender's M-Bus address for the list of meters heard."""
+    driver = WmbusDriver()
+    ours, theirs = socket.socketpair()
+    try:
+        telegrams = (_telegram(WATER_METER, 5), _telegram(HEAT_METER, 3, key=b"\x07" * 16))
+        theirs.sendall(b"".join(t.hex().encode() + b"\n" for t in telegrams))
+        line = _PairLine(ours)
+        water, heat = (driver.read_push(line, 2) for _ in range(2))
+    finally:
+        ours.close()
+        theirs.close()
+    letters = WATER_METER.manufacturer
+    assert water.sender == {
+        "address": f"{letters} 32000042 01 {WATER:02X}", "manufacturer": letters,
+        "identification": "32000042", "version": 1, "device_type": WATER, "medium": "water",
+    }  # fmt: skip
+    assert heat.sender["medium"] == "heat (return)" and heat.sender["device_type"] == HEAT
+    no_key = {"meter_id": WATER_METER.identification}
+    replayed = _settings(WATER_METER, last_access_number="5")
+    # one meter's settings per batch, as the stream hands them
+    bulk = [driver.decode_pushes([message], [settings])[0] for message, settings in
+            ((water, no_key), (water, replayed), (heat, _settings(HEAT_METER)))]  # fmt: skip
+    for found in (bulk, [_refused(driver, water, no_key), _refused(driver, water, replayed),
+                         _refused(driver, heat, _settings(HEAT_METER))]):  # fmt: skip
+        missing, replay, wrong = found
+        assert isinstance(missing, NoKey) and "no key" in str(missing)
+        assert isinstance(replay, Replayed) and isinstance(replay, ProtocolError)
+        assert isinstance(wrong, AuthenticationFailed) and not isinstance(wrong, NoKey)
+
+
+def _refused(driver: WmbusDriver, message, settings) -> Exception:
+    try:
+        driver.decode_push(message, settings)
+    except Exception as exc:
+        return exc
+    raise AssertionError("the telegram was taken")
