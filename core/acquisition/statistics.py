@@ -46,6 +46,9 @@ from meterhub.acquisition.results import SessionResult
 from meterhub.acquisition.tables import table_of
 from meterhub.errors import InvalidValue
 from meterhub.inventory.common import chunks
+from meterhub.model.devices import CommunicationDevice, CommunicationPath
+from meterhub.model.metering import MeteringPoint, VirtualMeter
+from meterhub.model.meters import Meter
 from meterhub.model.statistics import STATISTIC_SCOPES, SUCCEEDED, CommunicationStatistic
 
 __all__ = [
@@ -382,10 +385,6 @@ def object_names(session: Session | Connection, level: str, keys: Iterable[int])
     """What to call the objects ``keys`` of ``level``: ``point / virtual meter`` names, device
     names, ``serial main`` or ``serial backup N`` for paths (none at the ``summary`` level, none
     for objects deleted since)."""
-    from meterhub.model.devices import CommunicationDevice, CommunicationPath
-    from meterhub.model.metering import MeteringPoint, VirtualMeter
-    from meterhub.model.meters import Meter
-
     scope = _level(level)
     wanted = sorted({int(key) for key in keys})
     names: dict[int, str] = {}
