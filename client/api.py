@@ -181,6 +181,22 @@ class Client:
         """The quick search: hits across object types."""
         return list(self.get("search", q=text, limit=limit)["hits"])
 
+    def statistics(
+        self,
+        level: str = "summary",
+        key: int | None = None,
+        *,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        bucket: str = "hour",
+        zone: str = "UTC",
+    ) -> list[dict[str, Any]]:
+        """Communication statistics: one row per bucket and object of ``level`` (``summary``,
+        ``virtual-meter``, ``device``, ``path``), oldest first."""
+        params = {"level": level, "key": key, "since": since, "until": until, "bucket": bucket,
+                  "zone": zone}  # fmt: skip
+        return list(self.get("statistics", **params)["rows"])
+
     # -- meter data ----------------------------------------------------------------------------
 
     def intervals(

@@ -48,6 +48,7 @@ RESOURCE_PACKAGES: tuple[str, ...] = (
     "scripts",
     "calculations",
     "releases",
+    "statistics",
 )
 
 

@@ -61,6 +61,8 @@ OBJECT_TYPES: Mapping[str, str] = {
     "calculation": "calculated channels: formulas over other channels (running one also needs "
     "edit on meter_data)",
     "billing_release": "releases of channels' periods for billing",
+    "statistic": "communication statistics (sessions per hour or day of virtual meters, "
+    "devices and paths; the fleet-wide summary also needs all_segments)",
 }
 
 #: Functions a role enables, with what they allow.

@@ -30,6 +30,9 @@ calculation               its target and every input channel are visible
 billing_release           its channel is visible
 vee_run                   the user started it (runs through the API cover only visible
                           channels)
+statistic                 a virtual meter row: its virtual meter is visible; a device row:
+                          the device has a path to a visible meter; a path row: its meter
+                          is visible; the summary (the whole fleet): never
 ========================  ===============================================================
 
 Object types that are not in the table (templates, roles, system parameters, firmware images,
@@ -58,6 +61,7 @@ from meterhub.model.jobs import Job, JobRun
 from meterhub.model.metering import Channel, Container, MeteringPoint, VirtualMeter
 from meterhub.model.meters import Meter, MeterAssignment
 from meterhub.model.segments import DataSegment, ElementSegment
+from meterhub.model.statistics import CommunicationStatistic
 from meterhub.model.tasks import Task
 from meterhub.model.tokens import ApiToken
 from meterhub.model.users import AppUser, UserSegment
@@ -220,6 +224,28 @@ def _error_group(scope: Scope) -> ColumnElement[bool]:
     return ~foreign
 
 
+def _statistic(scope: Scope) -> ColumnElement[bool]:
+    """Rows of visible virtual meters, and of the devices and paths of visible meters (a
+    device or path whose meters are gone is not shown, unlike the device itself)."""
+    meters = scope.meter_ids()
+    row = CommunicationStatistic
+    return or_(
+        and_(row.scope == "virtual_meter", row.scope_id.in_(scope.virtual_meter_ids())),
+        and_(
+            row.scope == "device",
+            row.scope_id.in_(
+                select(CommunicationPath.device_id).where(CommunicationPath.meter_id.in_(meters))
+            ),
+        ),
+        and_(
+            row.scope == "path",
+            row.scope_id.in_(
+                select(CommunicationPath.id).where(CommunicationPath.meter_id.in_(meters))
+            ),
+        ),
+    )
+
+
 def _ids_as_text(ids: Select[Any]) -> Select[Any]:
     column = ids.selected_columns[0]
     return ids.with_only_columns(cast(column, String))
@@ -306,4 +332,5 @@ VISIBILITY: Mapping[str, Callable[[Scope], ColumnElement[bool]]] = {
     "vee_run": _vee_run,
     "calculation": _calculation,
     "billing_release": lambda s: BillingRelease.channel_id.in_(s.channel_ids()),
+    "statistic": _statistic,
 }

@@ -26,6 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
     bindparam,
@@ -45,6 +46,9 @@ from meterhub.acquisition.results import SessionResult
 from meterhub.acquisition.tables import table_of
 from meterhub.errors import InvalidValue
 from meterhub.inventory.common import chunks
+from meterhub.model.devices import CommunicationDevice, CommunicationPath
+from meterhub.model.metering import MeteringPoint, VirtualMeter
+from meterhub.model.meters import Meter
 from meterhub.model.statistics import STATISTIC_SCOPES, SUCCEEDED, CommunicationStatistic
 
 __all__ = [
@@ -52,6 +56,7 @@ __all__ = [
     "LEVELS",
     "StatisticRow",
     "communication_statistics",
+    "object_names",
     "prune_statistics",
     "record_statistics",
     "statistic_rows",
@@ -317,6 +322,7 @@ def communication_statistics(
     until: datetime | None = None,
     bucket: str = "hour",
     zone: str | tzinfo = "UTC",
+    where: ColumnElement[bool] | None = None,
 ) -> list[StatisticRow]:
     """Sessions per bucket and object of ``level``, oldest bucket first, then by key.
 
@@ -324,7 +330,9 @@ def communication_statistics(
     ``summary`` level). ``since``/``until`` (aware times): the buckets that start in
     ``[since, until)``, ``since`` rounded down to its bucket; ``until`` defaults to now.
     ``bucket``: ``hour`` (as stored) or ``day`` (the sum of the day's hours, the day of
-    ``zone``, a zone whose offsets are whole hours).
+    ``zone``, a zone whose offsets are whole hours). ``where``: a further condition on
+    ``acq_statistic`` (the access layer's ``statistic`` condition, limiting the rows to a
+    user's data segments).
     """
     scope = _level(level)
     if bucket not in BUCKETS:
@@ -347,6 +355,8 @@ def communication_statistics(
     if scope != "summary" and key is not None:
         keys = [int(key)] if isinstance(key, int) else sorted({int(k) for k in key})
         query = query.where(or_(*(STATISTICS.c.scope_id.in_(part) for part in chunks(keys))))
+    if where is not None:
+        query = query.where(where)
     found: dict[tuple[datetime, int], StatisticRow] = {}
     for row in session.execute(query.order_by(STATISTICS.c.bucket, STATISTICS.c.scope_id)):
         hour = row.bucket if row.bucket.tzinfo else row.bucket.replace(tzinfo=UTC)
@@ -369,3 +379,40 @@ def communication_statistics(
         target.backup += int(row.backup)
         target.failovers += int(row.failovers)
     return [found[k] for k in sorted(found, key=lambda k: (k[0].astimezone(UTC), k[1]))]
+
+
+def object_names(session: Session | Connection, level: str, keys: Iterable[int]) -> dict[int, str]:
+    """What to call the objects ``keys`` of ``level``: ``point / virtual meter`` names, device
+    names, ``serial main`` or ``serial backup N`` for paths (none at the ``summary`` level, none
+    for objects deleted since)."""
+    scope = _level(level)
+    wanted = sorted({int(key) for key in keys})
+    names: dict[int, str] = {}
+    for part in chunks(wanted):
+        if scope == "virtual_meter":
+            meters = session.execute(
+                select(VirtualMeter.id, MeteringPoint.name, VirtualMeter.name)
+                .join(MeteringPoint, MeteringPoint.id == VirtualMeter.metering_point_id)
+                .where(VirtualMeter.id.in_(part))
+            )
+            names.update({int(i): f"{point} / {name}" for i, point, name in meters})
+        elif scope == "device":
+            devices = session.execute(
+                select(CommunicationDevice.id, CommunicationDevice.name).where(
+                    CommunicationDevice.id.in_(part)
+                )
+            )
+            names.update({int(i): str(name) for i, name in devices})
+        elif scope == "path":
+            paths = session.execute(
+                select(CommunicationPath.id, Meter.serial_number, CommunicationPath.priority)
+                .join(Meter, Meter.id == CommunicationPath.meter_id)
+                .where(CommunicationPath.id.in_(part))
+            )
+            names.update(
+                {
+                    int(i): f"{serial} {'main' if priority == 1 else f'backup {priority - 1}'}"
+                    for i, serial, priority in paths
+                }
+            )
+    return names

@@ -10,16 +10,12 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 import click
 
 from meterhub.cli.output import echo_table
 from meterhub.cli.state import current_state
 from meterhub.errors import InvalidValue
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
 
 __all__ = ["stats_command"]
 
@@ -43,43 +39,6 @@ def parse_since(text: str, now: datetime) -> datetime:
             "since", f"{text!r} is neither a time (2026-12-01T00:00) nor an age (24h, 7d)"
         ) from None
     return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
-
-
-def _names(session: Session, level: str, keys: set[int]) -> dict[int, str]:
-    """What to call the objects of the level in the table."""
-    from sqlalchemy import select
-
-    from meterhub.model.devices import CommunicationDevice, CommunicationPath
-    from meterhub.model.metering import MeteringPoint, VirtualMeter
-    from meterhub.model.meters import Meter
-
-    if not keys:
-        return {}
-    if level == "virtual_meter":
-        meters = session.execute(
-            select(VirtualMeter.id, MeteringPoint.name, VirtualMeter.name)
-            .join(MeteringPoint, MeteringPoint.id == VirtualMeter.metering_point_id)
-            .where(VirtualMeter.id.in_(keys))
-        )
-        return {int(i): f"{point} / {name}" for i, point, name in meters}
-    if level == "device":
-        devices = session.execute(
-            select(CommunicationDevice.id, CommunicationDevice.name).where(
-                CommunicationDevice.id.in_(keys)
-            )
-        )
-        return {int(i): str(name) for i, name in devices}
-    if level == "path":
-        paths = session.execute(
-            select(CommunicationPath.id, Meter.serial_number, CommunicationPath.priority)
-            .join(Meter, Meter.id == CommunicationPath.meter_id)
-            .where(CommunicationPath.id.in_(keys))
-        )
-        return {
-            int(i): f"{serial} {'main' if priority == 1 else f'backup {priority - 1}'}"
-            for i, serial, priority in paths
-        }
-    return {}
 
 
 @click.command("stats")
@@ -113,7 +72,7 @@ def stats_command(
 ) -> None:
     """Communication statistics: sessions, successes, failures by error class, durations,
     bytes, per hour or day."""
-    from meterhub.acquisition.statistics import communication_statistics
+    from meterhub.acquisition.statistics import communication_statistics, object_names
 
     now = datetime.now(UTC)
     start = parse_since(since or ("24h" if bucket == "hour" else "7d"), now)
@@ -126,7 +85,7 @@ def stats_command(
         rows = communication_statistics(
             session, scope, list(keys) or None, since=start, until=end, bucket=bucket, zone=zone
         )
-        names = _names(session, scope, {row.key for row in rows if row.key is not None})
+        names = object_names(session, scope, {row.key for row in rows if row.key is not None})
     if as_json:
         for row in rows:
             data = row.as_dict()

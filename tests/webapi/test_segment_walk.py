@@ -52,6 +52,7 @@ PATH_TYPES: dict[str, str | None] = {
     "/api/v1/scripts": None,
     "/api/v1/calculations": "calculation",
     "/api/v1/billing-releases": "billing_release",
+    "/api/v1/statistics": "statistic",
 }
 
 #: Request body fields that name objects, and the object type they name.
@@ -163,6 +164,25 @@ def _error_group(runtime: Runtime, meter_id: int, job_id: int, run_id: int) -> i
         return group.id
 
 
+def _statistics(runtime: Runtime, fleet: dict[str, Any]) -> None:
+    """Session counters of the fleet's virtual meter, device and path (and the summary), as
+    the engine's writer adds them."""
+    from datetime import UTC, datetime, timedelta
+
+    from meterhub.db import transaction
+    from meterhub.model.statistics import CommunicationStatistic
+
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    with transaction(runtime.sessions, user="test") as session:
+        for scope, key in (("virtual_meter", "virtual_meter"), ("device",
+                           "communication_device"), ("path", "communication_path")):  # fmt: skip
+            session.add(
+                CommunicationStatistic(bucket=hour, scope=scope, scope_id=fleet[key],
+                                       outcome="succeeded", sessions=7, seconds=7.0,
+                                       bytes_sent=777, bytes_received=777, backup=0, failovers=0)
+            )  # fmt: skip
+
+
 def _vee_run(runtime: Runtime, profile_id: int, channel_id: int) -> int:
     """A run of B's profile over B's channel, started by B's user."""
     from datetime import UTC, datetime
@@ -182,6 +202,8 @@ def two_segments(runtime: Runtime, hub: Client, admin: Login, test_licenses: Any
     template = hub.create("templates", name="Area")
     alpha = _segment_fleet(hub, "Alpha", template["id"], 1)
     bravo = _segment_fleet(hub, "Bravo", template["id"], 2)
+    _statistics(runtime, alpha)
+    _statistics(runtime, bravo)
     # meter data in B's channel, and an edit of it in the audit log
     from datetime import UTC, datetime
 
@@ -229,6 +251,7 @@ def two_segments(runtime: Runtime, hub: Client, admin: Login, test_licenses: Any
         "template": ["view"],
         "role": ["view"],
         "system_parameter": ["view"],
+        "statistic": ["view"],
     }
     permissions |= {
         kind: ["view", "create", "edit", "delete"]
@@ -410,4 +433,23 @@ def test_lists_and_search_show_each_user_their_own_segment(
     template = next(alpha.list("templates"))
     with pytest.raises(Exception) as refused:
         alpha.create("elements", name="Loose", template_id=template["id"])
+    assert getattr(refused.value, "status", None) == 403
+
+
+def test_statistics_show_each_user_their_own_segment(
+    hub: Client, two_segments: dict[str, Any], client_for: Callable[[Login], Client]
+) -> None:
+    alpha, bravo = two_segments["alpha"], two_segments["bravo"]
+    user_a = client_for(two_segments["user_a"])
+    levels = {"virtual-meter": "virtual_meter", "device": "communication_device",
+              "path": "communication_path"}  # fmt: skip
+    for level, kind in levels.items():
+        assert {row["key"] for row in hub.statistics(level)} == {alpha[kind], bravo[kind]}
+        rows = user_a.statistics(level)
+        assert [row["key"] for row in rows] == [alpha[kind]]
+        assert all("bravo" not in str(row).lower() for row in rows)
+        assert user_a.statistics(level, bravo[kind]) == []
+    # the summary counts every segment: not for a user of some
+    with pytest.raises(Exception) as refused:
+        user_a.statistics()
     assert getattr(refused.value, "status", None) == 403

@@ -1,0 +1,1 @@
+"""Communication statistics through the REST API."""
