@@ -37,7 +37,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from meterhub.acquisition.books import PlanCache, RunBook
-from meterhub.acquisition.dispatch import DispatchSnapshot, LocalDispatcher, Ticket
+from meterhub.acquisition.dispatch import (
+    Claim,
+    Dispatcher,
+    DispatchSnapshot,
+    LocalDispatcher,
+    Ticket,
+)
 from meterhub.acquisition.lease import holder_name, release_lease, take_lease
 from meterhub.acquisition.observers import AcquisitionObserver
 from meterhub.acquisition.plans import PoolTable, load_pools
@@ -63,8 +69,6 @@ log = logging.getLogger(__name__)
 
 #: The lease of the embedded engine.
 LEASE = "engine"
-LEASE_TTL = 30.0
-LEASE_RENEW = 5.0
 POOL_REFRESH = 10.0
 PRUNE_EVERY = 3600.0
 #: Worker threads at most, whatever the line capacity.
@@ -102,6 +106,7 @@ class AcquisitionEngine:
         drivers: Mapping[str, Driver] | None = None,
         observers: Iterable[AcquisitionObserver] = (),
         clock: Callable[[], datetime] | None = None,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         self.runtime = runtime
         self.options = options or EngineOptions()
@@ -109,6 +114,8 @@ class AcquisitionEngine:
         settings = runtime.settings
         self._db = runtime.engine
         self.name = holder_name()
+        #: Seconds the lease lasts unrenewed (renewed every sixth of it).
+        self._lease_ttl = float(settings.acquisition_lease_seconds)
         self._policy = RunPolicy(settings.acquisition_user_share, settings.acquisition_large_job)
         self._drivers: dict[str, Driver] = dict(drivers or {})
         for name, driver_class in runtime.plugins.drivers().items():
@@ -123,7 +130,9 @@ class AcquisitionEngine:
         }
         with self._db.connect() as connection:
             self._pools = load_pools(connection, settings.acquisition_default_capacity)
-        self.dispatcher = LocalDispatcher(self._capacity, clock=lambda: self._clock().timestamp())
+        self.dispatcher: Dispatcher = dispatcher or LocalDispatcher(
+            self._capacity, clock=lambda: self._clock().timestamp()
+        )
         self.runs = RunBook(self._db)
         # Plans of the meters in sessions and of those coming next, not of the whole fleet.
         self.plans = PlanCache(
@@ -220,7 +229,7 @@ class AcquisitionEngine:
             return self
         now = self._clock()
         if self.options.lease:
-            take_lease(self._db, LEASE, self.name, LEASE_TTL, now)
+            take_lease(self._db, LEASE, self.name, self._lease_ttl, now)
             self._last_lease = time.monotonic()
             self._recover(now)
         settings = self.runtime.settings
@@ -285,7 +294,7 @@ class AcquisitionEngine:
         dispatcher = self.dispatcher
         while not self._stopping.is_set():
             claim = dispatcher.claim(timeout=0.5)
-            if claim is None:
+            if claim is None or not self._admit(claim):
                 continue
             assert self.writer is not None
             self.writer.mark_started(
@@ -311,6 +320,12 @@ class AcquisitionEngine:
             self.writer.put(result)
             if dispatcher.drained():  # the last session of the moment: do not wait for more
                 self.writer.flush()
+
+    def _admit(self, claim: Claim) -> bool:
+        """Whether the claim's session may run now (the embedded engine admits every claim; a
+        process sharing meters with others may look at the database first and give the claim
+        back with ``claim.done()``)."""
+        return True
 
     def serve_inbound(self, meter_id: int, medium: Medium) -> SessionResult | None:
         """Run the waiting tasks of a meter that called in, over its own line ``medium``.
@@ -400,8 +415,8 @@ class AcquisitionEngine:
     def _poll(self) -> None:
         now = self._clock()
         tick = time.monotonic()
-        if self.options.lease and tick - self._last_lease >= LEASE_RENEW:
-            take_lease(self._db, LEASE, self.name, LEASE_TTL, now)
+        if self.options.lease and tick - self._last_lease >= self._lease_ttl / 6:
+            take_lease(self._db, LEASE, self.name, self._lease_ttl, now)
             self._last_lease = tick
         if tick - self._last_pools >= POOL_REFRESH:
             self._refresh_pools()
@@ -468,6 +483,8 @@ class AcquisitionEngine:
                     RUNS.c.id.in_(owned), RUNS.c.finished_at.is_(None)
                 )
             ).all()
+        for run_id in set(owned) - {row.id for row in rows}:
+            self._forget(run_id)  # ended by a writer of another process
         for row in rows:
             window_end = row.window_end.replace(tzinfo=UTC) if row.window_end else None
             if row.cancel_requested:
