@@ -278,6 +278,7 @@ class BrokerDispatcher(BrokerLink):
                         callbacks=[self._on_message],
                         accept=["json"],
                         prefetch_count=self._prefetch,
+                        on_decode_error=self._undecodable,
                     )
                     consumer.consume()
                     self._connected.set()
@@ -323,6 +324,10 @@ class BrokerDispatcher(BrokerLink):
                 message.ack()
             except Exception as exc:  # the channel it came on is gone
                 log.debug("acknowledging a message of a lost connection failed: %s", exc)
+
+    def _undecodable(self, message: Message, error: Exception) -> None:
+        log.error("a message of queue %s was refused: %s", self.queue_name, error)
+        message.reject(requeue=False)
 
     def _on_message(self, body: Any, message: Message) -> None:
         self.received += 1
