@@ -136,6 +136,8 @@ def worker_command(
     holder.append(worker)
     with _until_stopped(seconds) as stop:
         worker.start()
+        if not link.wait_connected(30):
+            click.echo(f"worker {worker.name}: the broker is not reachable yet; trying", err=True)
         click.echo(
             f"worker {worker.name} running: {worker.lines} line(s), queue {name!r}", err=True
         )

@@ -122,14 +122,15 @@ class Site:
 
     def spawn(self, *args: str) -> subprocess.Popen[str]:
         log = self.workdir / f"{args[0]}-{len(self.processes)}.log"
-        process = subprocess.Popen(
-            [METERHUB, *args],
-            cwd=self.workdir,
-            env=self.env(),
-            stdout=subprocess.DEVNULL,
-            stderr=log.open("w"),
-            text=True,
-        )
+        with log.open("w") as stderr:
+            process = subprocess.Popen(
+                [METERHUB, *args],
+                cwd=self.workdir,
+                env=self.env(),
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                text=True,
+            )
         process.log = log  # type: ignore[attr-defined]
         self.processes.append(process)
         return process
@@ -236,8 +237,11 @@ class Site:
             for obis, column in (("1-0:1.29.0", "active"), ("1-0:3.29.0", "reactive")):
                 data = store.read_intervals([ids[obis]], day, day + timedelta(days=1), layer="raw")
                 assert np.array_equal(data.values[0], np.diff(registers[column]).astype(float))
-            readings = store.read_registers([ids["register"]], day, datetime.now(UTC) + timedelta(1))
-            assert len(readings.values) == 1  # read once per run: one reading, not two
+            ended = run.finished_at.replace(tzinfo=UTC) + timedelta(seconds=1)
+            readings = store.read_registers(
+                [ids["register"]], created - timedelta(seconds=1), ended
+            )
+            assert len(readings.values) == 1  # read once in the run: one reading, not two
             events = model.events(first, first + 86_400)
             stored = store.read_events([ids["events"]], day, day + timedelta(days=1))
             assert len(stored.codes) == len(events)  # none stored twice
@@ -368,3 +372,49 @@ def test_published_tickets_come_out_by_priority_and_a_bad_message_is_refused() -
     finally:
         publisher.shutdown()
         delete_queue(BROKER, name)
+
+
+# -- real processes ---------------------------------------------------------------------------
+
+
+def test_a_worker_killed_mid_task_loses_nothing_and_stores_nothing_twice(make_site) -> None:
+    site = make_site()
+    # sessions of 3 s (3 round trips of 1 s): the kill comes while they run
+    site.make_fleet(16, latency="1", connect_round_trips="2", round_trips="0")
+    run_id = site.start_run()
+    site.spawn("scheduler")
+    doomed = site.spawn("worker", "--capacity", "4")
+    wait_for(lambda: "running" in log_of(doomed), 60, "the first worker")
+    # it holds 2 × 4 messages unacknowledged, four sessions running, none ended
+    wait_for(lambda: queue_depth(site.broker, site.queue) == 8, 60, "8 of 16 taken")
+    time.sleep(1.5)
+    assert site.run(run_id).tasks_succeeded == 0
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait(10)
+    site.spawn("worker", "--capacity", "4")
+    site.spawn("worker", "--capacity", "4")
+    finished = site.wait_run(run_id, 120)
+    assert finished.status == "succeeded"
+    site.check_values(run_id)
+    assert queue_depth(site.broker, site.queue) == 0
+
+
+def test_of_two_schedulers_one_runs_and_the_other_waits_then_takes_over(make_site) -> None:
+    site = make_site()
+    site.make_fleet(4)
+    first = site.spawn("scheduler")
+    wait_for(lambda: "active" in log_of(first), 60, "the first scheduler active")
+    second = site.spawn("scheduler")
+    wait_for(lambda: "scheduler waiting" in log_of(second), 60, "the second one waiting")
+    assert f"vm:{first.pid}" in log_of(second) or str(first.pid) in log_of(second)
+    site.spawn("worker", "--capacity", "2")
+    run_id = site.start_run("first")
+    assert site.wait_run(run_id, 60).status == "succeeded"
+    site.check_values(run_id)
+    assert "active" not in log_of(second)
+    first.send_signal(signal.SIGKILL)  # dies holding the lease: it lapses after 3 s
+    first.wait(10)
+    wait_for(lambda: "active" in log_of(second), 30, "the second scheduler taking over")
+    again = site.start_run("second")
+    assert site.wait_run(again, 60).status == "succeeded"
+    site.check_values(again)
