@@ -35,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from meterhub.acquisition.books import PlanCache, RunBook
 from meterhub.acquisition.dispatch import (
@@ -399,6 +400,9 @@ class AcquisitionEngine:
                 break
             try:
                 self.poll()
+            except DBAPIError as exc:
+                log.warning("the acquisition scheduler cannot reach the database (%s); trying "
+                            "again", str(exc.orig or exc).strip().splitlines()[0])  # fmt: skip
             except Exception:
                 log.exception("the acquisition scheduler failed; trying again")
 

@@ -418,3 +418,191 @@ def test_of_two_schedulers_one_runs_and_the_other_waits_then_takes_over(make_sit
     again = site.start_run("second")
     assert site.wait_run(again, 60).status == "succeeded"
     site.check_values(again)
+
+
+# -- a private PostgreSQL cluster -------------------------------------------------------------
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    """``command`` as the ``postgres`` user when we are root (PostgreSQL refuses root)."""
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+@dataclass
+class Cluster:
+    """A PostgreSQL cluster of the test's own in a temporary directory, on a free port."""
+
+    directory: Path
+    port: int
+
+    @property
+    def data(self) -> Path:
+        return self.directory / "data"
+
+    def ctl(self, *args: str) -> None:
+        subprocess.run(
+            _as_postgres([str(PG_BIN[-1] / "pg_ctl"), "-D", str(self.data), *args]),
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self.ctl("-o", options, "-l", str(self.directory / "log"), "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self.ctl("-m", mode, "-w", "stop")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+
+@pytest.fixture
+def private_postgresql() -> Iterator[Cluster]:
+    """A private cluster: restarting it disturbs nobody (never the shared server)."""
+    if not PG_BIN:
+        pytest.fail("PostgreSQL's server programs are not in /usr/lib/postgresql/*/bin")
+    import tempfile
+
+    directory = Path(tempfile.mkdtemp(prefix="meterhub-pg-"))
+    if os.geteuid() == 0:
+        import pwd
+
+        entry = pwd.getpwnam("postgres")
+        os.chown(directory, entry.pw_uid, entry.pw_gid)
+    cluster = Cluster(directory, free_port())
+    subprocess.run(
+        _as_postgres([str(PG_BIN[-1] / "initdb"), "-D", str(cluster.data), "-A", "trust",
+                      "-U", "postgres", "--no-sync"]),
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        try:
+            cluster.stop("immediate")
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_postgresql_restarted_during_a_run_workers_reconnect_and_the_run_completes(
+    make_site, private_postgresql
+) -> None:
+    with pg_database(private_postgresql.url) as url:
+        site = make_site(url)
+        site.make_fleet(16, latency="0.5", connect_round_trips="2", round_trips="0")
+        run_id = site.start_run(max_attempts=5, retry_delay=1, retry_backoff=1.0)
+        site.spawn("scheduler")
+        site.spawn("worker", "--capacity", "2")
+        site.spawn("worker", "--capacity", "2")
+        wait_for(lambda: site.succeeded(run_id) >= 6, 90, "a part of the run done")
+        private_postgresql.stop()
+        time.sleep(3)  # sessions end meanwhile; their results wait for the database
+        private_postgresql.start()
+        finished = site.wait_run(run_id, 120)
+        assert finished.status == "succeeded"
+        site.check_values(run_id)
+        site.stop_all()
+        site.runtime.close()
+
+
+# -- a private RabbitMQ node ------------------------------------------------------------------
+
+
+@dataclass
+class RabbitNode:
+    """A RabbitMQ node of the test's own (its own name, ports and data directory)."""
+
+    directory: Path
+    name: str
+    port: int
+    dist_port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    def env(self) -> dict[str, str]:
+        base = self.directory
+        return os.environ | {
+            "RABBITMQ_NODENAME": self.name,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(base / "log"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
+            "RABBITMQ_PLUGINS_EXPAND_DIR": str(base / "plugins"),
+            "RABBITMQ_PID_FILE": str(base / "pid"),
+            "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(base / "advanced.config"),
+            "RABBITMQ_CONF_ENV_FILE": str(base / "env.conf"),
+        }
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    def start(self) -> None:
+        with (self.directory / "server.log").open("ab") as out:
+            self.process = subprocess.Popen(
+                [str(RABBIT_BIN / "rabbitmq-server")], env=self.env(), stdout=out,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+
+        def answers() -> bool:
+            try:
+                with Connection(self.url, connect_timeout=1) as connection:
+                    connection.ensure_connection(max_retries=0)
+                return True
+            except Exception:
+                return False
+
+        wait_for(answers, 90, f"the private RabbitMQ node {self.name}")
+
+    def stop(self) -> None:
+        subprocess.run(
+            [str(RABBIT_BIN / "rabbitmqctl"), "-n", self.name, "shutdown"],
+            env=self.env(), capture_output=True, timeout=60,
+        )  # fmt: skip
+        if self.process is not None:
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+            self.process = None
+
+
+@pytest.fixture
+def private_rabbitmq() -> Iterator[RabbitNode]:
+    """A private node: restarting it disturbs nobody (never the shared broker)."""
+    if not (RABBIT_BIN / "rabbitmq-server").exists():
+        pytest.fail(f"RabbitMQ's server programs are not in {RABBIT_BIN}")
+    import tempfile
+
+    directory = Path(tempfile.mkdtemp(prefix="meterhub-rabbit-"))
+    (directory / "enabled_plugins").write_text("[].\n")
+    (directory / "env.conf").write_text("")
+    node = RabbitNode(directory, f"meterhub-{uuid.uuid4().hex[:8]}@localhost", free_port(),
+                      free_port())  # fmt: skip
+    node.start()
+    try:
+        yield node
+    finally:
+        node.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_the_broker_restarted_during_a_run_loses_nothing(make_site, private_rabbitmq) -> None:
+    site = make_site(broker=private_rabbitmq.url)
+    site.make_fleet(16, latency="0.5", connect_round_trips="2", round_trips="0")
+    run_id = site.start_run()
+    site.spawn("scheduler")
+    workers = [site.spawn("worker", "--capacity", "2") for _ in range(2)]
+    wait_for(lambda: site.succeeded(run_id) >= 6, 90, "a part of the run done")
+    assert queue_depth(site.broker, site.queue) > 0  # tickets wait in the broker
+    private_rabbitmq.stop()
+    private_rabbitmq.start()  # the same node and data: durable queue, persistent messages
+    finished = site.wait_run(run_id, 120)
+    assert finished.status == "succeeded"
+    site.check_values(run_id)
+    assert all("lost the broker" in log_of(worker) for worker in workers)
