@@ -606,3 +606,33 @@ def test_the_broker_restarted_during_a_run_loses_nothing(make_site, private_rabb
     assert finished.status == "succeeded"
     site.check_values(run_id)
     assert all("lost the broker" in log_of(worker) for worker in workers)
+
+
+def test_bad_jobs_are_refused_naming_the_part_and_nothing_is_published(make_site) -> None:
+    site = make_site()
+    site.make_fleet(2)
+    scheduler = site.spawn("scheduler")
+    wait_for(lambda: "active" in log_of(scheduler), 60, "the scheduler active")
+
+    def job(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([METERHUB, "job", *args], cwd=site.workdir, env=site.env(),
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+
+    rule = job("add", "r", "--action", "read_clock", "--meter", "S000", "--rrule", "FREQ=NEVER")
+    assert rule.returncode == 1
+    assert "recurrence: 'FREQ=NEVER' is not an RFC 5545 rule" in rule.stderr
+    meter = job("add", "m", "--action", "read_clock", "--meter", "GHOST")
+    assert meter.returncode == 1
+    assert "meters[0]: no meter with serial number 'GHOST'" in meter.stderr
+    action = job("add", "a", "--action", "read_mind", "--meter", "S000")
+    assert action.returncode == 1
+    assert "actions[0].action: unknown action 'read_mind'" in action.stderr
+    assert site.runtime is not None
+    with site.runtime.sessions() as session:
+        assert session.scalars(select(func.count()).select_from(JobRun)).one() == 0
+    time.sleep(1.5)  # three scheduler rounds
+    assert queue_depth(site.broker, site.queue) == 0
+    good = job("add", "good", "--action", "read_clock", "--meter", "S000")
+    assert good.returncode == 0, good.stderr
+    assert job("run", "good").returncode == 0
+    wait_for(lambda: queue_depth(site.broker, site.queue) == 1, 30, "the good job published")
