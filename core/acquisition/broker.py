@@ -38,8 +38,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kombu import Connection, Consumer, Producer, Queue
+from kombu.connection import Connection
+from kombu.entity import Queue
 from kombu.message import Message
+from kombu.messaging import Consumer, Producer
 
 from meterhub.acquisition.dispatch import (
     MAX_SIBLINGS,

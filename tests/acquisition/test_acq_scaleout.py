@@ -55,7 +55,9 @@ PG_BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
 RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
 
 
-PG_ADMIN = os.environ.get("METERHUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN = os.environ.get(
+    "METERHUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 @contextmanager
