@@ -97,6 +97,11 @@ class BrokerLink(Dispatcher):
         """Hold ``tickets`` in this process and offer them again after ``delay`` s."""
 
     @abstractmethod
+    def on_received(self, callback: Callable[[Sequence[Ticket]], None]) -> None:
+        """Call ``callback`` with the tickets of each message received (in the consumer's
+        thread: keep it short)."""
+
+    @abstractmethod
     def unsettled(self) -> int:
         """Tasks received and not settled yet."""
 
@@ -456,6 +461,7 @@ class WorkerEngine(AcquisitionEngine):
     def start(self) -> WorkerEngine:
         """Start the writer and the session threads, then consume."""
         super().start()
+        self.link.on_received(self._received)
         self.link.consume(self._prefetch or 2 * max(1, self.lines))
         return self
 
@@ -467,6 +473,13 @@ class WorkerEngine(AcquisitionEngine):
         super().stop(timeout)
         self.link.shutdown()
         self.locks.close()
+
+    def _received(self, tickets: Sequence[Ticket]) -> None:
+        """Plans of the meters coming are read again (a meter may have changed since its
+        last run here), in bulk as their sessions ask for them."""
+        meters = list(dict.fromkeys(ticket.meter_id for ticket in tickets))
+        self.plans.invalidate(meters)
+        self.plans.expect(meters)
 
     def _admit(self, claim: Claim) -> bool:
         """Skip ended tasks (acknowledged), lock the meter across processes."""
