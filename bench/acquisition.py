@@ -313,7 +313,12 @@ def broker_case(backend: str, args: argparse.Namespace) -> dict[str, Any]:
             create_fleet(engine, runtime, meters, 2, settings)
             logs = []
             for name, extra in [("scheduler", [])] + [
-                ("worker", ["--capacity", str(lines)]) for _ in range(args.workers)
+                (
+                    "worker",
+                    ["--capacity", str(lines)]
+                    + (["--prefetch", str(args.prefetch)] if args.prefetch else []),
+                )
+                for _ in range(args.workers)
             ]:
                 log_file = (workdir / f"{name}-{len(logs)}.log").open("w")
                 logs.append(log_file)
@@ -350,6 +355,18 @@ def broker_case(backend: str, args: argparse.Namespace) -> dict[str, Any]:
                 time.sleep(0.2)
             seconds = (run.finished_at - run.created_at).total_seconds()
             check_run(runtime, run_id, meters)
+            from meterhub.model.tasks import SessionLog
+
+            with runtime.sessions() as session:
+                starts = sorted(
+                    (stamp - run.created_at).total_seconds()
+                    for stamp in session.scalars(select(SessionLog.started_at))
+                )
+            note(
+                f"broker {backend}: adopted after {(run.started_at - run.created_at).total_seconds():.2f} s, "
+                f"sessions started from {starts[0]:.2f} s to {starts[-1]:.2f} s, per second: "
+                + str(np.bincount(np.asarray(starts, dtype=int)).tolist())
+            )
             day = datetime.combine(
                 run.created_at.date() - timedelta(days=1), datetime.min.time(), UTC
             )
@@ -607,6 +624,7 @@ def main() -> None:
     parser.add_argument("--dlms-capacity", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2, help="worker processes (broker case)")
+    parser.add_argument("--prefetch", type=int, default=None, help="per worker (broker case)")
     parser.add_argument("--broker-url", default="amqp://guest:guest@127.0.0.1:5672//")
     parser.add_argument("--rss-series", default="", help="e.g. 1000,10000 (engine case)")
     parser.add_argument("--only-rss", action="store_true", help=argparse.SUPPRESS)

@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 #: ``x-max-priority`` of the queue: quick jobs; ``2 × priority + first attempt`` below.
 MAX_PRIORITY = 20
 #: Messages published in one broker transaction (committed, then they are the broker's).
-PUBLISH_BATCH = 500
+PUBLISH_BATCH = 200
 #: Seconds between heartbeats of the broker connection.
 HEARTBEAT = 10
 #: Longest pause between reconnection attempts.

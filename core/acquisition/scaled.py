@@ -72,6 +72,8 @@ BUSY_METER_DELAY = 0.5
 CANCEL_CHECK = 1.0
 #: Lock key space of the meter locks (PostgreSQL advisory locks ``(class, meter id)``).
 LOCK_CLASS = 0x4D48
+#: Connections of a worker's meter locks (PostgreSQL), so that locking is not one queue.
+LOCK_LINES = 8
 #: Seconds a meter lock row lasts on databases without advisory locks.
 LOCK_ROW_TTL = 900.0
 
@@ -138,98 +140,119 @@ def with_database(action: Callable[[], T], stop: threading.Event, what: str) -> 
 # -- meter locks ------------------------------------------------------------------------------
 
 
-class MeterLocks:
-    """One session per meter across processes.
+class _LockLine:
+    """One connection of :class:`MeterLocks` and the meters locked on it."""
 
-    On PostgreSQL a session-level advisory lock ``(LOCK_CLASS, meter id)`` on a connection of
-    its own: one round trip, no commit, and released by the server when the worker dies. On
-    other databases a lease row ``meter:<id>`` of ``acq_lease`` lasting :data:`LOCK_ROW_TTL`.
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.connection: Connection | None = None
+        self.held: set[int] = set()
+
+
+class MeterLocks:
+    """One session per meter across processes, and the tasks' states read under the lock.
+
+    On PostgreSQL a session-level advisory lock ``(LOCK_CLASS, meter id)`` on one of
+    :data:`LOCK_LINES` connections of its own (a meter always on the same one): one round trip,
+    no commit, and released by the server when the worker dies. On other databases a lease row
+    ``meter:<id>`` of ``acq_lease`` lasting :data:`LOCK_ROW_TTL`.
     """
 
     def __init__(self, engine: Engine, holder: str) -> None:
         self._engine = engine
         self._holder = holder
         self._advisory = engine.dialect.name == "postgresql"
-        self._lock = threading.Lock()
-        self._connection: Connection | None = None
-        self._held: set[int] = set()
+        self._lines = [_LockLine() for _ in range(LOCK_LINES)]
 
-    def _conn(self) -> Connection:
-        if self._connection is None or self._connection.closed:
-            self._connection = self._engine.connect().execution_options(
-                isolation_level="AUTOCOMMIT"
-            )
-            self._held.clear()  # locks of a lost connection went with it
-        return self._connection
+    def _line(self, meter_id: int) -> _LockLine:
+        return self._lines[meter_id % len(self._lines)]
 
-    def _drop(self) -> None:
-        if self._connection is not None:
+    def _conn(self, line: _LockLine) -> Connection:
+        if line.connection is None or line.connection.closed:
+            line.connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            line.held.clear()  # locks of a lost connection went with it
+        return line.connection
+
+    @staticmethod
+    def _drop(line: _LockLine) -> None:
+        if line.connection is not None:
             try:
-                self._connection.invalidate()
-                self._connection.close()
+                line.connection.invalidate()
+                line.connection.close()
             except Exception:
-                log.debug("closing the lock connection failed", exc_info=True)
-        self._connection = None
-        self._held.clear()
+                log.debug("closing a lock connection failed", exc_info=True)
+        line.connection = None
+        line.held.clear()
 
-    def acquire(self, meter_id: int) -> bool:
-        """Lock ``meter_id`` for this process; ``False`` when another process holds it."""
-        with self._lock:
-            if meter_id in self._held:
-                return True
+    @staticmethod
+    def _states(connection: Connection, task_ids: Sequence[int]) -> dict[int, str]:
+        rows = connection.execute(
+            select(TASKS.c.id, TASKS.c.state).where(TASKS.c.id.in_(list(task_ids)))
+        )
+        return {int(task_id): str(state) for task_id, state in rows}
+
+    def admit(self, meter_id: int, task_ids: Sequence[int]) -> dict[int, str] | None:
+        """Lock ``meter_id`` for this process and read the states of ``task_ids`` (after the
+        lock: a previous holder committed before it unlocked); ``None`` when another process
+        holds the meter."""
+        line = self._line(meter_id)
+        with line.lock:
             if not self._advisory:
-                try:
-                    take_lease(
-                        self._engine, f"meter:{meter_id}", self._holder, LOCK_ROW_TTL,
-                        datetime.now(UTC),
-                    )  # fmt: skip
-                except EngineBusy:
-                    return False
-                self._held.add(meter_id)
-                return True
+                if meter_id not in line.held:
+                    try:
+                        take_lease(
+                            self._engine, f"meter:{meter_id}", self._holder, LOCK_ROW_TTL,
+                            datetime.now(UTC),
+                        )  # fmt: skip
+                    except EngineBusy:
+                        return None
+                    line.held.add(meter_id)
+                with self._engine.connect() as connection:
+                    return self._states(connection, task_ids)
             try:
-                got = (
-                    self._conn()
-                    .execute(
+                connection = self._conn(line)
+                if meter_id not in line.held:
+                    got = connection.execute(
                         text("SELECT pg_try_advisory_lock(:c, :m)"),
                         {"c": LOCK_CLASS, "m": meter_id},
-                    )
-                    .scalar()
-                )
+                    ).scalar()
+                    if not got:
+                        return None
+                    line.held.add(meter_id)
+                return self._states(connection, task_ids)
             except DBAPIError:
-                self._drop()
+                self._drop(line)
                 raise
-            if got:
-                self._held.add(meter_id)
-            return bool(got)
 
     def release(self, meter_ids: Iterable[int]) -> None:
         """Unlock these meters (those not held are ignored); never raises."""
-        with self._lock:
-            mine = [meter_id for meter_id in meter_ids if meter_id in self._held]
-            for meter_id in mine:
-                self._held.discard(meter_id)
+        for meter_id in meter_ids:
+            line = self._line(meter_id)
+            with line.lock:
+                if meter_id not in line.held:
+                    continue
+                line.held.discard(meter_id)
                 try:
-                    if self._advisory:
-                        if self._connection is not None:
-                            self._connection.execute(
-                                text("SELECT pg_advisory_unlock(:c, :m)"),
-                                {"c": LOCK_CLASS, "m": meter_id},
-                            )
-                    else:
+                    if not self._advisory:
                         release_lease(self._engine, f"meter:{meter_id}", self._holder)
+                    elif line.connection is not None:
+                        line.connection.execute(
+                            text("SELECT pg_advisory_unlock(:c, :m)"),
+                            {"c": LOCK_CLASS, "m": meter_id},
+                        )
                 except Exception as exc:  # the lock went with the connection
                     log.debug("unlocking meter %s failed: %s", meter_id, exc)
                     if self._advisory:
-                        self._drop()
+                        self._drop(line)
 
     def close(self) -> None:
-        """Release everything."""
-        self.release(list(self._held))
-        with self._lock:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
+        """Release everything, close the connections."""
+        for line in self._lines:
+            self.release(list(line.held))
+            with line.lock:
+                if line.connection is not None:
+                    line.connection.close()
+                    line.connection = None
 
 
 # -- the scheduler ----------------------------------------------------------------------------
@@ -482,35 +505,26 @@ class WorkerEngine(AcquisitionEngine):
         self.plans.expect(meters)
 
     def _admit(self, claim: Claim) -> bool:
-        """Skip ended tasks (acknowledged), lock the meter across processes."""
-        stop = self._stopping
+        """Lock the meter across processes, then skip the tasks already ended (a message
+        delivered again, a run cancelled): their messages are acknowledged."""
         ids = [ticket.task_id for ticket in claim.tickets]
-
-        def states() -> dict[int, str]:
-            with self._db.connect() as connection:
-                rows = connection.execute(
-                    select(TASKS.c.id, TASKS.c.state).where(TASKS.c.id.in_(ids))
-                )
-                return {int(task_id): str(state) for task_id, state in rows}
-
-        found = with_database(states, stop, "looking at tasks")
-        if found is None:  # stopping: the messages go back to the queue
+        found = with_database(
+            lambda: self.locks.admit(claim.meter_id, ids), self._stopping, "locking a meter"
+        )
+        if found is None:  # busy elsewhere (or stopping: the messages go back to the queue)
+            tickets = list(claim.tickets)
             claim.done()
+            if not self._stopping.is_set():
+                self.link.retry_later(tickets, BUSY_METER_DELAY)
             return False
-        ended = [i for i in ids if found.get(i, "cancelled") in TASK_FINAL_STATES]
+        ended = {i for i in ids if found.get(i, "cancelled") in TASK_FINAL_STATES}
         if ended:
             self.skipped += len(ended)
             self.link.settle(ended)
-            claim.tickets[:] = [t for t in claim.tickets if t.task_id not in set(ended)]
+            claim.tickets[:] = [t for t in claim.tickets if t.task_id not in ended]
         if not claim.tickets:
+            self.locks.release([claim.meter_id])
             claim.done()
-            return False
-        locked = with_database(lambda: self.locks.acquire(claim.meter_id), stop, "locking a meter")
-        if not locked:
-            tickets = list(claim.tickets)
-            claim.done()
-            if locked is False:
-                self.link.retry_later(tickets, BUSY_METER_DELAY)
             return False
         with self._runs_lock:
             self._runs_seen.update(ticket.run_id for ticket in claim.tickets)
