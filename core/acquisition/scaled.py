@@ -225,23 +225,29 @@ class MeterLocks:
                 raise
 
     def release(self, meter_ids: Iterable[int]) -> None:
-        """Unlock these meters (those not held are ignored); never raises."""
+        """Unlock these meters (those not held are ignored; one statement per connection);
+        never raises."""
+        by_line: dict[int, list[int]] = {}
         for meter_id in meter_ids:
-            line = self._line(meter_id)
+            by_line.setdefault(meter_id % len(self._lines), []).append(meter_id)
+        for index, meters in by_line.items():
+            line = self._lines[index]
             with line.lock:
-                if meter_id not in line.held:
+                mine = [meter_id for meter_id in meters if meter_id in line.held]
+                line.held.difference_update(mine)
+                if not mine:
                     continue
-                line.held.discard(meter_id)
                 try:
                     if not self._advisory:
-                        release_lease(self._engine, f"meter:{meter_id}", self._holder)
+                        for meter_id in mine:
+                            release_lease(self._engine, f"meter:{meter_id}", self._holder)
                     elif line.connection is not None:
                         line.connection.execute(
-                            text("SELECT pg_advisory_unlock(:c, :m)"),
-                            {"c": LOCK_CLASS, "m": meter_id},
+                            text("SELECT pg_advisory_unlock(:c, m) FROM unnest(:ms) AS m"),
+                            {"c": LOCK_CLASS, "ms": mine},
                         )
-                except Exception as exc:  # the lock went with the connection
-                    log.debug("unlocking meter %s failed: %s", meter_id, exc)
+                except Exception as exc:  # the locks went with the connection
+                    log.debug("unlocking meters %s failed: %s", mine, exc)
                     if self._advisory:
                         self._drop(line)
 
