@@ -72,6 +72,11 @@ BUSY_METER_DELAY = 0.5
 CANCEL_CHECK = 1.0
 #: Lock key space of the meter locks (PostgreSQL advisory locks ``(class, meter id)``).
 LOCK_CLASS = 0x4D48
+#: Unacknowledged messages per line of a worker (its default prefetch): a message is held from
+#: its delivery through the session to the commit of its results, so a line needs a few.
+PREFETCH_PER_LINE = 4
+#: Seconds between a worker's progress lines (INFO) while it has work.
+REPORT_EVERY = 5.0
 #: Connections of a worker's meter locks (PostgreSQL), so that locking is not one queue.
 LOCK_LINES = 8
 #: Seconds a meter lock row lasts on databases without advisory locks.
@@ -430,8 +435,9 @@ class WorkerEngine(AcquisitionEngine):
 
     ``capacity``: lines of the default pool in this worker (default: the setting);
     ``pools``: capacities of named pools in this worker (default: as in the database);
-    ``prefetch``: unacknowledged messages at most (default: twice the lines, so that the
-    lines are busy while the results of the previous sessions are committed).
+    ``prefetch``: unacknowledged messages at most (default: :data:`PREFETCH_PER_LINE` per line,
+    so that the lines stay busy while the results of the previous sessions wait for their
+    commit).
     """
 
     def __init__(
@@ -463,6 +469,7 @@ class WorkerEngine(AcquisitionEngine):
         self._runs_seen: set[int] = set()
         self._runs_lock = threading.Lock()
         self._last_cancel_check = 0.0
+        self._last_report = 0.0
         self.skipped = 0
 
     def _local_pools(self, table: PoolTable) -> PoolTable:
@@ -491,7 +498,7 @@ class WorkerEngine(AcquisitionEngine):
         """Start the writer and the session threads, then consume."""
         super().start()
         self.link.on_received(self._received)
-        self.link.consume(self._prefetch or 2 * max(1, self.lines))
+        self.link.consume(self._prefetch or PREFETCH_PER_LINE * max(1, self.lines))
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -559,6 +566,17 @@ class WorkerEngine(AcquisitionEngine):
         if tick - self._last_cancel_check >= CANCEL_CHECK:
             self._last_cancel_check = tick
             self._cancel_runs()
+        if tick - self._last_report >= REPORT_EVERY:
+            self._last_report = tick
+            snapshot = self.dispatcher.snapshot()
+            if snapshot.queued or snapshot.claimed or self.link.unsettled():
+                log.info(
+                    "sessions %d, tickets waiting %d, tasks not yet acknowledged %d, skipped %d",
+                    snapshot.claimed,
+                    snapshot.queued,
+                    self.link.unsettled(),
+                    self.skipped,
+                )
 
     def _cancel_runs(self) -> None:
         """Runs users cancelled: drop their tickets here, stop their sessions."""

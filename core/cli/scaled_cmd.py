@@ -110,7 +110,7 @@ def scheduler_command(seconds: float | None, queue_name: str | None) -> None:
     "--prefetch",
     type=click.IntRange(1, 65535),
     default=None,
-    help="Unacknowledged messages at most (default: twice the worker's lines).",
+    help="Unacknowledged messages at most (default: four per line of the worker).",
 )
 def worker_command(
     seconds: float | None,
