@@ -47,6 +47,7 @@ from meterhub.acquisition.observers import AcquisitionObserver
 from meterhub.acquisition.plans import PoolTable
 from meterhub.acquisition.runs import RUNS, TASKS
 from meterhub.acquisition.writer import Committed
+from meterhub.db import make_engine
 from meterhub.extensions.driver import Driver
 from meterhub.model.tasks import TASK_FINAL_STATES
 
@@ -164,9 +165,14 @@ class MeterLocks:
     """
 
     def __init__(self, engine: Engine, holder: str) -> None:
-        self._engine = engine
         self._holder = holder
         self._advisory = engine.dialect.name == "postgresql"
+        # connections of their own: held for good, they must not drain the sessions' pool
+        self._engine = (
+            make_engine(engine.url, pool_size=LOCK_LINES, max_overflow=0)
+            if self._advisory
+            else engine
+        )
         self._lines = [_LockLine() for _ in range(LOCK_LINES)]
 
     def _line(self, meter_id: int) -> _LockLine:
@@ -264,6 +270,8 @@ class MeterLocks:
                 if line.connection is not None:
                     line.connection.close()
                     line.connection = None
+        if self._advisory:
+            self._engine.dispose()
 
 
 # -- the scheduler ----------------------------------------------------------------------------
@@ -521,9 +529,13 @@ class WorkerEngine(AcquisitionEngine):
         """Lock the meter across processes, then skip the tasks already ended (a message
         delivered again, a run cancelled): their messages are acknowledged."""
         ids = [ticket.task_id for ticket in claim.tickets]
-        found = with_database(
-            lambda: self.locks.admit(claim.meter_id, ids), self._stopping, "locking a meter"
-        )
+        try:
+            found = with_database(
+                lambda: self.locks.admit(claim.meter_id, ids), self._stopping, "locking a meter"
+            )
+        except Exception:  # the worker thread must outlive any claim
+            log.exception("meter %s could not be locked; its tickets wait", claim.meter_id)
+            found = None
         if found is None:  # busy elsewhere (or stopping: the messages go back to the queue)
             tickets = list(claim.tickets)
             claim.done()
