@@ -141,7 +141,7 @@ class AcquisitionEngine:
             lambda: self._pools,
             counters,
             settings.acquisition_counter_block,
-            limit=4 * self._worker_count(),
+            limit=self._plan_cache_size(),
             clock=self._clock,
         )
         self._watchdog: Watchdog | None = None
@@ -215,6 +215,10 @@ class AcquisitionEngine:
             cached = (bytes(row.content), str(row.version), str(row.sha256))
             self._firmware_cache = {image_id: cached}
         return cached
+
+    def _plan_cache_size(self) -> int:
+        """Meter plans kept: those of the sessions and of the tickets coming next."""
+        return 4 * self._worker_count()
 
     def _worker_count(self) -> int:
         if self.options.workers is not None:

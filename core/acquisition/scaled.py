@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, TypeVar
 from sqlalchemy import Connection, Engine, select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from meterhub.acquisition.books import PREFETCH as PLAN_BATCH
 from meterhub.acquisition.dispatch import Claim, Dispatcher, Ticket
 from meterhub.acquisition.engine import AcquisitionEngine, EngineOptions
 from meterhub.acquisition.lease import EngineBusy, release_lease, take_lease
@@ -462,6 +463,7 @@ class WorkerEngine(AcquisitionEngine):
     ) -> None:
         self._capacity_override = capacity
         self._pool_overrides = dict(pools or {})
+        self._prefetch = prefetch
         super().__init__(
             runtime,
             options=EngineOptions(schedule=False, lease=False, poll_seconds=0.5),
@@ -472,7 +474,6 @@ class WorkerEngine(AcquisitionEngine):
         )
         self._pools = self._local_pools(self._pools)
         self.link = link
-        self._prefetch = prefetch
         self.locks = MeterLocks(self._db, self.name)
         self._runs_seen: set[int] = set()
         self._runs_lock = threading.Lock()
@@ -496,6 +497,14 @@ class WorkerEngine(AcquisitionEngine):
             table = load_pools(connection, self.runtime.settings.acquisition_default_capacity)
         self._pools = self._local_pools(table)
         self.dispatcher.refresh_capacities()
+
+    def _plan_cache_size(self) -> int:
+        """Plans of every ticket a worker may hold (prefetch), of its sessions and a loading
+        batch: fewer, and plans loaded ahead are evicted before their sessions start (each
+        then loads alone)."""
+        table = self._local_pools(self._pools)
+        lines = table.default_capacity + sum(table.named.values())
+        return (self._prefetch or PREFETCH_PER_LINE * lines) + lines + 2 * PLAN_BATCH
 
     @property
     def lines(self) -> int:

@@ -10,6 +10,7 @@ the broker and the meters. Both run until Ctrl-C or SIGTERM (or ``--for SECONDS`
 
 from __future__ import annotations
 
+import faulthandler
 import signal
 import threading
 from collections.abc import Iterator
@@ -125,6 +126,8 @@ def worker_command(
     from meterhub.acquisition.scaled import WorkerEngine
 
     lines = _pools(pools)
+    if hasattr(signal, "SIGUSR1"):  # ``kill -USR1 PID``: every thread's stack on stderr
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     runtime = current_state().runtime()
     settings = runtime.settings
     name = queue_name or settings.broker_queue
