@@ -385,9 +385,9 @@ def test_a_worker_killed_mid_task_loses_nothing_and_stores_nothing_twice(make_si
     site.make_fleet(16, latency="1", connect_round_trips="2", round_trips="0")
     run_id = site.start_run()
     site.spawn("scheduler")
-    doomed = site.spawn("worker", "--capacity", "4")
+    doomed = site.spawn("worker", "--capacity", "4", "--prefetch", "8")
     wait_for(lambda: "running" in log_of(doomed), 60, "the first worker")
-    # it holds 2 × 4 messages unacknowledged, four sessions running, none ended
+    # it holds 8 messages unacknowledged, four sessions running, none ended
     wait_for(lambda: queue_depth(site.broker, site.queue) == 8, 60, "8 of 16 taken")
     time.sleep(1.5)
     assert site.run(run_id).tasks_succeeded == 0
@@ -599,7 +599,7 @@ def test_the_broker_restarted_during_a_run_loses_nothing(make_site, private_rabb
     site.make_fleet(16, latency="0.5", connect_round_trips="2", round_trips="0")
     run_id = site.start_run()
     site.spawn("scheduler")
-    workers = [site.spawn("worker", "--capacity", "2") for _ in range(2)]
+    workers = [site.spawn("worker", "--capacity", "2", "--prefetch", "3") for _ in range(2)]
     wait_for(lambda: site.succeeded(run_id) >= 6, 90, "a part of the run done")
     assert queue_depth(site.broker, site.queue) > 0  # tickets wait in the broker
     private_rabbitmq.stop()
