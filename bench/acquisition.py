@@ -362,9 +362,10 @@ def broker_case(backend: str, args: argparse.Namespace) -> dict[str, Any]:
                     (stamp - run.created_at).total_seconds()
                     for stamp in session.scalars(select(SessionLog.started_at))
                 )
+            adopted = (run.started_at - run.created_at).total_seconds()
             note(
-                f"broker {backend}: adopted after {(run.started_at - run.created_at).total_seconds():.2f} s, "
-                f"sessions started from {starts[0]:.2f} s to {starts[-1]:.2f} s, per second: "
+                f"broker {backend}: adopted after {adopted:.2f} s, sessions started from "
+                f"{starts[0]:.2f} s to {starts[-1]:.2f} s, per second: "
                 + str(np.bincount(np.asarray(starts, dtype=int)).tolist())
             )
             day = datetime.combine(
