@@ -28,6 +28,11 @@ Four cases, one JSON line per measurement (``../shared/BENCHMARKS.md``), progres
   batch: ``record_statistics`` per batch of 500 sessions, two levels (summary, virtual meter)
   and four (device and path too), against ``insert_sessions`` of the same batch (``p50_ms``;
   ``ratio_vs_reference`` = the session rows' time ÷ the statistics' time).
+* ``broker`` (not in the default cases) — the ``engine`` case scaled out: a ``meterhub
+  scheduler`` and ``--workers`` (2) ``meterhub worker`` processes of C / workers lines each,
+  through RabbitMQ (``--broker-url``), on the database of ``--backends`` (use ``postgresql``);
+  the time runs from the run's creation to its end as the database records them, and every
+  value is read back from the store.
 * ``dlms`` — a fleet of DLMS simulators (``meterhub simulate`` in a process of its own) read
   over loopback with the real driver through the engine: one day of profile, clock and
   registers per meter; ``meters_per_min``.
@@ -35,7 +40,7 @@ Four cases, one JSON line per measurement (``../shared/BENCHMARKS.md``), progres
 Each repetition uses a new database (setting up the fleet is not measured); the figure is the
 median of ``--repeat`` repetitions after a warm-up.
 
-    .venv/bin/python bench/acquisition.py [--cases engine,storage,dlms] [--backends sqlite]
+    .venv/bin/python bench/acquisition.py [--cases engine,storage,dlms,broker] [--backends sqlite]
         [--meters 2000] [--round-trips 6] [--rtt 0.2] [--capacity 200]
         [--storage-meters 2000] [--dlms-meters 20] [--repeat 3] [--rss-series 1000,10000]
         [--telegram-meters 500] [--telegrams 5000]
@@ -60,6 +65,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from _common import database, emit, note, rss_mb
 from sqlalchemy import Engine, insert
 
@@ -268,6 +274,133 @@ def engine_case(backend: str, args: argparse.Namespace, meters: int) -> dict[str
     if watcher.values != expected_values:
         raise RuntimeError(f"stored {watcher.values} values, expected {expected_values}")
     return {"seconds": seconds, "values": watcher.values, "cpu_seconds": watcher.cpu_seconds}
+
+
+def broker_case(backend: str, args: argparse.Namespace) -> dict[str, Any]:
+    """One repetition of the engine-bound case scaled out: ``meterhub scheduler`` and
+    ``--workers`` ``meterhub worker`` processes (C / workers lines each) through RabbitMQ.
+
+    The time runs from the run's creation to its end as the database records them (the
+    processes are started and connected before, as a deployment's are)."""
+    import os
+    import uuid
+
+    from sqlalchemy import select
+
+    from meterhub.model.jobs import JobRun
+
+    workdir = Path(tempfile.mkdtemp(prefix="acq-bench-", dir=args.workdir))
+    settings = {
+        "latency": str(args.rtt),
+        "connect_round_trips": str(args.round_trips - 1),
+        "round_trips": "1",
+        "channels": "2",
+    }
+    meters = args.meters
+    queue = f"meterhub.bench.{uuid.uuid4().hex[:10]}"
+    processes: list[subprocess.Popen[bytes]] = []
+    with database(backend, workdir) as (url, engine):
+        runtime = runtime_for(url, workdir, args.capacity)
+        license_paths = {
+            "license_file": workdir / "bench-license.json",
+            "license_public_key": workdir / "bench-vendor.pub.pem",
+        }  # written by runtime_for
+        env = {k: v for k, v in os.environ.items() if not k.startswith("METERHUB_")} | {
+            "METERHUB_DATABASE_URL": url,
+            "METERHUB_DATA_DIR": str(workdir / "data"),
+            "METERHUB_LICENSE_FILE": str(license_paths["license_file"]),
+            "METERHUB_LICENSE_PUBLIC_KEY": str(license_paths["license_public_key"]),
+            "METERHUB_BROKER_URL": args.broker_url,
+            "METERHUB_BROKER_QUEUE": queue,
+            "METERHUB_ACQUISITION_BATCH_SIZE": "1000",
+            "METERHUB_ACQUISITION_BATCH_SECONDS": "0.25",
+            "METERHUB_LOG_LEVEL": os.environ.get("ACQ_BENCH_LOG_LEVEL", "WARNING"),
+        }
+        command = str(Path(sys.executable).with_name("meterhub"))
+        lines = max(1, args.capacity // args.workers)
+        note(f"broker {backend}: logs of the processes in {workdir}")
+        try:
+            create_fleet(engine, runtime, meters, 2, settings)
+            logs = []
+            for name, extra in [("scheduler", [])] + [
+                (
+                    "worker",
+                    ["--capacity", str(lines)]
+                    + (["--prefetch", str(args.prefetch)] if args.prefetch else []),
+                )
+                for _ in range(args.workers)
+            ]:
+                log_file = (workdir / f"{name}-{len(logs)}.log").open("w")
+                logs.append(log_file)
+                processes.append(
+                    subprocess.Popen(
+                        [command, name, *extra],
+                        env=env,
+                        cwd=workdir,
+                        stdout=subprocess.DEVNULL,
+                        stderr=log_file,
+                    )  # fmt: skip
+                )
+            deadline = time.monotonic() + 120
+            while not all(
+                ("active" if log.name.split("/")[-1].startswith("scheduler") else "running")
+                in Path(log.name).read_text()
+                for log in logs
+            ):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the scheduler and workers did not start in 120 s")
+                time.sleep(0.2)
+            with transaction(runtime.sessions, user="bench") as session:
+                job = jobs.create_job(session, name="bench", actions=[PROFILE_DAY],
+                                      meters=list(range(1, meters + 1)))  # fmt: skip
+                run_id = jobs.run_job(session, job, user="bench").id
+            deadline = time.monotonic() + 1800
+            while True:
+                with runtime.sessions() as session:
+                    run = session.scalars(select(JobRun).where(JobRun.id == run_id)).one()
+                if run.finished_at is not None:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"run {run_id} did not end within 30 minutes")
+                time.sleep(0.2)
+            seconds = (run.finished_at - run.created_at).total_seconds()
+            check_run(runtime, run_id, meters)
+            from meterhub.model.tasks import SessionLog
+
+            with runtime.sessions() as session:
+                starts = sorted(
+                    (stamp - run.created_at).total_seconds()
+                    for stamp in session.scalars(select(SessionLog.started_at))
+                )
+            adopted = (run.started_at - run.created_at).total_seconds()
+            note(
+                f"broker {backend}: adopted after {adopted:.2f} s, sessions started from "
+                f"{starts[0]:.2f} s to {starts[-1]:.2f} s, per second: "
+                + str(np.bincount(np.asarray(starts, dtype=int)).tolist())
+            )
+            day = datetime.combine(
+                run.created_at.date() - timedelta(days=1), datetime.min.time(), UTC
+            )
+            channel_ids = [(n - 1) * 4 + i + 1 for n in range(1, meters + 1) for i in range(2)]
+            values = 0
+            for start in range(0, len(channel_ids), 2000):
+                data = runtime.store.read_intervals(
+                    channel_ids[start : start + 2000], day, day + timedelta(days=1), layer="raw"
+                )
+                values += int((~np.isnan(data.values)).sum())
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                try:
+                    process.wait(60)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            runtime.close()
+    expected_values = meters * 2 * 96
+    if values != expected_values:
+        raise RuntimeError(f"stored {values} values, expected {expected_values}")
+    return {"seconds": seconds, "values": values}
 
 
 class TimedDriver(Driver):
@@ -675,6 +808,9 @@ def main() -> None:
     parser.add_argument("--telegrams", type=int, default=5000)
     parser.add_argument("--statistics-sessions", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (broker case)")
+    parser.add_argument("--prefetch", type=int, default=None, help="per worker (broker case)")
+    parser.add_argument("--broker-url", default="amqp://guest:guest@127.0.0.1:5672//")
     parser.add_argument("--rss-series", default="", help="e.g. 1000,10000 (engine case)")
     parser.add_argument("--only-rss", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", default=None)
@@ -728,6 +864,21 @@ def main() -> None:
                     ratio_vs_reference=round(ideal / child["seconds"], 3),
                     reference="ideal M×R×RTT/C", rss_mb=child["rss_mb"],
                 )  # fmt: skip
+        if "broker" in cases:
+            ideal = args.meters * args.round_trips * args.rtt / args.capacity
+            results = repeat(
+                f"broker {backend}", args.repeat, lambda b=backend: broker_case(b, args)
+            )
+            seconds = median_of(results, "seconds")
+            emit(
+                "acquisition", case="engine-broker", backend=backend, n=args.meters,
+                round_trips=args.round_trips, rtt_s=args.rtt, capacity=args.capacity,
+                workers=args.workers, seconds=round(seconds, 3), ideal_seconds=round(ideal, 3),
+                meters_per_s=round(args.meters / seconds, 1),
+                values_per_s=round(results[0]["values"] / seconds),
+                ratio_vs_reference=round(ideal / seconds, 3),
+                reference="ideal M×R×RTT/C", runs=[round(r["seconds"], 3) for r in results],
+            )  # fmt: skip
         if "storage" in cases:
             results = repeat(
                 f"storage {backend}", args.repeat, lambda b=backend: storage_case(b, args)

@@ -182,6 +182,14 @@ class Settings(BaseSettings):
     acquisition_large_job: Annotated[int, Field(ge=1)] = 100
     #: Acquisition: session counters (DLMS invocation counter) reserved per block.
     acquisition_counter_block: Annotated[int, Field(ge=16, le=1_000_000)] = 1000
+    #: Acquisition: seconds the scheduler lease lasts without renewal (renewed every 1/6 of it);
+    #: a waiting ``meterhub scheduler`` takes over this long after the active one died.
+    acquisition_lease_seconds: Annotated[float, Field(ge=3, le=3600)] = 30.0
+    #: Scaled-out acquisition: the RabbitMQ broker (an AMQP URL) ``meterhub scheduler`` and
+    #: ``meterhub worker`` meet at.
+    broker_url: str = "amqp://guest:guest@127.0.0.1:5672//"
+    #: Scaled-out acquisition: the name of the durable priority queue of the tickets.
+    broker_queue: Annotated[str, Field(min_length=1, max_length=200)] = "meterhub.acquisition"
     #: Debug logs: keep the frame traces of "all" sessions, only "failed" ones, or "none".
     trace_keep: str = "all"
     #: Debug logs: frame traces older than this many days are cleared (statistics stay).

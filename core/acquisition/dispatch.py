@@ -157,6 +157,17 @@ class Dispatcher(ABC):
     def close(self) -> None:
         """Wake every waiter; later claims return ``None``."""
 
+    def refresh_capacities(self) -> None:  # noqa: B027 - optional: nothing to refresh
+        """Read the line pools' capacities again (after pools changed in the database)."""
+
+    def forget_run(self, run_id: int) -> None:  # noqa: B027 - optional: nothing remembered
+        """The run is over: whatever the dispatcher remembers of it may go."""
+
+    def drained(self) -> bool:
+        """No ticket waits and no session runs here (the writer may commit at once)."""
+        snapshot = self.snapshot()
+        return not (snapshot.queued or snapshot.claimed)
+
 
 @dataclass
 class _Pool:

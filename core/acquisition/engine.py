@@ -37,9 +37,16 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from meterhub.acquisition.books import PlanCache, RunBook
-from meterhub.acquisition.dispatch import DispatchSnapshot, LocalDispatcher, Ticket
+from meterhub.acquisition.dispatch import (
+    Claim,
+    Dispatcher,
+    DispatchSnapshot,
+    LocalDispatcher,
+    Ticket,
+)
 from meterhub.acquisition.lease import holder_name, release_lease, take_lease
 from meterhub.acquisition.observers import AcquisitionObserver
 from meterhub.acquisition.plans import DEFAULT_POOL, PoolTable, load_pools
@@ -68,8 +75,6 @@ log = logging.getLogger(__name__)
 
 #: The lease of the embedded engine.
 LEASE = "engine"
-LEASE_TTL = 30.0
-LEASE_RENEW = 5.0
 POOL_REFRESH = 10.0
 PRUNE_EVERY = 3600.0
 #: Worker threads at most, whatever the line capacity.
@@ -113,6 +118,7 @@ class AcquisitionEngine:
         drivers: Mapping[str, Driver] | None = None,
         observers: Iterable[AcquisitionObserver] = (),
         clock: Callable[[], datetime] | None = None,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         self.runtime = runtime
         self.options = options or EngineOptions()
@@ -120,6 +126,8 @@ class AcquisitionEngine:
         settings = runtime.settings
         self._db = runtime.engine
         self.name = holder_name()
+        #: Seconds the lease lasts unrenewed (renewed every sixth of it).
+        self._lease_ttl = float(settings.acquisition_lease_seconds)
         self._policy = RunPolicy(settings.acquisition_user_share, settings.acquisition_large_job)
         self._drivers: dict[str, Driver] = dict(drivers or {})
         for name, driver_class in runtime.plugins.drivers().items():
@@ -134,7 +142,9 @@ class AcquisitionEngine:
         }
         with self._db.connect() as connection:
             self._pools = load_pools(connection, settings.acquisition_default_capacity)
-        self.dispatcher = LocalDispatcher(self._capacity, clock=lambda: self._clock().timestamp())
+        self.dispatcher: Dispatcher = dispatcher or LocalDispatcher(
+            self._capacity, clock=lambda: self._clock().timestamp()
+        )
         self.runs = RunBook(self._db)
         # Plans of the meters in sessions and of those coming next, not of the whole fleet.
         self.plans = PlanCache(
@@ -142,7 +152,7 @@ class AcquisitionEngine:
             lambda: self._pools,
             counters,
             settings.acquisition_counter_block,
-            limit=4 * self._worker_count(),
+            limit=self._plan_cache_size(),
             clock=self._clock,
         )
         self._watchdog: Watchdog | None = None
@@ -220,6 +230,10 @@ class AcquisitionEngine:
             self._firmware_cache = {image_id: cached}
         return cached
 
+    def _plan_cache_size(self) -> int:
+        """Meter plans kept: those of the sessions and of the tickets coming next."""
+        return 4 * self._worker_count()
+
     def _worker_count(self) -> int:
         if self.options.workers is not None:
             return max(0, self.options.workers)
@@ -234,7 +248,7 @@ class AcquisitionEngine:
             return self
         now = self._clock()
         if self.options.lease:
-            take_lease(self._db, LEASE, self.name, LEASE_TTL, now)
+            take_lease(self._db, LEASE, self.name, self._lease_ttl, now)
             self._last_lease = time.monotonic()
             self._recover(now)
         settings = self.runtime.settings
@@ -329,7 +343,7 @@ class AcquisitionEngine:
         dispatcher = self.dispatcher
         while not self._stopping.is_set():
             claim = dispatcher.claim(timeout=0.5)
-            if claim is None:
+            if claim is None or not self._admit(claim):
                 continue
             assert self.writer is not None
             self.writer.mark_started(
@@ -355,6 +369,12 @@ class AcquisitionEngine:
             self.writer.put(result)
             if dispatcher.drained():  # the last session of the moment: do not wait for more
                 self.writer.flush()
+
+    def _admit(self, claim: Claim) -> bool:
+        """Whether the claim's session may run now (the embedded engine admits every claim; a
+        process sharing meters with others may look at the database first and give the claim
+        back with ``claim.done()``)."""
+        return True
 
     def serve_inbound(self, meter_id: int, medium: Medium) -> SessionResult | None:
         """Run the waiting tasks of a meter that called in, over its own line ``medium``.
@@ -428,6 +448,9 @@ class AcquisitionEngine:
                 break
             try:
                 self.poll()
+            except DBAPIError as exc:
+                log.warning("the acquisition scheduler cannot reach the database (%s); trying "
+                            "again", str(exc.orig or exc).strip().splitlines()[0])  # fmt: skip
             except Exception:
                 log.exception("the acquisition scheduler failed; trying again")
 
@@ -444,8 +467,8 @@ class AcquisitionEngine:
     def _poll(self) -> None:
         now = self._clock()
         tick = time.monotonic()
-        if self.options.lease and tick - self._last_lease >= LEASE_RENEW:
-            take_lease(self._db, LEASE, self.name, LEASE_TTL, now)
+        if self.options.lease and tick - self._last_lease >= self._lease_ttl / 6:
+            take_lease(self._db, LEASE, self.name, self._lease_ttl, now)
             self._last_lease = tick
         if tick - self._last_pools >= POOL_REFRESH:
             self._refresh_pools()
@@ -513,6 +536,8 @@ class AcquisitionEngine:
                     RUNS.c.id.in_(owned), RUNS.c.finished_at.is_(None)
                 )
             ).all()
+        for run_id in set(owned) - {row.id for row in rows}:
+            self._forget(run_id)  # ended by a writer of another process
         for row in rows:
             window_end = row.window_end.replace(tzinfo=UTC) if row.window_end else None
             if row.cancel_requested:

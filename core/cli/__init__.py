@@ -25,9 +25,9 @@ from meterhub.cli.firmware_cmd import firmware_group
 from meterhub.cli.group import MeterHubGroup
 from meterhub.cli.init_cmd import init_command
 from meterhub.cli.job_cmd import job_group
-from meterhub.cli.later_cmd import scheduler_command, worker_command
 from meterhub.cli.license_cmd import license_group
 from meterhub.cli.plugins_cmd import plugins_command
+from meterhub.cli.scaled_cmd import scheduler_command, worker_command
 from meterhub.cli.script_cmd import script_group
 from meterhub.cli.simulate_cmd import simulate_command
 from meterhub.cli.state import CliState

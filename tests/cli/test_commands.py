@@ -24,11 +24,15 @@ def test_help_lists_every_command(meterhub: Run) -> None:
         assert f"  {command} " in result.stdout
 
 
-def test_worker_says_it_is_not_available_and_fails(meterhub: Run) -> None:
-    result = meterhub("worker")
-    assert result.returncode == 3
-    assert "not part of this release yet" in result.stderr
-    assert "nothing was started" in result.stderr
+def test_worker_and_scheduler_refuse_bad_lines_and_a_bad_broker_url(meterhub: Run) -> None:
+    lines = meterhub("worker", "--pool", "modems")
+    assert lines.returncode == 2
+    assert "'modems': expected NAME=LINES" in lines.stderr and "--pool" in lines.stderr
+    assert meterhub("init").returncode == 0
+    for command in ("worker", "scheduler"):
+        result = meterhub(command, METERHUB_BROKER_URL="http://broker")
+        assert result.returncode == 1, result.stderr
+        assert "broker_url: 'http://broker' is not an AMQP URL" in result.stderr
 
 
 def test_init_creates_and_then_upgrades_the_database(

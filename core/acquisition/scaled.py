@@ -1,0 +1,627 @@
+"""The scaled-out mode: one ``meterhub scheduler`` and any number of ``meterhub worker``
+processes on any number of hosts, with a message broker between them.
+
+Both are the embedded :class:`~meterhub.acquisition.engine.AcquisitionEngine` with another
+:class:`BrokerLink` (a :class:`~meterhub.acquisition.dispatch.Dispatcher`) and a part of its
+work each; the engine core does not know which mode runs it. The broker implementation is
+:class:`meterhub.acquisition.broker.BrokerDispatcher` (RabbitMQ through kombu); this module does
+not import it.
+
+* :class:`SchedulerEngine` holds the scheduler lease (the ``engine`` lease of the embedded
+  engine: one scheduler *or* one embedded engine per database); a second scheduler waits
+  (:func:`run_scheduler`) and takes over when the lease lapses or is given up. It starts due
+  jobs, adopts runs and **publishes their tickets**, cancels runs and ends closed windows. A
+  task that failed and waits for a retry is in the database (state ``retry`` with its
+  ``not_before``): the scheduler publishes it when it is due (:func:`due_retries`). Taking the
+  lease over, it empties the queue and publishes every task of the running runs that has not
+  ended (tasks still in a worker's hands are delivered twice at most, which is harmless, below).
+* :class:`WorkerEngine` consumes tickets with a prefetch bounded by its line capacity, runs the
+  sessions and commits the results through its own
+  :class:`~meterhub.acquisition.writer.BatchWriter`; a message is acknowledged when the results
+  of its tasks are committed. Before a session it **admits** the claim: tasks already ended
+  (a message delivered again) are acknowledged and skipped, and the meter is locked across
+  processes (:class:`MeterLocks`) from before the session until its results are committed, so
+  a meter is in one session at a time whatever worker holds its tickets, and a task delivered
+  twice is seen ended by the second session's admission or refused by the writer (it locks the
+  task rows and drops results of ended tasks).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from abc import abstractmethod
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, TypeVar
+
+from sqlalchemy import Connection, Engine, select, text, update
+from sqlalchemy.exc import DBAPIError
+
+from meterhub.acquisition.books import PREFETCH as PLAN_BATCH
+from meterhub.acquisition.dispatch import Claim, Dispatcher, Ticket
+from meterhub.acquisition.engine import AcquisitionEngine, EngineOptions
+from meterhub.acquisition.lease import EngineBusy, release_lease, take_lease
+from meterhub.acquisition.observers import AcquisitionObserver
+from meterhub.acquisition.plans import PoolTable
+from meterhub.acquisition.runs import RUNS, TASKS
+from meterhub.acquisition.writer import Committed
+from meterhub.db import make_engine
+from meterhub.extensions.driver import Driver
+from meterhub.model.tasks import TASK_FINAL_STATES
+
+if TYPE_CHECKING:
+    from meterhub.runtime import Runtime
+
+__all__ = [
+    "BrokerLink",
+    "MeterLocks",
+    "SchedulerEngine",
+    "WorkerEngine",
+    "due_retries",
+    "run_scheduler",
+]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Seconds a claim whose meter is in a session elsewhere waits before it is tried again.
+BUSY_METER_DELAY = 0.5
+#: Seconds between a worker's looks at cancelled runs.
+CANCEL_CHECK = 1.0
+#: Lock key space of the meter locks (PostgreSQL advisory locks ``(class, meter id)``).
+LOCK_CLASS = 0x4D48
+#: Unacknowledged messages per line of a worker (its default prefetch): a message is held from
+#: its delivery through the session to the commit of its results, so a line needs a few.
+PREFETCH_PER_LINE = 4
+#: Seconds between a worker's progress lines (INFO) while it has work.
+REPORT_EVERY = 5.0
+#: Connections of a worker's meter locks (PostgreSQL), so that locking is not one queue.
+LOCK_LINES = 8
+#: Seconds a meter lock row lasts on databases without advisory locks.
+LOCK_ROW_TTL = 900.0
+
+
+class BrokerLink(Dispatcher):
+    """A dispatcher through a message broker: what the scaled-out processes add to
+    :class:`~meterhub.acquisition.dispatch.Dispatcher` (``submit`` publishes)."""
+
+    @abstractmethod
+    def purge(self) -> int:
+        """Drop the tickets waiting in the broker; returns how many."""
+
+    @abstractmethod
+    def consume(self, prefetch: int) -> None:
+        """Start receiving tickets, at most ``prefetch`` unacknowledged at a time."""
+
+    @abstractmethod
+    def settle(self, task_ids: Iterable[int]) -> None:
+        """These tasks are done with in this process: acknowledge their messages."""
+
+    @abstractmethod
+    def retry_later(self, tickets: Sequence[Ticket], delay: float) -> None:
+        """Hold ``tickets`` in this process and offer them again after ``delay`` s."""
+
+    @abstractmethod
+    def on_received(self, callback: Callable[[Sequence[Ticket]], None]) -> None:
+        """Call ``callback`` with the tickets of each message received (in the consumer's
+        thread: keep it short)."""
+
+    @abstractmethod
+    def unsettled(self) -> int:
+        """Tasks received and not settled yet."""
+
+    @abstractmethod
+    def shutdown(self) -> None:
+        """Leave the broker: stop consuming (unacknowledged messages go back to the queue) and
+        publishing. :meth:`close` only stops handing out claims."""
+
+
+def _transient(error: DBAPIError) -> bool:
+    if error.connection_invalidated:
+        return True
+    words = ("connection", "server closed", "terminating", "shutdown", "database is locked")
+    return any(word in str(error.orig or error).lower() for word in words)
+
+
+def with_database(action: Callable[[], T], stop: threading.Event, what: str) -> T | None:
+    """Run ``action``, waiting through database outages (back-off up to 10 s) until it
+    succeeds; ``None`` when ``stop`` is set first."""
+    delay = 0.2
+    while not stop.is_set():
+        try:
+            return action()
+        except DBAPIError as exc:
+            if not _transient(exc):
+                raise
+            log.warning("database unavailable while %s (%s); trying again in %.1f s",
+                        what, str(exc.orig or exc).splitlines()[0], delay)  # fmt: skip
+            stop.wait(delay)
+            delay = min(delay * 2, 10.0)
+    return None
+
+
+# -- meter locks ------------------------------------------------------------------------------
+
+
+class _LockLine:
+    """One connection of :class:`MeterLocks` and the meters locked on it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.connection: Connection | None = None
+        self.held: set[int] = set()
+
+
+class MeterLocks:
+    """One session per meter across processes, and the tasks' states read under the lock.
+
+    On PostgreSQL a session-level advisory lock ``(LOCK_CLASS, meter id)`` on one of
+    :data:`LOCK_LINES` connections of its own (a meter always on the same one): one round trip,
+    no commit, and released by the server when the worker dies. On other databases a lease row
+    ``meter:<id>`` of ``acq_lease`` lasting :data:`LOCK_ROW_TTL`.
+    """
+
+    def __init__(self, engine: Engine, holder: str) -> None:
+        self._holder = holder
+        self._advisory = engine.dialect.name == "postgresql"
+        # connections of their own: held for good, they must not drain the sessions' pool
+        self._engine = (
+            make_engine(engine.url, pool_size=LOCK_LINES, max_overflow=0)
+            if self._advisory
+            else engine
+        )
+        self._lines = [_LockLine() for _ in range(LOCK_LINES)]
+
+    def _line(self, meter_id: int) -> _LockLine:
+        return self._lines[meter_id % len(self._lines)]
+
+    def _conn(self, line: _LockLine) -> Connection:
+        if line.connection is None or line.connection.closed:
+            line.connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            line.held.clear()  # locks of a lost connection went with it
+        return line.connection
+
+    @staticmethod
+    def _drop(line: _LockLine) -> None:
+        if line.connection is not None:
+            try:
+                line.connection.invalidate()
+                line.connection.close()
+            except Exception:
+                log.debug("closing a lock connection failed", exc_info=True)
+        line.connection = None
+        line.held.clear()
+
+    @staticmethod
+    def _states(connection: Connection, task_ids: Sequence[int]) -> dict[int, str]:
+        rows = connection.execute(
+            select(TASKS.c.id, TASKS.c.state).where(TASKS.c.id.in_(list(task_ids)))
+        )
+        return {int(task_id): str(state) for task_id, state in rows}
+
+    def admit(self, meter_id: int, task_ids: Sequence[int]) -> dict[int, str] | None:
+        """Lock ``meter_id`` for this process and read the states of ``task_ids`` (after the
+        lock: a previous holder committed before it unlocked); ``None`` when another process
+        holds the meter."""
+        line = self._line(meter_id)
+        with line.lock:
+            if not self._advisory:
+                if meter_id not in line.held:
+                    try:
+                        take_lease(
+                            self._engine, f"meter:{meter_id}", self._holder, LOCK_ROW_TTL,
+                            datetime.now(UTC),
+                        )  # fmt: skip
+                    except EngineBusy:
+                        return None
+                    line.held.add(meter_id)
+                with self._engine.connect() as connection:
+                    return self._states(connection, task_ids)
+            try:
+                connection = self._conn(line)
+                if meter_id not in line.held:
+                    got = connection.execute(
+                        text("SELECT pg_try_advisory_lock(:c, :m)"),
+                        {"c": LOCK_CLASS, "m": meter_id},
+                    ).scalar()
+                    if not got:
+                        return None
+                    line.held.add(meter_id)
+                return self._states(connection, task_ids)
+            except DBAPIError:
+                self._drop(line)
+                raise
+
+    def release(self, meter_ids: Iterable[int]) -> None:
+        """Unlock these meters (those not held are ignored; one statement per connection);
+        never raises."""
+        by_line: dict[int, list[int]] = {}
+        for meter_id in meter_ids:
+            by_line.setdefault(meter_id % len(self._lines), []).append(meter_id)
+        for index, meters in by_line.items():
+            line = self._lines[index]
+            with line.lock:
+                mine = [meter_id for meter_id in meters if meter_id in line.held]
+                line.held.difference_update(mine)
+                if not mine:
+                    continue
+                try:
+                    if not self._advisory:
+                        for meter_id in mine:
+                            release_lease(self._engine, f"meter:{meter_id}", self._holder)
+                    elif line.connection is not None:
+                        line.connection.execute(
+                            text("SELECT pg_advisory_unlock(:c, m) FROM unnest(:ms) AS m"),
+                            {"c": LOCK_CLASS, "ms": mine},
+                        )
+                except Exception as exc:  # the locks went with the connection
+                    log.debug("unlocking meters %s failed: %s", mine, exc)
+                    if self._advisory:
+                        self._drop(line)
+
+    def close(self) -> None:
+        """Release everything, close the connections."""
+        for line in self._lines:
+            self.release(list(line.held))
+            with line.lock:
+                if line.connection is not None:
+                    line.connection.close()
+                    line.connection = None
+        if self._advisory:
+            self._engine.dispose()
+
+
+# -- the scheduler ----------------------------------------------------------------------------
+
+
+def due_retries(engine: Engine, run_ids: Sequence[int], now: datetime) -> list[Ticket]:
+    """The tasks of ``run_ids`` waiting for a retry whose time has come, set ``queued`` (to be
+    published) in the same transaction; their tickets."""
+    if not run_ids:
+        return []
+    with engine.begin() as connection:
+        rows = connection.execute(
+            select(
+                TASKS.c.id,
+                TASKS.c.run_id,
+                TASKS.c.meter_id,
+                TASKS.c.action,
+                TASKS.c.action_index,
+                TASKS.c.pool_key,
+                TASKS.c.attempts,
+                RUNS.c.priority,
+                RUNS.c.quick,
+                RUNS.c.capacity_share,
+            )  # fmt: skip
+            .join(RUNS, RUNS.c.id == TASKS.c.run_id)
+            .where(
+                TASKS.c.run_id.in_(sorted(run_ids)),
+                TASKS.c.state == "retry",
+                (TASKS.c.not_before.is_(None)) | (TASKS.c.not_before <= now),
+            )
+            .order_by(TASKS.c.id)
+            .with_for_update(of=TASKS)
+        ).all()
+        if not rows:
+            return []
+        ids = [int(row.id) for row in rows]
+        for start in range(0, len(ids), 500):
+            connection.execute(
+                update(TASKS)
+                .where(TASKS.c.id.in_(ids[start : start + 500]), TASKS.c.state == "retry")
+                .values(state="queued")
+            )
+    return [
+        Ticket(
+            task_id=int(row.id),
+            run_id=int(row.run_id),
+            meter_id=int(row.meter_id),
+            action=row.action,
+            action_index=int(row.action_index),
+            pool=row.pool_key,
+            priority=int(row.priority),
+            quick=bool(row.quick),
+            attempts=int(row.attempts),
+            created=float(row.id),
+            share=row.capacity_share,
+        )  # fmt: skip
+        for row in rows
+    ]
+
+
+class SchedulerEngine(AcquisitionEngine):
+    """The coordinator alone, publishing tickets through ``link`` (see the module
+    docstring). :attr:`lost` is set when another scheduler took the lease."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        link: BrokerLink,
+        *,
+        poll_seconds: float = 0.5,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        super().__init__(
+            runtime,
+            options=EngineOptions(workers=0, poll_seconds=poll_seconds),
+            clock=clock,
+            dispatcher=link,
+        )
+        self.link = link
+        self.lost = threading.Event()
+        self.published = 0
+
+    def _recover(self, now: datetime) -> None:
+        """Taking the lease: empty the queue; the runs left running are adopted again, and
+        every task of theirs not ended is published again."""
+        dropped = self.link.purge()
+        if dropped:
+            log.info("dropped %d ticket(s) of the previous scheduler from the queue", dropped)
+        super()._recover(now)
+
+    def _adopt(self, run_id: int, now: datetime) -> list[Ticket]:
+        tickets = super()._adopt(run_id, now)
+        stamp = now.timestamp()
+        due = [ticket for ticket in tickets if ticket.not_before <= stamp]
+        waiting = [ticket.task_id for ticket in due if ticket.not_before > 0]
+        if waiting:  # retries already due: published now, not again by due_retries
+            with self._db.begin() as connection:
+                connection.execute(
+                    update(TASKS)
+                    .where(TASKS.c.id.in_(waiting), TASKS.c.state == "retry")
+                    .values(state="queued")
+                )
+        for ticket in due:
+            ticket.not_before = 0.0
+        self.published += len(due)
+        return due
+
+    def _poll(self) -> None:
+        try:
+            super()._poll()
+        except EngineBusy as exc:
+            log.warning("the scheduler lease was lost: %s", exc)
+            self.lost.set()
+            return
+        with self._owned_lock:
+            owned = sorted(self._owned)
+        retries = due_retries(self._db, owned, self._clock())
+        if retries:
+            self.published += len(retries)
+            self.dispatcher.submit(retries)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop scheduling and give the lease up (the next scheduler takes over at once)."""
+        self.link.shutdown()  # a publication still waiting for the broker is abandoned
+        super().stop(timeout)
+
+
+def run_scheduler(
+    make: Callable[[], SchedulerEngine],
+    stop: threading.Event,
+    *,
+    waiting: Callable[[str], None] = lambda message: None,
+    running: Callable[[SchedulerEngine], None] = lambda engine: None,
+    retry_seconds: float = 1.0,
+) -> None:
+    """Run a scheduler until ``stop``: wait for the lease while another holds it, run while
+    this one holds it, wait again if it is lost."""
+    told = None
+    while not stop.is_set():
+        scheduler = make()
+        try:
+            scheduler.start()
+        except EngineBusy as exc:
+            scheduler.link.shutdown()
+            if str(exc) != told:
+                waiting(str(exc))
+                told = str(exc)
+            stop.wait(retry_seconds)
+            continue
+        except DBAPIError as exc:
+            scheduler.link.shutdown()
+            log.warning("database unavailable (%s); trying again", exc)
+            stop.wait(retry_seconds)
+            continue
+        told = None
+        running(scheduler)
+        try:
+            while not stop.is_set() and not scheduler.lost.is_set():
+                stop.wait(0.2)
+        finally:
+            scheduler.stop()
+
+
+# -- the worker -------------------------------------------------------------------------------
+
+
+class WorkerEngine(AcquisitionEngine):
+    """Sessions and their writer, fed by ``link`` (see the module docstring).
+
+    ``capacity``: lines of the default pool in this worker (default: the setting);
+    ``pools``: capacities of named pools in this worker (default: as in the database);
+    ``prefetch``: unacknowledged messages at most (default: :data:`PREFETCH_PER_LINE` per line,
+    so that the lines stay busy while the results of the previous sessions wait for their
+    commit).
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        link: BrokerLink,
+        *,
+        capacity: int | None = None,
+        pools: Mapping[str, int] | None = None,
+        prefetch: int | None = None,
+        drivers: Mapping[str, Driver] | None = None,
+        observers: Iterable[AcquisitionObserver] = (),
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._capacity_override = capacity
+        self._pool_overrides = dict(pools or {})
+        self._prefetch = prefetch
+        super().__init__(
+            runtime,
+            options=EngineOptions(schedule=False, lease=False, poll_seconds=0.5),
+            drivers=drivers,
+            observers=observers,
+            clock=clock,
+            dispatcher=link,
+        )
+        self._pools = self._local_pools(self._pools)
+        self.link = link
+        self.locks = MeterLocks(self._db, self.name)
+        self._runs_seen: set[int] = set()
+        self._runs_lock = threading.Lock()
+        self._last_cancel_check = 0.0
+        self._last_report = 0.0
+        self.skipped = 0
+
+    def _local_pools(self, table: PoolTable) -> PoolTable:
+        named = dict(table.named)
+        unknown = sorted(set(self._pool_overrides) - set(named))
+        if unknown:
+            log.warning("pools %s are not in the database; their capacities are kept", unknown)
+        named.update(self._pool_overrides)
+        default = self._capacity_override or table.default_capacity
+        return replace(table, default_capacity=default, named=named)
+
+    def _refresh_pools(self) -> None:
+        with self._db.connect() as connection:
+            from meterhub.acquisition.plans import load_pools
+
+            table = load_pools(connection, self.runtime.settings.acquisition_default_capacity)
+        self._pools = self._local_pools(table)
+        self.dispatcher.refresh_capacities()
+
+    def _plan_cache_size(self) -> int:
+        """Plans of every ticket a worker may hold (prefetch), of its sessions and a loading
+        batch: fewer, and plans loaded ahead are evicted before their sessions start (each
+        then loads alone)."""
+        table = self._local_pools(self._pools)
+        lines = table.default_capacity + sum(table.named.values())
+        return (self._prefetch or PREFETCH_PER_LINE * lines) + lines + 2 * PLAN_BATCH
+
+    @property
+    def lines(self) -> int:
+        """Lines of this worker (the default pool and the named pools)."""
+        return self._pools.default_capacity + sum(self._pools.named.values())
+
+    def start(self) -> WorkerEngine:
+        """Start the writer and the session threads, then consume."""
+        super().start()
+        self.link.on_received(self._received)
+        self.link.consume(self._prefetch or PREFETCH_PER_LINE * max(1, self.lines))
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop taking tickets, let the sessions end, commit (and acknowledge) their results,
+        then leave the broker; tickets not served go back to the queue."""
+        if not self.started:
+            return
+        super().stop(timeout)
+        self.link.shutdown()
+        self.locks.close()
+
+    def _received(self, tickets: Sequence[Ticket]) -> None:
+        """Plans of the meters coming are read again (a meter may have changed since its
+        last run here), in bulk as their sessions ask for them."""
+        meters = list(dict.fromkeys(ticket.meter_id for ticket in tickets))
+        self.plans.invalidate(meters)
+        self.plans.expect(meters)
+
+    def _admit(self, claim: Claim) -> bool:
+        """Lock the meter across processes, then skip the tasks already ended (a message
+        delivered again, a run cancelled): their messages are acknowledged."""
+        ids = [ticket.task_id for ticket in claim.tickets]
+        try:
+            found = with_database(
+                lambda: self.locks.admit(claim.meter_id, ids), self._stopping, "locking a meter"
+            )
+        except Exception:  # the worker thread must outlive any claim
+            log.exception("meter %s could not be locked; its tickets wait", claim.meter_id)
+            found = None
+        if found is None:  # busy elsewhere (or stopping: the messages go back to the queue)
+            tickets = list(claim.tickets)
+            claim.done()
+            if not self._stopping.is_set():
+                self.link.retry_later(tickets, BUSY_METER_DELAY)
+            return False
+        ended = {i for i in ids if found.get(i, "cancelled") in TASK_FINAL_STATES}
+        if ended:
+            self.skipped += len(ended)
+            self.link.settle(ended)
+            claim.tickets[:] = [t for t in claim.tickets if t.task_id not in ended]
+        if not claim.tickets:
+            self.locks.release([claim.meter_id])
+            claim.done()
+            return False
+        with self._runs_lock:
+            self._runs_seen.update(ticket.run_id for ticket in claim.tickets)
+        return True
+
+    def _committed(self, committed: Committed) -> None:
+        """Results committed: acknowledge their messages, unlock their meters. Retries are
+        published by the scheduler when they are due (the task says ``retry`` in the
+        database)."""
+        self.locks.release({result.meter_id for result in committed.results})
+        self.link.settle(o.ticket.task_id for r in committed.results for o in r.tasks)
+        for job in committed.finished_runs:
+            if job.run_id is not None:
+                self._forget(job.run_id)
+
+    def _forget(self, run_id: int) -> None:
+        with self._runs_lock:
+            self._runs_seen.discard(run_id)
+        super()._forget(run_id)
+
+    def _poll(self) -> None:
+        tick = time.monotonic()
+        if tick - self._last_pools >= 10.0:
+            self._refresh_pools()
+            self._last_pools = tick
+        if tick - self._last_cancel_check >= CANCEL_CHECK:
+            self._last_cancel_check = tick
+            self._cancel_runs()
+        if tick - self._last_report >= REPORT_EVERY:
+            self._last_report = tick
+            snapshot = self.dispatcher.snapshot()
+            if snapshot.queued or snapshot.claimed or self.link.unsettled():
+                log.info(
+                    "sessions %d, tickets waiting %d, tasks not yet acknowledged %d, skipped %d",
+                    snapshot.claimed,
+                    snapshot.queued,
+                    self.link.unsettled(),
+                    self.skipped,
+                )
+
+    def _cancel_runs(self) -> None:
+        """Runs users cancelled: drop their tickets here, stop their sessions."""
+        with self._runs_lock:
+            seen = sorted(self._runs_seen)
+        if not seen:
+            return
+        with self._db.connect() as connection:
+            rows = connection.execute(
+                select(RUNS.c.id, RUNS.c.cancel_requested, RUNS.c.finished_at).where(
+                    RUNS.c.id.in_(seen)
+                )
+            ).all()
+        for row in rows:
+            if row.cancel_requested:
+                self.dispatcher.cancel_run(int(row.id))
+            if row.finished_at is not None:
+                self._forget(int(row.id))
+
+    def wait_idle(self, seconds: float) -> bool:
+        """Wait until nothing is received and unsettled (tests)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if not self.link.unsettled():
+                return True
+            time.sleep(0.05)
+        return False
