@@ -40,9 +40,10 @@ slapd slapd/no_configuration boolean false
 
 def _run(command: list[str], timeout: float, **kwargs: object) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if "input" not in kwargs:  # no prompt may wait for a terminal
+        kwargs["stdin"] = subprocess.DEVNULL
     return subprocess.run(
         command,
-        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=timeout,

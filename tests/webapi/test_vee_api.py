@@ -126,7 +126,7 @@ def test_bad_profiles_are_refused_naming_the_field(app: Flask, analyst: Login) -
             "steps[0].parameters",
             "",
         ),
-        ({"schedule": "FREQ=SOMETIMES"}, "schedule", "not an RRULE"),
+        ({"schedule": "FREQ=SOMETIMES"}, "schedule", "not an RFC 5545 rule"),
         ({"lookback_days": 0}, "lookback_days", ""),
         ({"calendar_id": 99}, "calendar_id", "no calendar"),
         ({"steps": [{"kind": "magic", "name": "x"}]}, "steps.0.kind", ""),
