@@ -82,11 +82,11 @@ def test_metrics_of_an_engine_run_through_the_web_app(runtime, make_fleet, start
 
 def test_gauges_show_a_session_in_progress(make_runtime, listener, make_fleet, start_engine):
     runtime = make_runtime(listener, acquisition_default_capacity=1)  # one line
-    fleet = make_fleet(2, settings={"latency": "0.3"})  # on the same database
+    fleet = make_fleet(2, settings={"latency": "1.0"})  # on the same database
     run_id = _run(runtime, "slow", fleet.meter_ids, ["read_clock"])
     start_engine(runtime)
     client = create_app(runtime=runtime).test_client()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     seen = None
     while time.monotonic() < deadline:
         found = _scrape(client)
