@@ -94,6 +94,22 @@ def test_filters_sort_and_search_refuse_unknown_columns(hub: Client) -> None:
     assert "sortable columns" in refused.value.errors[0]["reason"]
 
 
+def test_text_with_nul_is_refused_before_the_database(hub: Client) -> None:
+    # PostgreSQL can neither store nor compare text with NUL: 422 naming the field, not a 500
+    for query in ({"name__gt": "a\x00b"}, {"q": "\x00"}, {"sort": "name\x00"}):
+        with pytest.raises(ApiError) as refused:
+            hub.get("elements", **query)
+        assert refused.value.status == 422
+        (field,) = query
+        assert refused.value.errors == [
+            {"field": field, "reason": "must not contain the NUL character (0x00)"}
+        ]
+    with pytest.raises(ApiError) as refused:
+        hub.create("scripts", name="nul\x00name", purpose="check", source="x = 1")
+    assert refused.value.status == 422
+    assert refused.value.errors[0]["field"] == "name"
+
+
 def test_an_update_needs_the_current_etag(hub: Client, app: Flask, admin: Login) -> None:
     template = hub.create("templates", name="Region")
     element = hub.create("elements", name="North", template_id=template["id"])

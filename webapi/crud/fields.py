@@ -10,6 +10,23 @@ INT32_MAX = 2**31 - 1
 Id = ma.validate.Range(min=1, max=INT32_MAX)
 
 
+def _no_nul(value: str) -> None:
+    if "\x00" in value:
+        raise ma.ValidationError("must not contain the NUL character (0x00)")
+
+
+#: Refuses text with the NUL character, which PostgreSQL cannot store or compare.
+NoNul = _no_nul
+
+
+def text(max_length: int, **kwargs: object) -> ma.fields.String:
+    """Text of at most ``max_length`` characters without NUL (the inventory checks the rest)."""
+    return ma.fields.String(
+        validate=[ma.validate.Length(max=max_length), NoNul],
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
 def id_field(**kwargs: object) -> ma.fields.Integer:
     """An integer id of another object."""
     return ma.fields.Integer(validate=Id, **kwargs)  # type: ignore[arg-type]
@@ -22,11 +39,6 @@ def id_list(**kwargs: object) -> ma.fields.List:
         validate=ma.validate.Length(max=10_000),
         **kwargs,  # type: ignore[arg-type]
     )
-
-
-def text(max_length: int, **kwargs: object) -> ma.fields.String:
-    """Text of at most ``max_length`` characters (the inventory checks the rest)."""
-    return ma.fields.String(validate=ma.validate.Length(max=max_length), **kwargs)  # type: ignore[arg-type]
 
 
 def json_object(**kwargs: object) -> ma.fields.Dict:

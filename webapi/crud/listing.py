@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 
 from meterhub.errors import InvalidValue
+from meterhub.webapi.crud.fields import NoNul
 from meterhub.webapi.extensions import Schema
 
 #: Largest page.
@@ -46,7 +47,7 @@ class ListArguments(Schema):
         metadata={"description": f"objects per page (at most {MAX_PAGE_SIZE})"},
     )
     sort = ma.fields.String(
-        validate=ma.validate.Length(max=500),
+        validate=[ma.validate.Length(max=500), NoNul],
         metadata={
             "description": (
                 "columns to sort by, comma separated; '-' before a column sorts descending: "
@@ -55,7 +56,7 @@ class ListArguments(Schema):
         },
     )
     q = ma.fields.String(
-        validate=ma.validate.Length(min=1, max=200),
+        validate=[ma.validate.Length(min=1, max=200), NoNul],
         metadata={"description": "quick search: text contained in any of the searchable columns"},
     )
 
@@ -115,7 +116,7 @@ def arguments_schema(name: str, columns: Mapping[str, Column[Any]]) -> type[Sche
         field_class, ops = spec
         kwargs: dict[str, Any] = {}
         if field_class is ma.fields.String:
-            kwargs["validate"] = ma.validate.Length(max=200)
+            kwargs["validate"] = [ma.validate.Length(max=200), NoNul]
         if field_class is ma.fields.Integer:
             bits = 63 if isinstance(_base_type(column), BigInteger) else 31
             kwargs["validate"] = ma.validate.Range(min=-(2**bits), max=2**bits - 1)
