@@ -185,6 +185,12 @@ class Settings(BaseSettings):
     #: Acquisition: seconds the scheduler lease lasts without renewal (renewed every 1/6 of it);
     #: a waiting ``meterhub scheduler`` takes over this long after the active one died.
     acquisition_lease_seconds: Annotated[float, Field(ge=3, le=3600)] = 30.0
+    #: Acquisition: seconds a thread may hold the interpreter before another one that waits
+    #: gets it (CPython's default is 0.005; see :mod:`meterhub.acquisition.interpreter`).
+    acquisition_switch_interval: Annotated[float, Field(ge=0.001, le=1)] = 0.05
+    #: Acquisition: allocations between collections of the young generation while an engine
+    #: runs (CPython's default is 700; 0 leaves the garbage collector as it is).
+    acquisition_gc_threshold: Annotated[int, Field(ge=0, le=10_000_000)] = 50_000
     #: Scaled-out acquisition: the RabbitMQ broker (an AMQP URL) ``meterhub scheduler`` and
     #: ``meterhub worker`` meet at.
     broker_url: str = "amqp://guest:guest@127.0.0.1:5672//"

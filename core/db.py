@@ -8,7 +8,7 @@ never by its password.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,18 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy import (
+    URL,
+    BigInteger,
+    Connection,
+    Engine,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    make_url,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -119,6 +130,20 @@ def explain_database_error(error: DBAPIError, url: str | URL | None = None) -> s
     if error.connection_invalidated or "connect" in lower:
         return f"cannot connect to the {where}: {reason}"
     return f"the {where} cannot be used: {reason}"
+
+
+def id_in(connection: Connection | Session, column: Any, ids: Iterable[int]) -> Any:
+    """``column IN (ids)``; on PostgreSQL ``column = ANY(:ids)`` with one ``BIGINT[]``.
+
+    A list of hundreds of ids as hundreds of parameters makes a long statement whose text
+    changes with the count: psycopg converts such a text anew on every execution and never
+    prepares it. As one array it is one short text for any count.
+    """
+    wanted = [int(i) for i in ids]
+    bind = connection if isinstance(connection, Connection) else connection.get_bind()
+    if bind.dialect.name == "postgresql":
+        return column == any_(bindparam(None, wanted, type_=ARRAY(BigInteger)))
+    return column.in_(wanted)
 
 
 def make_sessionmaker(engine: Engine, *, license: Any = None) -> sessionmaker[Session]:

@@ -22,6 +22,7 @@ from meterhub.acquisition.observers import SessionRecord
 from meterhub.acquisition.results import SessionResult, TaskOutcome
 from meterhub.acquisition.runs import AUDIT, RUNS, TASKS, audit_rows
 from meterhub.acquisition.tables import table_of as _table
+from meterhub.db import id_in
 from meterhub.inventory.common import chunks
 from meterhub.model.errorgroups import TIME_SYNC_GROUP, ErrorGroup, ErrorGroupMember
 from meterhub.model.sessionstate import LastRead, SessionState
@@ -117,7 +118,7 @@ def current_states(
     for batch in chunks(task_ids):
         rows = connection.execute(
             select(TASKS.c.id, TASKS.c.state, TASKS.c.sessions)
-            .where(TASKS.c.id.in_(batch))
+            .where(id_in(connection, TASKS.c.id, batch))
             .with_for_update()
         )
         for task_id, state, earlier in rows:
@@ -244,7 +245,9 @@ def store_state(connection: Connection, batch: list[SessionResult], now: datetim
         existing.update(
             (int(row[0]), str(row[1]))
             for row in connection.execute(
-                select(STATES.c.meter_id, STATES.c.name).where(STATES.c.meter_id.in_(part))
+                select(STATES.c.meter_id, STATES.c.name).where(
+                    id_in(connection, STATES.c.meter_id, part)
+                )
             )
         )
     updates = [
@@ -283,7 +286,9 @@ def store_last_reads(connection: Connection, accepted: list[TaskOutcome]) -> Non
         return
     existing: dict[tuple[int, str], datetime] = {}
     for part in chunks(sorted({m for m, _ in wanted})):
-        for row in connection.execute(select(READS).where(READS.c.meter_id.in_(part))):
+        for row in connection.execute(
+            select(READS).where(id_in(connection, READS.c.meter_id, part))
+        ):
             read_to = row.read_to if row.read_to.tzinfo else row.read_to.replace(tzinfo=UTC)
             existing[(row.meter_id, row.action)] = read_to
     updates = [

@@ -72,17 +72,17 @@ def execute_many(
         if step is not None and name in repeated:
             step = _memo(step)
         steps.append((name, step))
-    values = [
-        [
-            row[name] if step is None or row[name] is None else step(row[name])
-            for name, step in steps
-        ]
-        for row in rows
-    ]
+    # column by column: one comprehension per parameter instead of one per value
+    columns: list[list[Any]] = []
+    for name, step in steps:
+        column = [row[name] for row in rows]
+        if step is not None:
+            column = [None if value is None else step(value) for value in column]
+        columns.append(column)
     params: list[Any] = (
-        [tuple(value) for value in values]
+        list(zip(*columns, strict=True))
         if positions is not None
-        else [dict(zip(names, value, strict=True)) for value in values]
+        else [dict(zip(names, value, strict=True)) for value in zip(*columns, strict=True)]
     )
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
+from meterhub.acquisition import interpreter
 from meterhub.acquisition.books import PlanCache, RunBook
 from meterhub.acquisition.dispatch import (
     Claim,
@@ -183,6 +184,7 @@ class AcquisitionEngine:
         self._last_prune = 0.0
         self._poll_lock = threading.Lock()
         self._wake = threading.Event()
+        self._untune: Callable[[], None] | None = None
         self._profiles: VeeScheduler | None = None
         self.started = False
         #: The listener for meters that call in (with ``options.listen``), once started.
@@ -264,6 +266,9 @@ class AcquisitionEngine:
             queue_limit=2 * settings.acquisition_batch_size,
         )
         metrics.watch(self.snapshot)
+        self._untune = interpreter.tune(
+            settings.acquisition_switch_interval, settings.acquisition_gc_threshold
+        )
         self._stopping.clear()
         for number in range(self._worker_count()):
             thread = threading.Thread(
@@ -329,6 +334,9 @@ class AcquisitionEngine:
                 release_lease(self._db, LEASE, self.name)
             except Exception:
                 log.exception("the engine lease could not be released")
+        if self._untune is not None:
+            self._untune()
+            self._untune = None
         self.started = False
 
     def __enter__(self) -> AcquisitionEngine:

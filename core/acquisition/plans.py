@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from meterhub.acquisition.tables import table_of as _table
+from meterhub.db import id_in
 from meterhub.inventory.common import chunks
 from meterhub.model.devices import CommunicationDevice, CommunicationPath
 from meterhub.model.lines import LinePool, PoolDevice
@@ -212,7 +213,7 @@ def main_pools(
         rows = connection.execute(
             select(paths.c.meter_id, paths.c.priority, devices.c.id, devices.c.kind)
             .join(devices, devices.c.id == paths.c.device_id)
-            .where(paths.c.meter_id.in_(batch))
+            .where(id_in(connection, paths.c.meter_id, batch))
         )
         for meter_id, priority, device_id, kind in rows:
             if meter_id not in found or priority < found[meter_id][0]:
@@ -234,7 +235,7 @@ def load_plans(
     states = _table(SessionState)
     reads = _table(LastRead)
     for batch in chunks(wanted):
-        for row in connection.execute(select(meters).where(meters.c.id.in_(batch))):
+        for row in connection.execute(select(meters).where(id_in(connection, meters.c.id, batch))):
             plans[row.id] = MeterPlan(
                 meter_id=row.id,
                 manufacturer=row.manufacturer,
@@ -258,7 +259,7 @@ def load_plans(
                 devices.c.settings.label("device_settings"),
             )
             .join(devices, devices.c.id == paths.c.device_id)
-            .where(paths.c.meter_id.in_(batch))
+            .where(id_in(connection, paths.c.meter_id, batch))
             .order_by(paths.c.meter_id, paths.c.priority)
         )
         for row in rows:
@@ -285,7 +286,7 @@ def load_plans(
         vm_of_meter: dict[int, list[int]] = {}
         rows = connection.execute(
             select(assignments)
-            .where(assignments.c.meter_id.in_(batch))
+            .where(id_in(connection, assignments.c.meter_id, batch))
             .order_by(assignments.c.valid_from)
         )
         for row in rows:
@@ -299,7 +300,7 @@ def load_plans(
         for vm_batch in chunks(sorted(vm_of_meter)):
             rows = connection.execute(
                 select(channels).where(
-                    channels.c.virtual_meter_id.in_(vm_batch),
+                    id_in(connection, channels.c.virtual_meter_id, vm_batch),
                     channels.c.enabled.is_(True),
                 )
             )
@@ -315,13 +316,17 @@ def load_plans(
                 )
                 for meter_id in vm_of_meter[row.virtual_meter_id]:
                     plans[meter_id].channels.setdefault((row.kind, row.obis), []).append(ref)
-        for row in connection.execute(select(states).where(states.c.meter_id.in_(batch))):
+        for row in connection.execute(
+            select(states).where(id_in(connection, states.c.meter_id, batch))
+        ):
             plan = plans.get(row.meter_id)
             if plan is not None:
                 plan.state[row.name] = row.value
                 if row.reserved_to is not None:
                     plan.counters[row.name] = [int(row.value), int(row.reserved_to)]
-        for row in connection.execute(select(reads).where(reads.c.meter_id.in_(batch))):
+        for row in connection.execute(
+            select(reads).where(id_in(connection, reads.c.meter_id, batch))
+        ):
             plan = plans.get(row.meter_id)
             if plan is not None:
                 read_to = row.read_to

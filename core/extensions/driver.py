@@ -195,7 +195,7 @@ class ProfileChannel:
                 f"ProfileChannel {self.obis}: {len(ends)} ends, {len(values)} values and "
                 f"{len(status)} status words must be as many"
             )
-        if len(ends) > 1 and not bool(np.all(ends[1:] > ends[:-1])):
+        if len(ends) > 1 and not (ends[1:] > ends[:-1]).all():
             raise ValueError(f"ProfileChannel {self.obis}: interval ends must be ascending")
         object.__setattr__(self, "ends", ends)
         object.__setattr__(self, "values", values)

@@ -16,6 +16,7 @@ import numpy as np
 from sqlalchemy import column as col
 from sqlalchemy import delete, insert, select, table, update
 
+from meterhub.db import id_in
 from meterhub.errors import InvalidValue
 from meterhub.timeseries import inputs
 from meterhub.timeseries import tables as t
@@ -100,11 +101,11 @@ class ChannelCache:
         assigned: dict[int, int] = {}
         for i in range(0, len(ids), IDS_PER_STATEMENT):
             chunk = ids[i : i + IDS_PER_STATEMENT]
-            rows += conn.execute(select(channel).where(channel.c.id.in_(chunk))).all()
+            rows += conn.execute(select(channel).where(id_in(conn, channel.c.id, chunk))).all()
             assigned.update(
                 conn.execute(
                     select(t.channel_formula.c.channel_id, t.channel_formula.c.formula_id).where(
-                        t.channel_formula.c.channel_id.in_(chunk)
+                        id_in(conn, t.channel_formula.c.channel_id, chunk)
                     )
                 ).all()
             )
@@ -115,7 +116,7 @@ class ChannelCache:
             found = conn.execute(
                 select(_group_member.c.virtual_meter_id, t.group_formula.c.formula_id)
                 .join(t.group_formula, t.group_formula.c.group_id == _group_member.c.group_id)
-                .where(_group_member.c.virtual_meter_id.in_(chunk))
+                .where(id_in(conn, _group_member.c.virtual_meter_id, chunk))
                 .order_by(_group_member.c.virtual_meter_id, t.group_formula.c.group_id)
             ).all()
             for meter, formula_id in found:

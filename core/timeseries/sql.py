@@ -55,6 +55,8 @@ IDS_PER_STATEMENT = 1000
 
 
 _IDS_TOKEN = "__[POSTCOMPILE_ids]"
+_PG_ANY = "= ANY(CAST(%(_ids)s AS BIGINT[]))"
+_PG_NOT_ANY = "<> ALL(CAST(%(_ids)s AS BIGINT[]))"
 
 _ids: Any = bindparam("ids", expanding=True)
 
@@ -322,10 +324,12 @@ _PG_OIDS: dict[str, list[int]] = {}
 class Compiled:
     """One statement compiled for one dialect: its text and how to order parameters.
 
-    On SQLite and PostgreSQL the channel ids of an ``IN`` list are bound as parameters (one
-    placeholder each), so a statement with the same number of ids has the same text: the
-    driver reuses its prepared statement (``sqlite3``'s statement cache, psycopg's prepared
-    statements). Oracle gets them as literal integers.
+    On SQLite the channel ids of an ``IN`` list are bound as parameters (one placeholder
+    each), so a statement with the same number of ids has the same text and ``sqlite3`` reuses
+    its prepared statement. On PostgreSQL they are one ``BIGINT[]`` parameter
+    (``= ANY(...)``): one text for any number of ids, which psycopg prepares once, where a
+    text of a thousand placeholders would be converted anew on every execution. Oracle gets
+    them as literal integers.
     """
 
     def __init__(self, statement: Executable, dialect: Dialect) -> None:
@@ -336,6 +340,15 @@ class Compiled:
         self.names = [name for name in self.order if name != "ids"]
         self.bind_ids = dialect.name in ("sqlite", "postgresql")
         self._texts: dict[int, str] = {}
+        # PostgreSQL: the ids as one array parameter, so the text never changes with their
+        # number (psycopg converts a long text with many parameters anew on every execution)
+        self.array_ids = dialect.name == "postgresql" and _IDS_TOKEN in self.text
+        if self.array_ids:
+            self.text = self.text.replace(f"NOT IN ({_IDS_TOKEN})", _PG_NOT_ANY).replace(
+                f"IN ({_IDS_TOKEN})", _PG_ANY
+            )
+            if _IDS_TOKEN in self.text:
+                raise ValueError(f"ids used other than in an IN list: {self.text}")
 
     def render(self, ids: Sequence[int] | None, params: dict[str, Any]) -> tuple[str, Any]:
         """The SQL text for ``ids`` (Python ints) and the parameters in the driver's form."""
@@ -343,6 +356,10 @@ class Compiled:
             if self.positional:
                 return self.text, tuple(params[name] for name in self.names)
             return self.text, params
+        if self.array_ids:
+            named = dict(params)
+            named["_ids"] = [int(i) for i in ids]
+            return self.text, named
         if not self.bind_ids:
             text = self.text.replace(_IDS_TOKEN, ",".join(str(int(i)) for i in ids))
             if self.positional:

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from meterhub.db import id_in
 from meterhub.model.elements import Element
 from meterhub.model.groups import MeterGroupMember
 from meterhub.model.metering import Channel, MeteringPoint, VirtualMeter
@@ -51,9 +52,23 @@ def resolve(
         if at_ingest is not None:
             statement = statement.where(profile.c.at_ingest.is_(at_ingest))
         if chunk is not None:
-            statement = statement.where(channel.c.id.in_(chunk))
+            statement = statement.where(id_in(conn, channel.c.id, chunk))
         return statement
 
+    # Which kinds of assignment exist at all (one small query): a store without, say, any
+    # template assignment of an ingest profile pays nothing for the template join of its
+    # channels, and one without any ingest profile pays only this query per write.
+    kinds = select(
+        func.count(pa.c.channel_id), func.count(pa.c.group_id), func.count(pa.c.template_id)
+    ).select_from(pa.join(profile, profile.c.id == pa.c.profile_id))
+    kinds = kinds.where(profile.c.enabled.is_(True))
+    if profile_ids is not None:
+        kinds = kinds.where(pa.c.profile_id.in_(sorted(set(profile_ids))))
+    if at_ingest is not None:
+        kinds = kinds.where(profile.c.at_ingest.is_(at_ingest))
+    by_channel, by_group, by_template = conn.execute(kinds).one()
+    if not (by_channel or by_group or by_template):
+        return {}
     found: dict[tuple[int, int], tuple[int, dict[str, Any]]] = {}
 
     def keep(rank: int, rows: Iterable[Any]) -> None:
@@ -69,7 +84,8 @@ def resolve(
                 profile, profile.c.id == pa.c.profile_id
             )
         )
-        keep(0, conn.execute(limit(direct, chunk)).all())
+        if by_channel:
+            keep(0, conn.execute(limit(direct, chunk)).all())
         member = MeterGroupMember.__table__
         grouped = (
             select(channel.c.id, pa.c.profile_id, pa.c.overrides)
@@ -80,7 +96,8 @@ def resolve(
             )
             .order_by(pa.c.group_id)
         )
-        keep(1, conn.execute(limit(grouped, chunk)).all())  # the lowest group id comes first
+        if by_group:
+            keep(1, conn.execute(limit(grouped, chunk)).all())  # the lowest group id comes first
         vm = VirtualMeter.__table__
         mp = MeteringPoint.__table__
         element = Element.__table__
@@ -91,5 +108,6 @@ def resolve(
             .join(pa, pa.c.template_id == element.c.template_id)
             .join(profile, profile.c.id == pa.c.profile_id)
         )
-        keep(2, conn.execute(limit(templated, chunk)).all())
+        if by_template:
+            keep(2, conn.execute(limit(templated, chunk)).all())
     return {key: overrides for key, (_, overrides) in found.items()}

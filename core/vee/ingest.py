@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 _SUSPECT = np.uint32(Flag.SUSPECT)
 _VALIDATED = np.uint32(Flag.VALIDATED)
+#: The rules key of a channel no ingest check applies to.
+_NO_RULES = json.dumps([False, []])
 
 
 def complete_at_ingest(steps: Iterable[tuple[str, str]], catalog: Catalog) -> bool:
@@ -136,7 +138,11 @@ class IngestValidation:
                 per_channel[channel].append(IngestRule(name, cls(), parsed))
                 keys[channel].append([name, given])
         for channel in missing:
-            key = json.dumps([channel in validated, keys[channel]], sort_keys=True)
+            key = (
+                json.dumps([channel in validated, keys[channel]], sort_keys=True)
+                if keys[channel] or channel in validated
+                else _NO_RULES
+            )
             self._rules[channel] = (key, tuple(per_channel[channel]), channel in validated)
 
     def suspect(

@@ -98,6 +98,8 @@ DISCONNECT_CONTROL = "0-0:96.3.10*255"
 EVENT_LOG = "0-0:99.98.0*255"
 #: Meter models the driver keeps (least recently read go first).
 MODELS_KEPT = 4096
+#: Parsed settings the driver keeps (the settings of a fleet repeat).
+SETTINGS_KEPT = 64
 
 
 class SimulatedSettings(PluginSettings):
@@ -217,22 +219,24 @@ class SimulatedConnection(DriverConnection):
         edges = np.arange((first // period + 1) * period, min(last, now) + 1, period, np.int64)
         ends = edges.astype("datetime64[s]")
         status = np.zeros(len(edges), np.uint32)
-        registers = (
-            self.meter.registers_at(np.concatenate(([edges[0] - period], edges)))
-            if len(edges)
-            else None
-        )
+        columns = [column for column in self.columns if column[0] not in self.missing]
+        if len(edges):
+            at = np.empty(len(edges) + 1, np.int64)
+            at[0] = edges[0] - period
+            at[1:] = edges
+            registers = self.meter.registers_at(at, [name for _, name, _ in columns])
         channels = [
             ProfileChannel(
                 obis,
                 unit,
                 0,
                 ends,
-                np.diff(registers[name]).astype(np.float64) if registers else np.zeros(0),
+                (registers[name][1:] - registers[name][:-1]).astype(np.float64)
+                if len(edges)
+                else np.zeros(0),
                 status,
             )
-            for obis, name, unit in self.columns
-            if obis not in self.missing
+            for obis, name, unit in columns
         ]
         return LoadProfile(timedelta(minutes=self.interval), tuple(channels))
 
@@ -355,6 +359,7 @@ class SimulatedDriver(Driver):
         self._clock_offsets: dict[str, int] = {}
         self._disconnected: set[str] = set()
         self._settings: dict[tuple[str, str], Any] = {}
+        self._parsed: OrderedDict[tuple[tuple[str, str], ...], SimulatedSettings] = OrderedDict()
 
     def setting(self, serial: str, name: str, default: Any = None) -> Any:
         """What a session set on the meter (``firmware``, ``tariff``, ``limit``, ``relay1``...)."""
@@ -397,6 +402,21 @@ class SimulatedDriver(Driver):
             settings_model=SimulatedSettings,
             media=(),
         )
+
+    def _parse(self, settings: Mapping[str, str]) -> SimulatedSettings:
+        """``settings`` parsed, from the last few parsed (a fleet shares a handful of them)."""
+        try:
+            key = tuple(sorted(settings.items()))
+            found = self._parsed.get(key)
+        except TypeError:  # values that cannot be keys: parse them every time
+            return SimulatedSettings.parse(settings)
+        if found is None:
+            found = SimulatedSettings.parse(settings)
+            with self._lock:
+                self._parsed[key] = found
+                if len(self._parsed) > SETTINGS_KEPT:
+                    self._parsed.popitem(last=False)
+        return found
 
     def meter(self, serial: str) -> SimulatedMeter:
         """The simulated meter with serial ``serial`` (kept while it is read now and then)."""
@@ -443,7 +463,7 @@ class SimulatedDriver(Driver):
                 "address",
                 f"must be a serial number of 1..64 characters without spaces, got {address!r}",
             )
-        parsed = SimulatedSettings.parse(settings)
+        parsed = self._parse(settings)
         if parsed.unreachable:
             raise LinkLost(f"simulated meter {serial} does not answer (unreachable=true)")
         return SimulatedConnection(self, serial, parsed)

@@ -19,6 +19,7 @@ serve this model, and tests compute what a driver must read from it:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -42,9 +43,18 @@ _DAY_SHAPE = (45, 40, 38, 37, 38, 45, 70, 110, 120, 105, 95, 95,
 #: Percent per weekday, Monday first.
 _WEEKDAY_FACTOR = (100, 100, 100, 100, 105, 85, 80)
 _POWER_DOWN, _POWER_UP = 1, 2
+#: The energy registers :meth:`SimulatedMeter.registers_at` knows, in this order.
+REGISTERS = ("active", "reactive", "active_export", "reactive_export")
 _HOURS = np.arange(7 * 24, dtype=np.int64)
 _SHAPE_OF_HOUR = np.array(_DAY_SHAPE, dtype=np.int64)[_HOURS % 24]
 _WEEKDAY_OF_HOUR = np.array(_WEEKDAY_FACTOR, dtype=np.int64)[_HOURS // 24]
+#: Shape times weekday factor per hour of the week, and the digest bytes each hour's variation
+#: draws on (worked out once: a driver builds a model per meter it reads).
+_SHAPE_TIMES_WEEKDAY = _SHAPE_OF_HOUR * _WEEKDAY_OF_HOUR
+_VARIATION_A = _HOURS % 32
+_VARIATION_B = (5 * _HOURS + 7) % 32
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND = timedelta(seconds=1)
 
 
 def _digest(*parts: object) -> bytes:
@@ -67,56 +77,69 @@ class SimulatedMeter:
         self.clock_drift = digest[6] % 61 - 30
         # The same integers as a loop over the 168 hours, in whole-array arithmetic.
         data = np.frombuffer(digest, dtype=np.uint8).astype(np.int64)
-        variation = (data[_HOURS % 32] + 3 * data[(5 * _HOURS + 7) % 32]) % 21 - 10
-        percent = _SHAPE_OF_HOUR * _WEEKDAY_OF_HOUR * (100 + variation)
-        power = self.base_power * percent // 1_000_000
-        cumulative = np.concatenate(([0], np.cumsum(power * _HOUR)))
-        #: Power in W for each hour of the week (Monday 00:00 UTC first).
-        self.hourly_power: tuple[int, ...] = tuple(power.tolist())
+        variation = (data[_VARIATION_A] + 3 * data[_VARIATION_B]) % 21 + 90  # 100 ± 10
+        power = self.base_power * (_SHAPE_TIMES_WEEKDAY * variation) // 1_000_000
+        cumulative = np.zeros(len(power) + 1, dtype=np.int64)
+        np.cumsum(power * _HOUR, out=cumulative[1:])
         self._hourly_array = power
         self._cumulative_array = cumulative
+        self._week_energy = int(cumulative[-1])
         #: Percent of the active energy exported (-A) and of the reactive exported (-R).
         self.export_percent = 1 + digest[7] % 9
 
+    @property
+    def hourly_power(self) -> tuple[int, ...]:
+        """Power in W for each hour of the week (Monday 00:00 UTC first)."""
+        return tuple(self._hourly_array.tolist())
+
     def power(self, at: int) -> int:
         """Active power in W at Unix second ``at``."""
-        return self.hourly_power[((at - _WEEK_ORIGIN) % _WEEK) // _HOUR]
+        return int(self._hourly_array[((at - _WEEK_ORIGIN) % _WEEK) // _HOUR])
 
     def _energy_ws(self, at: int) -> int:
         """Active energy in W·s from the origin to Unix second ``at``."""
         weeks, rest = divmod(at - _WEEK_ORIGIN, _WEEK)
         hour, second = divmod(rest, _HOUR)
         return (
-            weeks * int(self._cumulative_array[-1])
+            weeks * self._week_energy
             + int(self._cumulative_array[hour])
-            + self.hourly_power[hour] * second
+            + int(self._hourly_array[hour]) * second
         )
 
     def energy_ws_at(self, at: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """:meth:`_energy_ws` for an array of Unix seconds (the same integers, no loop)."""
         weeks, rest = np.divmod(np.asarray(at, dtype=np.int64) - _WEEK_ORIGIN, _WEEK)
         hour, second = np.divmod(rest, _HOUR)
-        energy: npt.NDArray[np.int64] = (
-            weeks * self._cumulative_array[-1]
-            + self._cumulative_array[hour]
-            + self._hourly_array[hour] * second
-        )
+        energy: npt.NDArray[np.int64] = self._cumulative_array[hour]
+        energy += self._hourly_array[hour] * second
+        energy += weeks * self._week_energy
         return energy
 
-    def registers_at(self, at: npt.NDArray[np.int64]) -> dict[str, npt.NDArray[np.int64]]:
-        """The energy registers at an array of Unix seconds: ``active`` (+A, Wh), ``reactive``
-        (+R, varh), ``active_export`` (-A, Wh) and ``reactive_export`` (-R, varh); the first two
-        equal :meth:`active_energy` and :meth:`reactive_energy` element by element."""
+    def registers_at(
+        self, at: npt.NDArray[np.int64], names: Iterable[str] = REGISTERS
+    ) -> dict[str, npt.NDArray[np.int64]]:
+        """The energy registers ``names`` (default all) at an array of Unix seconds: ``active``
+        (+A, Wh), ``reactive`` (+R, varh), ``active_export`` (-A, Wh) and ``reactive_export``
+        (-R, varh); the first two equal :meth:`active_energy` and :meth:`reactive_energy` element
+        by element."""
         energy = self.energy_ws_at(at)
-        return {
-            "active": self.register_offset + energy // _HOUR,
-            "reactive": self.register_offset // 4 + energy * self.reactive_percent // (100 * _HOUR),
-            "active_export": energy * self.export_percent // (100 * _HOUR),
-            "reactive_export": energy
-            * self.export_percent
-            * self.reactive_percent
-            // (10_000 * _HOUR),
-        }
+        found: dict[str, npt.NDArray[np.int64]] = {}
+        for name in names:
+            if name == "active":
+                found[name] = self.register_offset + energy // _HOUR
+            elif name == "reactive":
+                found[name] = self.register_offset // 4 + energy * self.reactive_percent // (
+                    100 * _HOUR
+                )
+            elif name == "active_export":
+                found[name] = energy * self.export_percent // (100 * _HOUR)
+            elif name == "reactive_export":
+                found[name] = (
+                    energy * self.export_percent * self.reactive_percent // (10_000 * _HOUR)
+                )
+            else:
+                raise KeyError(name)
+        return found
 
     def active_energy(self, at: int) -> int:
         """The active import register in Wh at Unix second ``at``."""
@@ -155,9 +178,9 @@ def unix_seconds(name: str, value: datetime) -> int:
     """Whole Unix seconds of an aware datetime (floored); :class:`InvalidValue` for a naive one."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidValue(name, f"must be an aware datetime (UTC), got {value.isoformat()}")
-    return int((value - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(seconds=1))
+    return int((value - _EPOCH) // _SECOND)
 
 
 def utc_at(seconds: int) -> datetime:
     """The aware UTC datetime of Unix second ``seconds``."""
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
+    return _EPOCH + timedelta(seconds=seconds)
