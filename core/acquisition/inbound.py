@@ -26,7 +26,6 @@ setting) next to the embedded engine; :class:`InboundStats` counts what it saw.
 from __future__ import annotations
 
 import logging
-import select as _select
 import socket
 import socketserver
 import threading
@@ -44,8 +43,8 @@ from meterhub.acquisition.plans import MeterPlan
 from meterhub.acquisition.results import StoreData
 from meterhub.errors import InvalidValue
 from meterhub.extensions.driver import Driver, DriverError, LinkLost
+from meterhub.extensions.driverkit import SocketMedium
 from meterhub.extensions.events import MeterAlarm
-from meterhub.extensions.medium import Medium
 from meterhub.extensions.push import PushContent, PushMessage
 from meterhub.extensions.trace import FrameTrace
 from meterhub.model.meters import Meter
@@ -79,66 +78,25 @@ def parse_listen(text: str, field: str = "inbound_listen") -> tuple[str, int]:
     return host, int(port_text)
 
 
-class SocketLine(Medium):
+class SocketLine(SocketMedium):
     """The line a meter opened: an accepted TCP socket as a :class:`Medium` (already open)."""
 
     name: ClassVar[str] = "tcp"
     description: ClassVar[str] = "a TCP connection a meter opened to the listener"
+    peer_closed: ClassVar[str] = "the meter closed the connection"
+    not_open: ClassVar[str] = "closed"
 
     def __init__(self, sock: socket.socket, peer: str, trace: FrameTrace | None = None) -> None:
         super().__init__(peer, None, trace)
-        self._socket: socket.socket | None = sock
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.settimeout(None)
+        self.attach(sock)
 
     def open(self, timeout: float) -> None:
         """Nothing to do: the meter opened the line; ``LinkLost`` once it is closed."""
-        if self._socket is None:
-            raise LinkLost(f"inbound {self.address}: closed")
+        self._sock()
 
-    def read(self, size: int, timeout: float) -> bytes:
-        """Up to ``size`` bytes within ``timeout``; ``LinkLost`` when the meter hung up."""
-        sock = self._socket
-        if sock is None:
-            raise LinkLost(f"inbound {self.address}: closed")
-        try:
-            ready, _, _ = _select.select([sock], [], [], max(timeout, 0.0))
-            if not ready:
-                return b""
-            data = sock.recv(size)
-        except (OSError, ValueError) as exc:
-            raise LinkLost(f"inbound {self.address}: {exc}") from exc
-        if not data:
-            raise LinkLost(f"inbound {self.address}: the meter closed the connection")
-        if self.trace is not None:
-            self.trace.received(data)
-        return data
-
-    def write(self, data: bytes) -> None:
-        """Send all of ``data``; ``LinkLost`` when the line is gone."""
-        sock = self._socket
-        if sock is None:
-            raise LinkLost(f"inbound {self.address}: closed")
-        if self.trace is not None:
-            self.trace.sent(data)
-        try:
-            sock.sendall(data)
-        except OSError as exc:
-            raise LinkLost(f"inbound {self.address}: {exc}") from exc
-
-    def close(self) -> None:
-        """Close the socket; never raises."""
-        sock, self._socket = self._socket, None
-        if sock is not None:
-            try:
-                sock.close()
-            except OSError:
-                pass
-
-    @property
-    def closed(self) -> bool:
-        """Whether the line was closed here."""
-        return self._socket is None
+    def label(self) -> str:
+        """``inbound <peer>`` in error messages."""
+        return f"inbound {self.address}"
 
 
 class MeterDirectory:
