@@ -35,13 +35,13 @@ from abc import abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from sqlalchemy import Connection, Engine, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from meterhub.acquisition.books import PREFETCH as PLAN_BATCH
-from meterhub.acquisition.dispatch import Claim, Dispatcher, Ticket
+from meterhub.acquisition.dispatch import MAX_SIBLINGS, Claim, Dispatcher, Ticket
 from meterhub.acquisition.engine import AcquisitionEngine, EngineOptions
 from meterhub.acquisition.lease import EngineBusy, release_lease, take_lease
 from meterhub.acquisition.observers import AcquisitionObserver
@@ -62,6 +62,7 @@ __all__ = [
     "WorkerEngine",
     "due_retries",
     "run_scheduler",
+    "waiting_tickets",
 ]
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,13 @@ class BrokerLink(Dispatcher):
     @abstractmethod
     def settle(self, task_ids: Iterable[int]) -> None:
         """These tasks are done with in this process: acknowledge their messages."""
+
+    @abstractmethod
+    def hold(self, task_ids: Iterable[int]) -> set[int]:
+        """These tasks are to run in this process although no message of theirs came here (a
+        meter that called in): a message of theirs that comes waits for :meth:`settle`, then
+        is acknowledged. Returns those held: a task whose message is here already is not (its
+        own ticket serves it)."""
 
     @abstractmethod
     def retry_later(self, tickets: Sequence[Ticket], delay: float) -> None:
@@ -148,12 +156,13 @@ def with_database(action: Callable[[], T], stop: threading.Event, what: str) -> 
 
 
 class _LockLine:
-    """One connection of :class:`MeterLocks` and the meters locked on it."""
+    """One connection of :class:`MeterLocks` and the meters locked on it (with how many
+    admissions of this process hold each)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.connection: Connection | None = None
-        self.held: set[int] = set()
+        self.held: dict[int, int] = {}
 
 
 class MeterLocks:
@@ -163,6 +172,10 @@ class MeterLocks:
     :data:`LOCK_LINES` connections of its own (a meter always on the same one): one round trip,
     no commit, and released by the server when the worker dies. On other databases a lease row
     ``meter:<id>`` of ``acq_lease`` lasting :data:`LOCK_ROW_TTL`.
+
+    Admissions are counted: a meter admitted again by this process while its lock is held (its
+    previous session ended, the results not committed yet, and the meter called in) stays
+    locked until each admission is released.
     """
 
     def __init__(self, engine: Engine, holder: str) -> None:
@@ -218,9 +231,10 @@ class MeterLocks:
                         )  # fmt: skip
                     except EngineBusy:
                         return None
-                    line.held.add(meter_id)
                 with self._engine.connect() as connection:
-                    return self._states(connection, task_ids)
+                    states = self._states(connection, task_ids)
+                line.held[meter_id] = line.held.get(meter_id, 0) + 1
+                return states
             try:
                 connection = self._conn(line)
                 if meter_id not in line.held:
@@ -230,23 +244,32 @@ class MeterLocks:
                     ).scalar()
                     if not got:
                         return None
-                    line.held.add(meter_id)
-                return self._states(connection, task_ids)
+                    line.held[meter_id] = 0
+                states = self._states(connection, task_ids)
+                line.held[meter_id] += 1
+                return states
             except DBAPIError:
                 self._drop(line)
                 raise
 
-    def release(self, meter_ids: Iterable[int]) -> None:
-        """Unlock these meters (those not held are ignored; one statement per connection);
-        never raises."""
+    def release(self, meter_ids: Iterable[int], *, all_admissions: bool = False) -> None:
+        """Release one admission of each meter named (a meter named twice, two); a meter is
+        unlocked when none is left, or at once with ``all_admissions``. Meters not held are
+        ignored; one statement per connection; never raises."""
         by_line: dict[int, list[int]] = {}
         for meter_id in meter_ids:
             by_line.setdefault(meter_id % len(self._lines), []).append(meter_id)
         for index, meters in by_line.items():
             line = self._lines[index]
             with line.lock:
-                mine = [meter_id for meter_id in meters if meter_id in line.held]
-                line.held.difference_update(mine)
+                mine = []
+                for meter_id in meters:
+                    if meter_id not in line.held:
+                        continue
+                    line.held[meter_id] -= 1
+                    if all_admissions or line.held[meter_id] <= 0:
+                        del line.held[meter_id]
+                        mine.append(meter_id)
                 if not mine:
                     continue
                 try:
@@ -266,7 +289,7 @@ class MeterLocks:
     def close(self) -> None:
         """Release everything, close the connections."""
         for line in self._lines:
-            self.release(list(line.held))
+            self.release(list(line.held), all_admissions=True)
             with line.lock:
                 if line.connection is not None:
                     line.connection.close()
@@ -278,6 +301,37 @@ class MeterLocks:
 # -- the scheduler ----------------------------------------------------------------------------
 
 
+_TICKET_COLUMNS = (
+    TASKS.c.id,
+    TASKS.c.run_id,
+    TASKS.c.meter_id,
+    TASKS.c.action,
+    TASKS.c.action_index,
+    TASKS.c.pool_key,
+    TASKS.c.attempts,
+    RUNS.c.priority,
+    RUNS.c.quick,
+    RUNS.c.capacity_share,
+)
+
+
+def _ticket(row: Any) -> Ticket:
+    """The ticket of a row of :data:`_TICKET_COLUMNS`."""
+    return Ticket(
+        task_id=int(row.id),
+        run_id=int(row.run_id),
+        meter_id=int(row.meter_id),
+        action=row.action,
+        action_index=int(row.action_index),
+        pool=row.pool_key,
+        priority=int(row.priority),
+        quick=bool(row.quick),
+        attempts=int(row.attempts),
+        created=float(row.id),
+        share=row.capacity_share,
+    )
+
+
 def due_retries(engine: Engine, run_ids: Sequence[int], now: datetime) -> list[Ticket]:
     """The tasks of ``run_ids`` waiting for a retry whose time has come, set ``queued`` (to be
     published) in the same transaction; their tickets."""
@@ -285,18 +339,7 @@ def due_retries(engine: Engine, run_ids: Sequence[int], now: datetime) -> list[T
         return []
     with engine.begin() as connection:
         rows = connection.execute(
-            select(
-                TASKS.c.id,
-                TASKS.c.run_id,
-                TASKS.c.meter_id,
-                TASKS.c.action,
-                TASKS.c.action_index,
-                TASKS.c.pool_key,
-                TASKS.c.attempts,
-                RUNS.c.priority,
-                RUNS.c.quick,
-                RUNS.c.capacity_share,
-            )  # fmt: skip
+            select(*_TICKET_COLUMNS)
             .join(RUNS, RUNS.c.id == TASKS.c.run_id)
             .where(
                 TASKS.c.run_id.in_(sorted(run_ids)),
@@ -315,22 +358,41 @@ def due_retries(engine: Engine, run_ids: Sequence[int], now: datetime) -> list[T
                 .where(TASKS.c.id.in_(ids[start : start + 500]), TASKS.c.state == "retry")
                 .values(state="queued")
             )
-    return [
-        Ticket(
-            task_id=int(row.id),
-            run_id=int(row.run_id),
-            meter_id=int(row.meter_id),
-            action=row.action,
-            action_index=int(row.action_index),
-            pool=row.pool_key,
-            priority=int(row.priority),
-            quick=bool(row.quick),
-            attempts=int(row.attempts),
-            created=float(row.id),
-            share=row.capacity_share,
-        )  # fmt: skip
-        for row in rows
-    ]
+    return [_ticket(row) for row in rows]
+
+
+def waiting_tickets(
+    engine: Engine, meter_id: int, now: datetime, *, leave: Iterable[int] = (), limit: int
+) -> list[Ticket]:
+    """The tasks of ``meter_id`` that wait for a session, in dispatch order (at most
+    ``limit``, none of ``leave``): queued, or waiting for a retry that is due, in runs that
+    run (adopted, not cancelled, their window open). Read under the meter's lock: no other
+    process has them in a session, and whatever message of theirs is in the broker or in
+    another worker finds them ended when it is admitted."""
+    left = sorted(set(leave))
+    if limit <= 0:
+        return []
+    query = (
+        select(*_TICKET_COLUMNS)
+        .join(RUNS, RUNS.c.id == TASKS.c.run_id)
+        .where(
+            TASKS.c.meter_id == meter_id,
+            (TASKS.c.state == "queued")
+            | (
+                (TASKS.c.state == "retry")
+                & ((TASKS.c.not_before.is_(None)) | (TASKS.c.not_before <= now))
+            ),
+            RUNS.c.status == "running",
+            RUNS.c.finished_at.is_(None),
+            RUNS.c.cancel_requested.is_(False),
+            (RUNS.c.window_end.is_(None)) | (RUNS.c.window_end > now),
+        )
+    )
+    if left:
+        query = query.where(TASKS.c.id.not_in(left))
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return sorted((_ticket(row) for row in rows), key=Ticket.order)[:limit]
 
 
 class SchedulerEngine(AcquisitionEngine):
@@ -446,8 +508,21 @@ class WorkerEngine(AcquisitionEngine):
     ``pools``: capacities of named pools in this worker (default: as in the database);
     ``prefetch``: unacknowledged messages at most (default: :data:`PREFETCH_PER_LINE` per line,
     so that the lines stay busy while the results of the previous sessions wait for their
-    commit).
+    commit); ``listen``: ``HOST:PORT`` where meters that call in are accepted (empty: none).
+
+    **Meters that call in** to a worker's listener: what they push goes through the worker's
+    batch writer (:attr:`pushes_in_batches`; ``alarms_stored`` after that commit). Their
+    session takes the meter lock like any other (a meter locked elsewhere is not served: its
+    push is stored, the line closed) and serves the meter's tickets this worker holds and its
+    tasks waiting in the database (:func:`waiting_tickets`) that no other process has in a
+    session. Their messages, wherever they are, stay in the broker's hands: admitted later
+    they find their tasks ended and are acknowledged (a message of one that comes here
+    meanwhile waits for it: :meth:`BrokerLink.hold`); a task the session leaves waiting for a
+    retry is published again by the scheduler when it is due, and a message found for it
+    before is acknowledged without running it.
     """
+
+    pushes_in_batches: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -460,13 +535,14 @@ class WorkerEngine(AcquisitionEngine):
         drivers: Mapping[str, Driver] | None = None,
         observers: Iterable[AcquisitionObserver] = (),
         clock: Callable[[], datetime] | None = None,
+        listen: str = "",
     ) -> None:
         self._capacity_override = capacity
         self._pool_overrides = dict(pools or {})
         self._prefetch = prefetch
         super().__init__(
             runtime,
-            options=EngineOptions(schedule=False, lease=False, poll_seconds=0.5),
+            options=EngineOptions(schedule=False, lease=False, poll_seconds=0.5, listen=listen),
             drivers=drivers,
             observers=observers,
             clock=clock,
@@ -551,11 +627,7 @@ class WorkerEngine(AcquisitionEngine):
             if not self._stopping.is_set():
                 self.link.retry_later(tickets, BUSY_METER_DELAY)
             return False
-        ended = {i for i in ids if found.get(i, "cancelled") in TASK_FINAL_STATES}
-        if ended:
-            self.skipped += len(ended)
-            self.link.settle(ended)
-            claim.tickets[:] = [t for t in claim.tickets if t.task_id not in ended]
+        self._skip_ended(claim, found)
         if not claim.tickets:
             self.locks.release([claim.meter_id])
             claim.done()
@@ -564,11 +636,64 @@ class WorkerEngine(AcquisitionEngine):
             self._runs_seen.update(ticket.run_id for ticket in claim.tickets)
         return True
 
+    def _skip_ended(self, claim: Claim, states: Mapping[int, str]) -> None:
+        """Drop (and acknowledge) the claim's tickets whose tasks are not waiting for this
+        message: ended, or waiting for a retry (the scheduler publishes it when it is due; the
+        message is a copy left by a session that did not consume it)."""
+        gone = {
+            ticket.task_id
+            for ticket in claim.tickets
+            if states.get(ticket.task_id, "cancelled") in TASK_FINAL_STATES
+            or states.get(ticket.task_id) == "retry"
+        }
+        if gone:
+            self.skipped += len(gone)
+            self.link.settle(gone)
+            claim.tickets[:] = [t for t in claim.tickets if t.task_id not in gone]
+
+    def _admit_inbound(self, claim: Claim) -> bool:
+        """A meter that called in: lock it as for any session, skip the tickets here already
+        ended, and add its tasks waiting in the database (see the class docstring)."""
+        meter_id = claim.meter_id
+        held = [ticket.task_id for ticket in claim.tickets]
+        try:
+            found = with_database(
+                lambda: self.locks.admit(meter_id, held), self._stopping, "locking a meter"
+            )
+        except Exception:
+            log.exception("meter %s could not be locked; its waiting tasks stay", meter_id)
+            found = None
+        if found is None:  # in a session elsewhere: its tickets here wait as before
+            tickets = list(claim.tickets)
+            claim.done()
+            if tickets and not self._stopping.is_set():
+                self.link.retry_later(tickets, BUSY_METER_DELAY)
+            return False
+        self._skip_ended(claim, found)
+        try:
+            waiting = waiting_tickets(
+                self._db, meter_id, self._clock(),
+                leave=[ticket.task_id for ticket in claim.tickets],
+                limit=MAX_SIBLINGS - len(claim.tickets),
+            )  # fmt: skip
+        except Exception:  # the meter's tickets here are served all the same
+            log.exception("the waiting tasks of meter %s could not be read", meter_id)
+            waiting = []
+        held_here = self.link.hold(ticket.task_id for ticket in waiting)
+        claim.tickets.extend(ticket for ticket in waiting if ticket.task_id in held_here)
+        if not claim.tickets:
+            self.locks.release([meter_id])
+            return True
+        with self._runs_lock:
+            self._runs_seen.update(ticket.run_id for ticket in claim.tickets)
+        return True
+
     def _committed(self, committed: Committed) -> None:
         """Results committed: acknowledge their messages, unlock their meters. Retries are
         published by the scheduler when they are due (the task says ``retry`` in the
         database)."""
-        self.locks.release({result.meter_id for result in committed.results})
+        # one release per admitted session (results without tasks are pushes: never admitted)
+        self.locks.release([result.meter_id for result in committed.results if result.tasks])
         self.link.settle(o.ticket.task_id for r in committed.results for o in r.tasks)
         for job in committed.finished_runs:
             if job.run_id is not None:
