@@ -20,7 +20,8 @@ not import it.
   :class:`~meterhub.acquisition.writer.BatchWriter`; a message is acknowledged when the results
   of its tasks are committed. Before a session it **admits** the claim: tasks already ended
   (a message delivered again) are acknowledged and skipped, and the meter is locked across
-  processes (:class:`MeterLocks`) from before the session until its results are committed, so
+  processes (:class:`~meterhub.acquisition.meterlocks.MeterLocks`, re-exported here) from
+  before the session until its results are committed, so
   a meter is in one session at a time whatever worker holds its tickets, and a task delivered
   twice is seen ended by the second session's admission or refused by the writer (it locks the
   task rows and drops results of ended tasks).
@@ -34,21 +35,21 @@ import time
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from sqlalchemy import Connection, Engine, select, text, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import DBAPIError
 
 from meterhub.acquisition.books import PREFETCH as PLAN_BATCH
 from meterhub.acquisition.dispatch import MAX_SIBLINGS, Claim, Dispatcher, Ticket
 from meterhub.acquisition.engine import AcquisitionEngine, EngineOptions
-from meterhub.acquisition.lease import EngineBusy, release_lease, take_lease
+from meterhub.acquisition.lease import EngineBusy
+from meterhub.acquisition.meterlocks import MeterLocks
 from meterhub.acquisition.observers import AcquisitionObserver
 from meterhub.acquisition.plans import PoolTable
 from meterhub.acquisition.runs import RUNS, TASKS
 from meterhub.acquisition.writer import Committed
-from meterhub.db import make_engine
 from meterhub.extensions.driver import Driver
 from meterhub.model.tasks import TASK_FINAL_STATES
 
@@ -73,17 +74,11 @@ T = TypeVar("T")
 BUSY_METER_DELAY = 0.5
 #: Seconds between a worker's looks at cancelled runs.
 CANCEL_CHECK = 1.0
-#: Lock key space of the meter locks (PostgreSQL advisory locks ``(class, meter id)``).
-LOCK_CLASS = 0x4D48
 #: Unacknowledged messages per line of a worker (its default prefetch): a message is held from
 #: its delivery through the session to the commit of its results, so a line needs a few.
 PREFETCH_PER_LINE = 4
 #: Seconds between a worker's progress lines (INFO) while it has work.
 REPORT_EVERY = 5.0
-#: Connections of a worker's meter locks (PostgreSQL), so that locking is not one queue.
-LOCK_LINES = 8
-#: Seconds a meter lock row lasts on databases without advisory locks.
-LOCK_ROW_TTL = 900.0
 
 
 class BrokerLink(Dispatcher):
@@ -150,152 +145,6 @@ def with_database(action: Callable[[], T], stop: threading.Event, what: str) -> 
             stop.wait(delay)
             delay = min(delay * 2, 10.0)
     return None
-
-
-# -- meter locks ------------------------------------------------------------------------------
-
-
-class _LockLine:
-    """One connection of :class:`MeterLocks` and the meters locked on it (with how many
-    admissions of this process hold each)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.connection: Connection | None = None
-        self.held: dict[int, int] = {}
-
-
-class MeterLocks:
-    """One session per meter across processes, and the tasks' states read under the lock.
-
-    On PostgreSQL a session-level advisory lock ``(LOCK_CLASS, meter id)`` on one of
-    :data:`LOCK_LINES` connections of its own (a meter always on the same one): one round trip,
-    no commit, and released by the server when the worker dies. On other databases a lease row
-    ``meter:<id>`` of ``acq_lease`` lasting :data:`LOCK_ROW_TTL`.
-
-    Admissions are counted: a meter admitted again by this process while its lock is held (its
-    previous session ended, the results not committed yet, and the meter called in) stays
-    locked until each admission is released.
-    """
-
-    def __init__(self, engine: Engine, holder: str) -> None:
-        self._holder = holder
-        self._advisory = engine.dialect.name == "postgresql"
-        # connections of their own: held for good, they must not drain the sessions' pool
-        self._engine = (
-            make_engine(engine.url, pool_size=LOCK_LINES, max_overflow=0)
-            if self._advisory
-            else engine
-        )
-        self._lines = [_LockLine() for _ in range(LOCK_LINES)]
-
-    def _line(self, meter_id: int) -> _LockLine:
-        return self._lines[meter_id % len(self._lines)]
-
-    def _conn(self, line: _LockLine) -> Connection:
-        if line.connection is None or line.connection.closed:
-            line.connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            line.held.clear()  # locks of a lost connection went with it
-        return line.connection
-
-    @staticmethod
-    def _drop(line: _LockLine) -> None:
-        if line.connection is not None:
-            try:
-                line.connection.invalidate()
-                line.connection.close()
-            except Exception:
-                log.debug("closing a lock connection failed", exc_info=True)
-        line.connection = None
-        line.held.clear()
-
-    @staticmethod
-    def _states(connection: Connection, task_ids: Sequence[int]) -> dict[int, str]:
-        rows = connection.execute(
-            select(TASKS.c.id, TASKS.c.state).where(TASKS.c.id.in_(list(task_ids)))
-        )
-        return {int(task_id): str(state) for task_id, state in rows}
-
-    def admit(self, meter_id: int, task_ids: Sequence[int]) -> dict[int, str] | None:
-        """Lock ``meter_id`` for this process and read the states of ``task_ids`` (after the
-        lock: a previous holder committed before it unlocked); ``None`` when another process
-        holds the meter."""
-        line = self._line(meter_id)
-        with line.lock:
-            if not self._advisory:
-                if meter_id not in line.held:
-                    try:
-                        take_lease(
-                            self._engine, f"meter:{meter_id}", self._holder, LOCK_ROW_TTL,
-                            datetime.now(UTC),
-                        )  # fmt: skip
-                    except EngineBusy:
-                        return None
-                with self._engine.connect() as connection:
-                    states = self._states(connection, task_ids)
-                line.held[meter_id] = line.held.get(meter_id, 0) + 1
-                return states
-            try:
-                connection = self._conn(line)
-                if meter_id not in line.held:
-                    got = connection.execute(
-                        text("SELECT pg_try_advisory_lock(:c, :m)"),
-                        {"c": LOCK_CLASS, "m": meter_id},
-                    ).scalar()
-                    if not got:
-                        return None
-                    line.held[meter_id] = 0
-                states = self._states(connection, task_ids)
-                line.held[meter_id] += 1
-                return states
-            except DBAPIError:
-                self._drop(line)
-                raise
-
-    def release(self, meter_ids: Iterable[int], *, all_admissions: bool = False) -> None:
-        """Release one admission of each meter named (a meter named twice, two); a meter is
-        unlocked when none is left, or at once with ``all_admissions``. Meters not held are
-        ignored; one statement per connection; never raises."""
-        by_line: dict[int, list[int]] = {}
-        for meter_id in meter_ids:
-            by_line.setdefault(meter_id % len(self._lines), []).append(meter_id)
-        for index, meters in by_line.items():
-            line = self._lines[index]
-            with line.lock:
-                mine = []
-                for meter_id in meters:
-                    if meter_id not in line.held:
-                        continue
-                    line.held[meter_id] -= 1
-                    if all_admissions or line.held[meter_id] <= 0:
-                        del line.held[meter_id]
-                        mine.append(meter_id)
-                if not mine:
-                    continue
-                try:
-                    if not self._advisory:
-                        for meter_id in mine:
-                            release_lease(self._engine, f"meter:{meter_id}", self._holder)
-                    elif line.connection is not None:
-                        line.connection.execute(
-                            text("SELECT pg_advisory_unlock(:c, m) FROM unnest(:ms) AS m"),
-                            {"c": LOCK_CLASS, "ms": mine},
-                        )
-                except Exception as exc:  # the locks went with the connection
-                    log.debug("unlocking meters %s failed: %s", mine, exc)
-                    if self._advisory:
-                        self._drop(line)
-
-    def close(self) -> None:
-        """Release everything, close the connections."""
-        for line in self._lines:
-            self.release(list(line.held), all_admissions=True)
-            with line.lock:
-                if line.connection is not None:
-                    line.connection.close()
-                    line.connection = None
-        if self._advisory:
-            self._engine.dispose()
 
 
 # -- the scheduler ----------------------------------------------------------------------------
