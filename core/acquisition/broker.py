@@ -385,9 +385,14 @@ class BrokerDispatcher(BrokerLink):
         """Tasks to run here without a message (a meter that called in): a message of theirs
         that arrives before they are settled waits for them, then is acknowledged. Returns
         those held; a task whose message is here already (a ticket waiting in this worker) is
-        left to that ticket."""
+        left to that ticket, and one held already (run by an earlier session whose results are
+        not committed yet) is not run again."""
         with self._lock:
-            fresh = {task_id for task_id in task_ids if not self._by_task.get(task_id)}
+            fresh = {
+                task_id
+                for task_id in task_ids
+                if not self._by_task.get(task_id) and task_id not in self._held
+            }
             self._held |= fresh
         return fresh
 

@@ -102,7 +102,7 @@ class BrokerLink(Dispatcher):
         """These tasks are to run in this process although no message of theirs came here (a
         meter that called in): a message of theirs that comes waits for :meth:`settle`, then
         is acknowledged. Returns those held: a task whose message is here already is not (its
-        own ticket serves it)."""
+        own ticket serves it), nor one held already (its results are on their way)."""
 
     @abstractmethod
     def retry_later(self, tickets: Sequence[Ticket], delay: float) -> None:

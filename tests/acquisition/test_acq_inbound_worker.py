@@ -28,6 +28,7 @@ from sqlalchemy import select, update
 from test_acq_inbound import (  # noqa: F401 - the fixture is found by name
     ALARM_LOG,
     EVENT_LOG,
+    AlarmListener,
     _channels,
     _event_count,
     _register,
@@ -113,8 +114,12 @@ class Site:
 
 
 @pytest.fixture
-def site(alarms) -> Iterator[Site]:  # noqa: F811 - the fixture imported above
-    runtime, plugin = alarms
+def site(make_runtime, request: pytest.FixtureRequest) -> Iterator[Site]:
+    """The site; ``request.param`` (indirect) sets the writer's batch seconds (0.05)."""
+    box: list[Runtime] = []
+    plugin = AlarmListener(box)
+    runtime = make_runtime(plugin, acquisition_batch_seconds=getattr(request, "param", 0.05))
+    box.append(runtime)
     simulator = runtime.plugins.simulators()["dlms"]()
     with simulator.start(2) as fleet:
         found = Site(runtime, plugin, fleet, _register(runtime, fleet.endpoints))
@@ -193,6 +198,29 @@ def test_a_meter_in_a_session_elsewhere_is_stored_but_not_served(site) -> None:
     assert wait_run(site.runtime, site.run_id).status == "succeeded"
 
 
+@pytest.mark.parametrize("site", [3.0], indirect=True)  # results wait 3 s for their batch
+def test_a_meter_calling_again_before_its_results_are_committed_runs_no_task_twice(site) -> None:
+    site.publish_waiting_task()
+    worker = site.worker(site.queue(), listen="127.0.0.1:0")
+    assert worker.inbound is not None
+    first = site.fleet.call_in(SERIAL, worker.inbound.address, stay=0.5)
+    assert first.wait(30) and first.requests > 0
+    assert site.task().state == "queued"  # the session's results wait for their batch
+    again = site.fleet.call_in(SERIAL, worker.inbound.address, stay=0.5)
+    assert again.wait(30) and again.requests == 0  # nothing left to do: closed
+    assert site.task().state == "queued"
+    assert wait_run(site.runtime, site.run_id).status == "succeeded"
+    (log,) = site.sessions()
+    assert site.task().attempts == 1 and worker.inbound.stats.sessions == 1
+    _wait(lambda: worker.link.unsettled() == 0)
+    # both admissions released: another process may lock the meter now
+    elsewhere = MeterLocks(site.runtime.engine, "another-worker:1")
+    try:
+        _wait(lambda: elsewhere.admit(site.meters[SERIAL], []) == {})
+    finally:
+        elsewhere.close()
+
+
 def test_a_meter_admitted_twice_by_a_worker_stays_locked_until_both_are_released(
     runtime,
 ) -> None:
@@ -239,6 +267,7 @@ def test_a_broker_link_holds_a_task_taken_from_the_database() -> None:
     consumer = BrokerDispatcher(BROKER, name)
     try:
         assert consumer.hold([7]) == {7}
+        assert consumer.hold([7]) == set()  # held already: its results are on their way
         consumer.consume(prefetch=4)
         assert consumer.wait_connected(10)
         publisher.submit([Ticket(7, 1, 3, "read_clock", 0, "default")])
