@@ -244,8 +244,9 @@ def alarms_stored(meter_id: int, alarms: Sequence[MeterAlarm]) -> None:
 
     The listener for meters that call in (:mod:`meterhub.acquisition.inbound`) fires it once
     per pushed message that carries alarms, after the transaction that stored the message's
-    values and events committed, and before the meter's waiting tasks run. A plugin forwards
-    them here, for example to an outage management system.
+    values and events committed, and before the meter's waiting tasks run; on a worker of the
+    scaled-out mode the batch writer fires it after the batch that stored them committed. A
+    plugin forwards them here, for example to an outage management system.
 
     :param meter_id: the id of the meter that pushed.
     :param alarms: the alarms, a tuple of :class:`~meterhub.extensions.events.MeterAlarm`.

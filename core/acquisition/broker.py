@@ -23,7 +23,8 @@ add). This is the only module that imports kombu; the engine core works with the
   settled** (:meth:`BrokerDispatcher.settle`, called after the results are committed, or for a
   task found already ended); the acknowledgement goes back to the consumer thread through a
   queue. A message that arrives again while its task is still in this worker (a redelivery
-  after a lost connection) waits for that task instead of running it twice.
+  after a lost connection, or a task this worker took from the database for a meter that
+  called in: :meth:`BrokerDispatcher.hold`) waits for that task instead of running it twice.
 * **A lost connection** (broker restart, network) is reconnected with back-off and the queue
   consumed again; messages not acknowledged on the lost connection are delivered again by the
   broker.
@@ -167,6 +168,7 @@ class BrokerDispatcher(BrokerLink):
         self.local = LocalDispatcher(capacity, clock=clock)
         self._lock = threading.Lock()
         self._by_task: dict[int, list[_Delivery]] = {}
+        self._held: set[int] = set()
         self._acks: queue.SimpleQueue[Message] = queue.SimpleQueue()
         self._closed = threading.Event()
         self._consumer: threading.Thread | None = None
@@ -353,7 +355,7 @@ class BrokerDispatcher(BrokerLink):
         with self._lock:
             for ticket in tickets:
                 holders = self._by_task.setdefault(ticket.task_id, [])
-                if not holders:
+                if not holders and ticket.task_id not in self._held:
                     fresh.append(ticket)
                 holders.append(delivery)
         if fresh:
@@ -371,12 +373,28 @@ class BrokerDispatcher(BrokerLink):
         done = []
         with self._lock:
             for task_id in task_ids:
+                self._held.discard(task_id)
                 for delivery in self._by_task.pop(task_id, ()):
                     delivery.outstanding.discard(task_id)
                     if not delivery.outstanding:
                         done.append(delivery.message)
         for message in done:
             self._acks.put(message)
+
+    def hold(self, task_ids: Iterable[int]) -> set[int]:
+        """Tasks to run here without a message (a meter that called in): a message of theirs
+        that arrives before they are settled waits for them, then is acknowledged. Returns
+        those held; a task whose message is here already (a ticket waiting in this worker) is
+        left to that ticket, and one held already (run by an earlier session whose results are
+        not committed yet) is not run again."""
+        with self._lock:
+            fresh = {
+                task_id
+                for task_id in task_ids
+                if not self._by_task.get(task_id) and task_id not in self._held
+            }
+            self._held |= fresh
+        return fresh
 
     def retry_later(self, tickets: Sequence[Ticket], delay: float) -> None:
         """Queue ``tickets`` here again after ``delay`` s (their meter is busy elsewhere)."""
@@ -424,7 +442,7 @@ class BrokerDispatcher(BrokerLink):
     def unsettled(self) -> int:
         """Tasks received and not settled yet."""
         with self._lock:
-            return len(self._by_task)
+            return len(self._by_task.keys() | self._held)
 
     def close(self) -> None:
         """Stop handing out claims (the engine is stopping); the broker connections stay until

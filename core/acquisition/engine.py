@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
@@ -110,6 +110,10 @@ class EngineOptions:
 
 class AcquisitionEngine:
     """Scheduler, dispatcher, workers and writer of one process (see the module docstring)."""
+
+    #: Whether what meters push goes through the batch writer (stored with the next batch; a
+    #: worker process) rather than at once in a transaction of its own (the embedded engine).
+    pushes_in_batches: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -389,11 +393,12 @@ class AcquisitionEngine:
 
         The seam of the listener for meters that call in (``docs/acquisition.md``): it has
         accepted the connection and identified the meter; this claims the meter (``None`` when
-        it is in another session), runs its ready tickets in this thread over ``medium`` (left
+        it is in another session, here or, on a worker, in another process:
+        :meth:`_admit_inbound`), runs its ready tickets in this thread over ``medium`` (left
         open) and queues the result for the writer like any other session's.
         """
         claim = self.dispatcher.claim_meter(meter_id, pool=INBOUND_POOL)
-        if claim is None:
+        if claim is None or not self._admit_inbound(claim):
             return None
         try:
             if not claim.tickets:
@@ -410,6 +415,13 @@ class AcquisitionEngine:
         assert self.writer is not None
         self.writer.put(result)
         return result
+
+    def _admit_inbound(self, claim: Claim) -> bool:
+        """Whether the session of a meter that called in may run now, with which tickets (the
+        embedded engine: the meter's ready tickets, as claimed). A process sharing meters with
+        others locks the meter first and may add the meter's waiting tasks it finds in the
+        database; refusing, it gives the claim back with ``claim.done()``."""
+        return True
 
     def _committed(self, committed: Committed) -> None:
         retries = []

@@ -20,13 +20,16 @@ connection:
    (:meth:`AcquisitionEngine.serve_inbound`, line pool ``inbound``); then the line is closed.
 
 The listener runs inside ``meterhub acquire --listen HOST:PORT`` (or the ``inbound_listen``
-setting) next to the embedded engine; :class:`InboundStats` counts what it saw.
+setting) next to the embedded engine, or inside ``meterhub worker --listen HOST:PORT`` next to a
+worker of the scaled-out mode: there step 3 hands the values and alarms to the worker's batch
+writer (``alarms_stored`` after that commit) and step 4 locks the meter across processes and
+also runs the meter's tasks waiting in the database
+(:class:`~meterhub.acquisition.scaled.WorkerEngine`). :class:`InboundStats` counts what it saw.
 """
 
 from __future__ import annotations
 
 import logging
-import select as _select
 import socket
 import socketserver
 import threading
@@ -41,11 +44,11 @@ from sqlalchemy import select
 
 from meterhub.acquisition.mapping import map_events, map_readings
 from meterhub.acquisition.plans import MeterPlan
-from meterhub.acquisition.results import StoreData
+from meterhub.acquisition.results import SessionResult, StoreData
 from meterhub.errors import InvalidValue
 from meterhub.extensions.driver import Driver, DriverError, LinkLost
+from meterhub.extensions.driverkit import SocketMedium
 from meterhub.extensions.events import MeterAlarm
-from meterhub.extensions.medium import Medium
 from meterhub.extensions.push import PushContent, PushMessage
 from meterhub.extensions.trace import FrameTrace
 from meterhub.model.meters import Meter
@@ -79,66 +82,25 @@ def parse_listen(text: str, field: str = "inbound_listen") -> tuple[str, int]:
     return host, int(port_text)
 
 
-class SocketLine(Medium):
+class SocketLine(SocketMedium):
     """The line a meter opened: an accepted TCP socket as a :class:`Medium` (already open)."""
 
     name: ClassVar[str] = "tcp"
     description: ClassVar[str] = "a TCP connection a meter opened to the listener"
+    peer_closed: ClassVar[str] = "the meter closed the connection"
+    not_open: ClassVar[str] = "closed"
 
     def __init__(self, sock: socket.socket, peer: str, trace: FrameTrace | None = None) -> None:
         super().__init__(peer, None, trace)
-        self._socket: socket.socket | None = sock
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.settimeout(None)
+        self.attach(sock)
 
     def open(self, timeout: float) -> None:
         """Nothing to do: the meter opened the line; ``LinkLost`` once it is closed."""
-        if self._socket is None:
-            raise LinkLost(f"inbound {self.address}: closed")
+        self._sock()
 
-    def read(self, size: int, timeout: float) -> bytes:
-        """Up to ``size`` bytes within ``timeout``; ``LinkLost`` when the meter hung up."""
-        sock = self._socket
-        if sock is None:
-            raise LinkLost(f"inbound {self.address}: closed")
-        try:
-            ready, _, _ = _select.select([sock], [], [], max(timeout, 0.0))
-            if not ready:
-                return b""
-            data = sock.recv(size)
-        except (OSError, ValueError) as exc:
-            raise LinkLost(f"inbound {self.address}: {exc}") from exc
-        if not data:
-            raise LinkLost(f"inbound {self.address}: the meter closed the connection")
-        if self.trace is not None:
-            self.trace.received(data)
-        return data
-
-    def write(self, data: bytes) -> None:
-        """Send all of ``data``; ``LinkLost`` when the line is gone."""
-        sock = self._socket
-        if sock is None:
-            raise LinkLost(f"inbound {self.address}: closed")
-        if self.trace is not None:
-            self.trace.sent(data)
-        try:
-            sock.sendall(data)
-        except OSError as exc:
-            raise LinkLost(f"inbound {self.address}: {exc}") from exc
-
-    def close(self) -> None:
-        """Close the socket; never raises."""
-        sock, self._socket = self._socket, None
-        if sock is not None:
-            try:
-                sock.close()
-            except OSError:
-                pass
-
-    @property
-    def closed(self) -> bool:
-        """Whether the line was closed here."""
-        return self._socket is None
+    def label(self) -> str:
+        """``inbound <peer>`` in error messages."""
+        return f"inbound {self.address}"
 
 
 class MeterDirectory:
@@ -212,6 +174,7 @@ class InboundStats:
     pushes: int = 0
     unknown: int = 0
     malformed: int = 0
+    #: Values stored (on a worker: handed to its batch writer).
     values_stored: int = 0
     alarms: int = 0
     sessions: int = 0
@@ -380,7 +343,11 @@ class InboundListener:
     def store(self, plan: MeterPlan, message: PushMessage, content: PushContent) -> int:
         """Store what the meter pushed in one transaction; announce its alarms after the commit.
 
-        Returns the values stored. What has no channel is logged, never dropped silently.
+        An engine that commits through its batch writer only (a worker,
+        :attr:`~meterhub.acquisition.engine.AcquisitionEngine.pushes_in_batches`) gets the
+        values and alarms as a result without tasks: stored with its next batch, the alarms
+        announced by the writer after that commit. Returns the values stored (handed to the
+        writer). What has no channel is logged, never dropped silently.
         """
         data = StoreData()
         warnings: list[str] = []
@@ -388,6 +355,15 @@ class InboundListener:
         map_events(plan, content.events, data, warnings)
         for warning in warnings:
             log.warning("meter %s pushed: %s", plan.serial, warning)
+        alarms = self._alarms(plan, message, content, data) if content.events else ()
+        if self.engine.pushes_in_batches:
+            writer = self.engine.writer
+            if writer is None:
+                raise RuntimeError("the engine is not running: no writer takes the values")
+            if data.values or alarms:
+                writer.put(SessionResult(plan.meter_id, plan, [], received=data, alarms=alarms))
+            self.stats.add(values_stored=data.values, alarms=len(alarms))
+            return data.values
 
         def work(uow: UnitOfWork) -> int:
             if data.register_ids:
@@ -408,7 +384,6 @@ class InboundListener:
         stored = self.runtime.store.run_unit_of_work(work) if data.values else 0
         self.stats.add(values_stored=stored)
         if content.events:
-            alarms = self._alarms(plan, message, content, data)
             self.stats.add(alarms=len(alarms))
             self.runtime.plugins.notify("alarms_stored", meter_id=plan.meter_id, alarms=alarms)
         return stored

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from meterhub.acquisition.dispatch import Ticket
 from meterhub.acquisition.plans import MeterPlan, PathPlan
+from meterhub.extensions.events import MeterAlarm
 
 if TYPE_CHECKING:
     from meterhub.acquisition.dispatch import Claim
@@ -131,6 +132,9 @@ class SessionResult:
     #: Values the meter sent on its own (a received telegram, a push), stored with the batch
     #: although no task asked for them.
     received: StoreData | None = None
+    #: Alarms among ``received`` (a push): the writer fires ``alarms_stored`` after the commit
+    #: that stored them (not when the store refused them).
+    alarms: tuple[MeterAlarm, ...] = ()
     #: Senders a receiver heard (:mod:`meterhub.acquisition.heard`), recorded with the batch;
     #: a result of the telegram stream may carry only these (``meter_id`` 0, no plan).
     heard: list[HeardTelegrams] = field(default_factory=list)

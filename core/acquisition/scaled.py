@@ -20,7 +20,8 @@ not import it.
   :class:`~meterhub.acquisition.writer.BatchWriter`; a message is acknowledged when the results
   of its tasks are committed. Before a session it **admits** the claim: tasks already ended
   (a message delivered again) are acknowledged and skipped, and the meter is locked across
-  processes (:class:`MeterLocks`) from before the session until its results are committed, so
+  processes (:class:`~meterhub.acquisition.meterlocks.MeterLocks`, re-exported here) from
+  before the session until its results are committed, so
   a meter is in one session at a time whatever worker holds its tickets, and a task delivered
   twice is seen ended by the second session's admission or refused by the writer (it locks the
   task rows and drops results of ended tasks).
@@ -34,21 +35,21 @@ import time
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from sqlalchemy import Connection, Engine, select, text, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import DBAPIError
 
 from meterhub.acquisition.books import PREFETCH as PLAN_BATCH
-from meterhub.acquisition.dispatch import Claim, Dispatcher, Ticket
+from meterhub.acquisition.dispatch import MAX_SIBLINGS, Claim, Dispatcher, Ticket
 from meterhub.acquisition.engine import AcquisitionEngine, EngineOptions
-from meterhub.acquisition.lease import EngineBusy, release_lease, take_lease
+from meterhub.acquisition.lease import EngineBusy
+from meterhub.acquisition.meterlocks import MeterLocks
 from meterhub.acquisition.observers import AcquisitionObserver
 from meterhub.acquisition.plans import PoolTable
 from meterhub.acquisition.runs import RUNS, TASKS
 from meterhub.acquisition.writer import Committed
-from meterhub.db import make_engine
 from meterhub.extensions.driver import Driver
 from meterhub.model.tasks import TASK_FINAL_STATES
 
@@ -62,6 +63,7 @@ __all__ = [
     "WorkerEngine",
     "due_retries",
     "run_scheduler",
+    "waiting_tickets",
 ]
 
 log = logging.getLogger(__name__)
@@ -72,17 +74,11 @@ T = TypeVar("T")
 BUSY_METER_DELAY = 0.5
 #: Seconds between a worker's looks at cancelled runs.
 CANCEL_CHECK = 1.0
-#: Lock key space of the meter locks (PostgreSQL advisory locks ``(class, meter id)``).
-LOCK_CLASS = 0x4D48
 #: Unacknowledged messages per line of a worker (its default prefetch): a message is held from
 #: its delivery through the session to the commit of its results, so a line needs a few.
 PREFETCH_PER_LINE = 4
 #: Seconds between a worker's progress lines (INFO) while it has work.
 REPORT_EVERY = 5.0
-#: Connections of a worker's meter locks (PostgreSQL), so that locking is not one queue.
-LOCK_LINES = 8
-#: Seconds a meter lock row lasts on databases without advisory locks.
-LOCK_ROW_TTL = 900.0
 
 
 class BrokerLink(Dispatcher):
@@ -100,6 +96,13 @@ class BrokerLink(Dispatcher):
     @abstractmethod
     def settle(self, task_ids: Iterable[int]) -> None:
         """These tasks are done with in this process: acknowledge their messages."""
+
+    @abstractmethod
+    def hold(self, task_ids: Iterable[int]) -> set[int]:
+        """These tasks are to run in this process although no message of theirs came here (a
+        meter that called in): a message of theirs that comes waits for :meth:`settle`, then
+        is acknowledged. Returns those held: a task whose message is here already is not (its
+        own ticket serves it), nor one held already (its results are on their way)."""
 
     @abstractmethod
     def retry_later(self, tickets: Sequence[Ticket], delay: float) -> None:
@@ -144,138 +147,38 @@ def with_database(action: Callable[[], T], stop: threading.Event, what: str) -> 
     return None
 
 
-# -- meter locks ------------------------------------------------------------------------------
-
-
-class _LockLine:
-    """One connection of :class:`MeterLocks` and the meters locked on it."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.connection: Connection | None = None
-        self.held: set[int] = set()
-
-
-class MeterLocks:
-    """One session per meter across processes, and the tasks' states read under the lock.
-
-    On PostgreSQL a session-level advisory lock ``(LOCK_CLASS, meter id)`` on one of
-    :data:`LOCK_LINES` connections of its own (a meter always on the same one): one round trip,
-    no commit, and released by the server when the worker dies. On other databases a lease row
-    ``meter:<id>`` of ``acq_lease`` lasting :data:`LOCK_ROW_TTL`.
-    """
-
-    def __init__(self, engine: Engine, holder: str) -> None:
-        self._holder = holder
-        self._advisory = engine.dialect.name == "postgresql"
-        # connections of their own: held for good, they must not drain the sessions' pool
-        self._engine = (
-            make_engine(engine.url, pool_size=LOCK_LINES, max_overflow=0)
-            if self._advisory
-            else engine
-        )
-        self._lines = [_LockLine() for _ in range(LOCK_LINES)]
-
-    def _line(self, meter_id: int) -> _LockLine:
-        return self._lines[meter_id % len(self._lines)]
-
-    def _conn(self, line: _LockLine) -> Connection:
-        if line.connection is None or line.connection.closed:
-            line.connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            line.held.clear()  # locks of a lost connection went with it
-        return line.connection
-
-    @staticmethod
-    def _drop(line: _LockLine) -> None:
-        if line.connection is not None:
-            try:
-                line.connection.invalidate()
-                line.connection.close()
-            except Exception:
-                log.debug("closing a lock connection failed", exc_info=True)
-        line.connection = None
-        line.held.clear()
-
-    @staticmethod
-    def _states(connection: Connection, task_ids: Sequence[int]) -> dict[int, str]:
-        rows = connection.execute(
-            select(TASKS.c.id, TASKS.c.state).where(TASKS.c.id.in_(list(task_ids)))
-        )
-        return {int(task_id): str(state) for task_id, state in rows}
-
-    def admit(self, meter_id: int, task_ids: Sequence[int]) -> dict[int, str] | None:
-        """Lock ``meter_id`` for this process and read the states of ``task_ids`` (after the
-        lock: a previous holder committed before it unlocked); ``None`` when another process
-        holds the meter."""
-        line = self._line(meter_id)
-        with line.lock:
-            if not self._advisory:
-                if meter_id not in line.held:
-                    try:
-                        take_lease(
-                            self._engine, f"meter:{meter_id}", self._holder, LOCK_ROW_TTL,
-                            datetime.now(UTC),
-                        )  # fmt: skip
-                    except EngineBusy:
-                        return None
-                    line.held.add(meter_id)
-                with self._engine.connect() as connection:
-                    return self._states(connection, task_ids)
-            try:
-                connection = self._conn(line)
-                if meter_id not in line.held:
-                    got = connection.execute(
-                        text("SELECT pg_try_advisory_lock(:c, :m)"),
-                        {"c": LOCK_CLASS, "m": meter_id},
-                    ).scalar()
-                    if not got:
-                        return None
-                    line.held.add(meter_id)
-                return self._states(connection, task_ids)
-            except DBAPIError:
-                self._drop(line)
-                raise
-
-    def release(self, meter_ids: Iterable[int]) -> None:
-        """Unlock these meters (those not held are ignored; one statement per connection);
-        never raises."""
-        by_line: dict[int, list[int]] = {}
-        for meter_id in meter_ids:
-            by_line.setdefault(meter_id % len(self._lines), []).append(meter_id)
-        for index, meters in by_line.items():
-            line = self._lines[index]
-            with line.lock:
-                mine = [meter_id for meter_id in meters if meter_id in line.held]
-                line.held.difference_update(mine)
-                if not mine:
-                    continue
-                try:
-                    if not self._advisory:
-                        for meter_id in mine:
-                            release_lease(self._engine, f"meter:{meter_id}", self._holder)
-                    elif line.connection is not None:
-                        line.connection.execute(
-                            text("SELECT pg_advisory_unlock(:c, m) FROM unnest(:ms) AS m"),
-                            {"c": LOCK_CLASS, "ms": mine},
-                        )
-                except Exception as exc:  # the locks went with the connection
-                    log.debug("unlocking meters %s failed: %s", mine, exc)
-                    if self._advisory:
-                        self._drop(line)
-
-    def close(self) -> None:
-        """Release everything, close the connections."""
-        for line in self._lines:
-            self.release(list(line.held))
-            with line.lock:
-                if line.connection is not None:
-                    line.connection.close()
-                    line.connection = None
-        if self._advisory:
-            self._engine.dispose()
-
-
 # -- the scheduler ----------------------------------------------------------------------------
+
+
+_TICKET_COLUMNS = (
+    TASKS.c.id,
+    TASKS.c.run_id,
+    TASKS.c.meter_id,
+    TASKS.c.action,
+    TASKS.c.action_index,
+    TASKS.c.pool_key,
+    TASKS.c.attempts,
+    RUNS.c.priority,
+    RUNS.c.quick,
+    RUNS.c.capacity_share,
+)
+
+
+def _ticket(row: Any) -> Ticket:
+    """The ticket of a row of :data:`_TICKET_COLUMNS`."""
+    return Ticket(
+        task_id=int(row.id),
+        run_id=int(row.run_id),
+        meter_id=int(row.meter_id),
+        action=row.action,
+        action_index=int(row.action_index),
+        pool=row.pool_key,
+        priority=int(row.priority),
+        quick=bool(row.quick),
+        attempts=int(row.attempts),
+        created=float(row.id),
+        share=row.capacity_share,
+    )
 
 
 def due_retries(engine: Engine, run_ids: Sequence[int], now: datetime) -> list[Ticket]:
@@ -285,18 +188,7 @@ def due_retries(engine: Engine, run_ids: Sequence[int], now: datetime) -> list[T
         return []
     with engine.begin() as connection:
         rows = connection.execute(
-            select(
-                TASKS.c.id,
-                TASKS.c.run_id,
-                TASKS.c.meter_id,
-                TASKS.c.action,
-                TASKS.c.action_index,
-                TASKS.c.pool_key,
-                TASKS.c.attempts,
-                RUNS.c.priority,
-                RUNS.c.quick,
-                RUNS.c.capacity_share,
-            )  # fmt: skip
+            select(*_TICKET_COLUMNS)
             .join(RUNS, RUNS.c.id == TASKS.c.run_id)
             .where(
                 TASKS.c.run_id.in_(sorted(run_ids)),
@@ -315,22 +207,41 @@ def due_retries(engine: Engine, run_ids: Sequence[int], now: datetime) -> list[T
                 .where(TASKS.c.id.in_(ids[start : start + 500]), TASKS.c.state == "retry")
                 .values(state="queued")
             )
-    return [
-        Ticket(
-            task_id=int(row.id),
-            run_id=int(row.run_id),
-            meter_id=int(row.meter_id),
-            action=row.action,
-            action_index=int(row.action_index),
-            pool=row.pool_key,
-            priority=int(row.priority),
-            quick=bool(row.quick),
-            attempts=int(row.attempts),
-            created=float(row.id),
-            share=row.capacity_share,
-        )  # fmt: skip
-        for row in rows
-    ]
+    return [_ticket(row) for row in rows]
+
+
+def waiting_tickets(
+    engine: Engine, meter_id: int, now: datetime, *, leave: Iterable[int] = (), limit: int
+) -> list[Ticket]:
+    """The tasks of ``meter_id`` that wait for a session, in dispatch order (at most
+    ``limit``, none of ``leave``): queued, or waiting for a retry that is due, in runs that
+    run (adopted, not cancelled, their window open). Read under the meter's lock: no other
+    process has them in a session, and whatever message of theirs is in the broker or in
+    another worker finds them ended when it is admitted."""
+    left = sorted(set(leave))
+    if limit <= 0:
+        return []
+    query = (
+        select(*_TICKET_COLUMNS)
+        .join(RUNS, RUNS.c.id == TASKS.c.run_id)
+        .where(
+            TASKS.c.meter_id == meter_id,
+            (TASKS.c.state == "queued")
+            | (
+                (TASKS.c.state == "retry")
+                & ((TASKS.c.not_before.is_(None)) | (TASKS.c.not_before <= now))
+            ),
+            RUNS.c.status == "running",
+            RUNS.c.finished_at.is_(None),
+            RUNS.c.cancel_requested.is_(False),
+            (RUNS.c.window_end.is_(None)) | (RUNS.c.window_end > now),
+        )
+    )
+    if left:
+        query = query.where(TASKS.c.id.not_in(left))
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return sorted((_ticket(row) for row in rows), key=Ticket.order)[:limit]
 
 
 class SchedulerEngine(AcquisitionEngine):
@@ -446,8 +357,21 @@ class WorkerEngine(AcquisitionEngine):
     ``pools``: capacities of named pools in this worker (default: as in the database);
     ``prefetch``: unacknowledged messages at most (default: :data:`PREFETCH_PER_LINE` per line,
     so that the lines stay busy while the results of the previous sessions wait for their
-    commit).
+    commit); ``listen``: ``HOST:PORT`` where meters that call in are accepted (empty: none).
+
+    **Meters that call in** to a worker's listener: what they push goes through the worker's
+    batch writer (:attr:`pushes_in_batches`; ``alarms_stored`` after that commit). Their
+    session takes the meter lock like any other (a meter locked elsewhere is not served: its
+    push is stored, the line closed) and serves the meter's tickets this worker holds and its
+    tasks waiting in the database (:func:`waiting_tickets`) that no other process has in a
+    session. Their messages, wherever they are, stay in the broker's hands: admitted later
+    they find their tasks ended and are acknowledged (a message of one that comes here
+    meanwhile waits for it: :meth:`BrokerLink.hold`); a task the session leaves waiting for a
+    retry is published again by the scheduler when it is due, and a message found for it
+    before is acknowledged without running it.
     """
+
+    pushes_in_batches: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -460,13 +384,14 @@ class WorkerEngine(AcquisitionEngine):
         drivers: Mapping[str, Driver] | None = None,
         observers: Iterable[AcquisitionObserver] = (),
         clock: Callable[[], datetime] | None = None,
+        listen: str = "",
     ) -> None:
         self._capacity_override = capacity
         self._pool_overrides = dict(pools or {})
         self._prefetch = prefetch
         super().__init__(
             runtime,
-            options=EngineOptions(schedule=False, lease=False, poll_seconds=0.5),
+            options=EngineOptions(schedule=False, lease=False, poll_seconds=0.5, listen=listen),
             drivers=drivers,
             observers=observers,
             clock=clock,
@@ -551,11 +476,7 @@ class WorkerEngine(AcquisitionEngine):
             if not self._stopping.is_set():
                 self.link.retry_later(tickets, BUSY_METER_DELAY)
             return False
-        ended = {i for i in ids if found.get(i, "cancelled") in TASK_FINAL_STATES}
-        if ended:
-            self.skipped += len(ended)
-            self.link.settle(ended)
-            claim.tickets[:] = [t for t in claim.tickets if t.task_id not in ended]
+        self._skip_ended(claim, found)
         if not claim.tickets:
             self.locks.release([claim.meter_id])
             claim.done()
@@ -564,11 +485,64 @@ class WorkerEngine(AcquisitionEngine):
             self._runs_seen.update(ticket.run_id for ticket in claim.tickets)
         return True
 
+    def _skip_ended(self, claim: Claim, states: Mapping[int, str]) -> None:
+        """Drop (and acknowledge) the claim's tickets whose tasks are not waiting for this
+        message: ended, or waiting for a retry (the scheduler publishes it when it is due; the
+        message is a copy left by a session that did not consume it)."""
+        gone = {
+            ticket.task_id
+            for ticket in claim.tickets
+            if states.get(ticket.task_id, "cancelled") in TASK_FINAL_STATES
+            or states.get(ticket.task_id) == "retry"
+        }
+        if gone:
+            self.skipped += len(gone)
+            self.link.settle(gone)
+            claim.tickets[:] = [t for t in claim.tickets if t.task_id not in gone]
+
+    def _admit_inbound(self, claim: Claim) -> bool:
+        """A meter that called in: lock it as for any session, skip the tickets here already
+        ended, and add its tasks waiting in the database (see the class docstring)."""
+        meter_id = claim.meter_id
+        held = [ticket.task_id for ticket in claim.tickets]
+        try:
+            found = with_database(
+                lambda: self.locks.admit(meter_id, held), self._stopping, "locking a meter"
+            )
+        except Exception:
+            log.exception("meter %s could not be locked; its waiting tasks stay", meter_id)
+            found = None
+        if found is None:  # in a session elsewhere: its tickets here wait as before
+            tickets = list(claim.tickets)
+            claim.done()
+            if tickets and not self._stopping.is_set():
+                self.link.retry_later(tickets, BUSY_METER_DELAY)
+            return False
+        self._skip_ended(claim, found)
+        try:
+            waiting = waiting_tickets(
+                self._db, meter_id, self._clock(),
+                leave=[ticket.task_id for ticket in claim.tickets],
+                limit=MAX_SIBLINGS - len(claim.tickets),
+            )  # fmt: skip
+        except Exception:  # the meter's tickets here are served all the same
+            log.exception("the waiting tasks of meter %s could not be read", meter_id)
+            waiting = []
+        held_here = self.link.hold(ticket.task_id for ticket in waiting)
+        claim.tickets.extend(ticket for ticket in waiting if ticket.task_id in held_here)
+        if not claim.tickets:
+            self.locks.release([meter_id])
+            return True
+        with self._runs_lock:
+            self._runs_seen.update(ticket.run_id for ticket in claim.tickets)
+        return True
+
     def _committed(self, committed: Committed) -> None:
         """Results committed: acknowledge their messages, unlock their meters. Retries are
         published by the scheduler when they are due (the task says ``retry`` in the
         database)."""
-        self.locks.release({result.meter_id for result in committed.results})
+        # one release per admitted session (results without tasks are pushes: never admitted)
+        self.locks.release([result.meter_id for result in committed.results if result.tasks])
         self.link.settle(o.ticket.task_id for r in committed.results for o in r.tasks)
         for job in committed.finished_runs:
             if job.run_id is not None:

@@ -13,8 +13,9 @@ done only when that transaction committed; then, in order:
 
 1. the dispatcher is told (:meth:`~meterhub.acquisition.dispatch.Dispatcher.ack`) and the
    retries are queued;
-2. the plugins hear ``task_finished`` for each task that ended and ``job_finished`` for each run
-   that ended (``readings_stored`` is fired by the store itself after the same commit);
+2. the plugins hear ``alarms_stored`` for the alarms a meter pushed (a result's ``alarms``),
+   ``task_finished`` for each task that ended and ``job_finished`` for each run that ended
+   (``readings_stored`` is fired by the store itself after the same commit);
 3. the observers get a :class:`~meterhub.acquisition.observers.BatchReport`.
 
 A batch is committed when it holds ``batch_size`` tasks or ``batch_seconds`` after its first
@@ -234,6 +235,7 @@ class BatchWriter:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             log.error("results of meter %s not stored: %s", result.meter_id, reason)
             result.received = None
+            result.alarms = ()
             for outcome in result.tasks:
                 outcome.data.profiles.clear()
                 outcome.data.register_ids.clear()
@@ -407,6 +409,9 @@ class BatchWriter:
             except Exception:
                 log.exception("the engine failed to take a committed batch")
         if self._notify is not None:
+            for result in committed.results:
+                if result.alarms and result.received is not None:
+                    self._notify("alarms_stored", meter_id=result.meter_id, alarms=result.alarms)
             for task in committed.finished_tasks:
                 self._notify("task_finished", task=task)
             for job in committed.finished_runs:

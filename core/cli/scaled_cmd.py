@@ -4,8 +4,9 @@
 cancellations, retries) and publishes tickets to the broker; one is active per database (the
 lease), a second one waits and takes over. ``meterhub worker`` runs sessions for the tickets it
 receives and commits their results; start any number, on any host that reaches the database,
-the broker and the meters. Both run until Ctrl-C or SIGTERM (or ``--for SECONDS``). See
-``docs/acquisition.md`` (the scaled-out mode).
+the broker and the meters; with ``--listen`` it also accepts meters that call in. Both run
+until Ctrl-C or SIGTERM (or ``--for SECONDS``). See ``docs/acquisition.md`` (the scaled-out
+mode).
 """
 
 from __future__ import annotations
@@ -113,16 +114,24 @@ def scheduler_command(seconds: float | None, queue_name: str | None) -> None:
     default=None,
     help="Unacknowledged messages at most (default: four per line of the worker).",
 )
+@click.option(
+    "--listen",
+    metavar="HOST:PORT",
+    default=None,
+    help="Accept meters that call in (pushes) here; default: the inbound_listen setting.",
+)
 def worker_command(
     seconds: float | None,
     queue_name: str | None,
     capacity: int | None,
     pools: tuple[str, ...],
     prefetch: int | None,
+    listen: str | None,
 ) -> None:
     """Run a worker of the scaled-out mode: sessions for the tickets it receives from RabbitMQ,
-    results committed, then acknowledged."""
+    results committed, then acknowledged; with --listen also the meters that call in."""
     from meterhub.acquisition.broker import BrokerDispatcher
+    from meterhub.acquisition.inbound import parse_listen
     from meterhub.acquisition.scaled import WorkerEngine
 
     lines = _pools(pools)
@@ -130,15 +139,23 @@ def worker_command(
         faulthandler.register(signal.SIGUSR1, all_threads=True)
     runtime = current_state().runtime()
     settings = runtime.settings
+    where = listen if listen is not None else settings.inbound_listen
+    if where:
+        parse_listen(where, "--listen" if listen is not None else "inbound_listen")
     name = queue_name or settings.broker_queue
     holder: list[WorkerEngine] = []
     link = BrokerDispatcher(
         settings.broker_url, name, capacity=lambda key: holder[0].pools.capacity(key)
     )
-    worker = WorkerEngine(runtime, link, capacity=capacity, pools=lines, prefetch=prefetch)
+    worker = WorkerEngine(
+        runtime, link, capacity=capacity, pools=lines, prefetch=prefetch, listen=where
+    )
     holder.append(worker)
     with _until_stopped(seconds) as stop:
         worker.start()
+        if worker.inbound is not None:
+            host, port = worker.inbound.address
+            click.echo(f"listening for meters that call in on {host}:{port}", err=True)
         if not link.wait_connected(30):
             click.echo(f"worker {worker.name}: the broker is not reachable yet; trying", err=True)
         click.echo(

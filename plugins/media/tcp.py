@@ -6,13 +6,13 @@ Address ``host:port`` (``[::1]:4059`` for IPv6). Settings (all optional):
 * ``keepalive``: ``true`` turns on TCP keep-alive probes (default ``false``).
 
 :meth:`TcpMedium.open` raises :class:`~meterhub.extensions.driver.LinkLost` when the connection
-is refused or does not come up in time; ``read`` and ``write`` raise it when the peer closes or
-resets the connection. A read that times out returns what arrived (possibly ``b""``).
+is refused or does not come up in time; ``read`` and ``write`` (the driver kit's
+:class:`~meterhub.extensions.driverkit.SocketMedium`) raise it when the peer closes or resets the
+connection. A read that times out returns what arrived (possibly ``b""``).
 """
 
 from __future__ import annotations
 
-import select
 import socket
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -22,6 +22,7 @@ from pydantic import Field
 from meterhub import hookimpl
 from meterhub.errors import InvalidValue
 from meterhub.extensions.driver import LinkLost
+from meterhub.extensions.driverkit import SocketMedium
 from meterhub.extensions.medium import Medium
 from meterhub.extensions.settings import PluginSettings
 from meterhub.extensions.trace import FrameTrace
@@ -49,7 +50,7 @@ class TcpSettings(PluginSettings):
     keepalive: bool = Field(False, description="TCP keep-alive probes")
 
 
-class TcpMedium(Medium):
+class TcpMedium(SocketMedium):
     """A TCP connection to a meter or a communication device."""
 
     name: ClassVar[str] = "tcp"
@@ -67,7 +68,7 @@ class TcpMedium(Medium):
         self.host, self.port = parse_host_port(self.address)
         self.nodelay: bool = self.options.nodelay
         self.keepalive: bool = self.options.keepalive
-        self._socket: socket.socket | None = None
+        self._socket = None
 
     def open(self, timeout: float) -> None:
         """Connect within ``timeout`` seconds."""
@@ -75,54 +76,13 @@ class TcpMedium(Medium):
             sock = socket.create_connection((self.host, self.port), timeout=timeout)
         except OSError as exc:
             raise LinkLost(f"tcp {self.host}:{self.port}: cannot connect: {exc}") from exc
-        if self.nodelay:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.keepalive:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        sock.settimeout(None)
-        self._socket = sock
+        self.attach(sock, nodelay=self.nodelay, keepalive=self.keepalive)
         if self.trace is not None:
             self.trace.note(f"tcp connected to {self.host}:{self.port}")
 
-    def _sock(self) -> socket.socket:
-        if self._socket is None:
-            raise LinkLost(f"tcp {self.host}:{self.port}: not open")
-        return self._socket
-
-    def read(self, size: int, timeout: float) -> bytes:
-        """Up to ``size`` bytes within ``timeout``; ``LinkLost`` when the peer closed."""
-        sock = self._sock()
-        try:
-            ready, _, _ = select.select([sock], [], [], max(timeout, 0.0))
-            if not ready:
-                return b""
-            data = sock.recv(size)
-        except (OSError, ValueError) as exc:
-            raise LinkLost(f"tcp {self.host}:{self.port}: {exc}") from exc
-        if not data:
-            raise LinkLost(f"tcp {self.host}:{self.port}: connection closed by the peer")
-        if self.trace is not None:
-            self.trace.received(data)
-        return data
-
-    def write(self, data: bytes) -> None:
-        """Send all of ``data``; ``LinkLost`` when the connection is gone."""
-        sock = self._sock()
-        if self.trace is not None:
-            self.trace.sent(data)
-        try:
-            sock.sendall(data)
-        except OSError as exc:
-            raise LinkLost(f"tcp {self.host}:{self.port}: {exc}") from exc
-
-    def close(self) -> None:
-        """Close the socket; never raises."""
-        sock, self._socket = self._socket, None
-        if sock is not None:
-            try:
-                sock.close()
-            except OSError:
-                pass
+    def label(self) -> str:
+        """``tcp host:port`` in error messages."""
+        return f"tcp {self.host}:{self.port}"
 
 
 class TcpMediumPlugin:

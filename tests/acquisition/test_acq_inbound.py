@@ -271,47 +271,58 @@ def test_the_engine_runs_the_listener_of_its_options(runtime, start_engine):
         socket.create_connection(address, timeout=5)
 
 
-def test_meterhub_acquire_listen_accepts_a_pushing_meter(alarms, cli_env, database_url):
+def push_to_a_listening_command(
+    runtime, fleet, meters: dict[str, int], command: list[str], env: dict[str, str]
+) -> tuple[int | None, str]:
+    """Start ``meterhub COMMAND --listen 127.0.0.1:PORT``, let DLMS-0001 call in with an event
+    once it listens, wait until the event is stored, stop it: its exit code, its last words."""
     import subprocess
 
     from script_fixtures import METERHUB
 
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [METERHUB, *command, "--listen", f"127.0.0.1:{port}"],
+        env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if f"listening for meters that call in on 127.0.0.1:{port}" in line:
+                break
+        at = int(time.time())
+        call = fleet.call_in("DLMS-0001", ("127.0.0.1", port), at=at, event_code=1, stay=2)
+        assert call.wait(20)
+        channels = _channels(runtime, meters["DLMS-0001"])
+        stamp = datetime.fromtimestamp(at, UTC)
+        _wait(
+            lambda: (
+                len(
+                    runtime.store.read_events(
+                        [channels[("event", EVENT_LOG)]],
+                        stamp,
+                        datetime.fromtimestamp(at + 1, UTC),
+                    )  # fmt: skip
+                )
+                == 1
+            )
+        )
+    finally:
+        process.terminate()
+        _, rest = process.communicate(timeout=60)  # closes the pipe
+    return process.returncode, rest
+
+
+def test_meterhub_acquire_listen_accepts_a_pushing_meter(alarms, cli_env, database_url):
     runtime, _ = alarms
     simulator = runtime.plugins.simulators()["dlms"]()
     with simulator.start(1) as fleet:
         meters = _register(runtime, fleet.endpoints)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
         env = cli_env | {"METERHUB_DATABASE_URL": database_url}
-        process = subprocess.Popen(
-            [METERHUB, "acquire", "--for", "20", "--listen", f"127.0.0.1:{port}"],
-            env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-        )  # fmt: skip
-        try:
-            assert process.stderr is not None
-            for line in process.stderr:
-                if f"listening for meters that call in on 127.0.0.1:{port}" in line:
-                    break
-            at = int(time.time())
-            call = fleet.call_in("DLMS-0001", ("127.0.0.1", port), at=at, event_code=1, stay=2)
-            assert call.wait(20)
-            channels = _channels(runtime, meters["DLMS-0001"])
-            stamp = datetime.fromtimestamp(at, UTC)
-            _wait(
-                lambda: (
-                    len(
-                        runtime.store.read_events(
-                            [channels[("event", EVENT_LOG)]],
-                            stamp,
-                            datetime.fromtimestamp(at + 1, UTC),
-                        )  # fmt: skip
-                    )
-                    == 1
-                )
-            )
-        finally:
-            process.terminate()
-            _, rest = process.communicate(timeout=30)  # closes the pipe
-    assert process.returncode == 0, rest
+        code, rest = push_to_a_listening_command(
+            runtime, fleet, meters, ["acquire", "--for", "20"], env
+        )
+    assert code == 0, rest
     assert "acquisition engine stopped" in rest

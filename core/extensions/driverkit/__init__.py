@@ -16,6 +16,9 @@ opening a line                    :func:`open_line` (settings parsed, then the g
                                   entry-point name),
                                   :func:`medium_class`, :func:`split_settings`,
                                   :func:`line_settings`
+a socket as a line                :class:`SocketMedium` (read with a timeout, send all,
+                                  close, frame trace) for a connected TCP socket, dialled
+                                  (the ``tcp`` medium) or accepted (meters that call in)
 simulators                        :class:`FrameServer` (TCP listeners and ptys, a thread per
                                   session, clean stop), :class:`ByteChannel`,
                                   :class:`ChannelClosed`, :class:`PtyPair`
@@ -57,6 +60,7 @@ from meterhub.extensions.driverkit.metermodel import (
     utc_at,
 )
 from meterhub.extensions.driverkit.pty import PtyClosed, PtyPair
+from meterhub.extensions.driverkit.socketline import SocketMedium
 from meterhub.extensions.driverkit.stream import (
     pending,
     read_exactly,
@@ -88,6 +92,7 @@ __all__ = [
     "SessionFunction",
     "SimulatedMeter",
     "SocketChannel",
+    "SocketMedium",
     "WholeNumber",
     "line_kind",
     "line_settings",
