@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
@@ -29,7 +30,9 @@ from meterhub.model.jobs import Job, JobRun
 
 __all__ = ["PlanCache", "RunBook", "RunInfo"]
 
-#: Meters loaded together on a miss.
+log = logging.getLogger(__name__)
+
+#: Meters loaded together (on a miss, or ahead).
 PREFETCH = 500
 
 
@@ -127,7 +130,15 @@ class RunBook:
 
 
 class PlanCache:
-    """Meter plans, loaded in bulk on a miss and evicted least recently used first."""
+    """Meter plans, loaded in bulk ahead of their sessions and evicted least recently used first.
+
+    :meth:`expect` names the meters coming next (in dispatch order). With :meth:`start`, a
+    thread of its own keeps up to ``ahead`` of their plans loaded before their sessions ask,
+    in loads of :data:`PREFETCH`, so a line that ends a session starts the next one without
+    waiting for a query (at a thousand lines a wave of sessions ends together, and a load in
+    the sessions' path made all of them wait for it). A miss still loads the meter at once,
+    with the next expected ones.
+    """
 
     def __init__(
         self,
@@ -144,46 +155,115 @@ class PlanCache:
         self._counters = counters
         self._block = block
         self._limit = max(limit, 2 * PREFETCH)
+        #: Plans loaded ahead and not asked for yet, at most (half the cache).
+        self._ahead_limit = max(PREFETCH, self._limit // 2)
         self._clock = clock
         self._plans: OrderedDict[int, MeterPlan | None] = OrderedDict()
         self._upcoming: deque[int] = deque()
+        self._ahead: set[int] = set()
         self._lock = threading.Lock()
+        self._wanted = threading.Condition(self._lock)
         self._loading = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        """Start loading expected plans ahead (a daemon thread, ``meterhub-plans``)."""
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._stopping = False
+            self._thread = threading.Thread(
+                target=self._prefetch, name="meterhub-plans", daemon=True
+            )
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop loading ahead (a load in progress ends first)."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+            self._stopping = True
+            self._wanted.notify_all()
+        if thread is not None:
+            thread.join(timeout)
 
     def expect(self, meter_ids: Iterable[int]) -> None:
         """Meters that will be asked for soon, in the order they will be (prefetch hints)."""
         with self._lock:
             self._upcoming.extend(meter_ids)
+            self._wanted.notify()
 
     def invalidate(self, meter_ids: Iterable[int] | None = None) -> None:
         """Forget plans (all, or of these meters) so they are read again."""
         with self._lock:
             if meter_ids is None:
                 self._plans.clear()
+                self._ahead.clear()
             else:
                 for meter_id in meter_ids:
                     self._plans.pop(meter_id, None)
+                    self._ahead.discard(meter_id)
+            self._wanted.notify()
 
     def get(self, meter_id: int) -> MeterPlan | None:
         """The plan of ``meter_id``; ``None`` when the meter does not exist."""
         with self._lock:
             if meter_id in self._plans:
                 self._plans.move_to_end(meter_id)
+                self._taken(meter_id)
                 return self._plans[meter_id]
         with self._loading:
             with self._lock:
                 if meter_id in self._plans:
+                    self._taken(meter_id)
                     return self._plans[meter_id]
-                batch = [meter_id]
-                while self._upcoming and len(batch) < PREFETCH:
-                    candidate = self._upcoming.popleft()
-                    if candidate not in self._plans and candidate != meter_id:
-                        batch.append(candidate)
-            self._load(batch)
+                batch = [meter_id, *self._next_expected(PREFETCH - 1, meter_id)]
+            self._load(batch, ahead=batch[1:])
         with self._lock:
+            self._taken(meter_id)
             return self._plans.get(meter_id)
 
-    def _load(self, meter_ids: list[int]) -> None:
+    def _taken(self, meter_id: int) -> None:
+        """A plan was asked for (called under the lock): one fewer loaded ahead."""
+        if meter_id in self._ahead:
+            self._ahead.discard(meter_id)
+            if self._upcoming:
+                self._wanted.notify()
+
+    def _next_expected(self, count: int, skip: int | None = None) -> list[int]:
+        """Up to ``count`` expected meters whose plans are not loaded (under the lock)."""
+        batch: list[int] = []
+        while self._upcoming and len(batch) < count:
+            candidate = self._upcoming.popleft()
+            if candidate not in self._plans and candidate != skip:
+                batch.append(candidate)
+        return batch
+
+    def _prefetch(self) -> None:
+        while True:
+            with self._lock:
+                while not self._stopping and (
+                    not self._upcoming or len(self._ahead) >= self._ahead_limit
+                ):
+                    self._wanted.wait()
+                if self._stopping:
+                    return
+            failed = False
+            with self._loading:
+                with self._lock:
+                    room = self._ahead_limit - len(self._ahead)
+                    batch = self._next_expected(min(PREFETCH, max(room, 1)))
+                if batch:
+                    try:
+                        self._load(batch, ahead=batch)
+                    except Exception:  # the database is away: sessions load theirs on a miss
+                        log.exception("loading %d meter plans ahead failed", len(batch))
+                        failed = True
+            if failed:
+                with self._lock:
+                    self._wanted.wait(1.0)
+
+    def _load(self, meter_ids: list[int], ahead: Iterable[int] = ()) -> None:
         with self._engine.begin() as connection:
             plans = load_plans(connection, meter_ids, self._pools())
             reserve_counters(connection, plans.values(), self._counters, self._block, self._clock())
@@ -191,5 +271,7 @@ class PlanCache:
             for meter_id in meter_ids:
                 self._plans[meter_id] = plans.get(meter_id)
                 self._plans.move_to_end(meter_id)
+            self._ahead.update(ahead)
             while len(self._plans) > self._limit:
-                self._plans.popitem(last=False)
+                evicted, _ = self._plans.popitem(last=False)
+                self._ahead.discard(evicted)

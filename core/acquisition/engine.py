@@ -274,6 +274,7 @@ class AcquisitionEngine:
             settings.acquisition_switch_interval, settings.acquisition_gc_threshold
         )
         self._stopping.clear()
+        self.plans.start()
         for number in range(self._worker_count()):
             thread = threading.Thread(
                 target=self._work, name=f"meterhub-worker-{number}", daemon=True
@@ -328,6 +329,7 @@ class AcquisitionEngine:
         if self._profiles is not None:
             self._profiles.stop(max(0.1, deadline - time.monotonic()))
             self._profiles = None
+        self.plans.stop()
         if self.writer is not None:
             self.writer.close(max(1.0, deadline - time.monotonic()))
         self.runtime.metrics.unwatch(self.snapshot)

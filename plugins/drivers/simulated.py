@@ -422,12 +422,14 @@ class SimulatedDriver(Driver):
         """The simulated meter with serial ``serial`` (kept while it is read now and then)."""
         with self._lock:
             meter = self._meters.get(serial)
-            if meter is None:
-                meter = self._meters[serial] = SimulatedMeter(serial)
-                if len(self._meters) > MODELS_KEPT:
-                    self._meters.popitem(last=False)
-            else:
+            if meter is not None:
                 self._meters.move_to_end(serial)
+                return meter
+        built = SimulatedMeter(serial)  # outside the lock: sessions of other meters go on
+        with self._lock:
+            meter = self._meters.setdefault(serial, built)
+            if len(self._meters) > MODELS_KEPT:
+                self._meters.popitem(last=False)
             return meter
 
     def clock_offset(self, serial: str) -> int:
