@@ -18,7 +18,8 @@ from sqlalchemy.exc import DBAPIError
 
 from meterhub.acquisition.lease import EngineBusy, release_lease, take_lease
 from meterhub.acquisition.runs import TASKS
-from meterhub.db import make_engine
+from meterhub.db import id_in, make_engine
+from meterhub.inventory.common import chunks
 
 __all__ = ["LOCK_CLASS", "LOCK_LINES", "LOCK_ROW_TTL", "MeterLocks"]
 
@@ -33,13 +34,29 @@ LOCK_ROW_TTL = 900.0
 
 
 class _LockLine:
-    """One connection of :class:`MeterLocks` and the meters locked on it (with how many
-    admissions of this process hold each)."""
+    """One connection of :class:`MeterLocks`, the meters locked on it (with how many
+    admissions of this process hold each) and the admissions waiting for it."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.connection: Connection | None = None
         self.held: dict[int, int] = {}
+        self.waiting: list[_Admission] = []
+        self.waiting_lock = threading.Lock()
+
+
+class _Admission:
+    """One meter to admit and, once served, its tasks' states (``None``: locked elsewhere)
+    or the error that stopped it."""
+
+    __slots__ = ("done", "error", "meter_id", "states", "task_ids")
+
+    def __init__(self, meter_id: int, task_ids: Sequence[int]) -> None:
+        self.meter_id = meter_id
+        self.task_ids = task_ids
+        self.states: dict[int, str] | None = None
+        self.error: BaseException | None = None
+        self.done = False
 
 
 class MeterLocks:
@@ -88,46 +105,87 @@ class MeterLocks:
 
     @staticmethod
     def _states(connection: Connection, task_ids: Sequence[int]) -> dict[int, str]:
-        rows = connection.execute(
-            select(TASKS.c.id, TASKS.c.state).where(TASKS.c.id.in_(list(task_ids)))
-        )
-        return {int(task_id): str(state) for task_id, state in rows}
+        states: dict[int, str] = {}
+        for part in chunks(list(task_ids)):
+            rows = connection.execute(
+                select(TASKS.c.id, TASKS.c.state).where(id_in(connection, TASKS.c.id, part))
+            )
+            states.update((int(task_id), str(state)) for task_id, state in rows)
+        return states
 
     def admit(self, meter_id: int, task_ids: Sequence[int]) -> dict[int, str] | None:
         """Lock ``meter_id`` for this process and read the states of ``task_ids`` (after the
         lock: a previous holder committed before it unlocked); ``None`` when another process
-        holds the meter."""
+        holds the meter.
+
+        Admissions that wait for the same connection are served together: whoever gets the
+        connection locks every waiting meter in one statement and reads all their tasks in
+        another (a thousand lines ask for about as many admissions a second, and one round
+        trip each behind a connection lock made the sessions queue for it)."""
         line = self._line(meter_id)
+        mine = _Admission(meter_id, task_ids)
+        with line.waiting_lock:
+            line.waiting.append(mine)
         with line.lock:
-            if not self._advisory:
-                if meter_id not in line.held:
-                    try:
-                        take_lease(
-                            self._engine, f"meter:{meter_id}", self._holder, LOCK_ROW_TTL,
-                            datetime.now(UTC),
-                        )  # fmt: skip
-                    except EngineBusy:
-                        return None
-                with self._engine.connect() as connection:
-                    states = self._states(connection, task_ids)
-                line.held[meter_id] = line.held.get(meter_id, 0) + 1
-                return states
+            if not mine.done:
+                with line.waiting_lock:
+                    batch, line.waiting = line.waiting, []
+                try:
+                    if self._advisory:
+                        self._admit_advisory(line, batch)
+                    else:
+                        for admission in batch:
+                            admission.states = self._admit_row(line, admission)
+                except BaseException as exc:
+                    for admission in batch:
+                        if not admission.done:
+                            admission.error = exc
+                finally:
+                    for admission in batch:
+                        admission.done = True
+        if mine.error is not None:
+            raise mine.error
+        return mine.states
+
+    def _admit_row(self, line: _LockLine, admission: _Admission) -> dict[int, str] | None:
+        meter_id = admission.meter_id
+        if meter_id not in line.held:
             try:
-                connection = self._conn(line)
-                if meter_id not in line.held:
-                    got = connection.execute(
-                        text("SELECT pg_try_advisory_lock(:c, :m)"),
-                        {"c": LOCK_CLASS, "m": meter_id},
-                    ).scalar()
-                    if not got:
-                        return None
-                    line.held[meter_id] = 0
-                states = self._states(connection, task_ids)
-                line.held[meter_id] += 1
-                return states
-            except DBAPIError:
-                self._drop(line)
-                raise
+                take_lease(
+                    self._engine, f"meter:{meter_id}", self._holder, LOCK_ROW_TTL,
+                    datetime.now(UTC),
+                )  # fmt: skip
+            except EngineBusy:
+                return None
+        with self._engine.connect() as connection:
+            states = self._states(connection, admission.task_ids)
+        line.held[meter_id] = line.held.get(meter_id, 0) + 1
+        return states
+
+    def _admit_advisory(self, line: _LockLine, batch: list[_Admission]) -> None:
+        """Lock the batch's meters not held yet (one statement), then read the tasks of those
+        now held (another: its snapshot is taken after the locks)."""
+        try:
+            connection = self._conn(line)
+            wanted = sorted({a.meter_id for a in batch if a.meter_id not in line.held})
+            if wanted:
+                for meter_id, got in connection.execute(
+                    text(
+                        "SELECT m, pg_try_advisory_lock(CAST(:c AS INTEGER), m) "
+                        "FROM unnest(CAST(:ms AS INTEGER[])) AS m"
+                    ),
+                    {"c": LOCK_CLASS, "ms": wanted},
+                ):
+                    if got:
+                        line.held[int(meter_id)] = 0
+            admitted = [a for a in batch if a.meter_id in line.held]
+            states = self._states(connection, [t for a in admitted for t in a.task_ids])
+        except DBAPIError:
+            self._drop(line)
+            raise
+        for admission in admitted:
+            admission.states = {t: states[t] for t in admission.task_ids if t in states}
+            line.held[admission.meter_id] += 1
 
     def release(self, meter_ids: Iterable[int], *, all_admissions: bool = False) -> None:
         """Release one admission of each meter named (a meter named twice, two); a meter is
