@@ -43,14 +43,23 @@ lint: $(STAMP)
 	PYTHONPATH=$(IMPORT_TREE) $(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 
-# The suite runs on SQLite, then again on PostgreSQL when a server answers at
-# METERHUB_TEST_PG_URL (default postgresql://postgres@127.0.0.1:5432/test).
+# The suite runs on SQLite, then the tests that touch the database run again on PostgreSQL when
+# a server answers at METERHUB_TEST_PG_URL (default postgresql://postgres@127.0.0.1:5432/test).
 # METERHUB_REQUIRE_POSTGRESQL=1 (set by .ci/run) turns a missing server into a failure.
+# pytest-xdist runs TEST_WORKERS tests at a time, more than the cores, since many tests wait on
+# sockets, subprocesses and servers; an idle worker takes tests queued for a busy one. Bytecode is
+# written even where PYTHONDONTWRITEBYTECODE is set (into the ignored __pycache__ folders):
+# otherwise every worker would rewrite the asserts of every test module again, and each of the
+# many `meterhub` processes the tests start would compile the sources again.
+TEST_WORKERS ?= 4
+PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal
+
 test: lint
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/python -m compileall -q -j 0 core plugins webapi client
+	$(PYTEST)
 	@if $(BIN)/python tests/pg_available.py; then \
-		echo "== the same suite on PostgreSQL =="; \
-		METERHUB_TEST_DB=postgresql $(BIN)/pytest -q -p no:cacheprovider; \
+		echo "== the tests that touch the database, on PostgreSQL =="; \
+		METERHUB_TEST_DB=postgresql $(PYTEST); \
 	elif [ -n "$$METERHUB_REQUIRE_POSTGRESQL" ]; then \
 		echo "PostgreSQL is required (METERHUB_REQUIRE_POSTGRESQL) but does not answer"; exit 1; \
 	else \

@@ -8,8 +8,6 @@ host and port, and engines hide SQL parameters.
 
 from __future__ import annotations
 
-from sqlalchemy.exc import DBAPIError
-
 from meterhub.errors import MeterHubError
 
 __all__ = ["failure_line"]
@@ -31,6 +29,8 @@ def _os_error(error: OSError) -> str:
 
 def failure_line(error: BaseException, *, database_url: str | None, command: str) -> str:
     """The one-line message for ``error`` raised by ``command`` (e.g. ``meterhub user add``)."""
+    from sqlalchemy.exc import DBAPIError
+
     if isinstance(error, MeterHubError):
         return _first_line(str(error)) or type(error).__name__
     if isinstance(error, DBAPIError):

@@ -8,7 +8,6 @@ import click
 
 from meterhub.cli.output import echo_table
 from meterhub.cli.state import current_state
-from meterhub.db import transaction
 
 __all__ = ["firmware_group"]
 
@@ -29,6 +28,7 @@ def add_firmware_command(
     name: str, version: str, file: Path, sha256: str | None, description: str | None, user: str
 ) -> None:
     """Store FILE as firmware NAME VERSION."""
+    from meterhub.db import transaction
     from meterhub.inventory.firmware import add_image
 
     runtime = current_state().runtime()

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from meterhub.cli.state import current_state
-from meterhub.config import Settings
-from meterhub.credential_keys import open_cipher
-from meterhub.db import (
-    current_revision,
-    describe_database,
-    make_engine,
-    make_sessionmaker,
-    upgrade_database,
-)
 from meterhub.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from meterhub.config import Settings
 
 __all__ = ["init_command", "initialise", "prepare_data_dir"]
 
@@ -43,6 +38,15 @@ def initialise(settings: Settings) -> tuple[str, str | None]:
     (:class:`~meterhub.credentials.KeyFileMissing`). Returns the database (named without its
     password) and the revision reached.
     """
+    from meterhub.credential_keys import open_cipher
+    from meterhub.db import (
+        current_revision,
+        describe_database,
+        make_engine,
+        make_sessionmaker,
+        upgrade_database,
+    )
+
     prepare_data_dir(settings.data_dir)
     url = settings.effective_database_url
     engine = make_engine(url)

@@ -12,16 +12,17 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import click
 
 from meterhub.cli.output import echo_table
 from meterhub.cli.state import current_state
-from meterhub.db import transaction
 from meterhub.errors import InvalidValue
-from meterhub.runtime import Runtime
+
+if TYPE_CHECKING:
+    from meterhub.runtime import Runtime
 
 __all__ = ["job_group", "parse_action_spec"]
 
@@ -99,6 +100,7 @@ def add_job_command(
     user: str,
 ) -> None:
     """Add a job (scheduled with --rrule, else run on demand with 'job run')."""
+    from meterhub.db import transaction
     from meterhub.inventory.jobs import create_job
 
     runtime = current_state().runtime()
@@ -225,6 +227,7 @@ def run_job_command(
     """Run a job now (or a quick job on one meter, or an error group again)."""
     from meterhub.acquisition.lease import EngineBusy, lease_holder
     from meterhub.acquisition.runs import RunPolicy
+    from meterhub.db import transaction
     from meterhub.inventory import jobs
 
     chosen = [x for x in (name, quick_meter, error_group) if x is not None]
@@ -291,6 +294,7 @@ def run_job_command(
 @click.option("--user", default="cli", show_default=True, help="Who cancels.")
 def cancel_job_command(name: str | None, run_id: int | None, user: str) -> None:
     """Cancel the runs of a job that have not ended (or one run)."""
+    from meterhub.db import transaction
     from meterhub.inventory import jobs
 
     if (name is None) == (run_id is None):

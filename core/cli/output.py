@@ -10,9 +10,6 @@ import io
 from collections.abc import Iterable, Sequence
 
 import click
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 __all__ = ["echo_table", "table_lines"]
 
@@ -27,6 +24,10 @@ def table_lines(
     indent: int = 0,
 ) -> list[str]:
     """The rows as aligned text lines, columns two spaces apart, trailing blanks removed."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     rows = list(rows)
     columns = len(headers) if headers is not None else max((len(row) for row in rows), default=0)
     table = Table(

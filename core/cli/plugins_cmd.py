@@ -7,12 +7,15 @@ the way the application does. ``--json`` prints the load records as a JSON list.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
 from meterhub.cli.output import table_lines
 from meterhub.cli.state import current_state
-from meterhub.pluginhost import KINDS, PluginHost, PluginRecord, build_plugin_host
+
+if TYPE_CHECKING:
+    from meterhub.pluginhost import PluginHost, PluginRecord
 
 __all__ = ["build_host", "format_text", "plugins_command", "records_as_json"]
 
@@ -20,6 +23,7 @@ __all__ = ["build_host", "format_text", "plugins_command", "records_as_json"]
 def build_host() -> PluginHost:
     """Build the plugin host from the settings and the license, as the application does."""
     from meterhub.licensing import load_license
+    from meterhub.pluginhost import build_plugin_host
 
     settings = current_state().settings()
     license = load_license(settings.effective_license_file, settings.license_public_key)
@@ -39,6 +43,8 @@ def _origin(record: PluginRecord) -> str:
 
 def format_text(host: PluginHost) -> str:
     """The human-readable report: loaded, refused and failed plugins, and name conflicts."""
+    from meterhub.pluginhost import KINDS
+
     sections = (
         ("Loaded", host.loaded(), lambda r: f"feature {r.feature}" if r.feature else "no feature"),
         ("Refused", host.refused(), lambda r: r.reason),

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 
 from meterhub.cli.group import CommandFailed
 from meterhub.cli.state import current_state
@@ -45,6 +44,8 @@ def _number(text: str) -> float:
 
 def load_sample(path: Path, history_days: int = 0) -> dict[str, Any]:
     """The sample file as a job of the sandbox (start, interval, values, inputs, ...)."""
+    import numpy as np
+
     text = path.read_text(encoding="utf-8")
     if path.suffix.lower() == ".json":
         from meterhub.sandbox.trial import sample_from_json
@@ -120,6 +121,8 @@ def test_command(
     as_json: bool,
 ) -> None:
     """Run FILE on sample data in the sandbox and print its findings and a summary."""
+    import numpy as np
+
     from meterhub.sandbox import Limits, compile_script
     from meterhub.sandbox.trial import run_trial
 

@@ -18,12 +18,14 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from meterhub.cli.output import echo_table
-from meterhub.extensions.simulator import Faults, RunningFleet, SimulatedEndpoint
+
+if TYPE_CHECKING:
+    from meterhub.extensions.simulator import Faults, RunningFleet, SimulatedEndpoint
 
 __all__ = ["endpoint_row", "parse_faults", "parse_options", "simulate_command"]
 
@@ -59,6 +61,8 @@ def _fault_value(name: str, kind: str, text: str) -> object:
 
 def parse_faults(items: Sequence[str]) -> Faults:
     """``["latency=0.2", "wrong_password=true"]`` → :class:`Faults`; clear errors otherwise."""
+    from meterhub.extensions.simulator import Faults
+
     kinds = {}
     for field in dataclasses.fields(Faults):
         text = str(field.type)

@@ -9,12 +9,13 @@ first use, checked against the schema, and closed when the command ends.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from meterhub.config import Settings, load_settings
-from meterhub.runtime import Runtime
+if TYPE_CHECKING:
+    from meterhub.config import Settings
+    from meterhub.runtime import Runtime
 
 __all__ = ["CliState", "current_state"]
 
@@ -29,6 +30,8 @@ class CliState:
 
     def settings(self, **overrides: Any) -> Settings:
         """The settings, read on first use (``overrides`` apply to that first read only)."""
+        from meterhub.config import load_settings
+
         if self._settings is None:
             self._settings = load_settings(**overrides)
             logging.getLogger().setLevel(self._settings.log_level)

@@ -8,16 +8,36 @@ import click
 
 from meterhub.cli.output import echo_table
 from meterhub.cli.state import current_state
-from meterhub.model.tasks import TASK_STATES
 
 __all__ = ["tasks_command", "trace_command"]
+
+
+class TaskStateChoice(click.Choice[str]):
+    """The task states of :mod:`meterhub.model.tasks`, read when first asked for.
+
+    Importing the model (SQLAlchemy with every table) when the command is only defined would
+    slow down every ``meterhub`` command, ``--help`` included.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from meterhub.model.tasks import TASK_STATES
+
+        return TASK_STATES
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        """Ignored: the states are the model's."""
 
 
 @click.command("tasks")
 @click.option("--run", "run_id", type=int, default=None, help="Tasks of this run.")
 @click.option("--job", default=None, help="Tasks of this job (name or id).")
 @click.option("--meter", default=None, help="Tasks of this meter (id or serial).")
-@click.option("--state", type=click.Choice(TASK_STATES), default=None)
+@click.option("--state", type=TaskStateChoice(), default=None)
 @click.option("--error-class", default=None, help="link, timeout, authentication, ...")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per task.")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from meterhub.cli.state import current_state
-from meterhub.db import transaction
 
 
 @click.group("user")
@@ -27,6 +26,7 @@ def add_user_command(
     username: str, display_name: str | None, role_names: tuple[str, ...], password: str
 ) -> None:
     """Add a named user; the license's named-user limit and the password policy apply."""
+    from meterhub.db import transaction
     from meterhub.inventory.roles import (
         ADMINISTRATOR_ROLE,
         ensure_administrator_role,
@@ -53,6 +53,7 @@ def add_user_command(
 @click.password_option(help="The new password (prompted when not given).")
 def password_command(username: str, password: str) -> None:
     """Set a user's password (and lift a lockout)."""
+    from meterhub.db import transaction
     from meterhub.inventory.tokens import end_user_sessions
     from meterhub.inventory.users import get_user, set_password
 

@@ -10,7 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from script_fixtures import cli_env, meterhub  # noqa: F401 - fixtures are found by name
+from script_fixtures import (  # noqa: F401 - fixtures are found by name
+    cli_env,
+    meterhub,
+    meterhub_here,
+)
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 

@@ -8,4 +8,8 @@ from pluginhost_fixtures import (  # noqa: F401 - fixtures are found by name
     make_settings,
     stub_license,
 )
-from script_fixtures import cli_env, meterhub  # noqa: F401 - fixtures are found by name
+from script_fixtures import (  # noqa: F401 - fixtures are found by name
+    cli_env,
+    meterhub,
+    meterhub_here,
+)

@@ -99,49 +99,53 @@ def two_user_license(tmp_path: Path) -> dict[str, str]:
 
 
 def test_user_add_enforces_the_named_user_limit(
-    meterhub: Run, two_user_license: dict[str, str]
+    meterhub_here: Run, two_user_license: dict[str, str]
 ) -> None:
-    assert meterhub("init", **two_user_license).returncode == 0
+    assert meterhub_here("init", **two_user_license).returncode == 0
     for name in ("alice", "bob"):
-        result = meterhub("user", "add", name, "--password", "s3cret-pass", **two_user_license)
+        result = meterhub_here("user", "add", name, "--password", "s3cret-pass", **two_user_license)
         assert result.returncode == 0, result.stderr
         assert f"user {name} added" in result.stdout
-    third = meterhub("user", "add", "carol", "--password", "s3cret-pass", **two_user_license)
+    third = meterhub_here("user", "add", "carol", "--password", "s3cret-pass", **two_user_license)
     assert third.returncode == 1
     assert "allows at most 2 named users" in third.stderr
-    duplicate = meterhub("user", "add", "alice", "--password", "x-pass-word", **two_user_license)
+    duplicate = meterhub_here(
+        "user", "add", "alice", "--password", "x-pass-word", **two_user_license
+    )
     assert duplicate.returncode == 1
     assert "alice" in duplicate.stderr
 
 
 def test_a_tampered_license_stops_the_system(
-    meterhub: Run, two_user_license: dict[str, str]
+    meterhub_here: Run, two_user_license: dict[str, str]
 ) -> None:
     path = Path(two_user_license["METERHUB_LICENSE_FILE"])
     document = json.loads(path.read_text())
     document["payload"]["limits"]["named_users"] = 200
     path.write_text(json.dumps(document))
-    result = meterhub("init", **two_user_license)
+    result = meterhub_here("init", **two_user_license)
     assert result.returncode == 0  # init needs no license
-    refused = meterhub("user", "add", "alice", "--password", "s3cret-pass", **two_user_license)
+    refused = meterhub_here("user", "add", "alice", "--password", "s3cret-pass", **two_user_license)
     assert refused.returncode == 1
     assert "signature does not match" in refused.stderr
 
 
 def test_user_add_grants_roles_and_password_resets(
-    meterhub: Run, two_user_license: dict[str, str]
+    meterhub_here: Run, two_user_license: dict[str, str]
 ) -> None:
-    assert meterhub("init", **two_user_license).returncode == 0
-    added = meterhub(
+    assert meterhub_here("init", **two_user_license).returncode == 0
+    added = meterhub_here(
         "user", "add", "root", "--role", "Administrator", "--password", "s3cret-pass",
         **two_user_license,
     )  # fmt: skip
     assert added.returncode == 0, added.stderr
-    unknown = meterhub(
+    unknown = meterhub_here(
         "user", "add", "eve", "--role", "Nobody", "--password", "s3cret-pass", **two_user_license
     )
     assert unknown.returncode != 0 and "no role named 'Nobody'" in unknown.stderr
-    weak = meterhub("user", "password", "root", "--password", "root-pass", **two_user_license)
+    weak = meterhub_here("user", "password", "root", "--password", "root-pass", **two_user_license)
     assert weak.returncode != 0 and "must not contain the user name" in weak.stderr
-    reset = meterhub("user", "password", "root", "--password", "n3w-secret", **two_user_license)
+    reset = meterhub_here(
+        "user", "password", "root", "--password", "n3w-secret", **two_user_license
+    )
     assert reset.returncode == 0 and "password of root set" in reset.stdout

@@ -28,9 +28,9 @@ SECRETS = {"password": "Sup3rSecret", "authentication_key": "0011223344556677889
 
 
 @pytest.fixture
-def deployment(meterhub: Run, tmp_path: Path) -> Settings:
+def deployment(meterhub_here: Run, tmp_path: Path) -> Settings:
     """An initialised deployment in tmp_path/data with two meters that have credentials."""
-    assert meterhub("init").returncode == 0
+    assert meterhub_here("init").returncode == 0
     settings = Settings(data_dir=tmp_path / "data")
     engine = make_engine(settings.effective_database_url)
     sessions = make_sessionmaker(engine)
@@ -57,11 +57,11 @@ def _credentials(settings: Settings) -> list[dict[str, str]]:
 
 
 def test_init_refuses_to_replace_a_missing_key_while_credentials_exist(
-    meterhub: Run, deployment: Settings
+    meterhub_here: Run, deployment: Settings
 ) -> None:
     key_file = deployment.effective_credential_key_file
     key_file.unlink()
-    result = meterhub("init")
+    result = meterhub_here("init")
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr
@@ -70,21 +70,25 @@ def test_init_refuses_to_replace_a_missing_key_while_credentials_exist(
     assert not key_file.exists(), "no new key may be made"
 
 
-def test_init_creates_the_key_while_no_credentials_exist(meterhub: Run, tmp_path: Path) -> None:
-    assert meterhub("init").returncode == 0
+def test_init_creates_the_key_while_no_credentials_exist(
+    meterhub_here: Run, tmp_path: Path
+) -> None:
+    assert meterhub_here("init").returncode == 0
     key_file = tmp_path / "data" / "credentials.key"
     key_file.unlink()
-    assert meterhub("init").returncode == 0
+    assert meterhub_here("init").returncode == 0
     assert key_file.is_file()
 
 
-def test_rotate_reencrypts_every_meter_under_a_new_key(meterhub: Run, deployment: Settings) -> None:
+def test_rotate_reencrypts_every_meter_under_a_new_key(
+    meterhub_here: Run, deployment: Settings
+) -> None:
     key_file = deployment.effective_credential_key_file
     old_key = key_file.read_bytes()
-    status = meterhub("credentials", "status")
+    status = meterhub_here("credentials", "status")
     assert status.returncode == 0, status.stderr
     assert "Meters with encrypted credentials  2" in status.stdout
-    result = meterhub("credentials", "rotate")
+    result = meterhub_here("credentials", "rotate")
     assert result.returncode == 0, result.stderr
     assert "2 meter(s) re-encrypted" in result.stdout
     assert key_file.read_bytes() != old_key
@@ -115,9 +119,9 @@ def test_an_interrupted_rotation_stays_readable_and_completes(deployment: Settin
         engine.dispose()
 
 
-def test_rotate_without_a_key_file_says_so(meterhub: Run, deployment: Settings) -> None:
+def test_rotate_without_a_key_file_says_so(meterhub_here: Run, deployment: Settings) -> None:
     deployment.effective_credential_key_file.unlink()
-    result = meterhub("credentials", "rotate")
+    result = meterhub_here("credentials", "rotate")
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if " WARNING " not in line]
     assert len(errors) == 1 and "Traceback" not in result.stderr

@@ -74,6 +74,36 @@ def test_the_database_commands_build_their_runtime_without_flask(
     assert "web modules: []" in result.stdout
 
 
+def test_help_imports_neither_the_database_nor_the_web_layer_nor_the_drivers(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    # Every command a test or an operator starts pays for what the CLI imports before it runs:
+    # the commands import their heavy modules when they run, not when they are defined.
+    script = (
+        "import sys\n"
+        "from meterhub.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit as exit:\n"
+        "    assert not exit.code, exit.code\n"
+        "heavy = ('sqlalchemy', 'alembic', 'flask', 'numpy', 'pydantic', 'gurux_dlms', 'pymodbus',"
+        " 'kombu', 'rich')\n"
+        "print('heavy modules:', sorted(m for m in sys.modules if m.split('.')[0] in heavy"
+        " or m in ('meterhub.model', 'meterhub.db', 'meterhub.runtime')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Commands:" in result.stdout and "serve" in result.stdout
+    assert "heavy modules: []" in result.stdout
+
+
 def test_an_unexpected_error_is_one_line_that_points_to_debug(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

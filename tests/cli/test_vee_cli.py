@@ -31,20 +31,22 @@ def test_script_test_names_the_line_of_a_stopped_script(meterhub: Run, tmp_path:
     assert "script 'loop.py', line" in result.stderr and "CPU time limit of 0.5 s" in result.stderr
 
 
-def test_script_save_and_vee_run(meterhub: Run, tmp_path: Path, empty_database_url: str) -> None:
+def test_script_save_and_vee_run(
+    meterhub_here: Run, tmp_path: Path, empty_database_url: str
+) -> None:
     database = {"METERHUB_DATABASE_URL": empty_database_url}
-    assert meterhub("init", **database).returncode == 0
+    assert meterhub_here("init", **database).returncode == 0
     script = tmp_path / "spikes.py"
     script.write_text("result.flag(data.values > 2, 'high')\n", encoding="utf-8")
-    saved = meterhub("script", "save", "spikes", str(script), "--purpose", "check", **database)
+    saved = meterhub_here("script", "save", "spikes", str(script), "--purpose", "check", **database)
     assert saved.returncode == 0, saved.stderr
     assert saved.stdout.strip() == "script spikes saved as version 1"
     script.write_text("import os\n", encoding="utf-8")
-    refused = meterhub("script", "save", "spikes", str(script), **database)
+    refused = meterhub_here("script", "save", "spikes", str(script), **database)
     assert refused.returncode == 1 and "source: line 1: import is not allowed" in refused.stderr
-    missing = meterhub(
+    missing = meterhub_here(
         "vee", "run", "nightly", "--from", "2026-03-01", "--to", "2026-03-02", **database
     )
     assert missing.returncode == 1 and "no validation profile 'nightly'" in missing.stderr
-    usage = meterhub("vee", "run", "nightly", **database)
+    usage = meterhub_here("vee", "run", "nightly", **database)
     assert usage.returncode == 2 and "give --from and --to, or --scheduled" in usage.stderr

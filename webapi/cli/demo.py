@@ -6,27 +6,17 @@ import time
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from meterhub.acquisition.engine import AcquisitionEngine, EngineOptions
 from meterhub.cli.init_cmd import initialise
 from meterhub.cli.state import current_state
-from meterhub.credential_keys import open_cipher
-from meterhub.db import transaction
-from meterhub.demo import (
-    DEMO_PASSWORD,
-    DEMO_USER,
-    ensure_demo_jobs,
-    ensure_demo_user,
-    populate_demo,
-)
-from meterhub.extensions.driver import DriverError, UnsupportedAction
-from meterhub.extensions.simulator import SimulatedEndpoint
-from meterhub.identifiers.obis import ACTIVE_ENERGY_IMPORT
-from meterhub.inventory import jobs
-from meterhub.runtime import Runtime
-from meterhub.webapi.cli.serve import serve_runtime
+
+if TYPE_CHECKING:
+    from meterhub.acquisition.engine import AcquisitionEngine
+    from meterhub.extensions.simulator import SimulatedEndpoint
+    from meterhub.runtime import Runtime
 
 __all__ = ["demo_command", "probe_fleet", "start_fleets"]
 
@@ -57,6 +47,9 @@ def start_fleets(
 
 def probe_fleet(runtime: Runtime, endpoints: list[SimulatedEndpoint]) -> None:
     """Read each simulated meter through its driver (clock, else the import register)."""
+    from meterhub.extensions.driver import DriverError, UnsupportedAction
+    from meterhub.identifiers.obis import ACTIVE_ENERGY_IMPORT
+
     drivers = runtime.plugins.drivers()
     media = runtime.plugins.media()
     for endpoint in endpoints:
@@ -115,6 +108,11 @@ def demo_command(
 ) -> None:
     """Start a simulated meter fleet, register it in an embedded SQLite database, read it on a
     schedule with the embedded acquisition engine, serve the UI."""
+    from meterhub.credential_keys import open_cipher
+    from meterhub.db import transaction
+    from meterhub.demo import DEMO_PASSWORD, DEMO_USER, ensure_demo_user, populate_demo
+    from meterhub.webapi.cli.serve import serve_runtime
+
     state = current_state()
     # Plain HTTP on loopback: the login cookie cannot insist on HTTPS.
     settings = state.settings(data_dir=data_dir, database_url="", secure_cookies=False)
@@ -151,6 +149,11 @@ def demo_command(
 
 def start_acquisition(runtime: Runtime, *, wait: bool) -> AcquisitionEngine:
     """The embedded engine with the demo's jobs (every 5 minutes), run once at the start."""
+    from meterhub.acquisition.engine import AcquisitionEngine, EngineOptions
+    from meterhub.db import transaction
+    from meterhub.demo import ensure_demo_jobs
+    from meterhub.inventory import jobs
+
     with transaction(runtime.sessions, user="demo") as session:
         demo_jobs = ensure_demo_jobs(session, runtime.plugins.drivers())
         runs = [
@@ -173,6 +176,8 @@ def start_acquisition(runtime: Runtime, *, wait: bool) -> AcquisitionEngine:
 
 
 def _ended(runtime: Runtime, run_id: int, timeout: float = 60.0) -> str:
+    from meterhub.inventory import jobs
+
     deadline = time.monotonic() + timeout
     while True:
         with runtime.sessions() as session:

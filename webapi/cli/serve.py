@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from meterhub.cli.state import current_state
-from meterhub.runtime import Runtime
+
+if TYPE_CHECKING:
+    from meterhub.runtime import Runtime
 
 __all__ = ["serve_command", "serve_runtime"]
 
