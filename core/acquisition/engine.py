@@ -57,6 +57,7 @@ from meterhub.acquisition.scheduling import adopt_run, prune_traces, recover_run
 from meterhub.acquisition.session import SessionExecutor
 from meterhub.acquisition.statistics import prune_statistics
 from meterhub.acquisition.tables import table_of as _table
+from meterhub.acquisition.wakeup import RunListener
 from meterhub.acquisition.watchdog import Watchdog
 from meterhub.acquisition.writer import BatchWriter, Committed
 from meterhub.credentials import CredentialCipher, CredentialError
@@ -189,6 +190,7 @@ class AcquisitionEngine:
         self._poll_lock = threading.Lock()
         self._wake = threading.Event()
         self._untune: Callable[[], None] | None = None
+        self._run_listener: RunListener | None = None
         self._profiles: VeeScheduler | None = None
         self.started = False
         #: The listener for meters that call in (with ``options.listen``), once started.
@@ -275,6 +277,8 @@ class AcquisitionEngine:
         )
         self._stopping.clear()
         self.plans.start()
+        if self.options.schedule:  # runs started by other processes wake the coordinator
+            self._run_listener = RunListener(self._db, self.wake).start()
         for number in range(self._worker_count()):
             thread = threading.Thread(
                 target=self._work, name=f"meterhub-worker-{number}", daemon=True
@@ -330,6 +334,9 @@ class AcquisitionEngine:
             self._profiles.stop(max(0.1, deadline - time.monotonic()))
             self._profiles = None
         self.plans.stop()
+        if self._run_listener is not None:
+            self._run_listener.stop()
+            self._run_listener = None
         if self.writer is not None:
             self.writer.close(max(1.0, deadline - time.monotonic()))
         self.runtime.metrics.unwatch(self.snapshot)

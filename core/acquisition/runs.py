@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, text, update
 
 from meterhub.acquisition.actions import CONTROL_ACTIONS
 from meterhub.acquisition.plans import PoolTable, main_pools
@@ -36,7 +36,9 @@ from meterhub.model.meters import Meter, MeterAssignment
 from meterhub.model.tasks import Task
 
 __all__ = [
+    "RUNS_CHANNEL",
     "RunPolicy",
+    "announce_queued_run",
     "audit_rows",
     "cancel_waiting",
     "finish_runs",
@@ -121,6 +123,18 @@ def audit_rows(
     ]
 
 
+#: PostgreSQL channel on which a new queued run is announced (at its commit).
+RUNS_CHANNEL = "meterhub_runs"
+
+
+def announce_queued_run(connection: Connection) -> None:
+    """Tell a scheduler of another process that a run is queued (PostgreSQL ``NOTIFY``,
+    delivered when the transaction commits; a scheduler that misses it sees the run at its
+    next look at the database). Other databases: nothing."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text(f"NOTIFY {RUNS_CHANNEL}"))
+
+
 def start_run(
     connection: Connection,
     job: Job,
@@ -196,6 +210,7 @@ def start_run(
             )  # fmt: skip
             if audit:
                 connection.execute(insert(AUDIT), audit)
+        announce_queued_run(connection)
     else:
         finish_runs(connection, [run_id], now)
     return int(run_id)
