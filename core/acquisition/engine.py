@@ -191,6 +191,8 @@ class AcquisitionEngine:
         self._wake = threading.Event()
         self._untune: Callable[[], None] | None = None
         self._run_listener: RunListener | None = None
+        #: Whether sessions run in this process (a scheduler alone has none).
+        self._reads_meters = False
         self._profiles: VeeScheduler | None = None
         self.started = False
         #: The listener for meters that call in (with ``options.listen``), once started.
@@ -254,6 +256,7 @@ class AcquisitionEngine:
         """Take the lease, recover runs left by a stopped engine, start the threads."""
         if self.started:
             return self
+        self._reads_meters = self._worker_count() > 0
         now = self._clock()
         if self.options.lease:
             take_lease(self._db, LEASE, self.name, self._lease_ttl, now)
@@ -276,7 +279,8 @@ class AcquisitionEngine:
             settings.acquisition_switch_interval, settings.acquisition_gc_threshold
         )
         self._stopping.clear()
-        self.plans.start()
+        if self._reads_meters:  # a scheduler alone reads no meter: nothing to load ahead
+            self.plans.start()
         if self.options.schedule:  # runs started by other processes wake the coordinator
             self._run_listener = RunListener(self._db, self.wake).start()
         for number in range(self._worker_count()):
@@ -549,7 +553,8 @@ class AcquisitionEngine:
             self._owned.add(run_id)
         meters = [ticket.meter_id for ticket in tickets]
         self.plans.invalidate(meters)
-        self.plans.expect(dict.fromkeys(meters))
+        if self._reads_meters:  # only sessions of this process ask for plans
+            self.plans.expect(dict.fromkeys(meters))
         self._fire(events)
         return tickets
 

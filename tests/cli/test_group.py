@@ -46,6 +46,16 @@ def test_an_unknown_meterhub_variable_is_warned_about_by_name(meterhub: Run) -> 
     assert "did you mean METERHUB_DATA_DIR?" in result.stderr
 
 
+def _python(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` in a fresh interpreter (what it imports is its own); it must succeed."""
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=cwd, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 def test_the_database_commands_build_their_runtime_without_flask(
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
@@ -61,15 +71,7 @@ def test_the_database_commands_build_their_runtime_without_flask(
         " or m.startswith('meterhub.webapi'))\n"
         "print('web modules:', web)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=tmp_path,
-        env=cli_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
+    result = _python(script, tmp_path, cli_env)
     assert "user alice added" in result.stdout
     assert "web modules: []" in result.stdout
 
@@ -91,15 +93,7 @@ def test_help_imports_neither_the_database_nor_the_web_layer_nor_the_drivers(
         "print('heavy modules:', sorted(m for m in sys.modules if m.split('.')[0] in heavy"
         " or m in ('meterhub.model', 'meterhub.db', 'meterhub.runtime')))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=tmp_path,
-        env=cli_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
+    result = _python(script, tmp_path, cli_env)
     assert "Commands:" in result.stdout and "serve" in result.stdout
     assert "heavy modules: []" in result.stdout
 
