@@ -305,17 +305,25 @@ def broker_case(backend: str, args: argparse.Namespace) -> dict[str, Any]:
             "license_file": workdir / "bench-license.json",
             "license_public_key": workdir / "bench-vendor.pub.pem",
         }  # written by runtime_for
-        env = {k: v for k, v in os.environ.items() if not k.startswith("METERHUB_")} | {
-            "METERHUB_DATABASE_URL": url,
-            "METERHUB_DATA_DIR": str(workdir / "data"),
-            "METERHUB_LICENSE_FILE": str(license_paths["license_file"]),
-            "METERHUB_LICENSE_PUBLIC_KEY": str(license_paths["license_public_key"]),
-            "METERHUB_BROKER_URL": args.broker_url,
-            "METERHUB_BROKER_QUEUE": queue,
-            "METERHUB_ACQUISITION_BATCH_SIZE": "1000",
-            "METERHUB_ACQUISITION_BATCH_SECONDS": "0.25",
-            "METERHUB_LOG_LEVEL": os.environ.get("ACQ_BENCH_LOG_LEVEL", "WARNING"),
-        }
+        env = (
+            {k: v for k, v in os.environ.items() if not k.startswith("METERHUB_")}
+            | {
+                "METERHUB_DATABASE_URL": url,
+                "METERHUB_DATA_DIR": str(workdir / "data"),
+                "METERHUB_LICENSE_FILE": str(license_paths["license_file"]),
+                "METERHUB_LICENSE_PUBLIC_KEY": str(license_paths["license_public_key"]),
+                "METERHUB_BROKER_URL": args.broker_url,
+                "METERHUB_BROKER_QUEUE": queue,
+                "METERHUB_ACQUISITION_BATCH_SIZE": "1000",
+                "METERHUB_ACQUISITION_BATCH_SECONDS": "0.25",
+                "METERHUB_LOG_LEVEL": os.environ.get("ACQ_BENCH_LOG_LEVEL", "WARNING"),
+            }
+            | {  # settings of the processes to compare (ACQ_BENCH_SET_ACQUISITION_...=value)
+                "METERHUB_" + key.removeprefix("ACQ_BENCH_SET_"): value
+                for key, value in os.environ.items()
+                if key.startswith("ACQ_BENCH_SET_")
+            }
+        )
         command = str(Path(sys.executable).with_name("meterhub"))
         lines = max(1, args.capacity // args.workers)
         note(f"broker {backend}: logs of the processes in {workdir}")
@@ -368,13 +376,19 @@ def broker_case(backend: str, args: argparse.Namespace) -> dict[str, Any]:
             from meterhub.model.tasks import SessionLog
 
             with runtime.sessions() as session:
-                starts = sorted(
-                    (stamp - run.created_at).total_seconds()
-                    for stamp in session.scalars(select(SessionLog.started_at))
-                )
+                spans = session.execute(select(SessionLog.started_at, SessionLog.finished_at)).all()
+            starts = sorted((start - run.created_at).total_seconds() for start, _ in spans)
+            lengths = np.asarray([(end - start).total_seconds() for start, end in spans])
+            note(
+                f"broker {backend}: sessions last {lengths.mean():.3f} s on average (median "
+                f"{np.median(lengths):.3f}, 90th percentile {np.percentile(lengths, 90):.3f}); "
+                f"the lines were in sessions {lengths.sum() / (args.capacity * seconds):.0%} "
+                "of the run"
+            )
             adopted = (run.started_at - run.created_at).total_seconds()
             note(
-                f"broker {backend}: adopted after {adopted:.2f} s, sessions started from "
+                f"broker {backend}: run created {run.created_at:%H:%M:%S.%f}, "
+                f"adopted after {adopted:.2f} s, sessions started from "
                 f"{starts[0]:.2f} s to {starts[-1]:.2f} s, per second: "
                 + str(np.bincount(np.asarray(starts, dtype=int)).tolist())
             )

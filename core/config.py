@@ -196,6 +196,9 @@ class Settings(BaseSettings):
     broker_url: str = "amqp://guest:guest@127.0.0.1:5672//"
     #: Scaled-out acquisition: the name of the durable priority queue of the tickets.
     broker_queue: Annotated[str, Field(min_length=1, max_length=200)] = "meterhub.acquisition"
+    #: Scaled-out acquisition: meters whose tickets share one broker message at most (a worker
+    #: acknowledges a message once all its tasks are committed; 1: a message per meter).
+    broker_message_meters: Annotated[int, Field(ge=1, le=1000)] = 10
     #: Debug logs: keep the frame traces of "all" sessions, only "failed" ones, or "none".
     trace_keep: str = "all"
     #: Debug logs: frame traces older than this many days are cleared (statistics stay).

@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 
 #: Meters loaded together (on a miss, or ahead).
 PREFETCH = 500
+#: Seconds between the loading thread's looks at how many plans loaded ahead are still unused.
+AHEAD_LOOK = 0.05
+
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -74,13 +78,15 @@ class RunBook:
         self._lock = threading.Lock()
 
     def get(self, run_id: int) -> RunInfo:
-        """The facts of run ``run_id`` (loaded once)."""
-        with self._lock:
-            info = self._runs.get(run_id)
+        """The facts of run ``run_id`` (loaded once).
+
+        Read without the lock (a dict lookup is atomic): every session asks several times,
+        and a lock taken by hundreds of threads becomes a queue whenever its holder waits for
+        the interpreter (see :mod:`meterhub.acquisition.interpreter`)."""
+        info = self._runs.get(run_id)
         if info is None:
             self.load([run_id])
-            with self._lock:
-                info = self._runs[run_id]
+            info = self._runs[run_id]
         return info
 
     def load(self, run_ids: Iterable[int]) -> None:
@@ -206,12 +212,19 @@ class PlanCache:
             self._wanted.notify()
 
     def get(self, meter_id: int) -> MeterPlan | None:
-        """The plan of ``meter_id``; ``None`` when the meter does not exist."""
-        with self._lock:
-            if meter_id in self._plans:
+        """The plan of ``meter_id``; ``None`` when the meter does not exist.
+
+        A plan in the cache is returned without the lock (each step is one atomic operation
+        on a dict or a set; the loading thread is woken by its own timeout), so the sessions
+        of a thousand lines do not queue for it."""
+        plan = self._plans.get(meter_id, _MISSING)
+        if plan is not _MISSING:
+            try:
                 self._plans.move_to_end(meter_id)
-                self._taken(meter_id)
-                return self._plans[meter_id]
+            except KeyError:  # evicted meanwhile: the plan in hand serves this session
+                pass
+            self._ahead.discard(meter_id)
+            return plan  # type: ignore[return-value]
         with self._loading:
             with self._lock:
                 if meter_id in self._plans:
@@ -245,7 +258,8 @@ class PlanCache:
                 while not self._stopping and (
                     not self._upcoming or len(self._ahead) >= self._ahead_limit
                 ):
-                    self._wanted.wait()
+                    # plans taken from the cache do not notify (see get): look again soon
+                    self._wanted.wait(AHEAD_LOOK if self._upcoming else None)
                 if self._stopping:
                     return
             failed = False

@@ -81,6 +81,9 @@ POOL_REFRESH = 10.0
 PRUNE_EVERY = 3600.0
 #: Worker threads at most, whatever the line capacity.
 MAX_WORKERS = 2048
+#: Seconds a session thread waits for a claim before it looks again (a ticket, a due retry
+#: and the engine's stop wake it earlier; hundreds of idle threads waking often cost CPU).
+CLAIM_WAIT = 5.0
 #: The line pool of sessions over lines that meters opened (meters that call in).
 INBOUND_POOL = "inbound"
 
@@ -367,7 +370,7 @@ class AcquisitionEngine:
     def _work(self) -> None:
         dispatcher = self.dispatcher
         while not self._stopping.is_set():
-            claim = dispatcher.claim(timeout=0.5)
+            claim = dispatcher.claim(timeout=CLAIM_WAIT)
             if claim is None or not self._admit(claim):
                 continue
             assert self.writer is not None

@@ -30,6 +30,7 @@ not import it.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from abc import abstractmethod
@@ -74,8 +75,9 @@ T = TypeVar("T")
 BUSY_METER_DELAY = 0.5
 #: Seconds between a worker's looks at cancelled runs.
 CANCEL_CHECK = 1.0
-#: Unacknowledged messages per line of a worker (its default prefetch): a message is held from
-#: its delivery through the session to the commit of its results, so a line needs a few.
+#: Tickets per line a worker holds unacknowledged (its default prefetch, in messages of
+#: ``broker_message_meters`` meters): a ticket is held from its delivery through the session to
+#: the commit of its results, so a line needs a few.
 PREFETCH_PER_LINE = 4
 #: Seconds between a worker's progress lines (INFO) while it has work.
 REPORT_EVERY = 5.0
@@ -355,9 +357,10 @@ class WorkerEngine(AcquisitionEngine):
 
     ``capacity``: lines of the default pool in this worker (default: the setting);
     ``pools``: capacities of named pools in this worker (default: as in the database);
-    ``prefetch``: unacknowledged messages at most (default: :data:`PREFETCH_PER_LINE` per line,
-    so that the lines stay busy while the results of the previous sessions wait for their
-    commit); ``listen``: ``HOST:PORT`` where meters that call in are accepted (empty: none).
+    ``prefetch``: unacknowledged messages at most (default: messages of
+    :data:`PREFETCH_PER_LINE` tickets per line, so that the lines stay busy while the results
+    of the previous sessions wait for their commit); ``listen``: ``HOST:PORT`` where meters
+    that call in are accepted (empty: none).
 
     **Meters that call in** to a worker's listener: what they push goes through the worker's
     batch writer (:attr:`pushes_in_batches`; ``alarms_stored`` after that commit). Their
@@ -429,7 +432,16 @@ class WorkerEngine(AcquisitionEngine):
         then loads alone)."""
         table = self._local_pools(self._pools)
         lines = table.default_capacity + sum(table.named.values())
-        return (self._prefetch or PREFETCH_PER_LINE * lines) + lines + 2 * PLAN_BATCH
+        meters = self.runtime.settings.broker_message_meters
+        return self._prefetch_for(lines) * meters + lines + 2 * PLAN_BATCH
+
+    def _prefetch_for(self, lines: int) -> int:
+        """Unacknowledged messages at most: ``--prefetch``, or :data:`PREFETCH_PER_LINE`
+        tickets per line in messages of ``broker_message_meters`` meters."""
+        if self._prefetch:
+            return self._prefetch
+        meters = self.runtime.settings.broker_message_meters
+        return max(1, math.ceil(PREFETCH_PER_LINE * max(1, lines) / meters))
 
     @property
     def lines(self) -> int:
@@ -440,7 +452,7 @@ class WorkerEngine(AcquisitionEngine):
         """Start the writer and the session threads, then consume."""
         super().start()
         self.link.on_received(self._received)
-        self.link.consume(self._prefetch or PREFETCH_PER_LINE * max(1, self.lines))
+        self.link.consume(self._prefetch_for(self.lines))
         return self
 
     def stop(self, timeout: float = 30.0) -> None:

@@ -79,7 +79,10 @@ def scheduler_command(seconds: float | None, queue_name: str | None) -> None:
     BrokerDispatcher(settings.broker_url, name).shutdown()  # a bad URL fails here
 
     def make() -> SchedulerEngine:
-        return SchedulerEngine(runtime, BrokerDispatcher(settings.broker_url, name))
+        link = BrokerDispatcher(
+            settings.broker_url, name, message_meters=settings.broker_message_meters
+        )
+        return SchedulerEngine(runtime, link)
 
     def waiting(message: str) -> None:
         click.echo(f"scheduler waiting: {message}", err=True)

@@ -33,7 +33,15 @@ import pytest
 from kombu import Connection, Queue
 from sqlalchemy import func, select, text
 
-from meterhub.acquisition.broker import MAX_PRIORITY, BrokerDispatcher, broker_priority, decode
+from meterhub.acquisition.broker import (
+    MAX_PRIORITY,
+    MESSAGE_METERS,
+    BrokerDispatcher,
+    broker_priority,
+    decode,
+    encode,
+    messages_of,
+)
 from meterhub.acquisition.dispatch import Ticket
 from meterhub.config import load_settings
 from meterhub.db import make_engine, transaction, upgrade_database
@@ -118,6 +126,9 @@ class Site:
             "METERHUB_BROKER_QUEUE": self.queue,
             "METERHUB_ACQUISITION_LEASE_SECONDS": "3",
             "METERHUB_ACQUISITION_BATCH_SECONDS": "0.1",
+            # messages of two meters: a worker holds part of a small run, and a message whose
+            # tasks end in different batches is acknowledged after the last
+            "METERHUB_BROKER_MESSAGE_METERS": "2",
             "METERHUB_LOG_LEVEL": "INFO",
         }
         return env
@@ -376,6 +387,34 @@ def test_published_tickets_come_out_by_priority_and_a_bad_message_is_refused() -
         delete_queue(BROKER, name)
 
 
+def test_messages_carry_up_to_n_meters_of_one_priority_with_each_meters_tickets_together() -> None:
+    low = [Ticket(10 + i, 1, 100 + i, "read_clock", 0, "default", created=10.0 + i)
+           for i in range(5)]  # fmt: skip
+    siblings = [Ticket(20 + i, 1, 104, f"a{i}", i, "default", created=20.0 + i) for i in range(3)]
+    high = [Ticket(30 + i, 2, 200 + i, "read_clock", 0, "default", priority=8, created=30.0 + i)
+            for i in range(3)]  # fmt: skip
+    quick = Ticket(40, 3, 300, "read_clock", 0, "default", quick=True, created=40.0)
+    messages = messages_of([*low, *siblings, *high, quick], meters=2)
+    as_meters = [[ticket.meter_id for ticket in message] for message in messages]
+    # quick first, then the higher priority, each message one priority, at most two meters;
+    # meter 104's four tickets travel together (its first ticket places it)
+    assert as_meters == [
+        [300],
+        [200, 201],
+        [202],
+        [100, 101],
+        [102, 103],
+        [104, 104, 104, 104],
+    ]
+    assert {broker_priority(t) for t in messages[1]} == {broker_priority(high[0])}
+    many = [Ticket(i, 1, i, "read_clock", 0, "default", created=float(i)) for i in range(1, 26)]
+    assert [len(m) for m in messages_of(many)] == [MESSAGE_METERS, MESSAGE_METERS, 5]
+    first = messages_of(many)[0]
+    assert [(t.task_id, t.meter_id) for t in decode(encode(first))] == [
+        (t.task_id, t.meter_id) for t in first
+    ]
+
+
 # -- real processes ---------------------------------------------------------------------------
 
 
@@ -385,10 +424,10 @@ def test_a_worker_killed_mid_task_loses_nothing_and_stores_nothing_twice(make_si
     site.make_fleet(16, latency="1", connect_round_trips="2", round_trips="0")
     run_id = site.start_run()
     site.spawn("scheduler")
-    doomed = site.spawn("worker", "--capacity", "4", "--prefetch", "8")
+    doomed = site.spawn("worker", "--capacity", "4", "--prefetch", "4")
     wait_for(lambda: "running" in log_of(doomed), 60, "the first worker")
-    # it holds 8 messages unacknowledged, four sessions running, none ended
-    wait_for(lambda: queue_depth(site.broker, site.queue) == 8, 60, "8 of 16 taken")
+    # it holds 4 messages (8 tickets) unacknowledged, four sessions running, none ended
+    wait_for(lambda: queue_depth(site.broker, site.queue) == 4, 60, "4 of 8 messages taken")
     time.sleep(1.5)
     assert site.run(run_id).tasks_succeeded == 0
     doomed.send_signal(signal.SIGKILL)
