@@ -205,6 +205,7 @@ class BrokerDispatcher(BrokerLink):
         self._producer: Producer | None = None
         self._seq = itertools.count()
         self._received: Callable[[Sequence[Ticket]], None] | None = None
+        self._takes = False
         self.received = 0
         self.reconnects = 0
 
@@ -388,11 +389,20 @@ class BrokerDispatcher(BrokerLink):
         if fresh:
             if self._received is not None:
                 self._received(fresh)
-            self.local.submit(fresh)
+            if not self._takes:
+                self.local.submit(fresh)
 
-    def on_received(self, callback: Callable[[Sequence[Ticket]], None]) -> None:
-        """Call ``callback`` with each message's tickets as they arrive."""
+    def on_received(
+        self, callback: Callable[[Sequence[Ticket]], None], *, takes: bool = False
+    ) -> None:
+        """Call ``callback`` with each message's tickets as they arrive; with ``takes`` it
+        takes them (they wait here once it hands them to :meth:`offer`)."""
         self._received = callback
+        self._takes = takes
+
+    def offer(self, tickets: Sequence[Ticket]) -> None:
+        """Queue tickets taken by the ``on_received`` callback here."""
+        self.local.submit(tickets)
 
     def settle(self, task_ids: Iterable[int]) -> None:
         """These tasks are done with here (committed, or found ended): acknowledge every

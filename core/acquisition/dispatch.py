@@ -32,6 +32,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = [
     "Claim",
@@ -67,6 +68,8 @@ class Ticket:
     share: float | None = None
     #: Set when the ticket left the queue (claimed or cancelled): heaps drop it lazily.
     gone: bool = field(default=False, compare=False)
+    #: The admission (meter lock) the ticket holds a share of in a worker, if any.
+    admission: Any = field(default=None, compare=False, repr=False)
 
     def order(self) -> tuple[int, int, int, float, int]:
         """The dispatch order key (smaller first)."""

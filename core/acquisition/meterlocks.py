@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,7 +45,8 @@ def _raw(connection: Connection, sql: str, parameters: tuple[Any, ...]) -> list[
     :class:`~sqlalchemy.exc.DBAPIError`, as from ``connection.execute``."""
     dbapi = connection.dialect.loaded_dbapi
     try:
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        raw: Any = connection.connection.dbapi_connection
+        cursor = raw.cursor()
         try:
             cursor.execute(sql, parameters)
             return list(cursor.fetchall())
@@ -65,7 +66,7 @@ def _lock_and_read(
     statements, the second's snapshot taken after the first ended. On psycopg both go in one
     pipeline (one round trip: each wait for the server is also a wait for the interpreter,
     long when hundreds of session threads want it)."""
-    raw = connection.connection.dbapi_connection  # type: ignore[union-attr]
+    raw: Any = connection.connection.dbapi_connection
     pipeline = getattr(raw, "pipeline", None)
     if pipeline is None or not meters or not task_ids:
         locked = _raw(connection, _LOCK_SQL, (LOCK_CLASS, meters)) if meters else []
@@ -229,6 +230,35 @@ class MeterLocks:
                 admission.woken.set()
             if successor is not None:
                 successor.woken.set()
+
+    def held(self) -> set[int]:
+        """The meters this process holds now."""
+        found: set[int] = set()
+        for line in self._lines:
+            with line.lock:
+                found.update(line.held)
+        return found
+
+    @property
+    def advisory(self) -> bool:
+        """Whether the locks are PostgreSQL advisory locks (rather than lease rows)."""
+        return self._advisory
+
+    def admit_many(self, requests: Mapping[int, Sequence[int]]) -> dict[int, dict[int, str] | None]:
+        """:meth:`admit` for many meters at once (``{meter id: task ids}``): one pipeline per
+        lock connection; ``{meter id: states, or None when held elsewhere}``."""
+        if not self._advisory:
+            return {meter_id: self.admit(meter_id, ids) for meter_id, ids in requests.items()}
+        by_line: dict[int, list[_Admission]] = {}
+        for meter_id, task_ids in requests.items():
+            by_line.setdefault(meter_id % len(self._lines), []).append(
+                _Admission(meter_id, task_ids)
+            )
+        for index, batch in by_line.items():
+            line = self._lines[index]
+            with line.lock:
+                self._admit_advisory(line, batch)
+        return {a.meter_id: a.states for batch in by_line.values() for a in batch}
 
     def _admit_row(self, line: _LockLine, admission: _Admission) -> dict[int, str] | None:
         meter_id = admission.meter_id

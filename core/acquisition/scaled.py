@@ -24,13 +24,18 @@ not import it.
   before the session until its results are committed, so
   a meter is in one session at a time whatever worker holds its tickets, and a task delivered
   twice is seen ended by the second session's admission or refused by the writer (it locks the
-  task rows and drops results of ended tasks).
+  task rows and drops results of ended tasks). On PostgreSQL its admitter thread admits the
+  tickets it receives in bulk **ahead**, before they wait for a line (a session then starts
+  without a round trip to the database); each ticket holds a share of its meter's admission
+  (``_Hold``), and the meter is unlocked when the last share is committed, dropped or found
+  ended.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import queue
 import threading
 import time
 from abc import abstractmethod
@@ -111,9 +116,16 @@ class BrokerLink(Dispatcher):
         """Hold ``tickets`` in this process and offer them again after ``delay`` s."""
 
     @abstractmethod
-    def on_received(self, callback: Callable[[Sequence[Ticket]], None]) -> None:
+    def on_received(
+        self, callback: Callable[[Sequence[Ticket]], None], *, takes: bool = False
+    ) -> None:
         """Call ``callback`` with the tickets of each message received (in the consumer's
-        thread: keep it short)."""
+        thread: keep it short). With ``takes`` the callback takes the tickets: they wait in
+        this process only once it hands them to :meth:`offer`."""
+
+    @abstractmethod
+    def offer(self, tickets: Sequence[Ticket]) -> None:
+        """Queue tickets a ``takes`` callback of :meth:`on_received` took, in this process."""
 
     @abstractmethod
     def unsettled(self) -> int:
@@ -351,6 +363,20 @@ def run_scheduler(
 
 # -- the worker -------------------------------------------------------------------------------
 
+#: Tickets the admitter locks together at most (one pipeline per lock connection).
+ADMIT_BATCH = 1000
+
+
+class _Hold:
+    """One admission of a meter in a worker (its lock, counted in :class:`MeterLocks`) and
+    how many tickets still hold a share of it: the last one to be done with unlocks it."""
+
+    __slots__ = ("left", "meter_id")
+
+    def __init__(self, meter_id: int, left: int) -> None:
+        self.meter_id = meter_id
+        self.left = left
+
 
 class WorkerEngine(AcquisitionEngine):
     """Sessions and their writer, fed by ``link`` (see the module docstring).
@@ -403,6 +429,9 @@ class WorkerEngine(AcquisitionEngine):
         self._pools = self._local_pools(self._pools)
         self.link = link
         self.locks = MeterLocks(self._db, self.name)
+        self._admitter: threading.Thread | None = None
+        self._arrivals: queue.SimpleQueue[list[Ticket] | None] = queue.SimpleQueue()
+        self._holds_lock = threading.Lock()
         self._runs_seen: set[int] = set()
         self._runs_lock = threading.Lock()
         self._last_cancel_check = 0.0
@@ -449,9 +478,15 @@ class WorkerEngine(AcquisitionEngine):
         return self._pools.default_capacity + sum(self._pools.named.values())
 
     def start(self) -> WorkerEngine:
-        """Start the writer and the session threads, then consume."""
+        """Start the writer and the session threads (and the admitter, on PostgreSQL), then
+        consume."""
         super().start()
-        self.link.on_received(self._received)
+        if self.locks.advisory:
+            self._admitter = threading.Thread(
+                target=self._admit_arrivals, name="meterhub-admitter", daemon=True
+            )
+            self._admitter.start()
+        self.link.on_received(self._received, takes=self._admitter is not None)
         self.link.consume(self._prefetch_for(self.lines))
         return self
 
@@ -462,61 +497,158 @@ class WorkerEngine(AcquisitionEngine):
             return
         super().stop(timeout)
         self.link.shutdown()
+        if self._admitter is not None:
+            self._arrivals.put(None)
+            self._admitter.join(10)
+            self._admitter = None
         self.locks.close()
 
     def _received(self, tickets: Sequence[Ticket]) -> None:
         """Plans of the meters coming are read again (a meter may have changed since its
-        last run here), in bulk as their sessions ask for them."""
+        last run here), in bulk as their sessions ask for them; with the admitter the tickets
+        go to it."""
         meters = list(dict.fromkeys(ticket.meter_id for ticket in tickets))
         self.plans.invalidate(meters)
         self.plans.expect(meters)
+        if self._admitter is not None:
+            self._arrivals.put(list(tickets))
+
+    # -- admissions: a meter is locked before its session, its tickets' states read ----------
+
+    def _admit_arrivals(self) -> None:
+        """The admitter thread: lock the meters of the tickets received, in bulk, before they
+        wait for a line (see the class docstring), then offer them to the lines."""
+        while True:
+            first = self._arrivals.get()
+            if first is None:
+                return
+            tickets = list(first)
+            while len(tickets) < ADMIT_BATCH:
+                try:
+                    more = self._arrivals.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._arrivals.put(None)
+                    break
+                tickets.extend(more)
+            try:
+                self._admit_ahead(tickets)
+            except Exception:  # their sessions lock them one by one instead
+                log.exception("%d tickets could not be admitted ahead", len(tickets))
+                self.link.offer([t for t in tickets if t.admission is None])
+
+    def _admit_ahead(self, tickets: list[Ticket]) -> None:
+        by_meter: dict[int, list[Ticket]] = {}
+        for ticket in tickets:
+            by_meter.setdefault(ticket.meter_id, []).append(ticket)
+        requests = {meter: [t.task_id for t in mine] for meter, mine in by_meter.items()}
+        found = with_database(
+            lambda: self.locks.admit_many(requests), self._stopping, "locking meters"
+        )
+        if found is None:  # stopping: the messages go back to the queue
+            return
+        ready: list[Ticket] = []
+        busy: list[Ticket] = []
+        for meter_id, mine in by_meter.items():
+            states = found.get(meter_id)
+            if states is None:  # in a session elsewhere: locked when a line takes it
+                busy.extend(mine)
+                continue
+            hold = _Hold(meter_id, len(mine))
+            for ticket in mine:
+                ticket.admission = hold
+            ready.extend(self._without_ended(mine, states))
+        if ready:
+            self.link.offer(ready)
+        if busy:
+            self.link.retry_later(busy, BUSY_METER_DELAY)
+
+    def _release_tickets(self, tickets: Iterable[Ticket]) -> None:
+        """These tickets are done with here: a meter whose admissions have no ticket left is
+        unlocked."""
+        meters = []
+        with self._holds_lock:
+            for ticket in tickets:
+                hold = ticket.admission
+                if hold is None:
+                    continue
+                ticket.admission = None
+                hold.left -= 1
+                if hold.left == 0:
+                    meters.append(hold.meter_id)
+        if meters:
+            self.locks.release(meters)
+
+    def _release_guard(self, hold: _Hold) -> None:
+        """Drop the guard share an admission holds while its tickets are sorted."""
+        with self._holds_lock:
+            hold.left -= 1
+            done = hold.left == 0
+        if done:
+            self.locks.release([hold.meter_id])
 
     def _admit(self, claim: Claim) -> bool:
         """Lock the meter across processes, then skip the tasks already ended (a message
-        delivered again, a run cancelled): their messages are acknowledged."""
-        ids = [ticket.task_id for ticket in claim.tickets]
-        try:
-            found = with_database(
-                lambda: self.locks.admit(claim.meter_id, ids), self._stopping, "locking a meter"
-            )
-        except Exception:  # the worker thread must outlive any claim
-            log.exception("meter %s could not be locked; its tickets wait", claim.meter_id)
-            found = None
-        if found is None:  # busy elsewhere (or stopping: the messages go back to the queue)
-            tickets = list(claim.tickets)
-            claim.done()
-            if not self._stopping.is_set():
-                self.link.retry_later(tickets, BUSY_METER_DELAY)
-            return False
-        self._skip_ended(claim, found)
+        delivered again, a run cancelled): their messages are acknowledged. Tickets the
+        admitter admitted are ready as they are."""
+        fresh = [ticket for ticket in claim.tickets if ticket.admission is None]
+        if fresh:
+            ids = [ticket.task_id for ticket in fresh]
+            try:
+                found = with_database(
+                    lambda: self.locks.admit(claim.meter_id, ids),
+                    self._stopping,
+                    "locking a meter",
+                )
+            except Exception:  # the worker thread must outlive any claim
+                log.exception("meter %s could not be locked; its tickets wait", claim.meter_id)
+                found = None
+            if found is None:  # busy elsewhere (or stopping: the messages go back to the queue)
+                tickets = list(claim.tickets)
+                claim.done()
+                if not self._stopping.is_set():
+                    self.link.retry_later(tickets, BUSY_METER_DELAY)
+                return False
+            hold = _Hold(claim.meter_id, len(fresh) + 1)  # one guard share
+            for ticket in fresh:
+                ticket.admission = hold
+            ended = {t.task_id for t in fresh} - {
+                t.task_id for t in self._without_ended(fresh, found)
+            }
+            claim.tickets[:] = [t for t in claim.tickets if t.task_id not in ended]
+            self._release_guard(hold)
         if not claim.tickets:
-            self.locks.release([claim.meter_id])
             claim.done()
             return False
         with self._runs_lock:
             self._runs_seen.update(ticket.run_id for ticket in claim.tickets)
         return True
 
-    def _skip_ended(self, claim: Claim, states: Mapping[int, str]) -> None:
-        """Drop (and acknowledge) the claim's tickets whose tasks are not waiting for this
-        message: ended, or waiting for a retry (the scheduler publishes it when it is due; the
-        message is a copy left by a session that did not consume it)."""
-        gone = {
-            ticket.task_id
-            for ticket in claim.tickets
+    def _without_ended(self, tickets: list[Ticket], states: Mapping[int, str]) -> list[Ticket]:
+        """``tickets`` less (acknowledged and released) those whose tasks are not waiting for
+        this message: ended, or waiting for a retry (the scheduler publishes it when it is due;
+        the message is a copy left by a session that did not consume it)."""
+        gone = [
+            ticket
+            for ticket in tickets
             if states.get(ticket.task_id, "cancelled") in TASK_FINAL_STATES
             or states.get(ticket.task_id) == "retry"
-        }
-        if gone:
-            self.skipped += len(gone)
-            self.link.settle(gone)
-            claim.tickets[:] = [t for t in claim.tickets if t.task_id not in gone]
+        ]
+        if not gone:
+            return tickets
+        self.skipped += len(gone)
+        self.link.settle(ticket.task_id for ticket in gone)
+        self._release_tickets(gone)
+        ended = {ticket.task_id for ticket in gone}
+        return [ticket for ticket in tickets if ticket.task_id not in ended]
 
     def _admit_inbound(self, claim: Claim) -> bool:
         """A meter that called in: lock it as for any session, skip the tickets here already
         ended, and add its tasks waiting in the database (see the class docstring)."""
         meter_id = claim.meter_id
-        held = [ticket.task_id for ticket in claim.tickets]
+        fresh = [ticket for ticket in claim.tickets if ticket.admission is None]
+        held = [ticket.task_id for ticket in fresh]
         try:
             found = with_database(
                 lambda: self.locks.admit(meter_id, held), self._stopping, "locking a meter"
@@ -530,7 +662,11 @@ class WorkerEngine(AcquisitionEngine):
             if tickets and not self._stopping.is_set():
                 self.link.retry_later(tickets, BUSY_METER_DELAY)
             return False
-        self._skip_ended(claim, found)
+        hold = _Hold(meter_id, len(fresh) + 1)  # one guard share while the tickets are sorted
+        for ticket in fresh:
+            ticket.admission = hold
+        ended = {t.task_id for t in fresh} - {t.task_id for t in self._without_ended(fresh, found)}
+        claim.tickets[:] = [t for t in claim.tickets if t.task_id not in ended]
         try:
             waiting = waiting_tickets(
                 self._db, meter_id, self._clock(),
@@ -541,9 +677,14 @@ class WorkerEngine(AcquisitionEngine):
             log.exception("the waiting tasks of meter %s could not be read", meter_id)
             waiting = []
         held_here = self.link.hold(ticket.task_id for ticket in waiting)
-        claim.tickets.extend(ticket for ticket in waiting if ticket.task_id in held_here)
+        added = [ticket for ticket in waiting if ticket.task_id in held_here]
+        with self._holds_lock:
+            hold.left += len(added)
+        for ticket in added:
+            ticket.admission = hold
+        claim.tickets.extend(added)
+        self._release_guard(hold)
         if not claim.tickets:
-            self.locks.release([meter_id])
             return True
         with self._runs_lock:
             self._runs_seen.update(ticket.run_id for ticket in claim.tickets)
@@ -553,8 +694,8 @@ class WorkerEngine(AcquisitionEngine):
         """Results committed: acknowledge their messages, unlock their meters. Retries are
         published by the scheduler when they are due (the task says ``retry`` in the
         database)."""
-        # one release per admitted session (results without tasks are pushes: never admitted)
-        self.locks.release([result.meter_id for result in committed.results if result.tasks])
+        # each task gives back its share of its meter's admission (pushes have no task)
+        self._release_tickets(o.ticket for r in committed.results for o in r.tasks)
         self.link.settle(o.ticket.task_id for r in committed.results for o in r.tasks)
         for job in committed.finished_runs:
             if job.run_id is not None:
@@ -599,7 +740,7 @@ class WorkerEngine(AcquisitionEngine):
             ).all()
         for row in rows:
             if row.cancel_requested:
-                self.dispatcher.cancel_run(int(row.id))
+                self._release_tickets(self.dispatcher.cancel_run(int(row.id)))
             if row.finished_at is not None:
                 self._forget(int(row.id))
 
