@@ -126,30 +126,33 @@ class ChannelCache:
         if wanted:
             for r in conn.execute(select(t.formula).where(t.formula.c.id.in_(sorted(wanted)))):
                 formulas[r.id] = formula_from_row(r)
+        # channels of a fleet share a few (formula, unit, scaler, interval): each worked out once
+        factors: dict[tuple[int | None, str | None, int, int], tuple[Fraction, str | None]] = {}
         for r in rows:
             formula_id = assigned.get(r.id, by_meter.get(r.virtual_meter_id))
             formula = formulas.get(formula_id) if formula_id is not None else None
             interval = int(r.interval_minutes or 0)
-            try:
-                factor, normalized_unit = channel_factor(
-                    formula,
-                    unit=r.unit,
-                    scaler=int(r.scaler or 0),
-                    interval_minutes=interval,
-                    units=units,
-                )
-            except InvalidValue as error:
-                raise InvalidValue(
-                    "formula",
-                    f"formula {formula.name if formula else None!r} cannot normalize channel "
-                    f"{r.id}: {error.reason}",
-                ) from None
+            scaler = int(r.scaler or 0)
+            key = (formula_id if formula is not None else None, r.unit, scaler, interval)
+            found = factors.get(key)
+            if found is None:
+                try:
+                    found = factors[key] = channel_factor(
+                        formula, unit=r.unit, scaler=scaler, interval_minutes=interval, units=units
+                    )
+                except InvalidValue as error:
+                    raise InvalidValue(
+                        "formula",
+                        f"formula {formula.name if formula else None!r} cannot normalize channel "
+                        f"{r.id}: {error.reason}",
+                    ) from None
+            factor, normalized_unit = found
             self.channels[r.id] = ChannelInfo(
                 id=r.id,
                 kind=r.kind,
                 interval_minutes=interval,
                 unit=r.unit,
-                scaler=int(r.scaler or 0),
+                scaler=scaler,
                 formula=formula.name if formula else None,
                 factor=factor,
                 normalized_unit=normalized_unit,
