@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,12 +40,25 @@ _UNLOCK_SQL = "SELECT pg_advisory_unlock(%s, m) FROM unnest(%s::integer[]) AS m"
 _STATES_SQL = f"SELECT id, state FROM {TASKS.name} WHERE id = ANY(%s::bigint[])"
 
 
-def _raw(connection: Connection, sql: str, parameters: tuple[Any, ...]) -> list[Any]:
-    """The rows of ``sql`` (``%s`` parameters) run on the driver's own cursor of
-    ``connection`` (PostgreSQL drivers); a driver error comes as SQLAlchemy's
-    :class:`~sqlalchemy.exc.DBAPIError`, as from ``connection.execute``."""
+@contextmanager
+def _driver_errors(connection: Connection, sql: str, parameters: Any) -> Iterator[None]:
+    """A driver error of the block comes out as SQLAlchemy's
+    :class:`~sqlalchemy.exc.DBAPIError`, as from ``connection.execute`` (a lost connection
+    flagged as such)."""
     dbapi = connection.dialect.loaded_dbapi
     try:
+        yield
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(
+            sql, parameters, exc, dbapi.Error,
+            connection_invalidated=isinstance(exc, dbapi.OperationalError),
+        ) from exc  # fmt: skip
+
+
+def _raw(connection: Connection, sql: str, parameters: tuple[Any, ...]) -> list[Any]:
+    """The rows of ``sql`` (``%s`` parameters) run on the driver's own cursor of
+    ``connection`` (PostgreSQL drivers)."""
+    with _driver_errors(connection, sql, parameters):
         raw: Any = connection.connection.dbapi_connection
         cursor = raw.cursor()
         try:
@@ -52,11 +66,6 @@ def _raw(connection: Connection, sql: str, parameters: tuple[Any, ...]) -> list[
             return list(cursor.fetchall())
         finally:
             cursor.close()
-    except dbapi.Error as exc:
-        raise DBAPIError.instance(
-            sql, parameters, exc, dbapi.Error,
-            connection_invalidated=isinstance(exc, dbapi.OperationalError),
-        ) from exc  # fmt: skip
 
 
 def _lock_and_read(
@@ -72,18 +81,12 @@ def _lock_and_read(
         locked = _raw(connection, _LOCK_SQL, (LOCK_CLASS, meters)) if meters else []
         rows = _raw(connection, _STATES_SQL, (task_ids,)) if task_ids else []
         return locked, rows
-    dbapi = connection.dialect.loaded_dbapi
-    try:
+    with _driver_errors(connection, _LOCK_SQL, (LOCK_CLASS, meters)):
         with raw.cursor() as first, raw.cursor() as second:
             with pipeline():
                 first.execute(_LOCK_SQL, (LOCK_CLASS, meters))
                 second.execute(_STATES_SQL, (task_ids,))
             return list(first.fetchall()), list(second.fetchall())
-    except dbapi.Error as exc:
-        raise DBAPIError.instance(
-            _LOCK_SQL, (LOCK_CLASS, meters), exc, dbapi.Error,
-            connection_invalidated=isinstance(exc, dbapi.OperationalError),
-        ) from exc  # fmt: skip
 
 
 class _LockLine:

@@ -592,31 +592,10 @@ class WorkerEngine(AcquisitionEngine):
         """Lock the meter across processes, then skip the tasks already ended (a message
         delivered again, a run cancelled): their messages are acknowledged. Tickets the
         admitter admitted are ready as they are."""
-        fresh = [ticket for ticket in claim.tickets if ticket.admission is None]
-        if fresh:
-            ids = [ticket.task_id for ticket in fresh]
-            try:
-                found = with_database(
-                    lambda: self.locks.admit(claim.meter_id, ids),
-                    self._stopping,
-                    "locking a meter",
-                )
-            except Exception:  # the worker thread must outlive any claim
-                log.exception("meter %s could not be locked; its tickets wait", claim.meter_id)
-                found = None
-            if found is None:  # busy elsewhere (or stopping: the messages go back to the queue)
-                tickets = list(claim.tickets)
-                claim.done()
-                if not self._stopping.is_set():
-                    self.link.retry_later(tickets, BUSY_METER_DELAY)
+        if any(ticket.admission is None for ticket in claim.tickets):
+            hold = self._admit_fresh(claim, "its tickets wait")
+            if hold is None:
                 return False
-            hold = _Hold(claim.meter_id, len(fresh) + 1)  # one guard share
-            for ticket in fresh:
-                ticket.admission = hold
-            ended = {t.task_id for t in fresh} - {
-                t.task_id for t in self._without_ended(fresh, found)
-            }
-            claim.tickets[:] = [t for t in claim.tickets if t.task_id not in ended]
             self._release_guard(hold)
         if not claim.tickets:
             claim.done()
@@ -624,6 +603,36 @@ class WorkerEngine(AcquisitionEngine):
         with self._runs_lock:
             self._runs_seen.update(ticket.run_id for ticket in claim.tickets)
         return True
+
+    def _admit_fresh(self, claim: Claim, otherwise: str) -> _Hold | None:
+        """Lock the claim's meter for its tickets not admitted yet and drop (acknowledged and
+        released) those whose tasks ended. Returns their hold, with one guard share the caller
+        drops (:meth:`_release_guard`) once it has added what it adds; ``None`` when the meter
+        is in a session elsewhere (or the worker is stopping): the claim is given back and its
+        tickets tried again later (``otherwise`` says so in the log when locking failed)."""
+        meter_id = claim.meter_id
+        fresh = [ticket for ticket in claim.tickets if ticket.admission is None]
+        ids = [ticket.task_id for ticket in fresh]
+        try:
+            found = with_database(
+                lambda: self.locks.admit(meter_id, ids), self._stopping, "locking a meter"
+            )
+        except Exception:  # the worker thread must outlive any claim
+            log.exception("meter %s could not be locked; %s", meter_id, otherwise)
+            found = None
+        if found is None:
+            tickets = list(claim.tickets)
+            claim.done()
+            if tickets and not self._stopping.is_set():
+                self.link.retry_later(tickets, BUSY_METER_DELAY)
+            return None
+        hold = _Hold(meter_id, len(fresh) + 1)  # the guard share
+        for ticket in fresh:
+            ticket.admission = hold
+        kept = {ticket.task_id for ticket in self._without_ended(fresh, found)}
+        ended = {ticket.task_id for ticket in fresh} - kept
+        claim.tickets[:] = [ticket for ticket in claim.tickets if ticket.task_id not in ended]
+        return hold
 
     def _without_ended(self, tickets: list[Ticket], states: Mapping[int, str]) -> list[Ticket]:
         """``tickets`` less (acknowledged and released) those whose tasks are not waiting for
@@ -647,26 +656,9 @@ class WorkerEngine(AcquisitionEngine):
         """A meter that called in: lock it as for any session, skip the tickets here already
         ended, and add its tasks waiting in the database (see the class docstring)."""
         meter_id = claim.meter_id
-        fresh = [ticket for ticket in claim.tickets if ticket.admission is None]
-        held = [ticket.task_id for ticket in fresh]
-        try:
-            found = with_database(
-                lambda: self.locks.admit(meter_id, held), self._stopping, "locking a meter"
-            )
-        except Exception:
-            log.exception("meter %s could not be locked; its waiting tasks stay", meter_id)
-            found = None
-        if found is None:  # in a session elsewhere: its tickets here wait as before
-            tickets = list(claim.tickets)
-            claim.done()
-            if tickets and not self._stopping.is_set():
-                self.link.retry_later(tickets, BUSY_METER_DELAY)
+        hold = self._admit_fresh(claim, "its waiting tasks stay")
+        if hold is None:  # in a session elsewhere: its tickets here wait as before
             return False
-        hold = _Hold(meter_id, len(fresh) + 1)  # one guard share while the tickets are sorted
-        for ticket in fresh:
-            ticket.admission = hold
-        ended = {t.task_id for t in fresh} - {t.task_id for t in self._without_ended(fresh, found)}
-        claim.tickets[:] = [t for t in claim.tickets if t.task_id not in ended]
         try:
             waiting = waiting_tickets(
                 self._db, meter_id, self._clock(),

@@ -73,25 +73,31 @@ def pair(runtime: Runtime) -> Iterator[Pair]:
         found.stop()
 
 
-def _run(runtime: Runtime, meter_ids: list[int], name: str) -> int:
+def _started(
+    runtime: Runtime, make_fleet: Callable[..., Any], pair: Pair, count: int, latency: str
+) -> tuple[list[int], int]:
+    """``count`` meters (sessions of ``latency`` s), a run reading their clocks, the pair
+    started and every ticket received; on PostgreSQL every meter locked ahead by then."""
+    fleet = make_fleet(count, settings={"latency": latency, "connect_round_trips": "1"})
+    meters = list(fleet.meter_ids)
     with transaction(runtime.sessions, user="tester") as session:
-        job = jobs.create_job(session, name=name, actions=["read_clock"], meters=meter_ids)
-        return int(jobs.run_job(session, job, user="tester").id)
+        job = jobs.create_job(session, name="ahead", actions=["read_clock"], meters=meters)
+        run_id = int(jobs.run_job(session, job, user="tester").id)
+    pair.start()
+    wait_for(lambda: pair.link.unsettled() == count, 20, f"the {count} tickets received")
+    if pair.worker.locks.advisory:
+        wait_for(lambda: pair.worker.locks.held() == set(meters), 10, "all meters locked")
+    return meters, run_id
 
 
 def test_meters_waiting_for_a_line_are_locked_ahead_and_unlocked_after_their_commit(
     runtime: Runtime, make_fleet: Callable[..., Any], pair: Pair
 ) -> None:
     # three meters, sessions of 1 s, one line: two wait while the first is read
-    fleet = make_fleet(3, settings={"latency": "1", "connect_round_trips": "1"})
-    meters = list(fleet.meter_ids)
-    run_id = _run(runtime, meters, "ahead")
+    meters, run_id = _started(runtime, make_fleet, pair, 3, "1")
     other = MeterLocks(runtime.engine, "elsewhere:1")
     try:
-        pair.start()
-        wait_for(lambda: pair.link.unsettled() == 3, 20, "the three tickets received")
         if pair.worker.locks.advisory:
-            wait_for(lambda: pair.worker.locks.held() == set(meters), 10, "all three locked")
             assert pair.worker.snapshot().queued + pair.worker.snapshot().claimed == 3
             # no other process can open a session with any of them, waiting or not
             assert all(other.admit(meter_id, []) is None for meter_id in meters)
@@ -110,13 +116,7 @@ def test_meters_waiting_for_a_line_are_locked_ahead_and_unlocked_after_their_com
 def test_a_cancelled_run_unlocks_the_meters_admitted_ahead(
     runtime: Runtime, make_fleet: Callable[..., Any], pair: Pair
 ) -> None:
-    fleet = make_fleet(4, settings={"latency": "2", "connect_round_trips": "1"})
-    meters = list(fleet.meter_ids)
-    run_id = _run(runtime, meters, "cancelled")
-    pair.start()
-    wait_for(lambda: pair.link.unsettled() == 4, 20, "the four tickets received")
-    if pair.worker.locks.advisory:
-        wait_for(lambda: pair.worker.locks.held() == set(meters), 10, "all four locked")
+    _, run_id = _started(runtime, make_fleet, pair, 4, "2")
     with transaction(runtime.sessions, user="tester") as session:
         jobs.cancel_run(session, run_id, user="tester")
     finished = wait_run(runtime, run_id, 30)
