@@ -6,13 +6,16 @@
   miss loads the meter together with the next meters of the queue (hundreds per query set) and
   reserves their session counters in the same transaction (:mod:`meterhub.acquisition.counters`).
   The cache is bounded: plans of meters read long ago are evicted, so memory does not grow with
-  the fleet.
+  the fleet; a plan loaded ahead is not evicted before its session asked for it (or
+  :data:`AHEAD_STALE` seconds passed), or the next session's miss would load it again and
+  evict the next ones in turn.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -36,6 +39,10 @@ log = logging.getLogger(__name__)
 PREFETCH = 500
 #: Seconds between the loading thread's looks at how many plans loaded ahead are still unused.
 AHEAD_LOOK = 0.05
+#: Seconds after which a plan loaded ahead and not asked for (its ticket went to another
+#: process, its run was cancelled) counts as an ordinary cached plan: evictable, and no longer
+#: holding back the loads ahead.
+AHEAD_STALE = 60.0
 
 _MISSING = object()
 
@@ -143,7 +150,10 @@ class PlanCache:
     in loads of :data:`PREFETCH`, so a line that ends a session starts the next one without
     waiting for a query (at a thousand lines a wave of sessions ends together, and a load in
     the sessions' path made all of them wait for it). A miss still loads the meter at once,
-    with the next expected ones.
+    with the next expected ones as far as there is room ahead. Eviction takes the least recently
+    used plan that was asked for; a plan loaded ahead stays until asked for (or stale), because
+    evicting it made every later session miss, each miss loading plans that evicted the next
+    ones in turn (measured: a run three times slower).
     """
 
     def __init__(
@@ -166,7 +176,9 @@ class PlanCache:
         self._clock = clock
         self._plans: OrderedDict[int, MeterPlan | None] = OrderedDict()
         self._upcoming: deque[int] = deque()
-        self._ahead: set[int] = set()
+        #: Plans loaded ahead and not asked for yet: meter id -> when loaded (monotonic), oldest
+        #: first.
+        self._ahead: dict[int, float] = {}
         self._lock = threading.Lock()
         self._wanted = threading.Condition(self._lock)
         self._loading = threading.Lock()
@@ -208,7 +220,7 @@ class PlanCache:
             else:
                 for meter_id in meter_ids:
                     self._plans.pop(meter_id, None)
-                    self._ahead.discard(meter_id)
+                    self._ahead.pop(meter_id, None)
             self._wanted.notify()
 
     def get(self, meter_id: int) -> MeterPlan | None:
@@ -223,14 +235,15 @@ class PlanCache:
                 self._plans.move_to_end(meter_id)
             except KeyError:  # evicted meanwhile: the plan in hand serves this session
                 pass
-            self._ahead.discard(meter_id)
+            self._ahead.pop(meter_id, None)
             return plan  # type: ignore[return-value]
         with self._loading:
             with self._lock:
                 if meter_id in self._plans:
                     self._taken(meter_id)
                     return self._plans[meter_id]
-                batch = [meter_id, *self._next_expected(PREFETCH - 1, meter_id)]
+                # the next expected ones come along, as many as may wait ahead
+                batch = [meter_id, *self._next_expected(min(PREFETCH - 1, self._room()), meter_id)]
             self._load(batch, ahead=batch[1:])
         with self._lock:
             self._taken(meter_id)
@@ -238,8 +251,7 @@ class PlanCache:
 
     def _taken(self, meter_id: int) -> None:
         """A plan was asked for (called under the lock): one fewer loaded ahead."""
-        if meter_id in self._ahead:
-            self._ahead.discard(meter_id)
+        if self._ahead.pop(meter_id, _MISSING) is not _MISSING:
             if self._upcoming:
                 self._wanted.notify()
 
@@ -255,9 +267,7 @@ class PlanCache:
     def _prefetch(self) -> None:
         while True:
             with self._lock:
-                while not self._stopping and (
-                    not self._upcoming or len(self._ahead) >= self._ahead_limit
-                ):
+                while not self._stopping and (not self._upcoming or self._room() <= 0):
                     # plans taken from the cache do not notify (see get): look again soon
                     self._wanted.wait(AHEAD_LOOK if self._upcoming else None)
                 if self._stopping:
@@ -265,8 +275,7 @@ class PlanCache:
             failed = False
             with self._loading:
                 with self._lock:
-                    room = self._ahead_limit - len(self._ahead)
-                    batch = self._next_expected(min(PREFETCH, max(room, 1)))
+                    batch = self._next_expected(min(PREFETCH, max(self._room(), 1)))
                 if batch:
                     try:
                         self._load(batch, ahead=batch)
@@ -285,7 +294,35 @@ class PlanCache:
             for meter_id in meter_ids:
                 self._plans[meter_id] = plans.get(meter_id)
                 self._plans.move_to_end(meter_id)
-            self._ahead.update(ahead)
-            while len(self._plans) > self._limit:
-                evicted, _ = self._plans.popitem(last=False)
-                self._ahead.discard(evicted)
+            loaded = time.monotonic()
+            for meter_id in ahead:
+                self._ahead[meter_id] = loaded
+            self._evict()
+
+    def _room(self) -> int:
+        """How many more plans may be loaded ahead (under the lock); stale ones stop counting."""
+        stale = time.monotonic() - AHEAD_STALE
+        while self._ahead:
+            oldest = next(iter(self._ahead))
+            if self._ahead.get(oldest, stale) > stale:
+                break
+            self._ahead.pop(oldest, None)
+        return self._ahead_limit - len(self._ahead)
+
+    def _evict(self) -> None:
+        """Keep at most ``limit`` plans (under the lock): the least recently used plans that
+        were asked for go first, plans loaded ahead only when nothing else is left."""
+        excess = len(self._plans) - self._limit
+        if excess <= 0:
+            return
+        # a snapshot: sessions move plans to the end without the lock (list() of int keys
+        # runs without letting another thread in)
+        for meter_id in list(self._plans):
+            if meter_id not in self._ahead:
+                self._plans.pop(meter_id, None)
+                excess -= 1
+                if not excess:
+                    return
+        while len(self._plans) > self._limit:
+            evicted, _ = self._plans.popitem(last=False)
+            self._ahead.pop(evicted, None)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from meterhub.acquisition import interpreter
+from meterhub.acquisition import books, interpreter
 from meterhub.acquisition.books import PlanCache
 from meterhub.acquisition.plans import PoolTable
 from meterhub.runtime import Runtime
@@ -91,6 +91,40 @@ def test_a_miss_loads_at_once_without_the_thread(
     # the next expected meters came with the miss
     assert set(cache._ahead) == set(fleet.meter_ids[1:])
     assert cache.get(10_000_000) is None
+
+
+def test_plans_loaded_ahead_are_not_evicted_before_they_are_asked_for(
+    runtime: Runtime, make_fleet: Callable[..., Any]
+) -> None:
+    first, *ahead, other, last = make_fleet(5).meter_ids
+    cache = _cache(runtime)  # not started: only misses load
+    cache._limit, cache._ahead_limit = 3, 2
+    cache.expect(ahead)
+    cache.get(first)  # loads the two expected ones ahead
+    cache.get(other)
+    cache.get(last)  # five plans for three places: the asked-for ones go, oldest first
+    assert set(cache._plans) == {*ahead, last}
+    queries = _count_meter_queries(runtime)
+    assert [plan.meter_id for plan in map(cache.get, ahead) if plan is not None] == ahead
+    assert not queries, "a plan loaded ahead was evicted before its session asked for it"
+
+
+def test_a_miss_loads_no_more_ahead_than_there_is_room_for(
+    runtime: Runtime, make_fleet: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    meter_ids = make_fleet(6).meter_ids
+    cache = _cache(runtime)
+    cache._ahead_limit = 2
+    cache.expect(meter_ids[1:])
+    cache.get(meter_ids[0])
+    assert list(cache._ahead) == meter_ids[1:3] and list(cache._upcoming) == meter_ids[3:]
+    cache.get(meter_ids[5])  # out of order, no room ahead: the meter alone
+    assert list(cache._ahead) == meter_ids[1:3] and list(cache._upcoming) == meter_ids[3:]
+    # plans ahead nobody asked for stop holding the room after a while
+    monkeypatch.setattr(books, "AHEAD_STALE", 0.0)
+    with cache._lock:
+        assert cache._room() == 2
+    assert not cache._ahead and set(cache._plans) == {*meter_ids[:3], meter_ids[5]}
 
 
 def test_invalidated_plans_are_read_again(runtime: Runtime, make_fleet: Callable[..., Any]) -> None:
