@@ -29,7 +29,17 @@ from meterhub.timeseries.normalization import UnitTable
 
 __all__ = ["map_events", "map_profile", "map_readings"]
 
-_EPOCH = np.datetime64(0, "s")
+#: ``present`` of whole rows, one read-only array per length (every slot carries a value).
+_ALL_PRESENT: dict[int, np.ndarray] = {}
+
+
+def _all_present(count: int) -> np.ndarray:
+    found = _ALL_PRESENT.get(count)
+    if found is None:
+        found = np.ones(count, dtype=bool)
+        found.flags.writeable = False
+        found = _ALL_PRESENT.setdefault(count, found)
+    return found
 
 
 def _factor(source_scaler: int, channel: ChannelRef) -> float:
@@ -59,7 +69,7 @@ def map_profile(
     for column in profile.channels:
         if not len(column):
             continue
-        ends = (column.ends - _EPOCH).astype(np.int64)
+        ends = column.ends.view(np.int64)  # datetime64[s]: seconds since the epoch, no copy
         last_end = int(ends[-1]) if last_end is None else max(last_end, int(ends[-1]))
         candidates = plan.channels.get(("profile", column.obis), [])
         if not candidates:
@@ -171,7 +181,7 @@ def _whole_column(
         interval,
         values * factor if factor != 1.0 else values,
         column.status,
-        np.ones(count, dtype=bool),
+        _all_present(count),
         whole=True,
     )
 

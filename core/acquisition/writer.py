@@ -351,8 +351,9 @@ class BatchWriter:
         for (start, _), groups in whole.items():
             for call in groups:
                 rows = list(call.values())
-                values = np.vstack([row.values for row in rows])
-                status = np.vstack([row.status for row in rows])
+                # rows of one length: one concatenation, then a view as a matrix
+                values = np.concatenate([row.values for row in rows]).reshape(len(rows), -1)
+                status = np.concatenate([row.status for row in rows]).reshape(len(rows), -1)
                 first = np.datetime64(start, "s")
                 uow.write_intervals([row.channel_id for row in rows], first, values, status)
                 stored += values.size

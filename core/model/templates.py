@@ -49,6 +49,10 @@ NAME_LENGTH = 200
 VALUE_LENGTH = 1000
 
 
+#: ``json.dumps(value, ensure_ascii=False, sort_keys=True)`` without a new encoder per value.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
 class JSONText(TypeDecorator[Any]):
     """A JSON document stored as text: the same on every backend and every Oracle version."""
 
@@ -59,7 +63,7 @@ class JSONText(TypeDecorator[Any]):
         """The value as JSON text (keys sorted), ``None`` as NULL."""
         if value is None:
             return None
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+        return _ENCODER.encode(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
         """The JSON text read back as Python values."""

@@ -36,6 +36,24 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError(f"time {value.isoformat()} has no time zone; give an aware datetime")
         return value.astimezone(UTC).replace(tzinfo=None)
 
+    def bind_processor(self, dialect: Dialect) -> Any:
+        """On SQLite one step to SQLAlchemy's text form of the instant (``YYYY-MM-DD
+        HH:MM:SS.ffffff``, UTC) instead of a naive copy and a format with seven fields: the
+        acquisition writer binds several instants per task."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def sqlite_text(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                raise ValueError(
+                    f"time {value.isoformat()} has no time zone; give an aware datetime"
+                )
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return sqlite_text
+
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
