@@ -17,7 +17,9 @@ Four cases, one JSON line per measurement (``../shared/BENCHMARKS.md``), progres
   happens to the values after the driver returned them: mapping them to channels (CPU time of
   the workers in it) and committing the batches (CPU time of the writer thread: the 2-D writes
   through the unit of work with the engine's own rows); the driver's production time
-  (``driver_seconds``) is reported apart. On PostgreSQL the server's work is in another process
+  (``driver_seconds``) is reported apart, and so is the CPU time of the thread that loads meter
+  plans and the facts of their channels ahead of the sessions (``plans_seconds``: before the
+  driver is called, not on the values' path). On PostgreSQL the server's work is in another process
   and not in this CPU time, so there the writer is counted by the wall time of its commits
   (``commit_seconds``) instead. ``wall_values_per_s`` is the whole job for comparison: values ÷
   (wall time − driver time), session set-up and dispatch included.
@@ -521,13 +523,17 @@ def storage_case(backend: str, args: argparse.Namespace) -> dict[str, Any]:
             ).start()
             assert acquisition.writer is not None
             writer_thread = acquisition.writer._thread
+            plans_thread = acquisition.plans._thread
+            assert plans_thread is not None
             try:
                 with MappingTimer() as mapping:
                     writer_before = thread_cpu(writer_thread)
+                    plans_before = thread_cpu(plans_thread)
                     seconds, run_id = run_once(
                         runtime, watcher, acquisition, [PROFILE_DAY], list(range(1, meters + 1))
                     )
                     writer_seconds = thread_cpu(writer_thread) - writer_before
+                    plans_seconds = thread_cpu(plans_thread) - plans_before
             finally:
                 acquisition.stop()
             check_run(runtime, run_id, meters)
@@ -557,6 +563,7 @@ def storage_case(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         "batches": watcher.batches,
         "mapping_seconds": mapping.seconds,
         "writer_seconds": writer_seconds,
+        "plans_seconds": plans_seconds,
         "storage_seconds": mapping.seconds
         + (writer_seconds if backend == "sqlite" else watcher.commit_seconds),
     }
@@ -913,6 +920,7 @@ def main() -> None:
                 driver_seconds=round(median_of(results, "driver_seconds"), 3),
                 mapping_seconds=round(median_of(results, "mapping_seconds"), 3),
                 writer_seconds=round(median_of(results, "writer_seconds"), 3),
+                plans_seconds=round(median_of(results, "plans_seconds"), 3),
                 commit_seconds=round(median_of(results, "commit_seconds"), 3),
                 writer_counted="cpu" if backend == "sqlite" else "commit wall time",
                 values_per_s=round(ours), reference_values_per_s=round(reference),

@@ -163,6 +163,7 @@ class AcquisitionEngine:
             settings.acquisition_counter_block,
             limit=self._plan_cache_size(),
             clock=self._clock,
+            warm=runtime.store.channel_info,
         )
         self._watchdog: Watchdog | None = None
         self._cipher: CredentialCipher | None = None

@@ -60,6 +60,30 @@ def test_expected_plans_are_loaded_before_they_are_asked_for(
     assert not cache._ahead
 
 
+def test_the_channels_of_plans_loaded_ahead_are_warmed_in_the_store(
+    runtime: Runtime, make_fleet: Callable[..., Any]
+) -> None:
+    fleet = make_fleet(3)
+    warmed: list[list[int]] = []
+
+    def warm(ids: list[int]) -> object:
+        warmed.append(ids)
+        return runtime.store.channel_info(ids)
+
+    cache = PlanCache(runtime.engine, lambda: PoolTable(8), {}, 1000, warm=warm)
+    cache.start()
+    try:
+        cache.expect(fleet.meter_ids)
+        _wait_until(lambda: len(cache._ahead) == 3 and bool(warmed))
+    finally:
+        cache.stop()
+    assert sorted(i for ids in warmed for i in ids) == sorted(fleet.channels.values())
+    queries: list[str] = []
+    event.listen(runtime.engine, "before_cursor_execute", lambda *args: queries.append(args[2]))
+    infos = runtime.store.channel_info(sorted(fleet.channels.values()))  # cached: no query
+    assert [info.id for info in infos] == sorted(fleet.channels.values()) and not queries
+
+
 def test_prefetch_stops_at_its_limit_and_goes_on_as_plans_are_taken(
     runtime: Runtime, make_fleet: Callable[..., Any]
 ) -> None:
