@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
@@ -114,10 +114,6 @@ class EngineOptions:
 
 class AcquisitionEngine:
     """Scheduler, dispatcher, workers and writer of one process (see the module docstring)."""
-
-    #: Whether what meters push goes through the batch writer (stored with the next batch; a
-    #: worker process) rather than at once in a transaction of its own (the embedded engine).
-    pushes_in_batches: ClassVar[bool] = False
 
     def __init__(
         self,

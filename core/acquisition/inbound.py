@@ -14,15 +14,15 @@ connection:
 3. the driver interprets the message with the meter's settings
    (:meth:`~meterhub.extensions.driver.Driver.decode_push`), readings and events go to the
    channels of the virtual meter the meter served at their time
-   (:mod:`meterhub.acquisition.mapping`), all in **one** transaction of the store; after the
-   commit the plugins hear ``alarms_stored`` for the alarms (events) the meter pushed;
+   (:mod:`meterhub.acquisition.mapping`), handed together to the engine's batch writer and
+   committed with its next batch across meters; after that commit the plugins hear
+   ``alarms_stored`` for the alarms (events) the meter pushed;
 4. while the line stays open, the meter's waiting tasks run in the same session over it
    (:meth:`AcquisitionEngine.serve_inbound`, line pool ``inbound``); then the line is closed.
 
 The listener runs inside ``meterhub acquire --listen HOST:PORT`` (or the ``inbound_listen``
 setting) next to the embedded engine, or inside ``meterhub worker --listen HOST:PORT`` next to a
-worker of the scaled-out mode: there step 3 hands the values and alarms to the worker's batch
-writer (``alarms_stored`` after that commit) and step 4 locks the meter across processes and
+worker of the scaled-out mode: there step 4 also locks the meter across processes and
 also runs the meter's tasks waiting in the database
 (:class:`~meterhub.acquisition.scaled.WorkerEngine`). :class:`InboundStats` counts what it saw.
 """
@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
 from sqlalchemy import select
 
 from meterhub.acquisition.mapping import map_events, map_readings
@@ -57,7 +56,6 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from meterhub.acquisition.engine import AcquisitionEngine
-    from meterhub.timeseries import UnitOfWork
 
 __all__ = ["InboundListener", "InboundStats", "MeterDirectory", "SocketLine", "parse_listen"]
 
@@ -341,13 +339,10 @@ class InboundListener:
     # -- storing ----------------------------------------------------------------------------------
 
     def store(self, plan: MeterPlan, message: PushMessage, content: PushContent) -> int:
-        """Store what the meter pushed in one transaction; announce its alarms after the commit.
-
-        An engine that commits through its batch writer only (a worker,
-        :attr:`~meterhub.acquisition.engine.AcquisitionEngine.pushes_in_batches`) gets the
-        values and alarms as a result without tasks: stored with its next batch, the alarms
-        announced by the writer after that commit. Returns the values stored (handed to the
-        writer). What has no channel is logged, never dropped silently.
+        """Hand what the meter pushed to the engine's batch writer as a result without tasks:
+        stored with its next batch across meters, the alarms announced by the writer after that
+        commit. Returns the values handed over. What has no channel is logged, never dropped
+        silently.
         """
         data = StoreData()
         warnings: list[str] = []
@@ -356,37 +351,13 @@ class InboundListener:
         for warning in warnings:
             log.warning("meter %s pushed: %s", plan.serial, warning)
         alarms = self._alarms(plan, message, content, data) if content.events else ()
-        if self.engine.pushes_in_batches:
-            writer = self.engine.writer
-            if writer is None:
-                raise RuntimeError("the engine is not running: no writer takes the values")
-            if data.values or alarms:
-                writer.put(SessionResult(plan.meter_id, plan, [], received=data, alarms=alarms))
-            self.stats.add(values_stored=data.values, alarms=len(alarms))
-            return data.values
-
-        def work(uow: UnitOfWork) -> int:
-            if data.register_ids:
-                uow.write_registers(
-                    data.register_ids,
-                    np.asarray(data.register_times, dtype="int64").astype("datetime64[s]"),
-                    np.asarray(data.register_values, dtype=np.float64),
-                    np.asarray(data.register_status, dtype=np.uint32),
-                )
-            if data.event_ids:
-                uow.write_events(
-                    data.event_ids,
-                    np.asarray(data.event_times, dtype="int64").astype("datetime64[s]"),
-                    np.asarray(data.event_codes, dtype=np.int64),
-                )
-            return len(data.register_ids) + len(data.event_ids)
-
-        stored = self.runtime.store.run_unit_of_work(work) if data.values else 0
-        self.stats.add(values_stored=stored)
-        if content.events:
-            self.stats.add(alarms=len(alarms))
-            self.runtime.plugins.notify("alarms_stored", meter_id=plan.meter_id, alarms=alarms)
-        return stored
+        writer = self.engine.writer
+        if writer is None:
+            raise RuntimeError("the engine is not running: no writer takes the values")
+        if data.values or alarms:
+            writer.put(SessionResult(plan.meter_id, plan, [], received=data, alarms=alarms))
+        self.stats.add(values_stored=data.values, alarms=len(alarms))
+        return data.values
 
     def _alarms(
         self, plan: MeterPlan, message: PushMessage, content: PushContent, data: StoreData

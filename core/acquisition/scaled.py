@@ -42,7 +42,7 @@ from abc import abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import DBAPIError
@@ -389,7 +389,7 @@ class WorkerEngine(AcquisitionEngine):
     that call in are accepted (empty: none).
 
     **Meters that call in** to a worker's listener: what they push goes through the worker's
-    batch writer (:attr:`pushes_in_batches`; ``alarms_stored`` after that commit). Their
+    batch writer like everywhere (``alarms_stored`` after that commit). Their
     session takes the meter lock like any other (a meter locked elsewhere is not served: its
     push is stored, the line closed) and serves the meter's tickets this worker holds and its
     tasks waiting in the database (:func:`waiting_tickets`) that no other process has in a
@@ -399,8 +399,6 @@ class WorkerEngine(AcquisitionEngine):
     retry is published again by the scheduler when it is due, and a message found for it
     before is acknowledged without running it.
     """
-
-    pushes_in_batches: ClassVar[bool] = True
 
     def __init__(
         self,
