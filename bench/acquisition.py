@@ -11,10 +11,9 @@ Four cases, one JSON line per measurement (``../shared/BENCHMARKS.md``), progres
   its own to show that memory stays flat.
 * ``storage`` — M meters × 4 channels × one day of quarter-hours, no latency: values stored per
   second from the driver's return to the committed batch, against one bulk ``write_intervals``
-  of the same values in the same run (``ratio_vs_reference``), on ``--storage-capacity`` lines
-  (as many as the machine has cores: with no latency each session is CPU-bound, and more
-  threads than cores make every thread's CPU time grow, the writer's too). The path measured is what
-  happens to the values after the driver returned them: mapping them to channels (CPU time of
+  of the same values in the same run (``ratio_vs_reference``), on ``--storage-capacity`` (4)
+  lines (``lines``). The path measured is what happens to the values after the driver
+  returned them: mapping them to channels (CPU time of
   the workers in it) and committing the batches (CPU time of the writer thread: the 2-D writes
   through the unit of work with the engine's own rows); the driver's production time
   (``driver_seconds``) is reported apart, and so is the CPU time of the thread that loads meter
@@ -58,7 +57,6 @@ import argparse
 import gc
 import json
 import logging
-import os
 import statistics
 import subprocess
 import sys
@@ -825,9 +823,7 @@ def main() -> None:
     parser.add_argument("--rtt", type=float, default=0.2)
     parser.add_argument("--capacity", type=int, default=200)
     parser.add_argument("--storage-meters", type=int, default=2000)
-    # no latency makes every session CPU-bound: more lines than cores measure the interpreter's
-    # thread switching (every thread's CPU time grows), not the storage path
-    parser.add_argument("--storage-capacity", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--storage-capacity", type=int, default=4)
     parser.add_argument("--dlms-meters", type=int, default=20)
     parser.add_argument("--dlms-capacity", type=int, default=8)
     parser.add_argument("--telegram-meters", type=int, default=500)
