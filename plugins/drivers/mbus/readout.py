@@ -10,24 +10,30 @@ no OBIS channel is listed by :meth:`Readout.unmapped` with the reason.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 import numpy as np
 
 from meterhub.extensions.driver import (
+    Action,
     BillingPeriod,
     BillingValues,
+    DriverConnection,
+    EventLog,
     LoadProfile,
     ProfileChannel,
     Quality,
     Reading,
 )
+from meterhub.identifiers import canonical_obis
 from meterhub.plugins.drivers.mbus.obis import MEDIUM_NAMES, map_record
 from meterhub.plugins.drivers.mbus.records import Function, Record
 
-__all__ = ["CLOCK", "Readout", "Unmapped"]
+__all__ = ["CLOCK", "Readout", "ReadoutConnection", "Unmapped"]
 
 CLOCK = "0-0:1.0.0*255"
 _TIME_POINTS = ("Time point (date and time)", "Time point (date)")
@@ -192,3 +198,49 @@ class Readout:
             gaps = np.diff(ends.astype(np.int64))
             step = timedelta(seconds=int(np.median(gaps)))
         return LoadProfile(step, tuple(channels))
+
+
+class ReadoutConnection(DriverConnection):
+    """A connection whose reading actions are answered from its :meth:`readout` (a wired
+    meter's answer or a wireless meter's telegram): the base of both M-Bus drivers'
+    connections."""
+
+    @abstractmethod
+    def readout(self) -> Readout:
+        """The meter's decoded data (each connection reads it its own way)."""
+
+    def read_registers(self, obis_codes: Sequence[str]) -> list[Reading]:
+        """Current and historic values by OBIS code; a code the meter lacks is not available."""
+        codes = [canonical_obis(code, field="obis_codes") for code in obis_codes]
+        readout = self.readout()
+        found = {reading.obis: reading for reading in readout.current() + readout.historic()}
+        return [
+            found.get(code) or Reading(code, None, None, 0, readout.read_at, Quality.NOT_AVAILABLE)
+            for code in codes
+        ]
+
+    def read_instantaneous(self) -> list[Reading]:
+        """Every current value the meter sent (energy, volume, flow, power, temperatures, ...)."""
+        return self.readout().current()
+
+    def read_billing(
+        self, start: datetime, end: datetime, period: BillingPeriod = BillingPeriod.MONTHLY
+    ) -> BillingValues:
+        """Historic values (storage numbers ≥ 1 with their dates) in ``[start, end]``."""
+        return self.readout().billing(start, end, period)
+
+    def read_load_profile(self, start: datetime, end: datetime) -> LoadProfile:
+        """The storage numbers as columns (one channel per quantity), ends in ``(start, end]``."""
+        return self.readout().profile(start, end)
+
+    def read_events(self, start: datetime, end: datetime) -> EventLog:
+        """Not offered: M-Bus meters have no standard event log."""
+        raise self.unsupported(Action.READ_EVENTS)
+
+    def read_clock(self) -> Reading:
+        """The date and time record the meter sent (``04 6D``)."""
+        readout = self.readout()
+        moment = readout.clock()
+        if moment is None:
+            return Reading(CLOCK, None, None, 0, readout.read_at, Quality.NOT_AVAILABLE)
+        return Reading(CLOCK, moment, None, 0, readout.read_at)

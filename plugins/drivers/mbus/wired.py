@@ -25,25 +25,18 @@ from zoneinfo import ZoneInfo
 from meterhub.errors import InvalidValue
 from meterhub.extensions.driver import (
     Action,
-    BillingPeriod,
-    BillingValues,
     Driver,
-    DriverConnection,
     DriverInfo,
-    EventLog,
-    LoadProfile,
     MeterTimeout,
     ProtocolError,
     Quality,
-    Reading,
 )
 from meterhub.extensions.driverkit import PluginSettings, open_line
 from meterhub.extensions.medium import Medium
-from meterhub.identifiers import canonical_obis
 from meterhub.plugins.drivers.mbus import pymeterbus_compat as requests
 from meterhub.plugins.drivers.mbus.encoding import type_f
 from meterhub.plugins.drivers.mbus.frames import Frame, FrameError, read_frame
-from meterhub.plugins.drivers.mbus.readout import CLOCK, Readout
+from meterhub.plugins.drivers.mbus.readout import Readout, ReadoutConnection
 from meterhub.plugins.drivers.mbus.records import Function, Record, decode_records, identification
 from meterhub.plugins.drivers.mbus.search import SearchResult, scan_primary, search_secondary
 from meterhub.plugins.drivers.mbus.settings import MbusSettings, check_mask
@@ -139,7 +132,7 @@ def parse_telegram(frame: Frame) -> Telegram:
     )
 
 
-class MbusConnection(DriverConnection):
+class MbusConnection(ReadoutConnection):
     """Sessions with one wired M-Bus meter (or the whole bus, for the search) over a medium."""
 
     driver_name = "mbus"
@@ -263,42 +256,6 @@ class MbusConnection(DriverConnection):
             raise ProtocolError(f"selected {wanted} but meter {got} answered", frame=frame.raw)
 
     # -- actions ---------------------------------------------------------------------------------
-
-    def read_registers(self, obis_codes: Sequence[str]) -> list[Reading]:
-        """Current and historic values by OBIS code; a code the meter lacks is not available."""
-        codes = [canonical_obis(code, field="obis_codes") for code in obis_codes]
-        readout = self.readout()
-        found = {reading.obis: reading for reading in readout.current() + readout.historic()}
-        return [
-            found.get(code) or Reading(code, None, None, 0, readout.read_at, Quality.NOT_AVAILABLE)
-            for code in codes
-        ]
-
-    def read_instantaneous(self) -> list[Reading]:
-        """Every current value the meter sent (energy, volume, flow, power, temperatures, ...)."""
-        return self.readout().current()
-
-    def read_billing(
-        self, start: datetime, end: datetime, period: BillingPeriod = BillingPeriod.MONTHLY
-    ) -> BillingValues:
-        """Historic values (storage numbers ≥ 1 with their dates) in ``[start, end]``."""
-        return self.readout().billing(start, end, period)
-
-    def read_load_profile(self, start: datetime, end: datetime) -> LoadProfile:
-        """The storage numbers as columns (one channel per quantity), ends in ``(start, end]``."""
-        return self.readout().profile(start, end)
-
-    def read_events(self, start: datetime, end: datetime) -> EventLog:
-        """Not offered: M-Bus meters have no standard event log."""
-        raise self.unsupported(Action.READ_EVENTS)
-
-    def read_clock(self) -> Reading:
-        """The meter's date and time record (``04 6D``)."""
-        readout = self.readout()
-        moment = readout.clock()
-        if moment is None:
-            return Reading(CLOCK, None, None, 0, readout.read_at, Quality.NOT_AVAILABLE)
-        return Reading(CLOCK, moment, None, 0, readout.read_at)
 
     def set_clock(self, time: datetime) -> Quality:
         """SND_UD CI 51h with ``04 6D`` (type F, the meter's zone); the meter answers E5h."""

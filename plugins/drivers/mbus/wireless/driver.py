@@ -31,24 +31,17 @@ from meterhub.errors import InvalidValue, MeterHubError
 from meterhub.extensions.driver import (
     Action,
     AuthenticationFailed,
-    BillingPeriod,
-    BillingValues,
     Driver,
-    DriverConnection,
     DriverError,
     DriverInfo,
-    EventLog,
-    LoadProfile,
     MeterTimeout,
     ProtocolError,
     Quality,
-    Reading,
 )
 from meterhub.extensions.driverkit import PluginSettings, open_line
 from meterhub.extensions.medium import Medium
 from meterhub.extensions.push import PushContent, PushMessage
-from meterhub.identifiers import canonical_obis
-from meterhub.plugins.drivers.mbus.readout import CLOCK, Readout
+from meterhub.plugins.drivers.mbus.readout import Readout, ReadoutConnection
 from meterhub.plugins.drivers.mbus.records import decode_records
 from meterhub.plugins.drivers.mbus.settings import WmbusSettings
 from meterhub.plugins.drivers.mbus.wireless.link import strip_link
@@ -74,7 +67,7 @@ class Receiver(Protocol):
         ...
 
 
-class WmbusConnection(DriverConnection):
+class WmbusConnection(ReadoutConnection):
     """Listening for one wireless meter's telegrams."""
 
     driver_name = "wmbus"
@@ -176,42 +169,6 @@ class WmbusConnection(DriverConnection):
         if self.guard.counter is not None:
             found["last_counter"] = str(self.guard.counter)
         return MappingProxyType(found)
-
-    def read_registers(self, obis_codes: Sequence[str]) -> list[Reading]:
-        """Values of the telegram by OBIS code; a code it lacks is not available."""
-        codes = [canonical_obis(code, field="obis_codes") for code in obis_codes]
-        readout = self.readout()
-        found = {reading.obis: reading for reading in readout.current() + readout.historic()}
-        return [
-            found.get(code) or Reading(code, None, None, 0, readout.read_at, Quality.NOT_AVAILABLE)
-            for code in codes
-        ]
-
-    def read_instantaneous(self) -> list[Reading]:
-        """The current values of the telegram."""
-        return self.readout().current()
-
-    def read_billing(
-        self, start: datetime, end: datetime, period: BillingPeriod = BillingPeriod.MONTHLY
-    ) -> BillingValues:
-        """The telegram's historic values (storage numbers with dates) in ``[start, end]``."""
-        return self.readout().billing(start, end, period)
-
-    def read_load_profile(self, start: datetime, end: datetime) -> LoadProfile:
-        """The telegram's storage numbers as columns."""
-        return self.readout().profile(start, end)
-
-    def read_events(self, start: datetime, end: datetime) -> EventLog:
-        """Not offered."""
-        raise self.unsupported(Action.READ_EVENTS)
-
-    def read_clock(self) -> Reading:
-        """The date and time the meter put in its telegram."""
-        readout = self.readout()
-        moment = readout.clock()
-        if moment is None:
-            return Reading(CLOCK, None, None, 0, readout.read_at, Quality.NOT_AVAILABLE)
-        return Reading(CLOCK, moment, None, 0, readout.read_at)
 
     def set_clock(self, time: datetime) -> Quality:
         """Not offered: a unidirectional wireless meter does not listen."""
