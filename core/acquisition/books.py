@@ -280,30 +280,37 @@ class PlanCache:
                 if self._stopping:
                     return
             failed = False
+            loaded: list[MeterPlan | None] = []
             with self._loading:
                 with self._lock:
                     batch = self._next_expected(min(PREFETCH, max(self._room(), 1)))
                 if batch:
                     try:
-                        self._warm_channels(self._load(batch, ahead=batch))
+                        loaded = self._load(batch, ahead=batch)
                     except Exception:  # the database is away: sessions load theirs on a miss
                         log.exception("loading %d meter plans ahead failed", len(batch))
                         failed = True
+            self._warm_channels(loaded)  # a session that misses meanwhile need not wait for it
             if failed:
                 with self._lock:
                     self._wanted.wait(1.0)
 
     def _warm_channels(self, plans: Iterable[MeterPlan | None]) -> None:
         """Hand the channels of plans loaded ahead to ``warm`` (the store loads their facts
-        now, in this thread, rather than in the batch writer's transaction)."""
+        now, in this thread, rather than in the batch writer's transaction). A failure only
+        leaves them to the writer."""
         if self._warm is None:
             return
         ids = sorted(
             {ref.channel_id for plan in plans if plan for refs in plan.channels.values()
              for ref in refs}
         )  # fmt: skip
-        if ids:
+        if not ids:
+            return
+        try:
             self._warm(ids)
+        except Exception as exc:  # a channel deleted meanwhile, the database away
+            log.warning("the facts of %d channels were not loaded ahead: %s", len(ids), exc)
 
     def _load(self, meter_ids: list[int], ahead: Iterable[int] = ()) -> list[MeterPlan | None]:
         with self._engine.begin() as connection:

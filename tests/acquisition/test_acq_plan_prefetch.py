@@ -84,6 +84,33 @@ def test_the_channels_of_plans_loaded_ahead_are_warmed_in_the_store(
     assert [info.id for info in infos] == sorted(fleet.channels.values()) and not queries
 
 
+def test_plans_are_loaded_ahead_even_when_their_channels_cannot_be_warmed(
+    runtime: Runtime, make_fleet: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    fleet = make_fleet(4)
+    tried: list[list[int]] = []
+
+    def warm(ids: list[int]) -> object:
+        tried.append(ids)
+        raise RuntimeError("the database went away")
+
+    cache = PlanCache(runtime.engine, lambda: PoolTable(8), {}, 1000, warm=warm)
+    cache._ahead_limit = 2
+    cache.start()
+    try:
+        cache.expect(fleet.meter_ids)
+        _wait_until(lambda: len(cache._ahead) == 2 and len(tried) == 1)
+        for meter_id in fleet.meter_ids[:2]:
+            cache.get(meter_id)
+        _wait_until(lambda: set(cache._ahead) == set(fleet.meter_ids[2:]))  # the next ones too
+    finally:
+        cache.stop()
+    assert len(tried) == 2
+    # said as what it is, not as plans that failed to load
+    warnings = [r.getMessage() for r in caplog.records if r.name == "meterhub.acquisition.books"]
+    assert warnings == ["the facts of 8 channels were not loaded ahead: the database went away"] * 2
+
+
 def test_prefetch_stops_at_its_limit_and_goes_on_as_plans_are_taken(
     runtime: Runtime, make_fleet: Callable[..., Any]
 ) -> None:
