@@ -103,13 +103,18 @@ class _LockLine:
         self.serving = False
 
 
+#: The event of admissions that are served by their caller and never wait (set, never used).
+_NEVER_WAITED = threading.Event()
+_NEVER_WAITED.set()
+
+
 class _Admission:
     """One meter to admit and, once served, its tasks' states (``None``: locked elsewhere)
     or the error that stopped it."""
 
     __slots__ = ("done", "error", "lead", "meter_id", "states", "task_ids", "woken")
 
-    def __init__(self, meter_id: int, task_ids: Sequence[int]) -> None:
+    def __init__(self, meter_id: int, task_ids: Sequence[int], *, waits: bool = True) -> None:
         self.meter_id = meter_id
         self.task_ids = task_ids
         self.states: dict[int, str] | None = None
@@ -117,7 +122,8 @@ class _Admission:
         self.done = False
         #: This admission serves the next batch of its line.
         self.lead = False
-        self.woken = threading.Event()
+        #: Set when its batch is served (``waits=False``: served by its caller, never waits).
+        self.woken = threading.Event() if waits else _NEVER_WAITED
 
 
 class MeterLocks:
@@ -255,7 +261,7 @@ class MeterLocks:
         by_line: dict[int, list[_Admission]] = {}
         for meter_id, task_ids in requests.items():
             by_line.setdefault(meter_id % len(self._lines), []).append(
-                _Admission(meter_id, task_ids)
+                _Admission(meter_id, task_ids, waits=False)
             )
         for index, batch in by_line.items():
             line = self._lines[index]
