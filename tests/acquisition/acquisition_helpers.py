@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from sqlalchemy import select
 
@@ -21,3 +22,14 @@ def wait_run(runtime: Runtime, run_id: int, timeout: float = 30.0) -> JobRun:
         if time.monotonic() > deadline:
             raise AssertionError(f"run {run_id} did not end in {timeout} s (status {run.status})")
         time.sleep(0.05)
+
+
+def wait_until(check: Callable[[], object], what: str, timeout: float = 10.0) -> None:
+    """Wait until ``check()`` is true; fail naming ``what``. The plugins hear a batch's events
+    after its commit, in the writer's thread: a run seen ended in the database may not have
+    been announced yet."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen in {timeout} s")
+        time.sleep(0.02)

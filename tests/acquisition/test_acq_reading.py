@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 import numpy as np
-from acquisition_helpers import wait_run
+from acquisition_helpers import wait_run, wait_until
 from sqlalchemy import select
 
 from meterhub.db import transaction
@@ -67,6 +67,7 @@ def test_a_job_reads_profiles_registers_and_events_into_the_store(
     assert all(t.sessions for t in tasks)
     # three meters, each one session for its three tasks
     assert len({t.sessions[0] for t in tasks}) == 3
+    wait_until(lambda: len(listener.tasks) == 9 and listener.jobs, "the nine tasks' announcement")
     assert len(listener.tasks) == 9 and {t.status for t in listener.tasks} == {"succeeded"}
     assert {(t.job_id, t.run_id) for t in listener.tasks} == {(job_id, run.id)}
     assert [j.run_id for j in listener.jobs] == [run.id]

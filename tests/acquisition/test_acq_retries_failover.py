@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from acquisition_helpers import wait_run
+from acquisition_helpers import wait_run, wait_until
 from sqlalchemy import select, update
 
 from meterhub.db import transaction
@@ -60,6 +60,7 @@ def test_a_failing_meter_is_retried_with_back_off_then_lands_in_an_error_group(
         members = errorgroups.members(session, group)
         assert [meter.id for meter, _ in members] == bad.meter_ids
         assert members[0][1].error_class == "link"
+    wait_until(lambda: any(t.status == "failed" for t in listener.tasks), "the announcement")
     failed = [t for t in listener.tasks if t.status == "failed"]
     assert [(t.meter_id, t.attempts) for t in failed] == [(bad.meter_ids[0], 3)]
     # the meter is repaired; its error group runs again as a job
