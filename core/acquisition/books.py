@@ -155,10 +155,10 @@ class PlanCache:
     evicting it made every later session miss, each miss loading plans that evicted the next
     ones in turn (measured: a run three times slower).
 
-    ``warm`` (the store's :meth:`~meterhub.timeseries.MeterDataStore.channel_info`) is given
-    the channel ids of the plans the thread loaded ahead, so the facts of those channels are
-    cached before the batch writer stores their values: the writer, the one thread that commits,
-    does not read them in its transactions.
+    ``warm`` (the store's :meth:`~meterhub.timeseries.MeterDataStore.channel_info`) is given,
+    by the thread, the channel ids of the plans loaded ahead or by a session's miss, so the
+    facts of those channels are cached before the batch writer stores their values: the writer,
+    the one thread that commits, does not read them in its transactions.
     """
 
     def __init__(
@@ -186,6 +186,8 @@ class PlanCache:
         #: Plans loaded ahead and not asked for yet: meter id -> when loaded (monotonic), oldest
         #: first.
         self._ahead: dict[int, float] = {}
+        #: Plans a session's miss loaded, whose channels the thread has still to warm.
+        self._unwarmed: list[MeterPlan | None] = []
         self._lock = threading.Lock()
         self._wanted = threading.Condition(self._lock)
         self._loading = threading.Lock()
@@ -251,9 +253,12 @@ class PlanCache:
                     return self._plans[meter_id]
                 # the next expected ones come along, as many as may wait ahead
                 batch = [meter_id, *self._next_expected(min(PREFETCH - 1, self._room()), meter_id)]
-            self._load(batch, ahead=batch[1:])
+            loaded = self._load(batch, ahead=batch[1:])
         with self._lock:
             self._taken(meter_id)
+            if self._warm is not None and self._thread is not None:
+                self._unwarmed.extend(loaded)  # warmed by the thread, not in this session
+                self._wanted.notify()
             return self._plans.get(meter_id)
 
     def _taken(self, meter_id: int) -> None:
@@ -274,19 +279,24 @@ class PlanCache:
     def _prefetch(self) -> None:
         while True:
             with self._lock:
-                while not self._stopping and (not self._upcoming or self._room() <= 0):
+                while (
+                    not self._stopping
+                    and not self._unwarmed
+                    and (not self._upcoming or self._room() <= 0)
+                ):
                     # plans taken from the cache do not notify (see get): look again soon
                     self._wanted.wait(AHEAD_LOOK if self._upcoming else None)
                 if self._stopping:
                     return
+                loaded, self._unwarmed = self._unwarmed, []
             failed = False
-            loaded: list[MeterPlan | None] = []
             with self._loading:
                 with self._lock:
-                    batch = self._next_expected(min(PREFETCH, max(self._room(), 1)))
+                    room = self._room()
+                    batch = self._next_expected(min(PREFETCH, room)) if room > 0 else []
                 if batch:
                     try:
-                        loaded = self._load(batch, ahead=batch)
+                        loaded += self._load(batch, ahead=batch)
                     except Exception:  # the database is away: sessions load theirs on a miss
                         log.exception("loading %d meter plans ahead failed", len(batch))
                         failed = True

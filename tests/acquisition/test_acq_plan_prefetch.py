@@ -84,6 +84,23 @@ def test_the_channels_of_plans_loaded_ahead_are_warmed_in_the_store(
     assert [info.id for info in infos] == sorted(fleet.channels.values()) and not queries
 
 
+def test_the_thread_warms_the_channels_of_plans_a_session_loaded_too(
+    runtime: Runtime, make_fleet: Callable[..., Any]
+) -> None:
+    fleet = make_fleet(3)
+    warmed: list[list[int]] = []
+    cache = PlanCache(runtime.engine, lambda: PoolTable(8), {}, 1000, warm=warmed.append)
+    cache.start()
+    try:
+        cache.get(fleet.meter_ids[0])  # a miss, in this thread: not warmed here
+        cache.expect(fleet.meter_ids[1:])
+        _wait_until(
+            lambda: sorted(i for ids in warmed for i in ids) == sorted(fleet.channels.values())
+        )
+    finally:
+        cache.stop()
+
+
 def test_plans_are_loaded_ahead_even_when_their_channels_cannot_be_warmed(
     runtime: Runtime, make_fleet: Callable[..., Any], caplog: pytest.LogCaptureFixture
 ) -> None:
