@@ -340,7 +340,10 @@ class PlanCache:
         """How many more plans may be loaded ahead (under the lock); stale ones stop counting."""
         stale = time.monotonic() - AHEAD_STALE
         while self._ahead:
-            oldest = next(iter(self._ahead))
+            try:
+                oldest = next(iter(self._ahead))
+            except (RuntimeError, StopIteration):  # a session took one meanwhile (no lock)
+                continue
             if self._ahead.get(oldest, stale) > stale:
                 break
             self._ahead.pop(oldest, None)

@@ -13,6 +13,13 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 Float64: TypeEngine[float] = Double[float]().with_variant(oracle.BINARY_DOUBLE(), "oracle")
 
 
+def _naive_utc(value: datetime) -> datetime:
+    """An aware instant as naive UTC; a naive one is refused (it is ambiguous)."""
+    if value.tzinfo is None:
+        raise ValueError(f"time {value.isoformat()} has no time zone; give an aware datetime")
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """An instant stored as naive UTC and returned as an aware UTC ``datetime``.
 
@@ -30,11 +37,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return dialect.type_descriptor(DateTime())
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"time {value.isoformat()} has no time zone; give an aware datetime")
-        return value.astimezone(UTC).replace(tzinfo=None)
+        return None if value is None else _naive_utc(value)
 
     def bind_processor(self, dialect: Dialect) -> Any:
         """On SQLite one step to SQLAlchemy's text form of the instant (``YYYY-MM-DD
@@ -44,13 +47,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             return super().bind_processor(dialect)
 
         def sqlite_text(value: datetime | None) -> str | None:
-            if value is None:
-                return None
-            if value.tzinfo is None:
-                raise ValueError(
-                    f"time {value.isoformat()} has no time zone; give an aware datetime"
-                )
-            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            return None if value is None else _naive_utc(value).isoformat(" ", "microseconds")
 
         return sqlite_text
 
