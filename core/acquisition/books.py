@@ -306,9 +306,9 @@ class PlanCache:
                     self._wanted.wait(1.0)
 
     def _warm_channels(self, plans: Iterable[MeterPlan | None]) -> None:
-        """Hand the channels of plans loaded ahead to ``warm`` (the store loads their facts
-        now, in this thread, rather than in the batch writer's transaction). A failure only
-        leaves them to the writer."""
+        """Hand the channels of plans this thread or a session's miss loaded to ``warm`` (the
+        store loads the facts it lacks now, in this thread, rather than in the batch writer's
+        transaction). A failure only leaves them to the writer."""
         if self._warm is None:
             return
         ids = sorted(

@@ -68,14 +68,21 @@ class ChannelCache:
         for channel_id in channel_ids:
             self.channels.pop(int(channel_id), None)
 
+    def cached(self, ids: np.ndarray) -> list[ChannelInfo] | None:
+        """Facts of ``ids`` in their order when every one is cached, else ``None``."""
+        cached = self.channels
+        try:
+            return [cached[i] for i in ids.tolist()]
+        except KeyError:
+            return None
+
     def infos(self, tx: Transaction, ids: np.ndarray) -> list[ChannelInfo]:
         """Facts of ``ids`` in their order; unknown ids are refused."""
+        found = self.cached(ids)
+        if found is not None:
+            return found
         cached = self.channels
         wanted = ids.tolist()
-        try:
-            return [cached[i] for i in wanted]
-        except KeyError:
-            pass
         missing = sorted(set(wanted) - cached.keys())
         self._load(tx.conn, missing)
         unknown = [i for i in wanted if i not in cached]
@@ -199,8 +206,12 @@ class ChannelSettings:
         self._channels.invalidate(channel_ids)
 
     def channel_info(self, channel_ids: Sequence[int] | np.ndarray) -> list[ChannelInfo]:
-        """Facts of the channels ``channel_ids`` (one query for all that are not cached)."""
+        """Facts of the channels ``channel_ids`` (one query for all that are not cached; no
+        transaction when all are, as for the acquisition engine's plans thread warming them)."""
         ids = inputs.channel_ids(channel_ids, allow_duplicates=True)
+        found = self._channels.cached(ids)
+        if found is not None:
+            return found
         return self._run(lambda tx: tx.infos(ids), write=False)
 
     def add_unit(self, unit: Unit) -> None:

@@ -24,7 +24,9 @@ def wait_run(runtime: Runtime, run_id: int, timeout: float = 30.0) -> JobRun:
         time.sleep(0.05)
 
 
-def wait_until(check: Callable[[], object], what: str, timeout: float = 10.0) -> None:
+def wait_until(
+    check: Callable[[], object], what: str = "the condition", timeout: float = 10.0
+) -> None:
     """Wait until ``check()`` is true; fail naming ``what``. The plugins hear a batch's events
     after its commit, in the writer's thread: a run seen ended in the database may not have
     been announced yet."""

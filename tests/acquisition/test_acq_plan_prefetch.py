@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from acquisition_helpers import wait_until
 from sqlalchemy import event
 
 from meterhub.acquisition import books, interpreter
@@ -33,13 +34,6 @@ def _count_meter_queries(runtime: Runtime) -> list[str]:
     return seen
 
 
-def _wait_until(check: Callable[[], bool], seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "not reached in time"
-        time.sleep(0.01)
-
-
 def test_expected_plans_are_loaded_before_they_are_asked_for(
     runtime: Runtime, make_fleet: Callable[..., Any]
 ) -> None:
@@ -49,8 +43,8 @@ def test_expected_plans_are_loaded_before_they_are_asked_for(
     cache.start()
     try:
         cache.expect(fleet.meter_ids)
-        _wait_until(lambda: len(queries) >= 1)
-        _wait_until(lambda: not cache._upcoming and len(cache._ahead) == 5)
+        wait_until(lambda: len(queries) >= 1)
+        wait_until(lambda: not cache._upcoming and len(cache._ahead) == 5)
         loaded = len(queries)
         plans = [cache.get(meter_id) for meter_id in fleet.meter_ids]
     finally:
@@ -74,7 +68,7 @@ def test_the_channels_of_plans_loaded_ahead_are_warmed_in_the_store(
     cache.start()
     try:
         cache.expect(fleet.meter_ids)
-        _wait_until(lambda: len(cache._ahead) == 3 and bool(warmed))
+        wait_until(lambda: len(cache._ahead) == 3 and bool(warmed))
     finally:
         cache.stop()
     assert sorted(i for ids in warmed for i in ids) == sorted(fleet.channels.values())
@@ -94,7 +88,7 @@ def test_the_thread_warms_the_channels_of_plans_a_session_loaded_too(
     try:
         cache.get(fleet.meter_ids[0])  # a miss, in this thread: not warmed here
         cache.expect(fleet.meter_ids[1:])
-        _wait_until(
+        wait_until(
             lambda: sorted(i for ids in warmed for i in ids) == sorted(fleet.channels.values())
         )
     finally:
@@ -116,10 +110,10 @@ def test_plans_are_loaded_ahead_even_when_their_channels_cannot_be_warmed(
     cache.start()
     try:
         cache.expect(fleet.meter_ids)
-        _wait_until(lambda: len(cache._ahead) == 2 and len(tried) == 1)
+        wait_until(lambda: len(cache._ahead) == 2 and len(tried) == 1)
         for meter_id in fleet.meter_ids[:2]:
             cache.get(meter_id)
-        _wait_until(lambda: set(cache._ahead) == set(fleet.meter_ids[2:]))  # the next ones too
+        wait_until(lambda: set(cache._ahead) == set(fleet.meter_ids[2:]))  # the next ones too
     finally:
         cache.stop()
     assert len(tried) == 2
@@ -137,13 +131,13 @@ def test_prefetch_stops_at_its_limit_and_goes_on_as_plans_are_taken(
     cache.start()
     try:
         cache.expect(fleet.meter_ids)
-        _wait_until(lambda: len(cache._ahead) == 2)
+        wait_until(lambda: len(cache._ahead) == 2)
         time.sleep(0.2)
         assert len(cache._ahead) == 2 and len(cache._upcoming) == 4
         for meter_id in fleet.meter_ids:
             plan = cache.get(meter_id)
             assert plan is not None and plan.meter_id == meter_id
-        _wait_until(lambda: not cache._upcoming)
+        wait_until(lambda: not cache._upcoming)
     finally:
         cache.stop()
 
